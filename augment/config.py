@@ -1,0 +1,372 @@
+"""The one typed view of ``params.yaml``.
+
+Every hyperparameter and every path lives in ``params.yaml``; the CLI, the DVC stages and the
+library read it through :func:`load_params`, which returns nested dataclasses. ``dvc.yaml``
+templates its paths from the same ``paths`` section, so no path is written twice.
+
+Validation happens here, before any work starts: unknown keys (with the nearest valid key
+suggested), wrong types, out-of-range values and unknown names all raise :class:`ConfigError`,
+whose message names the dotted key. The CLI turns it into exit code 2.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Union
+
+import yaml
+
+DATASETS = ("digits", "mnist", "fashion-mnist", "kmnist", "emnist", "imagefolder")
+MODEL_NAMES = ("cvae", "cgan", "cvaegan")
+SOURCES = ("real",) + MODEL_NAMES
+DEVICES = ("auto", "cpu", "cuda")
+
+DEFAULT_PARAMS_FILE = "params.yaml"
+
+
+class ConfigError(ValueError):
+    """A bad parameter: the message names the dotted key and what is allowed."""
+
+
+# --------------------------------------------------------------------------------------------
+# Sections. Each field carries a comment; `_check` gives its allowed range.
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class DataConfig:
+    dataset: str = "digits"  # one of DATASETS; digits ships inside scikit-learn (offline)
+    root: str = "data/raw"  # folder of torchvision datasets / the user's ImageFolder
+    download: bool = False  # let torchvision download the MNIST family into `root`
+    emnist_split: str = "digits"  # EMNIST's split (digits, letters, balanced, ...)
+    image_size: int = 28  # side of ImageFolder images after resizing (other datasets: native)
+    channels: int = 1  # ImageFolder only: 1 (grey, 'L') or 3 (RGB)
+    train_size: float = 1.0  # <= 1.0: fraction of the training split; > 1: a count of images
+    val_fraction: float = 0.1  # share of the training pool held out for model selection
+    test_fraction: float = 0.2  # share held out for the test split where there is no official one
+    seed: int = 0  # seeds every split and subsample
+
+
+@dataclass
+class CVAEConfig:
+    epochs: int = 30  # passes over the real training split
+    batch_size: int = 64  # images per optimizer step
+    latent_dim: int = 16  # size of z
+    width: int = 32  # channels of the first conv layer; doubles per downsampling
+    lr: float = 1e-3  # Adam learning rate
+    beta1: float = 0.9  # Adam beta1
+    beta2: float = 0.999  # Adam beta2
+    kl_weight: float = 1.0  # weight of KL[Q(z|x,y) || P(z)] against the reconstruction
+
+
+@dataclass
+class CGANConfig:
+    epochs: int = 30
+    batch_size: int = 64
+    latent_dim: int = 16
+    width: int = 32
+    lr: float = 2e-4  # Adam learning rate, generator and discriminator
+    beta1: float = 0.5  # DCGAN's beta1
+    beta2: float = 0.999
+    d_steps: int = 1  # k: discriminator steps per generator step
+
+
+@dataclass
+class CVAEGANConfig:
+    epochs: int = 30
+    batch_size: int = 64
+    latent_dim: int = 16
+    width: int = 32
+    lr: float = 3e-4  # Adam learning rate, all three networks
+    beta1: float = 0.5
+    beta2: float = 0.999
+    d_steps: int = 1  # k: discriminator steps per encoder/decoder step
+    gamma: float = 1.0  # decoder: gamma * L_llike - L_GAN (content against style)
+    kl_weight: float = 1.0  # weight of L_prior in the encoder's loss
+    llike_layer: int = -1  # l: which discriminator conv layer L_llike compares (-1: the last)
+
+
+@dataclass
+class GeneratorsConfig:
+    cvae: CVAEConfig = field(default_factory=CVAEConfig)
+    cgan: CGANConfig = field(default_factory=CGANConfig)
+    cvaegan: CVAEGANConfig = field(default_factory=CVAEGANConfig)
+    seed: int = 0  # seeds weight initialisation, noise and shuffling of generator training
+    grid_every: int = 5  # write a progress grid every this many epochs (and at the last)
+
+
+@dataclass
+class SampleConfig:
+    per_class: int = 200  # synthetic images drawn per class for each method's dataset
+    seed: int = 0  # fixes every synthetic image by (seed, index)
+    batch_size: int = 256  # images generated per forward pass
+
+
+@dataclass
+class ClassifierConfig:
+    synthetic_ratio: float = 1.0  # synthetic images per real training image (class-balanced)
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])  # one trained classifier per seed
+    steps: int = 600  # optimizer steps, the same for every source (fairness)
+    batch_size: int = 64
+    lr: float = 1e-3
+    width: int = 32  # channels of the classifier's first conv layer
+
+
+@dataclass
+class PathsConfig:
+    splits: str = "data/splits"  # prepare: the real train/val/test tensors
+    generators: str = "models/generators"  # train_generator: <name>.pt
+    synthetic: str = "data/synthetic"  # sample: <name>.pt
+    classifiers: str = "models/classifiers"  # train_classifier: <source>.json and weights
+    reports: str = "reports"  # metrics, plots, figures
+
+
+@dataclass
+class TrackingConfig:
+    enabled: bool = True  # log runs to MLflow (MLFLOW_TRACKING_URI overrides `uri`)
+    uri: str = "sqlite:///mlflow.db"  # relative sqlite paths resolve against the project root
+    experiment: str = "augment"
+
+
+@dataclass
+class Params:
+    data: DataConfig = field(default_factory=DataConfig)
+    generators: GeneratorsConfig = field(default_factory=GeneratorsConfig)
+    sample: SampleConfig = field(default_factory=SampleConfig)
+    classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    device: str = "auto"  # auto: CUDA when present, else CPU
+
+    def generator(self, name: str):
+        """The config section of one registered generator."""
+        if name not in MODEL_NAMES:
+            raise ConfigError(f"unknown model {name!r}; choose one of: {', '.join(MODEL_NAMES)}")
+        return getattr(self.generators, name)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+# --------------------------------------------------------------------------------------------
+# Ranges: dotted key -> (predicate, what is allowed). Checked after types.
+# --------------------------------------------------------------------------------------------
+
+_POSITIVE_INT = (lambda v: v >= 1, "an integer >= 1")
+_POSITIVE = (lambda v: v > 0, "a number > 0")
+_NON_NEGATIVE = (lambda v: v >= 0, "a number >= 0")
+_UNIT_OPEN = (lambda v: 0 <= v < 1, "a number in [0, 1)")
+_BETA = (lambda v: 0 <= v < 1, "a number in [0, 1)")
+
+_RANGES: dict[str, tuple[Any, str]] = {
+    "data.dataset": (lambda v: v in DATASETS, "one of: " + ", ".join(DATASETS)),
+    "data.image_size": (lambda v: v >= 4, "an integer >= 4"),
+    "data.channels": (lambda v: v in (1, 3), "1 or 3"),
+    "data.train_size": _POSITIVE,
+    "data.val_fraction": _UNIT_OPEN,
+    "data.test_fraction": (lambda v: 0 < v < 1, "a number in (0, 1)"),
+    "generators.grid_every": _POSITIVE_INT,
+    "sample.per_class": _POSITIVE_INT,
+    "sample.batch_size": _POSITIVE_INT,
+    "classifier.synthetic_ratio": _NON_NEGATIVE,
+    "classifier.seeds": (lambda v: len(v) >= 1, "a non-empty list of integers"),
+    "classifier.steps": _POSITIVE_INT,
+    "classifier.batch_size": _POSITIVE_INT,
+    "classifier.lr": _POSITIVE,
+    "classifier.width": _POSITIVE_INT,
+    "device": (lambda v: v in DEVICES, "one of: " + ", ".join(DEVICES)),
+}
+for _name in MODEL_NAMES:
+    for _key, _rule in {
+        "epochs": _POSITIVE_INT,
+        "batch_size": _POSITIVE_INT,
+        "latent_dim": _POSITIVE_INT,
+        "width": _POSITIVE_INT,
+        "lr": _POSITIVE,
+        "beta1": _BETA,
+        "beta2": _BETA,
+        "d_steps": _POSITIVE_INT,
+        "gamma": _NON_NEGATIVE,
+        "kl_weight": _NON_NEGATIVE,
+    }.items():
+        _RANGES[f"generators.{_name}.{_key}"] = _rule
+
+
+# --------------------------------------------------------------------------------------------
+# Building dataclasses from plain dicts, with types checked.
+# --------------------------------------------------------------------------------------------
+
+
+def _type_name(tp: Any) -> str:
+    return {int: "an integer", float: "a number", str: "a string", bool: "true or false"}.get(
+        tp, getattr(tp, "__name__", str(tp))
+    )
+
+
+def _coerce(value: Any, tp: Any, key: str) -> Any:
+    """Check ``value`` against the annotation ``tp``; ints are accepted for floats."""
+    origin = typing.get_origin(tp)
+    if origin in (Union, types.UnionType):
+        for option in typing.get_args(tp):
+            try:
+                return _coerce(value, option, key)
+            except ConfigError:
+                continue
+        raise ConfigError(f"{key}: expected {tp}, got {value!r}")
+    if origin is list:
+        (item_tp,) = typing.get_args(tp)
+        if not isinstance(value, list):
+            raise ConfigError(f"{key}: expected a list of {_type_name(item_tp)}s, got {value!r}")
+        return [_coerce(v, item_tp, f"{key}[{i}]") for i, v in enumerate(value)]
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+    elif tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    elif tp is str:
+        if isinstance(value, str):
+            return value
+    else:
+        raise TypeError(f"unsupported annotation {tp!r} for {key}")
+    raise ConfigError(f"{key}: expected {_type_name(tp)}, got {value!r} ({type(value).__name__})")
+
+
+def _build(cls: type, raw: Any, prefix: str) -> Any:
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{prefix or 'params'}: expected a mapping of keys, got {raw!r}")
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    for key in raw:
+        if key not in known:
+            dotted = f"{prefix}.{key}" if prefix else str(key)
+            candidates = [f"{prefix}.{k}" if prefix else k for k in known]
+            raise ConfigError(f"unknown key {dotted!r}{_suggest(dotted, candidates)}")
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        if f.name not in raw:
+            continue
+        dotted = f"{prefix}.{f.name}" if prefix else f.name
+        tp = hints[f.name]
+        if dataclasses.is_dataclass(tp):
+            kwargs[f.name] = _build(tp, raw[f.name], dotted)
+        else:
+            kwargs[f.name] = _coerce(raw[f.name], tp, dotted)
+    return cls(**kwargs)
+
+
+def _suggest(key: str, candidates: list[str]) -> str:
+    close = difflib.get_close_matches(key, candidates, n=1, cutoff=0.5)
+    if not close:
+        leaf = key.rsplit(".", 1)[-1]
+        close = [c for c in candidates if c.rsplit(".", 1)[-1] in difflib.get_close_matches(
+            leaf, [c.rsplit(".", 1)[-1] for c in candidates], n=1, cutoff=0.6)]
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def all_keys(cls: type = Params, prefix: str = "") -> list[str]:
+    """Every dotted leaf key of the config, e.g. ``generators.cvaegan.gamma``."""
+    keys = []
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        dotted = f"{prefix}.{f.name}" if prefix else f.name
+        if dataclasses.is_dataclass(hints[f.name]):
+            keys.extend(all_keys(hints[f.name], dotted))
+        else:
+            keys.append(dotted)
+    return keys
+
+
+def _validate(params: Params) -> None:
+    flat = _flatten(params.to_dict())
+    for key, (ok, allowed) in _RANGES.items():
+        if key in flat and not ok(flat[key]):
+            raise ConfigError(f"{key}: must be {allowed}, got {flat[key]!r}")
+
+
+def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat = {}
+    for key, value in tree.items():
+        dotted = f"{prefix}.{key}" if prefix else key
+        if isinstance(value, dict):
+            flat.update(_flatten(value, dotted))
+        else:
+            flat[dotted] = value
+    return flat
+
+
+# --------------------------------------------------------------------------------------------
+# Public entry points.
+# --------------------------------------------------------------------------------------------
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """``KEY=VALUE`` from ``--set``; VALUE is parsed as YAML (``5``, ``0.5``, ``true``, ``[1,2]``)."""
+    if "=" not in text:
+        raise ConfigError(f"--set {text!r}: expected KEY=VALUE, e.g. generators.cgan.epochs=5")
+    key, raw = text.split("=", 1)
+    key = key.strip()
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError as err:
+        raise ConfigError(f"--set {key}: cannot parse value {raw!r}: {err}") from None
+    return key, value
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[tuple[str, Any]]) -> dict[str, Any]:
+    """Set dotted keys in the raw mapping; unknown keys are left to :func:`params_from_dict`."""
+    valid = set(all_keys())
+    for key, value in overrides:
+        if key not in valid:
+            raise ConfigError(f"unknown key {key!r}{_suggest(key, sorted(valid))}")
+        node = raw
+        parts = key.split(".")
+        for part in parts[:-1]:
+            child = node.get(part)
+            if not isinstance(child, dict):
+                child = node[part] = {}
+            node = child
+        node[parts[-1]] = value
+    return raw
+
+
+def params_from_dict(raw: dict[str, Any] | None) -> Params:
+    """Build and validate :class:`Params` from a plain mapping (missing keys take defaults)."""
+    params = _build(Params, raw or {}, "")
+    _validate(params)
+    return params
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    """Read a params file, with errors that name the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"params file not found: {path}")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: malformed YAML: {err}".replace("\n", " ")) from None
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level, got {type(raw).__name__}")
+    return raw
+
+
+def load_params(
+    path: str | Path | None = DEFAULT_PARAMS_FILE, overrides: list[str] | None = None
+) -> Params:
+    """Read ``params.yaml`` (or defaults when ``path`` is None), apply ``--set`` overrides, validate."""
+    raw = read_yaml(path) if path is not None else {}
+    parsed = [parse_override(o) for o in overrides or []]
+    return params_from_dict(apply_overrides(raw, parsed))

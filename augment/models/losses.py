@@ -1,0 +1,55 @@
+"""The models' losses as small pure functions named after DESIGN.md's equations.
+
+Every loss returns a scalar: a sum over an image's (or code's) elements, averaged over the batch,
+so that the weights in params.yaml (kl_weight, gamma) mean the same at every image size.
+
+Sign convention (the one place it is written): the paper's
+    L_GAN = ln D(x) + ln(1 - D(x_fake))
+is the quantity the discriminator *maximises*. Here :func:`discriminator_loss` returns its
+negative, the binary cross-entropy -L_GAN, which the discriminator *minimises*. The generator
+(CGAN) and the decoder (CVAE-GAN) "minimise -L_GAN" in the non-saturating form:
+:func:`generator_loss` = -ln D(x_fake), i.e. the BCE of fakes against the label "real".
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def kl_prior(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """L_prior = KL[N(mu, diag(exp(logvar))) || N(0, I)], summed over latent dims, batch mean.
+
+    Closed form: -1/2 * sum(1 + logvar - mu^2 - exp(logvar)). Zero iff mu = 0 and logvar = 0.
+    """
+    return (-0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(dim=1)).mean()
+
+
+def reconstruction_loss(x_rec: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """The CVAE's pixel reconstruction term: Bernoulli negative log-likelihood (BCE), summed per image."""
+    return F.binary_cross_entropy(x_rec, x, reduction="none").flatten(1).sum(dim=1).mean()
+
+
+def llike_loss(feat_real: torch.Tensor, feat_rec: torch.Tensor) -> torch.Tensor:
+    """L_llike = -ln N(d_l(x) | d_l(x~), I) up to a constant: 1/2 * ||d_l(x) - d_l(x~)||^2.
+
+    The learned similarity of the CVAE-GAN: distance between the discriminator's l-th layer
+    activations on the real image and on its reconstruction, summed per image, batch mean.
+    """
+    return 0.5 * (feat_real - feat_rec).pow(2).flatten(1).sum(dim=1).mean()
+
+
+def discriminator_loss(real_logits: torch.Tensor, *fake_logits: torch.Tensor) -> torch.Tensor:
+    """-L_GAN = -[ln D(x) + sum_f ln(1 - D(x_f))]: BCE with real -> 1, each fake batch -> 0.
+
+    The CGAN passes one fake batch (G(z, y)); the CVAE-GAN passes two (f_d(z_p), f_d(Q(x))).
+    """
+    loss = F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
+    for logits in fake_logits:
+        loss = loss + F.binary_cross_entropy_with_logits(logits, torch.zeros_like(logits))
+    return loss
+
+
+def generator_loss(*fake_logits: torch.Tensor) -> torch.Tensor:
+    """Non-saturating generator loss: sum_f -ln D(x_f), i.e. BCE of each fake batch against 1."""
+    return sum(F.binary_cross_entropy_with_logits(l, torch.ones_like(l)) for l in fake_logits)

@@ -1,0 +1,1 @@
+"""Evaluation: downstream classifier, judge network, metrics, statistics and the report."""

@@ -1,0 +1,78 @@
+"""Statistics over seeds: mean with a t confidence interval, paired deltas, and a verdict.
+
+Each downstream result (e.g. test accuracy) is measured over several seeds. A method is said to
+*help* only when the 95% confidence interval of its per-seed improvement over the real-data
+baseline lies entirely above zero; with few seeds the interval is wide and the honest answer is
+"no measurable effect".
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from scipy import stats as _st
+
+__all__ = ["summarize", "paired_delta", "verdict", "HELPS", "HURTS", "NO_EFFECT"]
+
+HELPS = "helps"
+HURTS = "hurts"
+NO_EFFECT = "no measurable effect"
+
+
+def summarize(values: Sequence[float] | np.ndarray, confidence: float = 0.95) -> dict[str, Any]:
+    """Mean, sample std and a two-sided Student-t confidence interval for the mean.
+
+        mean = 1/n sum x_i,   s = sqrt(1/(n-1) sum (x_i - mean)^2)
+        CI   = mean +- t_{(1+confidence)/2, n-1} * s / sqrt(n)
+
+    Returns ``{"mean", "std", "n", "ci_low", "ci_high", "ci_defined"}`` with plain Python types.
+    With a single value the interval cannot be estimated: std is 0, the interval is
+    ``[mean, mean]`` and ``ci_defined`` is False (``verdict`` then never claims an effect).
+
+    Reference: any statistics text, e.g. Wasserman 2004, "All of Statistics", sec. 10.
+    """
+    x = np.asarray(values, dtype=np.float64).ravel()  # [n]
+    n = x.size
+    if n == 0:
+        raise ValueError("summarize needs at least one value")
+    mean = float(x.mean())
+    if n == 1:
+        return {"mean": mean, "std": 0.0, "n": 1, "ci_low": mean, "ci_high": mean,
+                "ci_defined": False}
+    std = float(x.std(ddof=1))
+    half = float(_st.t.ppf((1.0 + confidence) / 2.0, n - 1)) * std / np.sqrt(n)
+    return {"mean": mean, "std": std, "n": int(n), "ci_low": mean - half, "ci_high": mean + half,
+            "ci_defined": True}
+
+
+def paired_delta(
+    method_values: Sequence[float] | np.ndarray, real_values: Sequence[float] | np.ndarray,
+    confidence: float = 0.95,
+) -> dict[str, Any]:
+    """``summarize`` of the per-seed differences ``method[i] - real[i]``, paired by position.
+
+    Position i must be the same seed in both lists (same split, same classifier initialisation),
+    so seed-to-seed noise common to both cancels: the paired interval is narrower than comparing
+    two independent means. Raises ValueError if the lengths differ or are zero.
+    """
+    m = np.asarray(method_values, dtype=np.float64).ravel()  # [n]
+    r = np.asarray(real_values, dtype=np.float64).ravel()  # [n]
+    if m.size != r.size:
+        raise ValueError(f"paired values need equal lengths, got {m.size} and {r.size}")
+    if m.size == 0:
+        raise ValueError("paired_delta needs at least one pair")
+    return summarize(m - r, confidence)
+
+
+def verdict(delta_summary: dict[str, Any]) -> str:
+    """"helps" if the delta's interval lies entirely above 0 (``ci_low > 0``), "hurts" if entirely
+    below (``ci_high < 0``), otherwise -- including when the interval is undefined (one seed) --
+    "no measurable effect"."""
+    if not delta_summary.get("ci_defined", True):
+        return NO_EFFECT
+    if delta_summary["ci_low"] > 0:
+        return HELPS
+    if delta_summary["ci_high"] < 0:
+        return HURTS
+    return NO_EFFECT

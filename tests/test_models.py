@@ -1,0 +1,160 @@
+"""Every model at every supported image shape: shapes, one training step, the registry, and the
+CVAE-GAN's rule that each network is updated on its own loss only."""
+
+import dataclasses
+
+import pytest
+import torch
+
+from augment.config import CGANConfig, CVAEConfig, CVAEGANConfig
+from augment.models import REGISTRY, build_model, model_class
+from augment.models.layers import num_halvings
+
+SHAPES = [(1, 8, 8), (1, 28, 28), (3, 32, 32)]
+SMALL = {
+    "cvae": CVAEConfig(latent_dim=4, width=8),
+    "cgan": CGANConfig(latent_dim=4, width=8),
+    "cvaegan": CVAEGANConfig(latent_dim=4, width=8),
+}
+
+
+def make(name, shape=(1, 8, 8), num_classes=3, **overrides):
+    torch.manual_seed(0)
+    cfg = dataclasses.replace(SMALL[name], **overrides) if overrides else SMALL[name]
+    return build_model(name, cfg, shape, num_classes)
+
+
+def batch(shape, n=6, num_classes=3):
+    g = torch.Generator().manual_seed(1)
+    return torch.rand(n, *shape, generator=g), torch.arange(n) % num_classes
+
+
+def weights(module):
+    return [p.detach().clone() for p in module.parameters()]
+
+
+def changed(before, module):
+    return any(not torch.equal(b, p) for b, p in zip(before, module.parameters()))
+
+
+def test_registry_names_match_design():
+    assert list(REGISTRY) == ["cvae", "cgan", "cvaegan"]
+    with pytest.raises(ValueError, match="cvae, cgan, cvaegan"):
+        model_class("vae")
+
+
+@pytest.mark.parametrize("height,expected", [(8, 1), (28, 2), (32, 3), (64, 3), (30, 1), (7, 0)])
+def test_num_halvings_keeps_feature_maps_at_least_4(height, expected):
+    assert num_halvings(height, height) == expected
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("name", list(REGISTRY))
+def test_shapes_and_one_training_step(name, shape):
+    model = make(name, shape)
+    x, y = batch(shape)
+    out = model.generate(model.sample_noise(5), torch.tensor([0, 1, 2, 0, 1]))
+    assert out.shape == (5, *shape)
+    assert out.min() >= 0 and out.max() <= 1
+    before = weights(model)
+    losses = model.train_step(x, y, model.make_optimizers())
+    assert set(losses) == set(model.loss_names)
+    assert all(torch.isfinite(torch.tensor(v)) for v in losses.values())
+    assert changed(before, model)
+    if model.can_encode:
+        mu, logvar = model.encode(x, y)
+        assert mu.shape == logvar.shape == (6, 4)
+
+
+@pytest.mark.parametrize("name", list(REGISTRY))
+def test_labels_condition_the_output(name):
+    model = make(name)
+    z = model.sample_noise(1).repeat(3, 1)
+    out = model.generate(z, torch.tensor([0, 1, 2]))
+    assert not torch.allclose(out[0], out[1])
+
+
+def test_cgan_has_no_encoder():
+    model = make("cgan")
+    assert not model.can_encode
+    with pytest.raises(NotImplementedError, match="cannot reconstruct or stylise"):
+        model.encode(*batch((1, 8, 8)))
+
+
+def test_cgan_discriminator_takes_k_steps():
+    model = make("cgan", d_steps=3)
+    calls = []
+    original = model.discriminator.forward
+    model.discriminator.forward = lambda *a: calls.append(1) or original(*a)
+    model.train_step(*batch((1, 8, 8)), model.make_optimizers())
+    # Each D step scores a real and a fake batch (2 calls); the G step scores one fake batch.
+    assert len(calls) == 3 * 2 + 1
+
+
+def test_cvaegan_discriminator_step_changes_only_the_discriminator():
+    model = make("cvaegan")
+    opts = model.make_optimizers()
+    enc, dec, dis = weights(model.encoder), weights(model.decoder), weights(model.discriminator)
+    model.discriminator_step(*batch((1, 8, 8)), opts["discriminator"])
+    assert changed(dis, model.discriminator)
+    assert not changed(enc, model.encoder) and not changed(dec, model.decoder)
+
+
+def test_cvaegan_autoencoder_step_never_touches_the_discriminator():
+    model = make("cvaegan")
+    opts = model.make_optimizers()
+    enc, dec, dis = weights(model.encoder), weights(model.decoder), weights(model.discriminator)
+    model.autoencoder_step(*batch((1, 8, 8)), opts["encoder"], opts["decoder"])
+    assert changed(enc, model.encoder) and changed(dec, model.decoder)
+    assert not changed(dis, model.discriminator)
+    # No gradient of L_llike (or of any encoder/decoder loss) was even stored on D.
+    assert all(p.grad is None for p in model.discriminator.parameters())
+
+
+def test_cvaegan_encoder_gets_exactly_the_gradient_of_prior_plus_llike():
+    """Recompute the encoder's loss by hand and compare its gradient with the step's update
+    direction: with SGD(lr=1) the update equals the gradient."""
+    model = make("cvaegan", kl_weight=1.0)
+    x, y = batch((1, 8, 8))
+    opts = model.make_optimizers()
+    opts["encoder"] = torch.optim.SGD(model.encoder.parameters(), lr=1.0)
+    opts["decoder"] = torch.optim.SGD(model.decoder.parameters(), lr=0.0)
+    before = weights(model.encoder)
+
+    from augment.models.layers import reparameterize
+    from augment.models.losses import kl_prior, llike_loss
+
+    torch.manual_seed(5)
+    mu, logvar = model.encoder(x, y)
+    x_rec = model.decoder(reparameterize(mu, logvar), y)
+    feat_real = model.discriminator(x, y)[1][-1].detach()
+    expected_loss = kl_prior(mu, logvar) + llike_loss(feat_real, model.discriminator(x_rec, y)[1][-1])
+    expected = torch.autograd.grad(expected_loss, list(model.encoder.parameters()))
+
+    torch.manual_seed(5)
+    model.autoencoder_step(x, y, opts["encoder"], opts["decoder"])
+    for b, p, g in zip(before, model.encoder.parameters(), expected):
+        torch.testing.assert_close(b - p.detach(), g, rtol=1e-4, atol=1e-6)
+
+
+def test_cvaegan_gamma_weighs_llike_in_the_decoder_only():
+    x, y = batch((1, 8, 8))
+    deltas = {}
+    for gamma in (0.0, 10.0):
+        model = make("cvaegan", gamma=gamma)
+        opts = model.make_optimizers()
+        enc, dec = weights(model.encoder), weights(model.decoder)
+        torch.manual_seed(3)
+        model.autoencoder_step(x, y, opts["encoder"], opts["decoder"])
+        deltas[gamma] = (
+            [b - p.detach() for b, p in zip(enc, model.encoder.parameters())],
+            [b - p.detach() for b, p in zip(dec, model.decoder.parameters())],
+        )
+    for a, b in zip(deltas[0.0][0], deltas[10.0][0]):
+        torch.testing.assert_close(a, b)  # the encoder's loss has no gamma
+    assert any(not torch.allclose(a, b) for a, b in zip(deltas[0.0][1], deltas[10.0][1]))
+
+
+def test_cvaegan_rejects_a_layer_the_discriminator_does_not_have():
+    with pytest.raises(ValueError, match="llike_layer"):
+        make("cvaegan", llike_layer=7)
