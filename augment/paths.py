@@ -27,3 +27,33 @@ def generator_report_dir(params, name: str) -> Path:
 def synthetic_file(params, name: str) -> Path:
     """sample's output: the labeled synthetic dataset of one method."""
     return Path(params.paths.synthetic) / f"{name}.pt"
+
+
+def sample_grid_file(params, name: str) -> Path:
+    """sample's picture: the first images of every class of one method's synthetic dataset."""
+    return Path(params.paths.reports) / "samples" / f"{name}.png"
+
+
+def classifier_dir(params, source: str) -> Path:
+    """train_classifier's weights: one file per seed."""
+    return Path(params.paths.classifiers) / source
+
+
+def classifier_result(params, source: str) -> Path:
+    """train_classifier's measurements on the test split: per seed and mean."""
+    return Path(params.paths.reports) / "classifiers" / f"{source}.json"
+
+
+def classifier_predictions(params, source: str) -> Path:
+    """Test-split (actual, predicted) pairs of the first seed, for DVC's confusion plot."""
+    return Path(params.paths.reports) / "classifiers" / f"{source}_predictions.csv"
+
+
+def metrics_file(params) -> Path:
+    """compare's DVC metrics: one object per source (DESIGN.md's contract)."""
+    return Path(params.paths.reports) / "metrics.json"
+
+
+def figures_dir(params) -> Path:
+    """compare's pictures: accuracy bars, sample grids side by side, confusion matrices."""
+    return Path(params.paths.reports) / "figures"

@@ -1,0 +1,56 @@
+"""Per-epoch callbacks of the training loop that write files: progress grids and loss curves.
+
+MLflow logging is a callback too, in :mod:`augment.tracking`, so the library trains the same
+with tracking on or off.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from augment.grids import sample_grid, save_grid
+from augment.models import ConditionalGenerator
+
+GRID_COLUMNS = 10  # samples per class (row) in progress and sample grids
+
+
+class ProgressGrid:
+    """Every ``every`` epochs (and at the last), writes ``<folder>/epoch_NNN.png`` from a fixed
+    noise batch: one row per class, the same codes at every epoch, as in dcgan's ``fixed_noise``."""
+
+    def __init__(self, folder: str | Path, every: int = 1, seed: int = 0, last_epoch: int | None = None):
+        self.folder = Path(folder)
+        self.every = every
+        self.seed = seed
+        self.last_epoch = last_epoch
+        self.written: list[Path] = []
+
+    def on_epoch_end(self, model: ConditionalGenerator, epoch: int, losses: dict[str, float]) -> None:
+        if epoch % self.every == 0 or epoch == self.last_epoch:
+            images = sample_grid(model, GRID_COLUMNS, self.seed)  # [K*10, C, H, W]
+            self.written.append(save_grid(images, self.folder / f"epoch_{epoch:03d}.png", GRID_COLUMNS))
+
+
+class LossLog:
+    """Rewrites ``path`` (CSV: epoch, then one column per loss) after every epoch, for DVC plots.
+
+    With ``resume`` the rows already in the file are kept (those after the resumed epoch are
+    replaced as the epochs are trained again)."""
+
+    def __init__(self, path: str | Path, resume: bool = False):
+        self.path = Path(path)
+        self.rows: list[dict] = []
+        if resume and self.path.is_file():
+            with self.path.open(newline="") as f:
+                self.rows = [{k: (int(v) if k == "epoch" else float(v)) for k, v in r.items()} for r in csv.DictReader(f)]
+
+    def on_epoch_end(self, model: ConditionalGenerator, epoch: int, losses: dict[str, float]) -> None:
+        self.rows = [r for r in self.rows if r["epoch"] < epoch] + [{"epoch": epoch, **losses}]
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".csv.tmp")
+        with tmp.open("w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(self.rows[-1]))
+            writer.writeheader()
+            writer.writerows(self.rows)
+        tmp.replace(self.path)

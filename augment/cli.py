@@ -1,0 +1,156 @@
+"""The ``augment`` command: train, sample, inspect.
+
+    augment train MODEL [--params FILE] [--set KEY=VALUE ...] [--out PATH] [--resume]
+    augment sample MODEL -n N [--seed S] [--out PATH]
+    augment info CHECKPOINT
+
+Expected errors (bad parameters, missing or bad files) print one line naming the problem and
+exit with code 2; no traceback. An interrupted training exits 130 after its last checkpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from augment.config import DEFAULT_PARAMS_FILE, MODEL_NAMES, ConfigError, load_params
+
+EXIT_USAGE = 2
+EXIT_FAILED = 1
+EXIT_INTERRUPTED = 130
+
+
+def _add_params_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--params", default=DEFAULT_PARAMS_FILE, metavar="FILE", help="params file (default: %(default)s)")
+    p.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+        help="override a params.yaml key by its dotted name, e.g. generators.cgan.d_steps=2 (repeatable)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="augment", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("train", help="train a generator on the real training split")
+    p.add_argument("model", choices=MODEL_NAMES, help="which generator")
+    _add_params_args(p)
+    p.add_argument("--out", type=Path, help="checkpoint path (default: <paths.generators>/<model>.pt)")
+    p.add_argument("--resume", action="store_true", help="continue from the checkpoint's last finished epoch")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("sample", help="sample a labeled, class-balanced synthetic dataset")
+    p.add_argument("model", help="a model name (cvae, cgan, cvaegan) or a checkpoint path")
+    p.add_argument("-n", "--num-samples", type=int, required=True, help="number of images")
+    p.add_argument("--seed", type=int, help="fixes every image by (seed, index) (default: sample.seed)")
+    p.add_argument("--out", type=Path, help="output file (default: <paths.synthetic>/<model>.pt)")
+    p.add_argument("--grid", type=Path, help="also write a PNG grid of the first images of each class")
+    _add_params_args(p)
+    p.set_defaults(func=cmd_sample)
+
+    p = sub.add_parser("info", help="describe a generator checkpoint")
+    p.add_argument("checkpoint", type=Path)
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.set_defaults(func=cmd_info)
+    return parser
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from augment.training import train_generator
+
+    params = load_params(args.params, args.overrides)
+    model, state, out = train_generator(
+        params, args.model, out=args.out, resume=args.resume, progress=not args.no_progress
+    )
+    last = state.history[-1] if state.history else {}
+    print(f"{args.model}: {state.epoch} epochs, final losses "
+          + ", ".join(f"{k}={v:.4g}" for k, v in last.items()) + f"; checkpoint {out}")
+    return 0
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from augment.paths import synthetic_file
+    from augment.synthetic import SyntheticDataset, save_synthetic
+
+    params = load_params(args.params, args.overrides)
+    if args.num_samples < 1:
+        raise ConfigError(f"-n: must be an integer >= 1, got {args.num_samples}")
+    seed = params.sample.seed if args.seed is None else args.seed
+    dataset = SyntheticDataset(
+        args.model, args.num_samples, seed=seed, root=params.paths.generators,
+        batch_size=params.sample.batch_size,
+    )
+    name = dataset.model_name
+    out = args.out or synthetic_file(params, name)
+    images, labels = dataset.tensors(progress=True)
+    save_synthetic(out, images, labels, dataset.classes, {"model": name, "seed": seed, "source": str(args.model)})
+    if args.grid:
+        from augment.callbacks import GRID_COLUMNS
+        from augment.grids import save_grid
+        import torch
+
+        picks = torch.cat([torch.nonzero(labels == k).flatten()[:GRID_COLUMNS] for k in range(len(dataset.classes))])
+        save_grid(images[picks], args.grid, GRID_COLUMNS)
+    print(f"{name}: {len(labels)} images ({len(dataset.classes)} classes, seed {seed}) -> {out}")
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from augment.checkpoint import read_checkpoint
+
+    payload = read_checkpoint(args.checkpoint)
+    training = payload.get("training") or {}
+    n_params = sum(v.numel() for k, v in payload["state_dict"].items() if not k.endswith(("running_mean", "running_var", "num_batches_tracked")))
+    info = {
+        "checkpoint": str(args.checkpoint),
+        "model": payload["model"],
+        "format_version": payload["format_version"],
+        "library_version": payload.get("library_version"),
+        "image_shape": payload["image_shape"],
+        "classes": payload["classes"],
+        "parameters": n_params,
+        "epochs_trained": training.get("epoch"),
+        "final_losses": (training.get("history") or [None])[-1],
+        "config": payload["config"],
+    }
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    for key, value in info.items():
+        if key == "config":
+            print("config:")
+            for k, v in value.items():
+                print(f"  {k}: {v}")
+        elif key == "final_losses" and value:
+            print("final_losses: " + ", ".join(f"{k}={v:.4g}" for k, v in value.items()))
+        else:
+            print(f"{key}: {value}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``augment`` console script."""
+    from augment.checkpoint import CheckpointError
+    from augment.data import DataError
+    from augment.training import TrainingDiverged
+
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ConfigError, DataError, CheckpointError, FileNotFoundError, ValueError) as err:
+        print(f"augment {args.command}: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except TrainingDiverged as err:
+        print(f"augment {args.command}: error: {err}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print(f"augment {args.command}: interrupted; the last finished epoch's checkpoint is kept "
+              "(continue with --resume)", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,209 @@
+"""MLflow as a side channel: runs, params, per-epoch losses and grids, metrics, artifacts.
+
+Nothing in the library needs MLflow to run. A stage opens a :class:`Tracker` (a no-op when
+``tracking.enabled`` is false), which checks at the start that the tracking store is reachable
+and writable, so a bad URI fails before any training, not after it.
+
+Every run carries the tags DESIGN.md promises:
+    augment.stage      train_generator | sample | train_classifier | compare
+    augment.method     real | cvae | cgan | cvaegan (compare: all)
+    augment.execution  shared by the runs of one pipeline execution (see :func:`execution_id`)
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from augment.config import Params
+
+TAG_STAGE = "augment.stage"
+TAG_METHOD = "augment.method"
+TAG_EXECUTION = "augment.execution"
+EXECUTION_ENV = "AUGMENT_EXECUTION_ID"
+
+
+class TrackingError(RuntimeError):
+    """The tracking store cannot be reached or written."""
+
+
+def tracking_uri(params: Params, project_root: str | Path = ".") -> str:
+    """``MLFLOW_TRACKING_URI`` when set, else ``tracking.uri``; a relative sqlite path is made
+    absolute against the project root, so every stage writes the same database."""
+    uri = os.environ.get("MLFLOW_TRACKING_URI") or params.tracking.uri
+    prefix = "sqlite:///"
+    if uri.startswith(prefix) and not uri.startswith(prefix + "/"):
+        uri = prefix + str((Path(project_root) / uri[len(prefix):]).resolve())
+    return uri
+
+
+def execution_id() -> str:
+    """One id for all stages of one ``dvc repro``.
+
+    ``AUGMENT_EXECUTION_ID`` when set; else the start time and pid of the ``dvc`` process this
+    stage runs under (every stage of one repro has the same ancestor); else a fresh id, for a
+    stage run on its own.
+    """
+    if os.environ.get(EXECUTION_ENV):
+        return os.environ[EXECUTION_ENV]
+    try:
+        import psutil
+
+        proc = psutil.Process().parent()
+        while proc is not None:
+            cmd = " ".join(proc.cmdline()[:3])
+            if Path(proc.name()).name == "dvc" or "dvc " in cmd or cmd.endswith("dvc"):
+                started = time.strftime("%Y%m%d-%H%M%S", time.localtime(proc.create_time()))
+                return f"dvc-{started}-{proc.pid}"
+            proc = proc.parent()
+    except Exception:  # noqa: BLE001 - any psutil failure just means "not under dvc"
+        pass
+    return f"run-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
+
+
+def check_reachable(uri: str) -> None:
+    """Fail fast, with a one-line message, when the tracking store is unusable."""
+    if uri.startswith("sqlite:///"):
+        db = Path(uri[len("sqlite:///"):])
+        folder = db.parent
+        if not folder.is_dir():
+            raise TrackingError(f"MLflow tracking database folder does not exist: {folder} (uri {uri})")
+        if not os.access(folder, os.W_OK) or (db.exists() and not os.access(db, os.W_OK)):
+            raise TrackingError(f"MLflow tracking store is not writable: {db} (uri {uri})")
+    elif uri.startswith(("http://", "https://")):
+        import urllib.error
+        import urllib.request
+
+        try:
+            urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=5).read()
+        except (urllib.error.URLError, OSError) as err:
+            raise TrackingError(
+                f"MLflow tracking server unreachable at {uri}: {getattr(err, 'reason', err)}; "
+                "start it, fix MLFLOW_TRACKING_URI / tracking.uri, or set tracking.enabled: false"
+            ) from None
+    elif uri.startswith("file:") or "://" not in uri:
+        folder = Path(uri[len("file:"):] if uri.startswith("file:") else uri)
+        folder = folder if folder.exists() else folder.parent
+        if not os.access(folder, os.W_OK):
+            raise TrackingError(f"MLflow tracking folder is not writable: {folder} (uri {uri})")
+
+
+def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested dicts -> dotted keys, for ``log_params``."""
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        dotted = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(value, dict):
+            flat.update(flatten(value, dotted))
+        else:
+            flat[dotted] = value
+    return flat
+
+
+class Tracker:
+    """One MLflow run of one stage; every method is a no-op when tracking is disabled.
+
+    Use as a context manager: the run ends FAILED if the stage raises, FINISHED otherwise.
+    """
+
+    def __init__(self, params: Params, stage: str, method: str, run_name: str | None = None,
+                 project_root: str | Path = ".") -> None:
+        self.enabled = params.tracking.enabled
+        self.params = params
+        self.stage, self.method = stage, method
+        self.run_name = run_name or f"{stage}:{method}"
+        self.uri = tracking_uri(params, project_root) if self.enabled else None
+        self.run = None
+        if self.enabled:
+            check_reachable(self.uri)
+
+    def __enter__(self) -> "Tracker":
+        if not self.enabled:
+            return self
+        import mlflow
+
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+        mlflow.set_tracking_uri(self.uri)
+        try:
+            mlflow.set_experiment(self.params.tracking.experiment)
+            self.run = mlflow.start_run(
+                run_name=self.run_name,
+                tags={TAG_STAGE: self.stage, TAG_METHOD: self.method, TAG_EXECUTION: execution_id()},
+            )
+        except Exception as err:  # noqa: BLE001 - any store failure here is a set-up error
+            raise TrackingError(f"MLflow tracking store {self.uri}: {err}".splitlines()[0]) from None
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if self.run is not None:
+            import mlflow
+
+            mlflow.end_run(status="FAILED" if exc_type else "FINISHED")
+            self.run = None
+
+    # -- logging --------------------------------------------------------------------------------
+    def log_params(self, params: dict[str, Any]) -> None:
+        if self.run is not None:
+            import mlflow
+
+            mlflow.log_params({k: str(v) for k, v in flatten(params).items()})
+
+    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
+        if self.run is not None:
+            import mlflow
+
+            mlflow.log_metrics({k: float(v) for k, v in metrics.items()}, step=step)
+
+    def log_image(self, image, key: str, step: int | None = None, artifact_file: str | None = None) -> None:
+        """A PIL image: a series (``key``, ``step``) or one file (``artifact_file``)."""
+        if self.run is not None:
+            import mlflow
+
+            if artifact_file is not None:
+                mlflow.log_image(image, artifact_file=artifact_file)
+            else:
+                mlflow.log_image(image, key=key, step=step, synchronous=True)
+
+    def log_artifact(self, path: str | Path, artifact_path: str | None = None) -> None:
+        if self.run is not None and Path(path).exists():
+            import mlflow
+
+            if Path(path).is_dir():
+                mlflow.log_artifacts(str(path), artifact_path)
+            else:
+                mlflow.log_artifact(str(path), artifact_path)
+
+    def log_dict(self, data: dict, artifact_file: str) -> None:
+        if self.run is not None:
+            import mlflow
+
+            mlflow.log_dict(data, artifact_file)
+
+    def log_table(self, data: dict[str, list], artifact_file: str) -> None:
+        if self.run is not None:
+            import mlflow
+
+            mlflow.log_table(data, artifact_file)
+
+
+class TrackingCallback:
+    """Training-loop callback: per-epoch mean losses (step = epoch) and the progress grid from
+    the fixed noise batch as an image series (key ``progress``, step = epoch)."""
+
+    def __init__(self, tracker: Tracker, grid_every: int = 1, seed: int = 0, last_epoch: int | None = None):
+        self.tracker = tracker
+        self.grid_every = grid_every
+        self.seed = seed
+        self.last_epoch = last_epoch
+
+    def on_epoch_end(self, model, epoch: int, losses: dict[str, float]) -> None:
+        self.tracker.log_metrics(losses, step=epoch)
+        if self.tracker.run is not None and (epoch % self.grid_every == 0 or epoch == self.last_epoch):
+            from augment.callbacks import GRID_COLUMNS
+            from augment.grids import sample_grid, to_grid_image
+
+            image = to_grid_image(sample_grid(model, GRID_COLUMNS, self.seed), GRID_COLUMNS)
+            self.tracker.log_image(image, key="progress", step=epoch)

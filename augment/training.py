@@ -1,0 +1,203 @@
+"""The one training loop. Models supply their step; the loop owns everything else.
+
+It owns epochs and batches (shuffled by a per-epoch seed, so a resumed run sees the same
+batches), a tqdm progress bar with the running losses, per-epoch callbacks, a checkpoint after
+every epoch (weights, optimizer states, RNG state and loss history: enough for ``--resume`` to
+continue exactly), and a stop on a non-finite loss that keeps the last good checkpoint.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+from tqdm.auto import tqdm
+
+from augment.checkpoint import read_checkpoint, save_generator
+from augment.data import LabeledImages
+from augment.models import ConditionalGenerator
+
+
+class TrainingDiverged(RuntimeError):
+    """A loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+class Callback(Protocol):
+    def on_epoch_end(self, model: ConditionalGenerator, epoch: int, losses: dict[str, float]) -> None:
+        """Called after epoch ``epoch`` (1-based) with the epoch's mean losses."""
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` -> CUDA when available, else CPU; ``cuda`` without a GPU is an error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device: cuda was asked for, but no CUDA device is available; use auto or cpu")
+    return torch.device(name)
+
+
+@dataclass
+class TrainState:
+    """What a checkpoint's ``training`` entry holds."""
+
+    epoch: int = 0  # epochs finished
+    history: list[dict[str, float]] = field(default_factory=list)  # mean losses per epoch
+
+
+def epoch_batches(n: int, batch_size: int, seed: int, epoch: int) -> list[torch.Tensor]:
+    """Shuffled index batches for one epoch, fixed by (seed, epoch).
+
+    The last partial batch is dropped when there is more than one batch, so batch norm never
+    sees a batch of one image.
+    """
+    g = torch.Generator().manual_seed(seed * 100_003 + epoch)
+    perm = torch.randperm(n, generator=g)
+    batches = list(perm.split(batch_size))
+    if len(batches) > 1 and len(batches[-1]) < batch_size:
+        batches.pop()
+    return batches
+
+
+def fit(
+    model: ConditionalGenerator,
+    data: LabeledImages,
+    classes: list[str],
+    *,
+    epochs: int,
+    batch_size: int,
+    seed: int,
+    checkpoint_path: str | Path,
+    resume: bool = False,
+    device: torch.device | str = "cpu",
+    callbacks: list[Callback] = (),
+    progress: bool = True,
+) -> TrainState:
+    """Train ``model`` on ``data`` for ``epochs`` epochs, checkpointing after each.
+
+    The caller seeds the global RNG and builds the model; ``fit`` seeds it again from ``seed``
+    for the noise of training, and on ``resume`` restores weights, optimizers, RNG state and
+    history from ``checkpoint_path`` and continues after its last finished epoch.
+    """
+    device = torch.device(device)
+    model.to(device).train()
+    optimizers = model.make_optimizers()
+    state = TrainState()
+    torch.manual_seed(seed)
+    if resume and Path(checkpoint_path).is_file():
+        state = _restore(model, optimizers, checkpoint_path, device)
+
+    x_all = data.images.to(device)  # [N, C, H, W]
+    y_all = data.labels.to(device)  # [N]
+    batches_per_epoch = len(epoch_batches(len(data), batch_size, seed, 0))
+    total = max(0, epochs - state.epoch) * batches_per_epoch
+    bar = tqdm(total=total, desc=f"train {model.name}", unit="batch", disable=not progress, dynamic_ncols=True)
+    try:
+        for epoch in range(state.epoch + 1, epochs + 1):
+            sums: dict[str, float] = {}
+            batches = epoch_batches(len(data), batch_size, seed, epoch)
+            for step, idx in enumerate(batches, start=1):
+                idx = idx.to(device)
+                losses = model.train_step(x_all[idx], y_all[idx], optimizers)
+                bad = {k: v for k, v in losses.items() if not math.isfinite(v)}
+                if bad:
+                    raise TrainingDiverged(
+                        f"{model.name}: non-finite loss at epoch {epoch}, step {step} "
+                        f"({', '.join(f'{k}={v}' for k, v in bad.items())}); "
+                        f"lower the learning rate. Last good checkpoint kept: {checkpoint_path}"
+                    )
+                for k, v in losses.items():
+                    sums[k] = sums.get(k, 0.0) + v
+                bar.update(1)
+                bar.set_postfix({"epoch": epoch, **{k: f"{v:.3g}" for k, v in losses.items()}}, refresh=False)
+            means = {k: v / len(batches) for k, v in sums.items()}
+            state.epoch = epoch
+            state.history.append(means)
+            save_generator(checkpoint_path, model, classes, _training_entry(state, optimizers))
+            for callback in callbacks:
+                callback.on_epoch_end(model, epoch, means)
+    finally:
+        bar.close()
+    model.eval()
+    return state
+
+
+def _training_entry(state: TrainState, optimizers: dict[str, torch.optim.Optimizer]) -> dict[str, Any]:
+    return {
+        "epoch": state.epoch,
+        "history": [dict(h) for h in state.history],
+        "optimizers": {name: opt.state_dict() for name, opt in optimizers.items()},
+        "rng_state": torch.get_rng_state(),
+        "cuda_rng_state": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+    }
+
+
+def _restore(model, optimizers, checkpoint_path, device) -> TrainState:
+    payload = read_checkpoint(checkpoint_path)
+    if payload["model"] != model.name or tuple(payload["image_shape"]) != tuple(model.image_shape):
+        raise ValueError(
+            f"--resume: {checkpoint_path} holds a {payload['model']!r} model for images "
+            f"{tuple(payload['image_shape'])}, not {model.name!r} for {tuple(model.image_shape)}"
+        )
+    training = payload.get("training")
+    if not training:
+        raise ValueError(f"--resume: {checkpoint_path} has no training state to resume from")
+    model.load_state_dict(payload["state_dict"])
+    model.to(device)
+    for name, opt in optimizers.items():
+        opt.load_state_dict(training["optimizers"][name])
+    torch.set_rng_state(training["rng_state"])
+    if training.get("cuda_rng_state") and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(training["cuda_rng_state"])
+    return TrainState(epoch=training["epoch"], history=list(training["history"]))
+
+
+def train_generator(
+    params,
+    name: str,
+    *,
+    out: str | Path | None = None,
+    resume: bool = False,
+    splits=None,
+    extra_callbacks: list[Callback] = (),
+    progress: bool = True,
+) -> tuple[ConditionalGenerator, TrainState, Path]:
+    """Train generator ``name`` with ``params`` on the real training split; the CLI and the
+    DVC stage both call this. Returns (model, state, checkpoint path).
+
+    The generator sees only ``splits.train``: the real training data the downstream classifier
+    sees (after ``data.train_size``), never the validation or test split.
+    """
+    from augment.callbacks import LossLog, ProgressGrid
+    from augment.data import load_splits
+    from augment.models import build_model
+    from augment.paths import generator_checkpoint, generator_report_dir
+
+    cfg = params.generator(name)
+    splits = splits if splits is not None else load_splits(params.data)
+    out = Path(out) if out is not None else generator_checkpoint(params, name)
+    report_dir = generator_report_dir(params, name)
+    device = resolve_device(params.device)
+    torch.manual_seed(params.generators.seed)  # weight initialisation
+    model = build_model(name, cfg, splits.image_shape, splits.num_classes)
+    callbacks = [
+        LossLog(report_dir / "losses.csv", resume=resume),
+        ProgressGrid(report_dir / "progress", params.generators.grid_every, params.generators.seed, cfg.epochs),
+        *extra_callbacks,
+    ]
+    state = fit(
+        model,
+        splits.train,
+        splits.classes,
+        epochs=cfg.epochs,
+        batch_size=cfg.batch_size,
+        seed=params.generators.seed,
+        checkpoint_path=out,
+        resume=resume,
+        device=device,
+        callbacks=callbacks,
+        progress=progress,
+    )
+    return model, state, out

@@ -1,0 +1,254 @@
+"""Throughput benchmarks (not tests): training speed of each generator, and SyntheticDataset
+iteration speed against an in-memory torchvision-style dataset.
+
+    .venv/bin/python benchmarks/throughput.py            # full run (~1-2 minutes on 2 CPU cores)
+    .venv/bin/python benchmarks/throughput.py --quick    # a smoke run (seconds)
+    .venv/bin/python benchmarks/throughput.py --device cuda
+
+See benchmarks/README.md for what each figure means. The process's torch thread count is left as
+it is (set OMP_NUM_THREADS to change it); it is printed with the machine's load, because other
+busy processes on the same cores distort every figure here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torch.utils.data import DataLoader, Dataset
+from torchvision.transforms import ToTensor
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # run from a checkout without installing
+
+from augment.config import DEFAULT_PARAMS_FILE, DataConfig, Params, load_params  # noqa: E402
+from augment.models import REGISTRY, build_model  # noqa: E402
+from augment.synthetic import SyntheticDataset  # noqa: E402
+
+MNIST_TEST_IMAGES = REPO / ".." / "shared" / "data" / "mnist" / "t10k-images-idx3-ubyte.gz"
+TARGET_RATIO = 1.2  # SyntheticDataset may take at most this many times the in-memory time
+LOADER_BATCH = 64
+
+
+# --------------------------------------------------------------------------------------------
+# Data
+# --------------------------------------------------------------------------------------------
+
+
+def read_idx_images(path: Path) -> np.ndarray:
+    """A gzipped IDX image file (MNIST's format) -> uint8 [N, H, W].
+
+    Header: magic 0x00000803 (unsigned byte, 3 dimensions), then N, H, W as big-endian int32.
+    """
+    with gzip.open(path, "rb") as f:
+        raw = f.read()
+    magic, n, h, w = np.frombuffer(raw[:16], dtype=">i4")
+    if magic != 2051:
+        raise ValueError(f"{path}: not an IDX image file (magic {magic}, expected 2051)")
+    return np.frombuffer(raw[16:], dtype=np.uint8, count=n * h * w).reshape(n, h, w)
+
+
+def digits_images() -> tuple[torch.Tensor, str]:
+    """The digits training split [N, 1, 8, 8] in [0, 1], or random images if it cannot load."""
+    try:
+        from augment.data import load_splits
+
+        return load_splits(DataConfig(dataset="digits")).train.images, "digits (training split)"
+    except Exception as err:  # noqa: BLE001 - a benchmark falls back rather than stops
+        return torch.rand(1437, 1, 8, 8), f"random 1x8x8 tensors (digits unavailable: {err})"
+
+
+def mnist_images() -> tuple[torch.Tensor, str]:
+    """The real MNIST test set [10000, 1, 28, 28] in [0, 1] when present, else random tensors."""
+    path = MNIST_TEST_IMAGES.resolve()
+    if path.is_file():
+        pixels = torch.from_numpy(read_idx_images(path).copy())  # [N, 28, 28] uint8
+        return pixels.unsqueeze(1).float().div_(255.0), f"MNIST test set ({path})"
+    return torch.rand(10000, 1, 28, 28), f"random 1x28x28 tensors (no MNIST test set at {path})"
+
+
+# --------------------------------------------------------------------------------------------
+# Timing helpers
+# --------------------------------------------------------------------------------------------
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def best_of(repeats: int, fn: Callable[[], None]) -> float:
+    """The fastest of ``repeats`` timed calls, in seconds (the least disturbed by other work)."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+# --------------------------------------------------------------------------------------------
+# 1. Training throughput: model.train_step on fixed batches
+# --------------------------------------------------------------------------------------------
+
+
+def train_throughput(
+    name: str, params: Params, images: torch.Tensor, device: torch.device, warmup: int, steps: int
+) -> tuple[float, float]:
+    """(images/s, ms per step) of ``steps`` train_step calls after ``warmup`` untimed ones."""
+    config = params.generator(name)
+    batch = config.batch_size
+    torch.manual_seed(0)
+    model = build_model(name, config, tuple(images.shape[1:]), 10).to(device).train()
+    optimizers = model.make_optimizers()
+    g = torch.Generator().manual_seed(0)
+    picks = torch.randint(len(images), (warmup + steps, batch), generator=g)
+    xs = images[picks].to(device)  # [warmup + steps, B, C, H, W], moved once, outside the timing
+    ys = torch.randint(10, (warmup + steps, batch), generator=g).to(device)  # [warmup + steps, B]
+    for i in range(warmup):
+        model.train_step(xs[i], ys[i], optimizers)
+    sync(device)
+    start = time.perf_counter()
+    for i in range(warmup, warmup + steps):
+        model.train_step(xs[i], ys[i], optimizers)
+    sync(device)
+    elapsed = time.perf_counter() - start
+    return steps * batch / elapsed, 1000 * elapsed / steps
+
+
+# --------------------------------------------------------------------------------------------
+# 2. Iteration throughput: SyntheticDataset against an in-memory dataset
+# --------------------------------------------------------------------------------------------
+
+
+class InMemoryDataset(Dataset):
+    """The baseline: torchvision's MNIST pattern (uint8 array -> PIL -> transform).
+
+    It indexes a numpy array and a list (MNIST indexes a torch tensor, which costs a little more
+    per item), so the comparison is against the fastest form of the pattern.
+    """
+
+    def __init__(self, data: np.ndarray, targets: list[int], transform: Callable) -> None:
+        self.data = data  # [N, H, W] uint8
+        self.targets = targets  # [N] ints
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __getitem__(self, index: int):
+        image, target = Image.fromarray(self.data[index]), self.targets[index]
+        return self.transform(image), target
+
+
+def one_pass(dataset: Dataset) -> None:
+    for _images, _targets in DataLoader(dataset, batch_size=LOADER_BATCH, num_workers=0):
+        pass
+
+
+def iteration_rows(
+    label: str, params: Params, real: torch.Tensor, n: int, device: torch.device, repeats: int
+) -> list[tuple[str, str, float, float | None]]:
+    """(shape, what, images/s, time ratio to in-memory) for the baseline, the first pass
+    (generation included) and a cached pass of a SyntheticDataset of ``n`` items."""
+    shape = tuple(real.shape[1:])
+    torch.manual_seed(0)
+    model = build_model("cvaegan", params.generator("cvaegan"), shape, 10)  # untrained: same cost
+    reps = -(-n // len(real))
+    data = (real.repeat(reps, 1, 1, 1)[:n, 0] * 255).round().to(torch.uint8).numpy()  # [n, H, W]
+    baseline = InMemoryDataset(data, [i % 10 for i in range(n)], ToTensor())
+
+    t_base = best_of(repeats, lambda: one_pass(baseline))
+
+    def first_pass() -> None:
+        one_pass(SyntheticDataset(model, n, transform=ToTensor(), device=device))
+
+    t_first = best_of(max(1, repeats - 1), first_pass)
+    synthetic = SyntheticDataset(model, n, transform=ToTensor(), device=device)
+    one_pass(synthetic)  # fills the cache
+    t_cached = best_of(repeats, lambda: one_pass(synthetic))
+    return [
+        (label, "in-memory (uint8 -> PIL -> ToTensor)", n / t_base, None),
+        (label, "SyntheticDataset, first pass (generates)", n / t_first, t_first / t_base),
+        (label, "SyntheticDataset, cached pass", n / t_cached, t_cached / t_base),
+    ]
+
+
+# --------------------------------------------------------------------------------------------
+# Main
+# --------------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer steps and items: a smoke run")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or auto (default: %(default)s)")
+    parser.add_argument(
+        "--threads", type=int,
+        help="torch.set_num_threads for this run (default: leave torch's choice as it is)",
+    )
+    args = parser.parse_args(argv)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+
+    from augment.training import resolve_device
+
+    device = resolve_device(args.device)
+    params_file = REPO / DEFAULT_PARAMS_FILE
+    params = load_params(params_file) if params_file.is_file() else Params()
+    warmup, steps = (1, 5) if args.quick else (3, 20)
+    n_items, repeats = (2000, 2) if args.quick else (10000, 3)
+
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"augment throughput — torch {torch.__version__}, {torch.get_num_threads()} threads, "
+          f"device {device}, {os.cpu_count()} CPUs, load average {load:.2f} "
+          f"({platform.processor() or platform.machine()})")
+    if load > (os.cpu_count() or 1) * 0.5:
+        print("  note: the machine is busy; other processes on these cores slow every figure below")
+    digits, digits_src = digits_images()
+    mnist, mnist_src = mnist_images()
+    print(f"8x8 data:   {digits_src}")
+    print(f"28x28 data: {mnist_src}")
+    print()
+
+    print(f"Training: model.train_step, batch = generators.<model>.batch_size, "
+          f"{steps} timed steps after {warmup} warm-up")
+    print(f"{'model':<9}{'data':<10}{'width':>6}{'batch':>6}{'images/s':>11}{'ms/step':>10}")
+    for name in REGISTRY:
+        cfg = params.generator(name)
+        for label, images in (("1x8x8", digits), ("1x28x28", mnist)):
+            rate, ms = train_throughput(name, params, images, device, warmup, steps)
+            print(f"{name:<9}{label:<10}{cfg.width:>6}{cfg.batch_size:>6}{rate:>11,.0f}{ms:>10.1f}")
+    print()
+
+    print(f"Iteration: DataLoader(batch_size={LOADER_BATCH}, num_workers=0), ToTensor, "
+          f"{n_items} items, cvaegan generator (generation batch 256), best of {repeats}")
+    print(f"{'shape':<9}{'dataset':<43}{'images/s':>10}{'time ratio':>12}  target {TARGET_RATIO}x")
+    verdicts = []
+    for label, images in (("1x8x8", digits), ("1x28x28", mnist)):
+        for shape, what, rate, ratio in iteration_rows(label, params, images, n_items, device, repeats):
+            verdict = ""
+            if ratio is not None:
+                ok = ratio <= TARGET_RATIO
+                verdict = "PASS" if ok else "FAIL"
+                if "cached" in what:
+                    verdicts.append(ok)
+            shown = f"{ratio:.2f}x" if ratio is not None else "1.00x"
+            print(f"{shape:<9}{what:<43}{rate:>10,.0f}{shown:>12}  {verdict}")
+    print()
+    print("cached-pass target (SyntheticDataset within "
+          f"{TARGET_RATIO}x of in-memory): {'PASS' if all(verdicts) else 'FAIL'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,27 @@
+"""Stage prepare: the real train / validation / test splits, written once for every stage after.
+
+The generators and the classifiers all read this file, so they see exactly the same real
+training data; the test split is read by train_classifier for the final measurement only.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from augment.config import Params
+from augment.data import load_splits
+from augment.paths import splits_file
+from pipelines.stage import run_stage
+
+
+def prepare(params: Params, args=None) -> None:
+    """Load the dataset named by data.dataset and write its splits."""
+    splits = load_splits(params.data)
+    out = splits_file(params)
+    splits.save(out)
+    print(f"prepare: {params.data.dataset} {splits.image_shape}, {splits.num_classes} classes: "
+          f"train {len(splits.train)}, val {len(splits.val)}, test {len(splits.test)} -> {out}")
+
+
+if __name__ == "__main__":
+    sys.exit(run_stage("prepare", prepare))

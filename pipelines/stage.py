@@ -1,0 +1,48 @@
+"""What every stage script shares: argument parsing, params loading and error handling.
+
+Expected errors (bad params, missing inputs, unreachable tracking store) print one line and
+exit with code 2, without a traceback; DVC then stops the pipeline at that stage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from augment.config import DEFAULT_PARAMS_FILE, ConfigError, Params, load_params
+
+EXIT_USAGE = 2
+
+
+def run_stage(
+    name: str,
+    body: Callable[[Params, argparse.Namespace], None],
+    argv: Sequence[str] | None = None,
+    choices: Sequence[str] | None = None,
+) -> int:
+    """Parse ``[ITEM] [--params FILE] [--set KEY=VALUE ...]``, load params, run ``body``."""
+    from augment.checkpoint import CheckpointError
+    from augment.data import DataError
+    from augment.tracking import TrackingError
+    from augment.training import TrainingDiverged
+
+    parser = argparse.ArgumentParser(prog=f"pipelines/{name}.py", description=body.__doc__)
+    if choices is not None:
+        parser.add_argument("item", choices=list(choices))
+    parser.add_argument("--params", default=DEFAULT_PARAMS_FILE, metavar="FILE")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    args = parser.parse_args(argv)
+    try:
+        params = load_params(args.params, args.overrides)
+        body(params, args)
+    except (ConfigError, DataError, CheckpointError, TrackingError, FileNotFoundError, ValueError) as err:
+        print(f"{name}: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except TrainingDiverged as err:
+        print(f"{name}: error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{name}: interrupted", file=sys.stderr)
+        return 130
+    return 0

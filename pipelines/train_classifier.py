@@ -1,0 +1,91 @@
+"""Stage train_classifier@SOURCE: the downstream classifier on real or real + synthetic data.
+
+Source ``real`` trains on the real training split; a method (cvae, cgan, cvaegan) adds
+``classifier.synthetic_ratio`` class-balanced synthetic images per real one. Every source gets
+the same number of optimizer steps, is selected on the real validation split, and is measured
+once, at the end, on the real test split. One classifier per seed in ``classifier.seeds``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+
+from augment.config import SOURCES, Params
+from augment.data import Splits
+from augment.paths import (
+    classifier_dir,
+    classifier_predictions,
+    classifier_result,
+    splits_file,
+    synthetic_file,
+)
+from augment.synthetic import load_synthetic
+from augment.training import resolve_device
+from evaluation.classifier import evaluate, mix_training_data, predict, save_classifier, train_classifier
+from evaluation.figures import confusion_figure
+from evaluation.stats import summarize
+from augment.tracking import Tracker
+from pipelines.stage import run_stage
+
+
+def train(params: Params, args) -> None:
+    """Train and measure one classifier per seed for the source named on the command line."""
+    source = args.item
+    cfg = params.classifier
+    splits = Splits.load(splits_file(params))
+    synthetic = None
+    if source != "real":
+        synthetic, classes, _ = load_synthetic(synthetic_file(params, source))
+        if classes != splits.classes:
+            raise ValueError(f"{synthetic_file(params, source)}: classes {classes} differ from the data's {splits.classes}")
+    device = resolve_device(params.device)
+    runs = []
+    with Tracker(params, stage="train_classifier", method=source, run_name=f"classifier:{source}") as tracker:
+        tracker.log_params({"source": source, "classifier": vars(cfg).copy(), "data": vars(params.data).copy()})
+        for seed in cfg.seeds:
+            train_data = mix_training_data(splits.train, synthetic, cfg.synthetic_ratio if synthetic else 0.0, seed)
+            model, info = train_classifier(train_data, splits.val, splits.num_classes, cfg, seed,
+                                           device=device, desc=f"classifier {source} seed {seed}")
+            # The test split, once, for the final measurement.
+            result = evaluate(model, splits.test, splits.num_classes, device=device)
+            result.update(seed=seed, train_images=len(train_data), best_step=info["best_step"],
+                          val_accuracy=info["val_accuracy"])
+            runs.append(result)
+            save_classifier(classifier_dir(params, source) / f"seed_{seed}.pt", model,
+                            {"source": source, "seed": seed, "classes": splits.classes})
+            tracker.log_metrics({"accuracy": result["accuracy"], "macro_f1": result["macro_f1"],
+                                 "val_accuracy": info["val_accuracy"]}, step=seed)
+            if seed == cfg.seeds[0]:
+                _write_predictions(params, source, splits, model, device)
+        summary = {key: summarize([r[key] for r in runs]) for key in ("accuracy", "macro_f1")}
+        report = {"source": source, "seeds": list(cfg.seeds), "summary": summary, "runs": runs,
+                  "classes": splits.classes}
+        out = classifier_result(params, source)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(report, indent=2))
+        figure = confusion_figure(runs[0]["confusion_matrix"], splits.classes,
+                                  f"{source}: seed {runs[0]['seed']}", out.with_name(f"{source}_confusion.png"))
+        tracker.log_metrics({"accuracy_mean": summary["accuracy"]["mean"], "accuracy_std": summary["accuracy"]["std"],
+                             "macro_f1_mean": summary["macro_f1"]["mean"]})
+        tracker.log_artifact(out)
+        tracker.log_artifact(figure)
+    acc = summary["accuracy"]
+    print(f"train_classifier: {source}: accuracy {acc['mean']:.4f} ± {acc['std']:.4f} over {len(runs)} seeds -> {out}")
+
+
+def _write_predictions(params: Params, source: str, splits: Splits, model, device) -> None:
+    """(actual, predicted) class names per test image, for `dvc plots` confusion matrices."""
+    predicted = predict(model, splits.test.images, device=device)
+    path = classifier_predictions(params, source)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["actual", "predicted"])
+        for a, p in zip(splits.test.labels.tolist(), predicted.tolist()):
+            writer.writerow([splits.classes[a], splits.classes[p]])
+
+
+if __name__ == "__main__":
+    sys.exit(run_stage("train_classifier", train, choices=SOURCES))

@@ -1,0 +1,34 @@
+"""Stage train_generator@MODEL: train one generator on the prepared real training split."""
+
+from __future__ import annotations
+
+import sys
+
+from augment.callbacks import GRID_COLUMNS
+from augment.config import MODEL_NAMES, Params
+from augment.data import Splits
+from augment.grids import sample_grid, to_grid_image
+from augment.paths import generator_report_dir, splits_file
+from augment.tracking import Tracker, TrackingCallback
+from augment.training import train_generator
+from pipelines.stage import run_stage
+
+
+def train(params: Params, args) -> None:
+    """Train the generator named on the command line; log it to MLflow."""
+    name = args.item
+    cfg = params.generator(name)
+    splits = Splits.load(splits_file(params))
+    with Tracker(params, stage="train_generator", method=name, run_name=f"generator:{name}") as tracker:
+        tracker.log_params({"model": name, name: vars(cfg).copy(), "data": vars(params.data).copy(),
+                            "generators.seed": params.generators.seed, "train_images": len(splits.train)})
+        callback = TrackingCallback(tracker, params.generators.grid_every, params.generators.seed, cfg.epochs)
+        model, state, out = train_generator(params, name, splits=splits, extra_callbacks=[callback])
+        grid = to_grid_image(sample_grid(model, GRID_COLUMNS, params.generators.seed), GRID_COLUMNS)
+        tracker.log_image(grid, key="samples", artifact_file="samples.png")
+        tracker.log_artifact(generator_report_dir(params, name) / "losses.csv")
+    print(f"train_generator: {name} trained for {state.epoch} epochs -> {out}")
+
+
+if __name__ == "__main__":
+    sys.exit(run_stage("train_generator", train, choices=MODEL_NAMES))

@@ -1,0 +1,110 @@
+"""Checkpoints: round trip, metadata, atomic writes, and refusal of unsafe or foreign files."""
+
+import os
+
+import pytest
+import torch
+
+import augment
+from augment.checkpoint import (
+    FORMAT_VERSION,
+    CheckpointError,
+    load_generator,
+    read_checkpoint,
+    save_generator,
+)
+from augment.config import CGANConfig, CVAEConfig
+from augment.models import build_model
+
+CLASSES = ["zero", "one", "two"]
+
+
+def tiny(name="cvae", shape=(1, 8, 8)):
+    torch.manual_seed(0)
+    cfg = {"cvae": CVAEConfig(latent_dim=4, width=8), "cgan": CGANConfig(latent_dim=4, width=8)}[name]
+    return build_model(name, cfg, shape, len(CLASSES))
+
+
+def test_round_trip_rebuilds_the_same_network(tmp_path):
+    model = tiny()
+    path = tmp_path / "g.pt"
+    save_generator(path, model, CLASSES)
+    loaded, payload = load_generator(path)
+    z, y = torch.randn(3, 4), torch.tensor([0, 1, 2])
+    torch.testing.assert_close(loaded.generate(z, y), model.generate(z, y))
+    assert payload["model"] == "cvae"
+    assert payload["classes"] == CLASSES
+    assert payload["image_shape"] == [1, 8, 8]
+    assert payload["library_version"] == augment.__version__
+    assert payload["format_version"] == FORMAT_VERSION
+    assert payload["config"]["latent_dim"] == 4
+
+
+def test_pickled_code_is_never_executed(tmp_path):
+    marker = tmp_path / "pwned"
+
+    class Payload:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    path = tmp_path / "evil.pt"
+    torch.save({"format_version": 1, "model": "cvae", "state_dict": Payload()}, path)
+    with pytest.raises(CheckpointError, match="refused to load"):
+        load_generator(path)
+    assert not marker.exists()
+
+
+def test_truncated_file_is_reported(tmp_path):
+    path = tmp_path / "g.pt"
+    save_generator(path, tiny(), CLASSES)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="truncated or corrupt"):
+        load_generator(path)
+
+
+def test_missing_file_is_named(tmp_path):
+    with pytest.raises(CheckpointError, match="checkpoint not found: .*nope.pt"):
+        load_generator(tmp_path / "nope.pt")
+
+
+def test_other_model_kind_or_shape_is_refused(tmp_path):
+    path = tmp_path / "g.pt"
+    save_generator(path, tiny("cgan"), CLASSES)
+    with pytest.raises(CheckpointError, match="holds a 'cgan' model, expected 'cvae'"):
+        load_generator(path, expected_model="cvae")
+    with pytest.raises(CheckpointError, match=r"shape \(1, 8, 8\), expected \(1, 28, 28\)"):
+        load_generator(path, expected_shape=(1, 28, 28))
+
+
+def test_newer_format_version_is_refused(tmp_path):
+    path = tmp_path / "g.pt"
+    save_generator(path, tiny(), CLASSES)
+    payload = torch.load(path, weights_only=True)
+    payload["format_version"] = FORMAT_VERSION + 1
+    torch.save(payload, path)
+    with pytest.raises(CheckpointError, match="newer than this augment"):
+        read_checkpoint(path)
+
+
+def test_a_crash_during_save_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+    path = tmp_path / "g.pt"
+    save_generator(path, tiny(), CLASSES)
+    before = path.read_bytes()
+
+    def crash(obj, f, *a, **k):
+        f.write(b"partial")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(torch, "save", crash)
+    with pytest.raises(KeyboardInterrupt):
+        save_generator(path, tiny(), CLASSES)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["g.pt"]  # no temporary file left behind
+
+
+def test_not_a_checkpoint_is_reported(tmp_path):
+    path = tmp_path / "x.pt"
+    torch.save({"weights": torch.zeros(2)}, path)
+    with pytest.raises(CheckpointError, match="not an augment generator checkpoint"):
+        load_generator(path)

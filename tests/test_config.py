@@ -1,0 +1,91 @@
+"""params.yaml through the typed config: defaults, overrides, and errors that name the key."""
+
+from pathlib import Path
+
+import pytest
+
+from augment.config import (
+    ConfigError,
+    Params,
+    all_keys,
+    load_params,
+    params_from_dict,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_params_yaml_matches_the_dataclass_defaults():
+    # One source of truth: the shipped params.yaml states every default explicitly.
+    assert load_params(ROOT / "params.yaml") == Params()
+
+
+def test_params_yaml_lists_every_key():
+    import yaml
+
+    from augment.config import _flatten
+
+    raw = yaml.safe_load((ROOT / "params.yaml").read_text())
+    assert set(_flatten(raw)) == set(all_keys())
+
+
+def test_issue_keys_exist():
+    keys = set(all_keys())
+    for key in ["data.dataset", "data.root", "data.train_size", "data.seed", "generators.cgan.d_steps",
+                "generators.cvaegan.gamma", "generators.cvaegan.d_steps", "device"]:
+        assert key in keys
+    for name in ("cvae", "cgan", "cvaegan"):
+        for leaf in ("epochs", "batch_size", "latent_dim", "lr"):
+            assert f"generators.{name}.{leaf}" in keys
+
+
+def test_overrides_use_dotted_keys_and_yaml_values(tmp_path):
+    p = load_params(ROOT / "params.yaml", ["generators.cgan.d_steps=2", "generators.cgan.epochs=5",
+                                           "classifier.seeds=[4, 5]", "generators.cvaegan.gamma=0.5"])
+    assert p.generators.cgan.d_steps == 2 and p.generators.cgan.epochs == 5
+    assert p.classifier.seeds == [4, 5]
+    assert p.generators.cvaegan.gamma == 0.5
+
+
+def test_int_is_accepted_for_a_float_but_not_the_reverse():
+    assert params_from_dict({"generators": {"cvaegan": {"gamma": 2}}}).generators.cvaegan.gamma == 2.0
+    with pytest.raises(ConfigError, match="generators.cvae.epochs: expected an integer"):
+        params_from_dict({"generators": {"cvae": {"epochs": 2.5}}})
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("generators.cvaegan.gamm=1", "did you mean 'generators.cvaegan.gamma'"),
+        ("generators.cvae.epochs=0", "generators.cvae.epochs: must be an integer >= 1"),
+        ("generators.cgan.d_steps=0", "generators.cgan.d_steps: must be an integer >= 1"),
+        ("generators.cvaegan.gamma=-1", "generators.cvaegan.gamma: must be a number >= 0"),
+        ("classifier.synthetic_ratio=-0.5", "classifier.synthetic_ratio: must be a number >= 0"),
+        ("data.dataset=cifar", "data.dataset: must be one of: digits, mnist"),
+        ("device=tpu", "device: must be one of: auto, cpu, cuda"),
+        ("generators.cvae.batch_size=yes", "generators.cvae.batch_size: expected an integer"),
+        ("generators.cvae.epochs", "expected KEY=VALUE"),
+    ],
+)
+def test_bad_overrides_name_the_key(override, message):
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        load_params(ROOT / "params.yaml", [override])
+
+
+def test_unknown_key_in_the_file_is_reported_with_a_suggestion(tmp_path):
+    f = tmp_path / "params.yaml"
+    f.write_text("data:\n  datset: digits\n")
+    with pytest.raises(ConfigError, match="unknown key 'data.datset'; did you mean 'data.dataset'"):
+        load_params(f)
+
+
+def test_malformed_yaml_names_the_file(tmp_path):
+    f = tmp_path / "params.yaml"
+    f.write_text("data: [unclosed\n")
+    with pytest.raises(ConfigError, match="params.yaml: malformed YAML"):
+        load_params(f)
+
+
+def test_missing_params_file_is_named(tmp_path):
+    with pytest.raises(ConfigError, match="params file not found"):
+        load_params(tmp_path / "nope.yaml")
