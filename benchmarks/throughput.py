@@ -213,7 +213,8 @@ def main(argv: list[str] | None = None) -> int:
           f"device {device}, {os.cpu_count()} CPUs, load average {load:.2f} "
           f"({platform.processor() or platform.machine()})")
     if load > (os.cpu_count() or 1) * 0.5:
-        print("  note: the machine is busy; other processes on these cores slow every figure below")
+        print("  note: the machine is busy; other processes on these cores slow every figure below "
+              "(try --threads 1, or rerun when idle)")
     digits, digits_src = digits_images()
     mnist, mnist_src = mnist_images()
     print(f"8x8 data:   {digits_src}")
