@@ -55,6 +55,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("checkpoint", type=Path)
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("stylize", help="stylisation and latent interpolation grids of a generator")
+    p.add_argument("model", help="a model name (cvae, cgan, cvaegan) or a checkpoint path")
+    _add_params_args(p)
+    p.add_argument("--out", type=Path, help="output folder (default: <paths.reports>/stylize/<model>/)")
+    p.add_argument("--rows", type=int, help="real images in the stylisation grid (default: one per class)")
+    p.add_argument("--seed", type=int, default=0, help="picks the real images and prior codes (default: %(default)s)")
+    p.add_argument("--split", choices=("test", "val", "train"), default="test",
+                   help="real split the images come from (default: %(default)s)")
+    p.add_argument("--steps", type=int, default=8, help="images per interpolation row (default: %(default)s)")
+    p.add_argument("--pairs", type=int, default=4,
+                   help="interpolation rows within a class, and as many across classes (default: %(default)s)")
+    p.add_argument("--only", choices=("stylize", "interpolate"),
+                   help="write only this figure (stylize fails for a cgan: it has no encoder)")
+    p.set_defaults(func=cmd_stylize)
     return parser
 
 
@@ -128,6 +143,34 @@ def cmd_info(args: argparse.Namespace) -> int:
             print("final_losses: " + ", ".join(f"{k}={v:.4g}" for k, v in value.items()))
         else:
             print(f"{key}: {value}")
+    return 0
+
+
+def cmd_stylize(args: argparse.Namespace) -> int:
+    from augment.data import Splits, load_splits
+    from augment.paths import splits_file
+    from augment.stylize import StylizeNotSupported, write_stylization_figures
+    from augment.synthetic import load_model
+
+    params = load_params(args.params, args.overrides)
+    for flag, value, least in (("--rows", args.rows, 1), ("--steps", args.steps, 2), ("--pairs", args.pairs, 1)):
+        if value is not None and value < least:
+            raise ConfigError(f"{flag}: must be an integer >= {least}, got {value}")
+    model, _, name, checkpoint = load_model(args.model, root=params.paths.generators)
+    if args.only == "stylize" and not model.can_encode:
+        raise StylizeNotSupported(name)  # a ValueError: main() prints it and exits 2
+    file = splits_file(params)
+    splits = Splits.load(file) if file.is_file() else load_splits(params.data)
+    real = getattr(splits, args.split)
+    label = checkpoint.stem if checkpoint is not None else name
+    out = args.out or Path(params.paths.reports) / "stylize" / label
+    written = write_stylization_figures(
+        model, real, out, seed=args.seed, rows=args.rows, steps=args.steps, pairs=args.pairs, only=args.only
+    )
+    if not model.can_encode:
+        print(f"{name}: {StylizeNotSupported(name)}; wrote the interpolation grid only (prior codes)")
+    for kind, path in written.items():
+        print(f"{name}: {kind} ({args.split} split, seed {args.seed}) -> {path}")
     return 0
 
 

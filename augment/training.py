@@ -112,6 +112,11 @@ def fit(
                     sums[k] = sums.get(k, 0.0) + v
                 bar.update(1)
                 bar.set_postfix({"epoch": epoch, **{k: f"{v:.3g}" for k, v in losses.items()}}, refresh=False)
+            if not all(torch.isfinite(p).all() for p in model.parameters()):
+                raise TrainingDiverged(
+                    f"{model.name}: non-finite weights at epoch {epoch}, step {len(batches)}; "
+                    f"lower the learning rate. Last good checkpoint kept: {checkpoint_path}"
+                )
             means = {k: v / len(batches) for k, v in sums.items()}
             state.epoch = epoch
             state.history.append(means)
@@ -148,6 +153,10 @@ def _restore(model, optimizers, checkpoint_path, device) -> TrainState:
     model.to(device)
     for name, opt in optimizers.items():
         opt.load_state_dict(training["optimizers"][name])
+        # Hyperparameters come from the current config (a resumed run may lower lr); only the
+        # optimizer's running moments come from the checkpoint.
+        for group in opt.param_groups:
+            group.update({k: opt.defaults[k] for k in ("lr", "betas") if k in opt.defaults})
     torch.set_rng_state(training["rng_state"])
     if training.get("cuda_rng_state") and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(training["cuda_rng_state"])

@@ -26,8 +26,16 @@ def kl_prior(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
 
 
 def reconstruction_loss(x_rec: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """The CVAE's pixel reconstruction term: Bernoulli negative log-likelihood (BCE), summed per image."""
-    return F.binary_cross_entropy(x_rec, x, reduction="none").flatten(1).sum(dim=1).mean()
+    """The CVAE's pixel reconstruction term: Bernoulli negative log-likelihood (BCE), summed per image.
+
+    Written out rather than ``F.binary_cross_entropy`` so that a diverged decoder (NaN output)
+    gives a NaN loss, which the training loop reports, instead of an exception. Logs are clamped
+    at -100, as PyTorch's BCE does.
+    """
+    log_p = torch.log(x_rec).clamp_min(-100)  # ln x~
+    log_not_p = torch.log1p(-x_rec).clamp_min(-100)  # ln(1 - x~)
+    nll = -(x * log_p + (1 - x) * log_not_p)  # [B, C, H, W]
+    return nll.flatten(1).sum(dim=1).mean()
 
 
 def llike_loss(feat_real: torch.Tensor, feat_rec: torch.Tensor) -> torch.Tensor:

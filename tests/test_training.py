@@ -1,0 +1,113 @@
+"""The one training loop: learning, checkpoints every epoch, exact resume, divergence."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+
+import pytest
+import torch
+
+from augment.checkpoint import read_checkpoint
+from augment.models import build_model
+from augment.models.layers import reparameterize
+from augment.models.losses import reconstruction_loss
+from augment.training import TrainingDiverged, epoch_batches, fit, resolve_device, train_generator
+from tests.conftest import tiny_params
+
+
+def small_train(digits, n=256):
+    return digits.train.subset(torch.arange(n))
+
+
+def test_epoch_batches_are_fixed_by_seed_and_epoch_and_drop_a_short_tail():
+    a = epoch_batches(100, 32, seed=0, epoch=3)
+    assert [len(b) for b in a] == [32, 32, 32]
+    assert all(torch.equal(x, y) for x, y in zip(a, epoch_batches(100, 32, 0, 3)))
+    assert not torch.equal(a[0], epoch_batches(100, 32, 0, 4)[0])
+    assert [len(b) for b in epoch_batches(10, 32, 0, 1)] == [10]  # one short batch is kept
+
+
+def test_short_training_lowers_the_cvae_reconstruction_loss(tmp_path, digits):
+    params = tiny_params(tmp_path, epochs=3)
+    torch.manual_seed(0)
+    model = build_model("cvae", params.generators.cvae, digits.image_shape, digits.num_classes)
+
+    def val_reconstruction():
+        model.eval()
+        with torch.no_grad():
+            torch.manual_seed(1)
+            mu, logvar = model.encode(digits.val.images, digits.val.labels)
+            return reconstruction_loss(model.decode(mu, digits.val.labels), digits.val.images).item()
+
+    before = val_reconstruction()
+    fit(model, digits.train, digits.classes, epochs=3, batch_size=64, seed=0,
+        checkpoint_path=tmp_path / "cvae.pt", progress=False)
+    after = val_reconstruction()
+    assert after < 0.8 * before, (before, after)
+
+
+def test_a_checkpoint_is_written_after_every_epoch_with_history(tmp_path, digits):
+    params = tiny_params(tmp_path, epochs=2)
+    model, state, out = train_generator(params, "cgan", splits=digits, progress=False)
+    payload = read_checkpoint(out)
+    assert payload["training"]["epoch"] == 2
+    assert len(payload["training"]["history"]) == 2
+    assert set(payload["training"]["history"][0]) == set(model.loss_names)
+    report = tmp_path / "reports/generators/cgan"
+    assert sorted(p.name for p in (report / "progress").iterdir()) == ["epoch_001.png", "epoch_002.png"]
+    rows = list(csv.DictReader((report / "losses.csv").open()))
+    assert [r["epoch"] for r in rows] == ["1", "2"]
+
+
+@pytest.mark.parametrize("name", ["cvae", "cgan", "cvaegan"])
+def test_resume_gives_exactly_the_uninterrupted_result(tmp_path, digits, name):
+    params = tiny_params(tmp_path, epochs=3)
+    data = dataclasses.replace(digits, train=small_train(digits, 192))
+
+    straight, _, _ = train_generator(params, name, splits=data, out=tmp_path / "a.pt", progress=False)
+
+    # "Interrupted" after epoch 1: a run configured for 1 epoch, then resumed to 3.
+    short = dataclasses.replace(params.generator(name), epochs=1)
+    setattr(params.generators, name, short)
+    train_generator(params, name, splits=data, out=tmp_path / "b.pt", progress=False)
+    setattr(params.generators, name, dataclasses.replace(short, epochs=3))
+    resumed, state, _ = train_generator(params, name, splits=data, out=tmp_path / "b.pt", resume=True, progress=False)
+
+    assert state.epoch == 3 and len(state.history) == 3
+    for (k, a), b in zip(straight.state_dict().items(), resumed.state_dict().values()):
+        assert torch.equal(a, b), k
+    rows = list(csv.DictReader((tmp_path / f"reports/generators/{name}/losses.csv").open()))
+    assert [r["epoch"] for r in rows] == ["1", "2", "3"]
+
+
+def test_a_non_finite_loss_stops_with_epoch_and_step_and_keeps_the_last_good_checkpoint(tmp_path, digits):
+    params = tiny_params(tmp_path, epochs=1)
+    out = tmp_path / "cvae.pt"
+    train_generator(params, "cvae", splits=digits, out=out, progress=False)
+    good = out.read_bytes()
+
+    params.generators.cvae = dataclasses.replace(params.generators.cvae, epochs=3, lr=1e6)
+    with pytest.raises(TrainingDiverged, match=r"non-finite loss at epoch \d+, step \d+"):
+        train_generator(params, "cvae", splits=digits, out=out, resume=True, progress=False)
+    payload = read_checkpoint(out)
+    assert payload["training"]["epoch"] >= 1
+    for v in payload["state_dict"].values():
+        assert torch.isfinite(v.float()).all()
+    if payload["training"]["epoch"] == 1:
+        assert out.read_bytes() == good
+
+
+def test_device_auto_is_cpu_here_and_cuda_without_a_gpu_is_an_error():
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    assert resolve_device("auto").type == "cpu"
+    with pytest.raises(RuntimeError, match="no CUDA device"):
+        resolve_device("cuda")
+
+
+def test_reparameterize_has_the_posterior_mean_and_variance():
+    torch.manual_seed(0)
+    mu, logvar = torch.full((20000, 1), 2.0), torch.full((20000, 1), 0.0)
+    z = reparameterize(mu, logvar)
+    assert abs(z.mean().item() - 2.0) < 0.05 and abs(z.var().item() - 1.0) < 0.05
