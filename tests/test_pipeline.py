@@ -1,0 +1,172 @@
+"""End to end: the real `dvc repro` on a tiny configuration in a copy of the project, then the
+metrics file, the MLflow runs with their tags and images, and a second repro that does nothing.
+Also the stage scripts' argument errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pipelines.stage import run_stage
+from tests.conftest import ROOT
+
+BIN = Path(sys.executable).parent
+TINY = {
+    "data": {"train_size": 300},
+    "generators": {"grid_every": 1, **{n: {"epochs": 2, "latent_dim": 4, "width": 8} for n in ("cvae", "cgan", "cvaegan")}},
+    "sample": {"per_class": 30},
+    "classifier": {"seeds": [0, 1], "steps": 40, "width": 8},
+}
+
+
+def _merge(base: dict, extra: dict) -> dict:
+    for key, value in extra.items():
+        if isinstance(value, dict):
+            _merge(base.setdefault(key, {}), value)
+        else:
+            base[key] = value
+    return base
+
+
+def _run(cmd: list[str], cwd: Path, env: dict) -> subprocess.CompletedProcess:
+    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, f"{' '.join(cmd)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    return result
+
+
+@pytest.fixture(scope="module")
+def repro(tmp_path_factory):
+    """A copy of the tracked project with tiny params, after one `dvc repro`."""
+    project = tmp_path_factory.mktemp("project")
+    files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True, check=True)
+    for name in filter(None, files.stdout.split("\0")):
+        src = ROOT / name
+        if src.is_file() and not name.startswith(("reports/", "dvc.lock")):
+            (project / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, project / name)
+    params = _merge(yaml.safe_load((project / "params.yaml").read_text()), TINY)
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "AUGMENT_"))}
+    env.update(PATH=f"{BIN}:{env['PATH']}", OMP_NUM_THREADS="1", GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t",
+               GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@t")
+    _run(["git", "init", "-q"], project, env)
+    _run(["git", "add", "-A"], project, env)
+    _run(["git", "commit", "-qm", "copy"], project, env)
+    first = _run(["dvc", "repro"], project, env)
+    return project, env, first
+
+
+def test_metrics_file_has_every_source_and_method_deltas(repro):
+    project, _, _ = repro
+    metrics = json.loads((project / "reports/metrics.json").read_text())
+    assert set(metrics) == {"real", "cvae", "cgan", "cvaegan"}
+    real = metrics["real"]
+    for source, m in metrics.items():
+        assert 0.0 <= m["accuracy"] <= 1.0
+        assert len(m["accuracy_per_seed"]) == 2
+        assert m["accuracy"] == pytest.approx(sum(m["accuracy_per_seed"]) / 2)
+        assert m["accuracy_ci_low"] <= m["accuracy"] <= m["accuracy_ci_high"]
+        if source != "real":
+            # Paired by seed: the mean delta is the difference of the means.
+            assert m["delta_vs_real"] == pytest.approx(m["accuracy"] - real["accuracy"])
+            assert m["verdict"] in {"helps", "hurts", "no measurable effect"}
+    assert "delta_vs_real" not in real
+
+
+def test_outputs_exist_where_params_yaml_says(repro):
+    project, _, _ = repro
+    for name in ("cvae", "cgan", "cvaegan"):
+        assert (project / f"models/generators/{name}.pt").is_file()
+        assert (project / f"data/synthetic/{name}.pt").is_file()
+        assert (project / f"reports/samples/{name}.png").is_file()
+        assert (project / f"reports/generators/{name}/progress/epoch_002.png").is_file()
+    for name in ("accuracy.png", "samples.png"):
+        assert (project / "reports/figures" / name).is_file()
+
+
+def test_mlflow_runs_carry_the_tags_and_images(repro):
+    project, _, _ = repro
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    uri = f"sqlite:///{project / 'mlflow.db'}"
+    mlflow.set_tracking_uri(uri)
+    runs = mlflow.search_runs(experiment_names=["augment"], output_format="list")
+    by = {(r.data.tags["augment.stage"], r.data.tags["augment.method"]): r for r in runs}
+    expected = {("train_generator", m) for m in ("cvae", "cgan", "cvaegan")}
+    expected |= {("sample", m) for m in ("cvae", "cgan", "cvaegan")}
+    expected |= {("train_classifier", s) for s in ("real", "cvae", "cgan", "cvaegan")}
+    expected |= {("compare", "all")}
+    assert set(by) == expected
+    assert len({r.data.tags["augment.execution"] for r in runs}) == 1  # one pipeline execution
+    assert all(r.info.status == "FINISHED" for r in runs)
+
+    client = MlflowClient(uri)
+    gen = by[("train_generator", "cvaegan")]
+    assert [m.step for m in client.get_metric_history(gen.info.run_id, "llike")] == [1, 2]
+    assert gen.data.params["cvaegan.epochs"] == "2"
+    images = [f.path for f in client.list_artifacts(gen.info.run_id, "images")]
+    assert sum("progress" in p and p.endswith(".png") for p in images) == 2  # one per epoch
+    assert "samples.png" in [f.path for f in client.list_artifacts(gen.info.run_id)]
+
+    clf = by[("train_classifier", "cgan")]
+    assert 0.0 <= clf.data.metrics["accuracy_mean"] <= 1.0
+    assert "cgan_confusion.png" in [f.path for f in client.list_artifacts(clf.info.run_id)]
+
+    cmp_artifacts = [f.path for f in client.list_artifacts(by[("compare", "all")].info.run_id, "figures")]
+    assert {"figures/accuracy.png", "figures/samples.png"} <= set(cmp_artifacts)
+
+
+def test_second_repro_does_no_work_and_metrics_show(repro):
+    project, env, _ = repro
+    again = _run(["dvc", "repro"], project, env)
+    assert "Running stage" not in again.stdout
+    shown = _run(["dvc", "metrics", "show", "--json"], project, env)
+    assert "cvaegan" in shown.stdout and "delta_vs_real" in shown.stdout
+
+
+def test_changing_gamma_reruns_only_the_cvaegan_branch(repro):
+    project, env, _ = repro
+    status = _run(["dvc", "status", "--json"], project, env)
+    assert json.loads(status.stdout or "{}") == {}
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["generators"]["cvaegan"]["gamma"] = 0.5
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    changed = set(json.loads(_run(["dvc", "status", "--json"], project, env).stdout))
+    assert changed == {"train_generator@cvaegan"}
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["gan"], "invalid choice: 'gan'"),
+        (["cvae", "--set", "generators.cvae.epochs=-1"], "generators.cvae.epochs: must be an integer >= 1"),
+        (["cvae", "--params", "nope.yaml"], "params file not found"),
+    ],
+)
+def test_stage_argument_errors_exit_2(tmp_path, monkeypatch, capsys, argv, message):
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(ROOT / "params.yaml", tmp_path / "params.yaml")
+    called = []
+    try:
+        code = run_stage("train_generator", lambda p, a: called.append(a), argv, choices=["cvae", "cgan", "cvaegan"])
+    except SystemExit as exit_info:  # argparse's own usage errors
+        code = exit_info.code
+    assert code == 2 and not called
+    assert message in capsys.readouterr().err
+
+
+def test_stage_with_missing_input_names_the_file(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(ROOT / "params.yaml", tmp_path / "params.yaml")
+    from pipelines.train_generator import train
+
+    assert run_stage("train_generator", train, ["cvae"], choices=["cvae"]) == 2
+    assert "data/splits/splits.pt" in capsys.readouterr().err
