@@ -7,8 +7,12 @@ exit with code 2, without a traceback; DVC then stops the pipeline at that stage
 from __future__ import annotations
 
 import argparse
+import resource
 import sys
+import time
 from collections.abc import Callable, Sequence
+
+import psutil
 
 from augment.config import DEFAULT_PARAMS_FILE, ConfigError, Params, load_params
 
@@ -33,6 +37,7 @@ def run_stage(
     parser.add_argument("--params", default=DEFAULT_PARAMS_FILE, metavar="FILE")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args(argv)
+    started = time.perf_counter()
     try:
         params = load_params(args.params, args.overrides)
         body(params, args)
@@ -45,4 +50,9 @@ def run_stage(
     except KeyboardInterrupt:
         print(f"{name}: interrupted", file=sys.stderr)
         return 130
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+    label = f"{name}@{args.item}" if choices is not None else name
+    total = time.time() - psutil.Process().create_time()  # including Python and torch start-up
+    print(f"{label}: done in {total:.1f} s ({time.perf_counter() - started:.1f} s of work), "
+          f"peak memory {peak_mb:.0f} MB")
     return 0
