@@ -73,10 +73,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _params(args: argparse.Namespace):
+    """Load and validate params (with --set), then apply the process-wide torch settings."""
+    from augment.training import configure_torch
+
+    params = load_params(args.params, args.overrides)
+    configure_torch(params)
+    return params
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from augment.training import train_generator
 
-    params = load_params(args.params, args.overrides)
+    params = _params(args)
     model, state, out = train_generator(
         params, args.model, out=args.out, resume=args.resume, progress=not args.no_progress
     )
@@ -90,7 +99,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     from augment.paths import synthetic_file
     from augment.synthetic import SyntheticDataset, save_synthetic
 
-    params = load_params(args.params, args.overrides)
+    params = _params(args)
     if args.num_samples < 1:
         raise ConfigError(f"-n: must be an integer >= 1, got {args.num_samples}")
     seed = params.sample.seed if args.seed is None else args.seed
@@ -148,11 +157,11 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 def cmd_stylize(args: argparse.Namespace) -> int:
     from augment.data import Splits, load_splits
-    from augment.paths import splits_file
+    from augment.paths import splits_file, stylize_dir
     from augment.stylize import StylizeNotSupported, write_stylization_figures
     from augment.synthetic import load_model
 
-    params = load_params(args.params, args.overrides)
+    params = _params(args)
     for flag, value, least in (("--rows", args.rows, 1), ("--steps", args.steps, 2), ("--pairs", args.pairs, 1)):
         if value is not None and value < least:
             raise ConfigError(f"{flag}: must be an integer >= {least}, got {value}")
@@ -163,7 +172,7 @@ def cmd_stylize(args: argparse.Namespace) -> int:
     splits = Splits.load(file) if file.is_file() else load_splits(params.data)
     real = getattr(splits, args.split)
     label = checkpoint.stem if checkpoint is not None else name
-    out = args.out or Path(params.paths.reports) / "stylize" / label
+    out = args.out or stylize_dir(params, label)
     written = write_stylization_figures(
         model, real, out, seed=args.seed, rows=args.rows, steps=args.steps, pairs=args.pairs, only=args.only
     )

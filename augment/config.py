@@ -118,6 +118,25 @@ class ClassifierConfig:
 
 
 @dataclass
+class JudgeConfig:
+    steps: int = 800  # Adam steps on the real training split (best val accuracy is kept)
+    batch_size: int = 64  # images per step
+    lr: float = 1e-3  # Adam learning rate
+    width: int = 32  # channels of the first conv layer; features are 2 * width wide
+    seed: int = 1234  # weight init and batch order; differs from the downstream classifier's seeds
+
+
+@dataclass
+class EvaluationConfig:
+    max_images: int = 1000  # at most this many synthetic and real test images per set metric
+    k: int = 5  # neighbours of precision / recall / density / coverage
+    kid_subsets: int = 10  # KID: random subsets averaged (their std is kid_std)
+    kid_subset_size: int = 1000  # KID: images per subset, capped at n // 2 so that subsets differ
+    seed: int = 0  # which images are chosen, the KID subsets, the stylisation rows
+    judge: JudgeConfig = field(default_factory=JudgeConfig)  # feature extractor of the metrics
+
+
+@dataclass
 class PathsConfig:
     splits: str = "data/splits"  # prepare: the real train/val/test tensors
     generators: str = "models/generators"  # train_generator: <name>.pt
@@ -139,9 +158,11 @@ class Params:
     generators: GeneratorsConfig = field(default_factory=GeneratorsConfig)
     sample: SampleConfig = field(default_factory=SampleConfig)
     classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
+    evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
     paths: PathsConfig = field(default_factory=PathsConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     device: str = "auto"  # auto: CUDA when present, else CPU
+    cpu_threads: int = 1  # torch CPU threads per process (0: torch's default, one per core)
 
     def generator(self, name: str):
         """The config section of one registered generator."""
@@ -179,7 +200,16 @@ _RANGES: dict[str, tuple[Any, str]] = {
     "classifier.batch_size": _POSITIVE_INT,
     "classifier.lr": _POSITIVE,
     "classifier.width": _POSITIVE_INT,
+    "evaluation.max_images": (lambda v: v >= 10, "an integer >= 10"),
+    "evaluation.k": _POSITIVE_INT,
+    "evaluation.kid_subsets": _POSITIVE_INT,
+    "evaluation.kid_subset_size": (lambda v: v >= 2, "an integer >= 2"),
+    "evaluation.judge.steps": _POSITIVE_INT,
+    "evaluation.judge.batch_size": _POSITIVE_INT,
+    "evaluation.judge.lr": _POSITIVE,
+    "evaluation.judge.width": _POSITIVE_INT,
     "device": (lambda v: v in DEVICES, "one of: " + ", ".join(DEVICES)),
+    "cpu_threads": (lambda v: v >= 0, "an integer >= 0"),
 }
 for _name in MODEL_NAMES:
     for _key, _rule in {

@@ -57,3 +57,23 @@ def metrics_file(params) -> Path:
 def figures_dir(params) -> Path:
     """compare's pictures: accuracy bars, sample grids side by side, confusion matrices."""
     return Path(params.paths.reports) / "figures"
+
+
+def stylize_dir(params, name: str) -> Path:
+    """Stylisation and interpolation grids of one generator (``augment stylize``, evaluate)."""
+    return Path(params.paths.reports) / "stylize" / name
+
+
+def judge_file(params) -> Path:
+    """judge's network: the classifier whose features define the quality metrics' space."""
+    return Path(params.paths.classifiers) / "judge.pt"
+
+
+def quality_file(params, name: str) -> Path:
+    """evaluate's numbers for one method (and judge's real reference as ``real``)."""
+    return Path(params.paths.reports) / "quality" / f"{name}.json"
+
+
+def comparison_report(params) -> Path:
+    """compare's written report."""
+    return Path(params.paths.reports) / "comparison.md"

@@ -39,6 +39,12 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def configure_torch(params) -> None:
+    """Process-wide torch settings from params: the number of CPU threads (``cpu_threads``)."""
+    if params.cpu_threads > 0:
+        torch.set_num_threads(params.cpu_threads)
+
+
 @dataclass
 class TrainState:
     """What a checkpoint's ``training`` entry holds."""

@@ -73,3 +73,22 @@ def side_by_side(images: dict[str, str | Path], path: str | Path, title: str = "
     if title:
         fig.suptitle(title)
     return _save(fig, path)
+
+
+def loss_curves(csv_path: str | Path, title: str, path: str | Path) -> Path:
+    """A generator's per-epoch mean losses (the training loop's losses.csv), one line per loss."""
+    import csv
+
+    with Path(csv_path).open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    epochs = [int(r["epoch"]) for r in rows]
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    for key in rows[0]:
+        if key != "epoch":
+            ax.plot(epochs, [float(r[key]) for r in rows], marker=".", label=key)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("mean loss")
+    ax.set_yscale("symlog", linthresh=1.0)
+    ax.set_title(title)
+    ax.legend(fontsize=7)
+    return _save(fig, path)

@@ -29,7 +29,7 @@ def run_stage(
     from augment.checkpoint import CheckpointError
     from augment.data import DataError
     from augment.tracking import TrackingError
-    from augment.training import TrainingDiverged
+    from augment.training import TrainingDiverged, configure_torch
 
     parser = argparse.ArgumentParser(prog=f"pipelines/{name}.py", description=body.__doc__)
     if choices is not None:
@@ -40,6 +40,7 @@ def run_stage(
     started = time.perf_counter()
     try:
         params = load_params(args.params, args.overrides)
+        configure_torch(params)
         body(params, args)
     except (ConfigError, DataError, CheckpointError, TrackingError, FileNotFoundError, ValueError) as err:
         print(f"{name}: error: {err}", file=sys.stderr)

@@ -23,6 +23,7 @@ TINY = {
     "generators": {"grid_every": 1, **{n: {"epochs": 2, "latent_dim": 4, "width": 8} for n in ("cvae", "cgan", "cvaegan")}},
     "sample": {"per_class": 30},
     "classifier": {"seeds": [0, 1], "steps": 40, "width": 8},
+    "evaluation": {"max_images": 100, "kid_subsets": 3, "judge": {"steps": 60, "width": 8}},
 }
 
 
@@ -78,6 +79,24 @@ def test_metrics_file_has_every_source_and_method_deltas(repro):
             assert m["delta_vs_real"] == pytest.approx(m["accuracy"] - real["accuracy"])
             assert m["verdict"] in {"helps", "hurts", "no measurable effect"}
     assert "delta_vs_real" not in real
+    for method in ("cvae", "cgan", "cvaegan"):
+        for key in ("cas", "fid", "kid", "precision", "recall", "density", "coverage", "label_fidelity",
+                    "diversity_ratio", "sharpness_ratio"):
+            assert isinstance(metrics[method][key], float), (method, key)
+    assert metrics["cgan"]["reconstruction_error"] is None
+    assert metrics["cvae"]["reconstruction_error"] > 0
+
+
+def test_report_explains_this_runs_numbers(repro):
+    project, _, _ = repro
+    report = (project / "reports/comparison.md").read_text()
+    metrics = json.loads((project / "reports/metrics.json").read_text())
+    for method, label in (("cvae", "CVAE"), ("cgan", "CGAN"), ("cvaegan", "CVAE-GAN")):
+        assert label in report
+        assert metrics[method]["verdict"] in report or "has no measurable effect" in report
+    assert "Stylisation does not apply to CGAN" in report
+    assert "stylize/cvaegan/stylize.png" in report
+    assert not (project / "reports/stylize/cgan/stylize.png").exists()  # no faked grid
 
 
 def test_outputs_exist_where_params_yaml_says(repro):
@@ -87,7 +106,7 @@ def test_outputs_exist_where_params_yaml_says(repro):
         assert (project / f"data/synthetic/{name}.pt").is_file()
         assert (project / f"reports/samples/{name}.png").is_file()
         assert (project / f"reports/generators/{name}/progress/epoch_002.png").is_file()
-    for name in ("accuracy.png", "samples.png"):
+    for name in ("accuracy.png", "samples.png", "training_cvae.png"):
         assert (project / "reports/figures" / name).is_file()
 
 
@@ -103,6 +122,7 @@ def test_mlflow_runs_carry_the_tags_and_images(repro):
     expected = {("train_generator", m) for m in ("cvae", "cgan", "cvaegan")}
     expected |= {("sample", m) for m in ("cvae", "cgan", "cvaegan")}
     expected |= {("train_classifier", s) for s in ("real", "cvae", "cgan", "cvaegan")}
+    expected |= {("evaluate", m) for m in ("cvae", "cgan", "cvaegan")}
     expected |= {("compare", "all")}
     assert set(by) == expected
     assert len({r.data.tags["augment.execution"] for r in runs}) == 1  # one pipeline execution
@@ -120,8 +140,12 @@ def test_mlflow_runs_carry_the_tags_and_images(repro):
     assert 0.0 <= clf.data.metrics["accuracy_mean"] <= 1.0
     assert "cgan_confusion.png" in [f.path for f in client.list_artifacts(clf.info.run_id)]
 
-    cmp_artifacts = [f.path for f in client.list_artifacts(by[("compare", "all")].info.run_id, "figures")]
-    assert {"figures/accuracy.png", "figures/samples.png"} <= set(cmp_artifacts)
+    compare_run = by[("compare", "all")].info.run_id
+    cmp_artifacts = [f.path for f in client.list_artifacts(compare_run, "figures")]
+    assert {"figures/accuracy.png", "figures/samples.png", "figures/training_cvaegan.png"} <= set(cmp_artifacts)
+    assert "comparison.md" in [f.path for f in client.list_artifacts(compare_run)]
+    stylize = [f.path for f in client.list_artifacts(by[("evaluate", "cvaegan")].info.run_id, "stylize")]
+    assert {"stylize/stylize.png", "stylize/interpolate.png"} <= set(stylize)
 
 
 def test_second_repro_does_no_work_and_metrics_show(repro):

@@ -1,0 +1,55 @@
+"""Stage evaluate@MODEL: how good one generator's images are, and its stylisation grids.
+
+Quality numbers (evaluation/quality.py): CAS (classifier trained on synthetic only, tested on
+real), FID and KID in the judge's features, precision / recall / density / coverage, label
+fidelity, diversity and sharpness relative to real test images, and reconstruction error for
+the models with an encoder. Figures (augment/stylize.py): the stylisation grid (CVAE, CVAE-GAN:
+the CGAN has no encoder, so none is drawn) and the latent interpolation grid.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from augment.checkpoint import load_generator
+from augment.config import MODEL_NAMES, Params
+from augment.data import Splits
+from augment.paths import generator_checkpoint, judge_file, quality_file, splits_file, stylize_dir, synthetic_file
+from augment.stylize import write_stylization_figures
+from augment.synthetic import load_synthetic
+from augment.tracking import Tracker
+from augment.training import resolve_device
+from evaluation.judge import load_judge
+from evaluation.quality import method_quality, quality_config
+from pipelines.stage import run_stage
+
+
+def evaluate(params: Params, args) -> None:
+    """Measure the generator named on the command line and draw its stylisation grids."""
+    name = args.item
+    device = resolve_device(params.device)
+    splits = Splits.load(splits_file(params))
+    model, _ = load_generator(generator_checkpoint(params, name), expected_model=name,
+                              expected_shape=splits.image_shape, device=device)
+    synthetic, _, _ = load_synthetic(synthetic_file(params, name))
+    judge, _ = load_judge(judge_file(params), device=device)
+    with Tracker(params, stage="evaluate", method=name, run_name=f"evaluate:{name}") as tracker:
+        tracker.log_params({"model": name, "evaluation": vars(params.evaluation).copy()})
+        quality = method_quality(name, model, synthetic, splits, judge, quality_config(params),
+                                 device=device, progress=True)
+        out = quality_file(params, name)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(quality, indent=2))
+        # Stylisation rows are real *test* images: drawing them is not a measurement, and no
+        # number is derived from these grids.
+        figures = write_stylization_figures(model, splits.test, stylize_dir(params, name), seed=params.evaluation.seed)
+        tracker.log_metrics({k: v for k, v in quality.items() if isinstance(v, (int, float))})
+        for path in figures.values():
+            tracker.log_artifact(path, "stylize")
+    shown = ", ".join(f"{k}={v:.3g}" for k, v in quality.items() if isinstance(v, float))
+    print(f"evaluate: {name}: {shown}; figures {', '.join(str(p) for p in figures.values())}")
+
+
+if __name__ == "__main__":
+    sys.exit(run_stage("evaluate", evaluate, choices=MODEL_NAMES))

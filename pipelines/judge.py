@@ -1,0 +1,40 @@
+"""Stage judge: the judge network, trained once on the real training split, and the real
+reference of every quality metric (real validation images measured against the real test split).
+
+The judge is separate from the downstream classifier: its penultimate features are the feature
+space of FID, KID, precision/recall/density/coverage and diversity; its predictions give label
+fidelity. Nothing is downloaded: it replaces Inception for these small images.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from augment.config import Params
+from augment.data import Splits
+from augment.paths import judge_file, quality_file, splits_file
+from augment.training import resolve_device
+from evaluation.judge import save_judge, train_judge
+from evaluation.quality import quality_config, real_reference
+from pipelines.stage import run_stage
+
+
+def judge(params: Params, args=None) -> None:
+    """Train the judge and write the real reference numbers."""
+    splits = Splits.load(splits_file(params))
+    device = resolve_device(params.device)
+    model, info = train_judge(splits, params.evaluation.judge, device, progress=True)
+    save_judge(judge_file(params), model, info)
+    reference = real_reference(splits, model, quality_config(params), device=device)
+    reference["judge_val_accuracy"] = info["val_accuracy"]
+    reference["judge_test_accuracy"] = info["test_accuracy"]
+    out = quality_file(params, "real")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(reference, indent=2))
+    print(f"judge: val accuracy {info['val_accuracy']:.4f}, test accuracy {info['test_accuracy']:.4f} "
+          f"-> {judge_file(params)}; real reference -> {out}")
+
+
+if __name__ == "__main__":
+    sys.exit(run_stage("judge", judge))
