@@ -52,6 +52,8 @@ def comparison(results: dict[str, dict], quality: dict[str, dict] | None = None)
             "accuracy_per_seed": acc,
             "macro_f1": summarize(_per_seed(result, "macro_f1"))["mean"],
             "seeds": [r["seed"] for r in result["runs"]],
+            "train_images": result["runs"][0]["train_images"],  # real (+ synthetic) images seen
+            "real_train_images": results["real"]["runs"][0]["train_images"],
         }
         if source != "real":
             if entry["seeds"] != [r["seed"] for r in results["real"]["runs"]]:
