@@ -194,17 +194,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cpu", help="cpu, cuda or auto (default: %(default)s)")
     parser.add_argument(
         "--threads", type=int,
-        help="torch.set_num_threads for this run (default: leave torch's choice as it is)",
+        help="torch.set_num_threads for this run (default: params.yaml's cpu_threads, as the pipeline)",
     )
     args = parser.parse_args(argv)
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
 
-    from augment.training import resolve_device
+    from augment.training import configure_torch, resolve_device
 
     device = resolve_device(args.device)
     params_file = REPO / DEFAULT_PARAMS_FILE
     params = load_params(params_file) if params_file.is_file() else Params()
+    configure_torch(params)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
     warmup, steps = (1, 5) if args.quick else (3, 20)
     n_items, repeats = (2000, 2) if args.quick else (10000, 3)
 
