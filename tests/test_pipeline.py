@@ -160,11 +160,32 @@ def test_changing_gamma_reruns_only_the_cvaegan_branch(repro):
     project, env, _ = repro
     status = _run(["dvc", "status", "--json"], project, env)
     assert json.loads(status.stdout or "{}") == {}
-    params = yaml.safe_load((project / "params.yaml").read_text())
+    original = (project / "params.yaml").read_text()
+    params = yaml.safe_load(original)
     params["generators"]["cvaegan"]["gamma"] = 0.5
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    changed = set(json.loads(_run(["dvc", "status", "--json"], project, env).stdout))
+    try:
+        changed = set(json.loads(_run(["dvc", "status", "--json"], project, env).stdout))
+    finally:
+        (project / "params.yaml").write_text(original)
     assert changed == {"train_generator@cvaegan"}
+
+
+def test_dvc_plots_show_renders_every_plot(repro):
+    project, env, _ = repro
+    _run(["dvc", "plots", "show", "--out", "plots_html"], project, env)
+    html = (project / "plots_html/index.html").read_text()
+    for title in ("Test accuracy per source", "FID in judge features", "Confusion matrix (cvaegan",
+                  "Confusion matrix (real", "Generator losses", "stylize.png", "accuracy.png"):
+        assert title in html, title
+
+
+def test_dvc_exp_run_with_a_param_override(repro):
+    project, env, _ = repro
+    _run(["dvc", "exp", "run", "-S", "generators.cvaegan.gamma=0.25", "-n", "gamma-quarter"], project, env)
+    shown = json.loads(_run(["dvc", "exp", "show", "--json"], project, env).stdout)
+    text = json.dumps(shown)
+    assert "gamma-quarter" in text and "0.25" in text and "delta_vs_real" in text
 
 
 @pytest.mark.parametrize(
