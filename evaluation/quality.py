@@ -26,13 +26,13 @@ like the downstream accuracy it is compared with.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Sequence
 
 import numpy as np
 import torch
 
-from augment.config import ClassifierConfig
+from augment.config import ClassifierConfig, EvaluationConfig
 from augment.data import LabeledImages, Splits
 from evaluation import metrics as M
 from evaluation.classifier import SmallCNN, evaluate, features, predict, train_classifier
@@ -56,20 +56,16 @@ QUALITY_KEYS = ("cas", "cas_std", "fid", "kid", "kid_std", "precision", "recall"
 
 
 @dataclass
-class QualityConfig:
-    max_images: int = 1000  # at most this many synthetic and real test images per set metric
-    k: int = 5  # neighbours of precision / recall / density / coverage
-    kid_subsets: int = 10  # KID: random subsets averaged (their std is kid_std)
-    kid_subset_size: int = 1000  # KID: images per subset, capped at n // 2 so that subsets differ
-    seed: int = 0  # which images are chosen, and the KID subsets
+class QualityConfig(EvaluationConfig):
+    """params.yaml's ``evaluation`` section plus the classifier settings CAS trains with."""
+
     classifier: ClassifierConfig = field(default_factory=ClassifierConfig)  # CAS: steps and seeds
 
 
 def quality_config(params) -> QualityConfig:
     """The QualityConfig of a run: params.yaml's ``evaluation`` section, CAS with ``classifier``."""
-    e = params.evaluation
-    return QualityConfig(max_images=e.max_images, k=e.k, kid_subsets=e.kid_subsets,
-                         kid_subset_size=e.kid_subset_size, seed=e.seed, classifier=params.classifier)
+    section = {f.name: getattr(params.evaluation, f.name) for f in fields(EvaluationConfig)}
+    return QualityConfig(**section, classifier=params.classifier)
 
 
 # --------------------------------------------------------------------------------------------

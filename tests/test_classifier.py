@@ -8,8 +8,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from augment.config import ClassifierConfig, DataConfig
-from augment.data import LabeledImages, load_splits
+from augment.config import ClassifierConfig
+from augment.data import LabeledImages
 from evaluation import classifier as clf
 from evaluation.classifier import (
     SmallCNN,
@@ -23,21 +23,6 @@ from evaluation.classifier import (
 )
 
 SHAPES = [(1, 8, 8), (1, 28, 28), (3, 32, 32)]
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny convolutions gain nothing from intra-op threads, and on a busy 2-core machine the
-    threads spin against other processes (measured: 2.5 s -> 17-38 s per 600-step training)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return load_splits(DataConfig())
 
 
 def labeled(n_per_class, num_classes=10, shape=(1, 8, 8), seed=0, offset=0.0):

@@ -69,11 +69,6 @@ def write_png(path: Path, mode: str, size: tuple[int, int], value) -> None:
     Image.new(mode, size, color).save(path)
 
 
-@pytest.fixture(scope="module")
-def digits() -> Splits:
-    return load_splits(DataConfig(dataset="digits", seed=0))
-
-
 def counts(split: LabeledImages, k: int = 10) -> np.ndarray:
     return torch.bincount(split.labels, minlength=k).numpy()
 

@@ -9,8 +9,8 @@ import math
 import pytest
 import torch
 
-from augment.config import CGANConfig, ClassifierConfig, CVAEConfig, DataConfig
-from augment.data import LabeledImages, load_splits
+from augment.config import CGANConfig, ClassifierConfig, CVAEConfig
+from augment.data import LabeledImages
 from augment.models import build_model
 from evaluation.classifier import build_classifier, features, save_classifier
 from evaluation.judge import JudgeConfig, load_judge, save_judge, train_judge
@@ -26,20 +26,6 @@ from evaluation.quality import (
 
 JUDGE_STEPS = 200  # measured on digits: val 0.958-0.986, test 0.944-0.964 over 5 seeds
 JUDGE_BAR = 0.90  # honest margin below the worst measured test accuracy (0.944)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny convolutions gain nothing from intra-op threads on a small, busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return load_splits(DataConfig())
 
 
 @pytest.fixture(scope="module")
