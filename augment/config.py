@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -31,6 +33,12 @@ DEFAULT_PARAMS_FILE = "params.yaml"
 
 class ConfigError(ValueError):
     """A bad parameter: the message names the dotted key and what is allowed."""
+
+
+def one_line(message: Any) -> str:
+    """``message`` (an exception or text) as one line: runs of whitespace, newlines included,
+    become one space. Every expected error reaches the user through this."""
+    return " ".join(str(message).split())
 
 
 # --------------------------------------------------------------------------------------------
@@ -183,6 +191,9 @@ _POSITIVE = (lambda v: v > 0, "a number > 0")
 _NON_NEGATIVE = (lambda v: v >= 0, "a number >= 0")
 _UNIT_OPEN = (lambda v: 0 <= v < 1, "a number in [0, 1)")
 _BETA = (lambda v: 0 <= v < 1, "a number in [0, 1)")
+MAX_SEED = 2**32 - 1  # numpy's SeedSequence, torch.manual_seed and the batch-order seeds all take it
+_SEED = (lambda v: 0 <= v <= MAX_SEED, f"an integer in [0, {MAX_SEED}]")
+MAX_CPU_THREADS = 1024
 
 _RANGES: dict[str, tuple[Any, str]] = {
     "data.dataset": (lambda v: v in DATASETS, "one of: " + ", ".join(DATASETS)),
@@ -191,11 +202,19 @@ _RANGES: dict[str, tuple[Any, str]] = {
     "data.train_size": _POSITIVE,
     "data.val_fraction": _UNIT_OPEN,
     "data.test_fraction": (lambda v: 0 < v < 1, "a number in (0, 1)"),
+    "data.seed": _SEED,
+    "generators.seed": _SEED,
+    "sample.seed": _SEED,
+    "evaluation.seed": _SEED,
+    "evaluation.judge.seed": _SEED,
     "generators.grid_every": _POSITIVE_INT,
     "sample.per_class": _POSITIVE_INT,
     "sample.batch_size": _POSITIVE_INT,
     "classifier.synthetic_ratio": _NON_NEGATIVE,
-    "classifier.seeds": (lambda v: len(v) >= 1, "a non-empty list of integers"),
+    "classifier.seeds": (
+        lambda v: len(v) >= 1 and all(0 <= s <= MAX_SEED for s in v),
+        f"a non-empty list of integers in [0, {MAX_SEED}]",
+    ),
     "classifier.steps": _POSITIVE_INT,
     "classifier.batch_size": _POSITIVE_INT,
     "classifier.lr": _POSITIVE,
@@ -209,7 +228,7 @@ _RANGES: dict[str, tuple[Any, str]] = {
     "evaluation.judge.lr": _POSITIVE,
     "evaluation.judge.width": _POSITIVE_INT,
     "device": (lambda v: v in DEVICES, "one of: " + ", ".join(DEVICES)),
-    "cpu_threads": (lambda v: v >= 0, "an integer >= 0"),
+    "cpu_threads": (lambda v: 0 <= v <= MAX_CPU_THREADS, f"an integer in [0, {MAX_CPU_THREADS}]"),
 }
 for _name in MODEL_NAMES:
     for _key, _rule in {
@@ -230,6 +249,9 @@ for _name in MODEL_NAMES:
 # --------------------------------------------------------------------------------------------
 # Building dataclasses from plain dicts, with types checked.
 # --------------------------------------------------------------------------------------------
+
+
+_EXPONENT_NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
 
 
 def _type_name(tp: Any) -> str:
@@ -260,7 +282,11 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
         if isinstance(value, int) and not isinstance(value, bool):
             return value
     elif tp is float:
+        if isinstance(value, str) and _EXPONENT_NUMBER.match(value.strip()):
+            value = float(value)  # YAML 1.1 reads 1e-4 (no dot) as a string; users mean a number
         if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if not math.isfinite(value):
+                raise ConfigError(f"{key}: expected a finite number, got {value!r}")
             return float(value)
     elif tp is str:
         if isinstance(value, str):
@@ -349,7 +375,7 @@ def parse_override(text: str) -> tuple[str, Any]:
     try:
         value = yaml.safe_load(raw) if raw.strip() else ""
     except yaml.YAMLError as err:
-        raise ConfigError(f"--set {key}: cannot parse value {raw!r}: {err}") from None
+        raise ConfigError(f"--set {key}: cannot parse value {raw!r}: {one_line(err)}") from None
     return key, value
 
 
@@ -358,6 +384,12 @@ def apply_overrides(raw: dict[str, Any], overrides: list[tuple[str, Any]]) -> di
     valid = set(all_keys())
     for key, value in overrides:
         if key not in valid:
+            section = sorted(k for k in valid if k.startswith(key + "."))
+            if key and section:
+                raise ConfigError(
+                    f"--set {key}: {key!r} is a section, not a value; set one of its keys, "
+                    f"e.g. {section[0]!r}"
+                )
             raise ConfigError(f"unknown key {key!r}{_suggest(key, sorted(valid))}")
         node = raw
         parts = key.split(".")
@@ -383,9 +415,11 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(f"params file not found: {path}")
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: not a text file (UTF-8): {one_line(err)}") from None
     except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: malformed YAML: {err}".replace("\n", " ")) from None
+        raise ConfigError(f"{path}: malformed YAML: {one_line(err)}") from None
     if raw is None:
         return {}
     if not isinstance(raw, dict):
