@@ -32,6 +32,7 @@ import torch
 from PIL import Image
 
 from augment.config import DataConfig
+from augment.outputs import atomic_torch_save
 
 PathLike = Union[str, os.PathLike]
 
@@ -106,12 +107,7 @@ class Splits:
         for name in ("train", "val", "test"):
             split: LabeledImages = getattr(self, name)
             payload[name] = {"images": split.images.contiguous(), "labels": split.labels.contiguous()}
-        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-        try:
-            torch.save(payload, tmp)
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
+        atomic_torch_save(payload, path)
 
     @classmethod
     def load(cls, path: PathLike) -> "Splits":

@@ -32,6 +32,7 @@ from tqdm.auto import tqdm
 
 from augment.config import ClassifierConfig
 from augment.data import LabeledImages
+from augment.outputs import atomic_torch_save
 
 __all__ = [
     "SmallCNN",
@@ -365,12 +366,7 @@ def save_classifier(path: PathLike, model: SmallCNN, meta: dict[str, Any] | None
         "width": model.width,
         "meta": dict(meta or {}),
     }
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        torch.save(payload, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    atomic_torch_save(payload, path)
     return path
 
 
