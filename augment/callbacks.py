@@ -28,15 +28,30 @@ class ProgressGrid:
 
     def on_epoch_end(self, model: ConditionalGenerator, epoch: int, losses: dict[str, float]) -> None:
         if epoch % self.every == 0 or epoch == self.last_epoch:
-            images = sample_grid(model, GRID_COLUMNS, self.seed)  # [K*10, C, H, W]
-            self.written.append(save_grid(images, self.folder / f"epoch_{epoch:03d}.png", GRID_COLUMNS))
+            self._write(model, epoch)
+
+    def on_resume(self, model: ConditionalGenerator, state) -> None:
+        """The restored model is the model of the checkpoint's epoch: draw that epoch's grid if a
+        kill between the checkpoint and this callback left it out."""
+        epoch = state.epoch
+        due = epoch and (epoch % self.every == 0 or epoch == self.last_epoch)
+        if due and not (self.folder / f"epoch_{epoch:03d}.png").is_file():
+            self._write(model, epoch)
+
+    def _write(self, model: ConditionalGenerator, epoch: int) -> None:
+        images = sample_grid(model, GRID_COLUMNS, self.seed)  # [K*10, C, H, W]
+        path = self.folder / f"epoch_{epoch:03d}.png"
+        tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
+        save_grid(images, tmp, GRID_COLUMNS)
+        tmp.replace(path)  # never a half-written PNG, even when killed mid-write
+        self.written.append(path)
 
 
 class LossLog:
     """Rewrites ``path`` (CSV: epoch, then one column per loss) after every epoch, for DVC plots.
 
-    With ``resume`` the rows already in the file are kept (those after the resumed epoch are
-    replaced as the epochs are trained again)."""
+    With ``resume`` the rows come from the restored checkpoint's history (:meth:`on_resume`), the
+    one record that is sure to match the weights; the rows already in the file are the fallback."""
 
     def __init__(self, path: str | Path, resume: bool = False):
         self.path = Path(path)
@@ -44,6 +59,9 @@ class LossLog:
         if resume and self.path.is_file():
             with self.path.open(newline="") as f:
                 self.rows = [{k: (int(v) if k == "epoch" else float(v)) for k, v in r.items()} for r in csv.DictReader(f)]
+
+    def on_resume(self, model: ConditionalGenerator, state) -> None:
+        self.rows = [{"epoch": i, **losses} for i, losses in enumerate(state.history, start=1)]
 
     def on_epoch_end(self, model: ConditionalGenerator, epoch: int, losses: dict[str, float]) -> None:
         self.rows = [r for r in self.rows if r["epoch"] < epoch] + [{"epoch": epoch, **losses}]

@@ -2,6 +2,8 @@
 
 A checkpoint is a plain dict of tensors, numbers, strings, lists and dicts, so it loads with
 ``torch.load(weights_only=True)``: a file carrying pickled code is refused, never executed.
+Before unpickling, the CRC-32 of every record in the zip is verified (torch does not), so a
+damaged file is refused rather than loaded as different weights; every field is type-checked.
 Writes go to a temporary file in the same folder and are renamed into place (``os.replace`` is
 atomic), so a crash during a save leaves the previous checkpoint intact.
 

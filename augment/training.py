@@ -17,6 +17,7 @@ import torch
 from tqdm.auto import tqdm
 
 from augment.checkpoint import read_checkpoint, save_generator
+from augment.config import ConfigError, one_line
 from augment.data import LabeledImages
 from augment.models import ConditionalGenerator
 
@@ -25,9 +26,27 @@ class TrainingDiverged(RuntimeError):
     """A loss became NaN or infinite; the last good checkpoint is kept."""
 
 
+class DeviceUnavailable(ConfigError, RuntimeError):
+    """``device: cuda`` on a machine without one: a usage error (exit 2)."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C (SIGINT) during training; the message says which epoch's checkpoint is kept."""
+
+
+# Config fields a resumed run may change: the length of training and the optimizer's step size.
+# Anything else (architecture, batch size, loss weights, d_steps) would silently mix two
+# trainings in one checkpoint, so --resume refuses it.
+RESUMABLE_CHANGES = ("epochs", "lr", "beta1", "beta2")
+
+
 class Callback(Protocol):
     def on_epoch_end(self, model: ConditionalGenerator, epoch: int, losses: dict[str, float]) -> None:
         """Called after epoch ``epoch`` (1-based) with the epoch's mean losses."""
+
+    # Optional: ``on_resume(model, state)`` is called once after a checkpoint was restored, with
+    # the restored history, so that files written by callbacks agree with the checkpoint (a kill
+    # between the checkpoint and a callback's write must not lose that epoch's row or grid).
 
 
 def resolve_device(name: str) -> torch.device:
@@ -35,7 +54,7 @@ def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("device: cuda was asked for, but no CUDA device is available; use auto or cpu")
+        raise DeviceUnavailable("device: cuda was asked for, but no CUDA device is available; use auto or cpu")
     return torch.device(name)
 
 
@@ -93,7 +112,16 @@ def fit(
     state = TrainState()
     torch.manual_seed(seed)
     if resume and Path(checkpoint_path).is_file():
-        state = _restore(model, optimizers, checkpoint_path, device)
+        state = _restore(model, optimizers, checkpoint_path, device, classes, seed)
+        for callback in callbacks:
+            if hasattr(callback, "on_resume"):
+                callback.on_resume(model, state)
+    saved = state.epoch  # the epoch of the checkpoint at checkpoint_path that this run stands on
+
+    def kept() -> str:
+        if saved:
+            return f"the checkpoint of epoch {saved} is kept: {checkpoint_path}"
+        return "no epoch finished, so no checkpoint was written"
 
     x_all = data.images.to(device)  # [N, C, H, W]
     y_all = data.labels.to(device)  # [N]
@@ -112,7 +140,7 @@ def fit(
                     raise TrainingDiverged(
                         f"{model.name}: non-finite loss at epoch {epoch}, step {step} "
                         f"({', '.join(f'{k}={v}' for k, v in bad.items())}); "
-                        f"lower the learning rate. Last good checkpoint kept: {checkpoint_path}"
+                        f"lower the learning rate; {kept()}"
                     )
                 for k, v in losses.items():
                     sums[k] = sums.get(k, 0.0) + v
@@ -121,23 +149,29 @@ def fit(
             if not all(torch.isfinite(p).all() for p in model.parameters()):
                 raise TrainingDiverged(
                     f"{model.name}: non-finite weights at epoch {epoch}, step {len(batches)}; "
-                    f"lower the learning rate. Last good checkpoint kept: {checkpoint_path}"
+                    f"lower the learning rate; {kept()}"
                 )
             means = {k: v / len(batches) for k, v in sums.items()}
             state.epoch = epoch
             state.history.append(means)
-            save_generator(checkpoint_path, model, classes, _training_entry(state, optimizers))
+            save_generator(checkpoint_path, model, classes, _training_entry(state, optimizers, seed))
+            saved = epoch
             for callback in callbacks:
                 callback.on_epoch_end(model, epoch, means)
+    except KeyboardInterrupt:
+        raise TrainingInterrupted(
+            f"{model.name}: training interrupted; {kept()}" + (" (continue with --resume)" if saved else "")
+        ) from None
     finally:
         bar.close()
     model.eval()
     return state
 
 
-def _training_entry(state: TrainState, optimizers: dict[str, torch.optim.Optimizer]) -> dict[str, Any]:
+def _training_entry(state: TrainState, optimizers: dict[str, torch.optim.Optimizer], seed: int) -> dict[str, Any]:
     return {
         "epoch": state.epoch,
+        "seed": seed,
         "history": [dict(h) for h in state.history],
         "optimizers": {name: opt.state_dict() for name, opt in optimizers.items()},
         "rng_state": torch.get_rng_state(),
@@ -145,28 +179,64 @@ def _training_entry(state: TrainState, optimizers: dict[str, torch.optim.Optimiz
     }
 
 
-def _restore(model, optimizers, checkpoint_path, device) -> TrainState:
+def _restore(model, optimizers, checkpoint_path, device, classes, seed) -> TrainState:
+    """Weights, optimizer moments, RNG state and history from ``checkpoint_path``, after
+    checking that it is the same kind of training: model, image shape, classes, config (all
+    but RESUMABLE_CHANGES) and seed. Every problem is one CheckpointError line."""
+    import dataclasses
+
+    from augment.checkpoint import CheckpointError
+
+    where = f"--resume: {checkpoint_path}"
     payload = read_checkpoint(checkpoint_path)
     if payload["model"] != model.name or tuple(payload["image_shape"]) != tuple(model.image_shape):
-        raise ValueError(
-            f"--resume: {checkpoint_path} holds a {payload['model']!r} model for images "
+        raise CheckpointError(
+            f"{where} holds a {payload['model']!r} model for images "
             f"{tuple(payload['image_shape'])}, not {model.name!r} for {tuple(model.image_shape)}"
+        )
+    if list(payload["classes"]) != list(classes):
+        raise CheckpointError(
+            f"{where} was trained on other classes ({len(payload['classes'])}: "
+            f"{', '.join(payload['classes'][:5])}{', ...' if len(payload['classes']) > 5 else ''}) "
+            f"than the data's ({len(classes)}: {', '.join(classes[:5])}{', ...' if len(classes) > 5 else ''})"
+        )
+    current = dataclasses.asdict(model.config)
+    changed = [k for k in current if k not in RESUMABLE_CHANGES and payload["config"].get(k, current[k]) != current[k]]
+    if changed:
+        k = changed[0]
+        raise CheckpointError(
+            f"{where} was trained with {k}={payload['config'][k]!r}, params now say {k}={current[k]!r}"
+            + (f" (and {len(changed) - 1} more)" if len(changed) > 1 else "")
+            + f"; only {', '.join(RESUMABLE_CHANGES)} may change on resume: restore the value "
+            "or train from scratch without --resume"
         )
     training = payload.get("training")
     if not training:
-        raise ValueError(f"--resume: {checkpoint_path} has no training state to resume from")
-    model.load_state_dict(payload["state_dict"])
-    model.to(device)
-    for name, opt in optimizers.items():
-        opt.load_state_dict(training["optimizers"][name])
-        # Hyperparameters come from the current config (a resumed run may lower lr); only the
-        # optimizer's running moments come from the checkpoint.
-        for group in opt.param_groups:
-            group.update({k: opt.defaults[k] for k in ("lr", "betas") if k in opt.defaults})
-    torch.set_rng_state(training["rng_state"])
-    if training.get("cuda_rng_state") and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(training["cuda_rng_state"])
-    return TrainState(epoch=training["epoch"], history=list(training["history"]))
+        raise CheckpointError(f"{where} has no training state to resume from")
+    if training.get("seed", seed) != seed:
+        raise CheckpointError(
+            f"{where} was trained with generators.seed={training['seed']}, params now say {seed}; "
+            "restore it or train from scratch without --resume"
+        )
+    try:
+        model.load_state_dict(payload["state_dict"])
+        model.to(device)
+        for name, opt in optimizers.items():
+            opt.load_state_dict(training["optimizers"][name])
+            # Hyperparameters come from the current config (a resumed run may lower lr); only
+            # the optimizer's running moments come from the checkpoint.
+            for group in opt.param_groups:
+                group.update({k: opt.defaults[k] for k in ("lr", "betas") if k in opt.defaults})
+        torch.set_rng_state(training["rng_state"])
+        if training.get("cuda_rng_state") and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(training["cuda_rng_state"])
+        epoch, history = int(training["epoch"]), [dict(h) for h in training["history"]]
+    except (KeyError, TypeError, ValueError, RuntimeError) as err:
+        raise CheckpointError(
+            f"{where}: damaged training state ({type(err).__name__}: {one_line(err)}); "
+            "train from scratch without --resume"
+        ) from None
+    return TrainState(epoch=epoch, history=history)
 
 
 def train_generator(
@@ -190,9 +260,11 @@ def train_generator(
     from augment.models import build_model
     from augment.paths import generator_checkpoint, generator_report_dir
 
+    from augment.outputs import check_writable_file
+
     cfg = params.generator(name)
+    out = check_writable_file(Path(out) if out is not None else generator_checkpoint(params, name), "checkpoint")
     splits = splits if splits is not None else load_splits(params.data)
-    out = Path(out) if out is not None else generator_checkpoint(params, name)
     report_dir = generator_report_dir(params, name)
     device = resolve_device(params.device)
     torch.manual_seed(params.generators.seed)  # weight initialisation
