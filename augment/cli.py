@@ -15,11 +15,19 @@ import json
 import sys
 from pathlib import Path
 
-from augment.config import DEFAULT_PARAMS_FILE, MODEL_NAMES, ConfigError, load_params
+from augment.config import DEFAULT_PARAMS_FILE, MODEL_NAMES, ConfigError, load_params, one_line
 
 EXIT_USAGE = 2
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
+
+
+class OneLineArgumentParser(argparse.ArgumentParser):
+    """argparse with usage errors on one line (``PROG: error: MESSAGE; see PROG --help``) and exit
+    code 2, like every other expected error, instead of the usage block followed by the error."""
+
+    def error(self, message: str):
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {one_line(message)}; see {self.prog} --help\n")
 
 
 def _add_params_args(p: argparse.ArgumentParser) -> None:
@@ -31,7 +39,7 @@ def _add_params_args(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="augment", description=__doc__.split("\n\n")[0])
+    parser = OneLineArgumentParser(prog="augment", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("train", help="train a generator on the real training split")
@@ -95,13 +103,32 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_image_path(path: Path, flag: str) -> None:
+    """Before any work: ``path`` must be writable as a file with an image format PIL knows."""
+    from PIL import Image
+
+    from augment.outputs import check_writable_file
+
+    check_writable_file(path, flag)
+    Image.init()
+    if path.suffix.lower() not in Image.registered_extensions():
+        raise ConfigError(f"{flag} {path}: unknown image format {path.suffix or '(no extension)'!r}; use .png")
+
+
 def cmd_sample(args: argparse.Namespace) -> int:
+    from augment.outputs import StagedOutputs, check_writable_file
     from augment.paths import synthetic_file
     from augment.synthetic import SyntheticDataset, save_synthetic
 
     params = _params(args)
     if args.num_samples < 1:
         raise ConfigError(f"-n: must be an integer >= 1, got {args.num_samples}")
+    if args.seed is not None and args.seed < 0:
+        raise ConfigError(f"--seed: must be an integer >= 0, got {args.seed}")
+    if args.out is not None:
+        check_writable_file(args.out, "--out")
+    if args.grid is not None:
+        _check_image_path(args.grid, "--grid")
     seed = params.sample.seed if args.seed is None else args.seed
     dataset = SyntheticDataset(
         args.model, args.num_samples, seed=seed, root=params.paths.generators,
@@ -110,14 +137,17 @@ def cmd_sample(args: argparse.Namespace) -> int:
     name = dataset.model_name
     out = args.out or synthetic_file(params, name)
     images, labels = dataset.tensors(progress=True)
-    save_synthetic(out, images, labels, dataset.classes, {"model": name, "seed": seed, "source": str(args.model)})
-    if args.grid:
-        from augment.callbacks import GRID_COLUMNS
-        from augment.grids import save_grid
-        import torch
+    # Both files or neither: an interrupted or failed command leaves the previous ones intact.
+    with StagedOutputs() as staged:
+        save_synthetic(staged.path(out), images, labels, dataset.classes,
+                       {"model": name, "seed": seed, "source": str(args.model)})
+        if args.grid:
+            from augment.callbacks import GRID_COLUMNS
+            from augment.grids import save_grid
+            import torch
 
-        picks = torch.cat([torch.nonzero(labels == k).flatten()[:GRID_COLUMNS] for k in range(len(dataset.classes))])
-        save_grid(images[picks], args.grid, GRID_COLUMNS)
+            picks = torch.cat([torch.nonzero(labels == k).flatten()[:GRID_COLUMNS] for k in range(len(dataset.classes))])
+            save_grid(images[picks], staged.path(args.grid), GRID_COLUMNS)
     print(f"{name}: {len(labels)} images ({len(dataset.classes)} classes, seed {seed}) -> {out}")
     return 0
 
@@ -157,6 +187,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 def cmd_stylize(args: argparse.Namespace) -> int:
     from augment.data import Splits, load_splits
+    from augment.outputs import StagedOutputs
     from augment.paths import splits_file, stylize_dir
     from augment.stylize import StylizeNotSupported, write_stylization_figures
     from augment.synthetic import load_model
@@ -172,10 +203,13 @@ def cmd_stylize(args: argparse.Namespace) -> int:
     splits = Splits.load(file) if file.is_file() else load_splits(params.data)
     real = getattr(splits, args.split)
     label = checkpoint.stem if checkpoint is not None else name
-    out = args.out or stylize_dir(params, label)
-    written = write_stylization_figures(
-        model, real, out, seed=args.seed, rows=args.rows, steps=args.steps, pairs=args.pairs, only=args.only
-    )
+    out = Path(args.out or stylize_dir(params, label))
+    with StagedOutputs() as staged:
+        staging = staged.folder(out)
+        written = write_stylization_figures(
+            model, real, staging, seed=args.seed, rows=args.rows, steps=args.steps, pairs=args.pairs, only=args.only
+        )
+    written = {kind: out / path.name for kind, path in written.items()}
     if not model.can_encode:
         print(f"{name}: {StylizeNotSupported(name)}; wrote the interpolation grid only (prior codes)")
     for kind, path in written.items():
@@ -184,7 +218,12 @@ def cmd_stylize(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``augment`` console script."""
+    """Entry point of the ``augment`` console script.
+
+    Expected errors print one line, ``augment COMMAND: error: ...``, and return 2 (bad
+    parameters, files, data; a path that cannot be written) or 1 (training diverged); Ctrl-C
+    returns 130. Anything else is a bug and keeps its traceback.
+    """
     from augment.checkpoint import CheckpointError
     from augment.data import DataError
     from augment.training import TrainingDiverged
@@ -193,14 +232,18 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except (ConfigError, DataError, CheckpointError, FileNotFoundError, ValueError) as err:
-        print(f"augment {args.command}: error: {err}", file=sys.stderr)
+        print(f"augment {args.command}: error: {one_line(err)}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as err:  # an output that cannot be written: no space, no permission, ...
+        where = f" ({err.filename})" if getattr(err, "filename", None) else ""
+        print(f"augment {args.command}: error: {one_line(err.strerror or err)}{where}", file=sys.stderr)
         return EXIT_USAGE
     except TrainingDiverged as err:
-        print(f"augment {args.command}: error: {err}", file=sys.stderr)
+        print(f"augment {args.command}: error: {one_line(err)}", file=sys.stderr)
         return EXIT_FAILED
-    except KeyboardInterrupt:
-        print(f"augment {args.command}: interrupted; the last finished epoch's checkpoint is kept "
-              "(continue with --resume)", file=sys.stderr)
+    except KeyboardInterrupt as err:
+        detail = one_line(err) or "no output was written"
+        print(f"augment {args.command}: interrupted: {detail}", file=sys.stderr)
         return EXIT_INTERRUPTED
 
 

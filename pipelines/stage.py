@@ -1,7 +1,9 @@
 """What every stage script shares: argument parsing, params loading and error handling.
 
 Expected errors (bad params, missing inputs, unreachable tracking store) print one line and
-exit with code 2, without a traceback; DVC then stops the pipeline at that stage.
+exit with code 2, without a traceback; DVC then stops the pipeline at that stage. A diverged
+training exits 1, Ctrl-C 130. Stages write their outputs all or nothing
+(:class:`augment.outputs.StagedOutputs`), so a failed stage leaves no partial output behind.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from collections.abc import Callable, Sequence
 
 import psutil
 
-from augment.config import DEFAULT_PARAMS_FILE, ConfigError, Params, load_params
+from augment.cli import OneLineArgumentParser
+from augment.config import DEFAULT_PARAMS_FILE, ConfigError, Params, load_params, one_line
 
 EXIT_USAGE = 2
 
@@ -31,7 +34,7 @@ def run_stage(
     from augment.tracking import TrackingError
     from augment.training import TrainingDiverged, configure_torch
 
-    parser = argparse.ArgumentParser(prog=f"pipelines/{name}.py", description=body.__doc__)
+    parser = OneLineArgumentParser(prog=f"pipelines/{name}.py", description=body.__doc__)
     if choices is not None:
         parser.add_argument("item", choices=list(choices))
     parser.add_argument("--params", default=DEFAULT_PARAMS_FILE, metavar="FILE")
@@ -43,13 +46,17 @@ def run_stage(
         configure_torch(params)
         body(params, args)
     except (ConfigError, DataError, CheckpointError, TrackingError, FileNotFoundError, ValueError) as err:
-        print(f"{name}: error: {err}", file=sys.stderr)
+        print(f"{name}: error: {one_line(err)}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as err:  # an output that cannot be written: no space, no permission, ...
+        where = f" ({err.filename})" if getattr(err, "filename", None) else ""
+        print(f"{name}: error: {one_line(err.strerror or err)}{where}", file=sys.stderr)
         return EXIT_USAGE
     except TrainingDiverged as err:
-        print(f"{name}: error: {err}", file=sys.stderr)
+        print(f"{name}: error: {one_line(err)}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print(f"{name}: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as err:
+        print(f"{name}: interrupted: {one_line(err) or 'no output was written'}", file=sys.stderr)
         return 130
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
     label = f"{name}@{args.item}" if choices is not None else name
