@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from augment.config import MODEL_NAMES, SOURCES, Params
+from augment.outputs import StagedOutputs
 from augment.paths import (
     classifier_result,
     comparison_report,
@@ -77,7 +78,7 @@ def _read_json(path: Path, stage: str) -> dict:
 
 
 def _write_csv(path: Path, header: list[str], rows: list[list]) -> Path:
-    with path.open("w", newline="") as f:
+    with Path(path).open("w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(header)
         writer.writerows(rows)
@@ -86,44 +87,53 @@ def _write_csv(path: Path, header: list[str], rows: list[list]) -> Path:
 
 def compare(params: Params, args=None) -> None:
     """Collect every source's results into metrics, plots, the report and one MLflow run."""
+    tracker = Tracker(params, stage="compare", method="all", run_name="compare")  # checks the store now
     results = {s: _read_json(classifier_result(params, s), f"train_classifier@{s}") for s in SOURCES}
     quality = {m: _read_json(quality_file(params, m), f"evaluate@{m}") for m in MODEL_NAMES}
     quality["real"] = _read_json(quality_file(params, "real"), "judge")
     metrics = comparison(results, quality)
     out = metrics_file(params)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(metrics, indent=2))
-
-    # DVC plots: accuracy per source, quality per method.
-    accuracy_csv = _write_csv(out.with_name("accuracy.csv"), ["source", "accuracy", "ci_low", "ci_high", "delta_vs_real"],
-                              [[s, m["accuracy"], m["accuracy_ci_low"], m["accuracy_ci_high"], m.get("delta_vs_real", 0.0)]
-                               for s, m in metrics.items()])
-    quality_csv = _write_csv(out.with_name("quality.csv"), ["method", *QUALITY_KEYS],
-                             [[m, *(quality[m][k] for k in QUALITY_KEYS)] for m in MODEL_NAMES])
-
+    accuracy_csv, quality_csv = out.with_name("accuracy.csv"), out.with_name("quality.csv")
     figures_out = figures_dir(params)
-    figures = {"accuracy": accuracy_bars(
-        {s: {"accuracy": m["accuracy"], "ci_low": m["accuracy_ci_low"], "ci_high": m["accuracy_ci_high"],
-             "per_seed": m["accuracy_per_seed"]} for s, m in metrics.items()},
-        figures_out / "accuracy.png")}
-    side_by_side({n: sample_grid_file(params, n) for n in MODEL_NAMES},
-                 figures_out / "samples.png", "Synthetic samples, one row per class")
-    for name in MODEL_NAMES:
-        figures[figure_key("samples", name)] = sample_grid_file(params, name)
-        figures[figure_key("training", name)] = loss_curves(
-            generator_report_dir(params, name) / "losses.csv", f"{method_label(name)} training",
-            figures_out / f"training_{name}.png")
-        for kind, file in (("stylisation", "stylize.png"), ("interpolation", "interpolate.png")):
-            if (stylize_dir(params, name) / file).is_file():
-                figures[figure_key(kind, name)] = stylize_dir(params, name) / file
     report = comparison_report(params)
-    write_report(metrics, quality, {k: str(v) for k, v in figures.items()}, report, context={
-        "dataset": params.data.dataset, "train_size": results["real"]["runs"][0]["train_images"],
-        "seeds": params.classifier.seeds,
-        "classifier steps": params.classifier.steps, "synthetic images per real image": params.classifier.synthetic_ratio,
-        "judge test accuracy": round(quality["real"]["judge_test_accuracy"], 4)})
 
-    with Tracker(params, stage="compare", method="all", run_name="compare") as tracker:
+    # The tracking store is checked before anything is written; every file is staged and moved
+    # into place together, so a failure leaves the previous outputs as they were.
+    with tracker:
+        with StagedOutputs() as staged:
+            staged.path(out).write_text(json.dumps(metrics, indent=2))
+            # DVC plots: accuracy per source, quality per method.
+            _write_csv(staged.path(accuracy_csv), ["source", "accuracy", "ci_low", "ci_high", "delta_vs_real"],
+                       [[s, m["accuracy"], m["accuracy_ci_low"], m["accuracy_ci_high"], m.get("delta_vs_real", 0.0)]
+                        for s, m in metrics.items()])
+            _write_csv(staged.path(quality_csv), ["method", *QUALITY_KEYS],
+                       [[m, *(quality[m][k] for k in QUALITY_KEYS)] for m in MODEL_NAMES])
+
+            staging = staged.folder(figures_out)
+            accuracy_bars(
+                {s: {"accuracy": m["accuracy"], "ci_low": m["accuracy_ci_low"], "ci_high": m["accuracy_ci_high"],
+                     "per_seed": m["accuracy_per_seed"]} for s, m in metrics.items()},
+                staging / "accuracy.png")
+            figures = {"accuracy": figures_out / "accuracy.png"}
+            side_by_side({n: sample_grid_file(params, n) for n in MODEL_NAMES},
+                         staging / "samples.png", "Synthetic samples, one row per class")
+            for name in MODEL_NAMES:
+                figures[figure_key("samples", name)] = sample_grid_file(params, name)
+                loss_curves(generator_report_dir(params, name) / "losses.csv", f"{method_label(name)} training",
+                            staging / f"training_{name}.png")
+                figures[figure_key("training", name)] = figures_out / f"training_{name}.png"
+                for kind, file in (("stylisation", "stylize.png"), ("interpolation", "interpolate.png")):
+                    if (stylize_dir(params, name) / file).is_file():
+                        figures[figure_key(kind, name)] = stylize_dir(params, name) / file
+            # Written last into the staging path next to the final one: its relative figure links
+            # resolve from the report's folder, and the figures are in place once committed.
+            write_report(metrics, quality, {k: str(v) for k, v in figures.items()}, staged.path(report), context={
+                "dataset": params.data.dataset, "train_size": results["real"]["runs"][0]["train_images"],
+                "seeds": params.classifier.seeds,
+                "classifier steps": params.classifier.steps,
+                "synthetic images per real image": params.classifier.synthetic_ratio,
+                "judge test accuracy": round(quality["real"]["judge_test_accuracy"], 4)})
+
         tracker.log_params({"classifier": vars(params.classifier).copy(), "data": vars(params.data).copy()})
         for source, m in metrics.items():
             tracker.log_metrics({f"{source}.{k}": v for k, v in m.items()

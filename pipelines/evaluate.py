@@ -15,6 +15,7 @@ import sys
 from augment.checkpoint import load_generator
 from augment.config import MODEL_NAMES, Params
 from augment.data import Splits
+from augment.outputs import StagedOutputs
 from augment.paths import generator_checkpoint, judge_file, quality_file, splits_file, stylize_dir, synthetic_file
 from augment.stylize import write_stylization_figures
 from augment.synthetic import load_synthetic
@@ -38,12 +39,13 @@ def evaluate(params: Params, args) -> None:
         tracker.log_params({"model": name, "evaluation": vars(params.evaluation).copy()})
         quality = method_quality(name, model, synthetic, splits, judge, quality_config(params),
                                  device=device, progress=True)
-        out = quality_file(params, name)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(quality, indent=2))
-        # Stylisation rows are real *test* images: drawing them is not a measurement, and no
-        # number is derived from these grids.
-        figures = write_stylization_figures(model, splits.test, stylize_dir(params, name), seed=params.evaluation.seed)
+        out, folder = quality_file(params, name), stylize_dir(params, name)
+        with StagedOutputs() as staged:  # the numbers and the figures, or none of them
+            staged.path(out).write_text(json.dumps(quality, indent=2))
+            # Stylisation rows are real *test* images: drawing them is not a measurement, and no
+            # number is derived from these grids.
+            written = write_stylization_figures(model, splits.test, staged.folder(folder), seed=params.evaluation.seed)
+        figures = {kind: folder / path.name for kind, path in written.items()}
         tracker.log_metrics({k: v for k, v in quality.items() if isinstance(v, (int, float))})
         for path in figures.values():
             tracker.log_artifact(path, "stylize")

@@ -13,6 +13,7 @@ import sys
 
 from augment.config import Params
 from augment.data import Splits
+from augment.outputs import StagedOutputs
 from augment.paths import judge_file, quality_file, splits_file
 from augment.training import resolve_device
 from evaluation.judge import save_judge, train_judge
@@ -25,13 +26,13 @@ def judge(params: Params, args=None) -> None:
     splits = Splits.load(splits_file(params))
     device = resolve_device(params.device)
     model, info = train_judge(splits, params.evaluation.judge, device, progress=True)
-    save_judge(judge_file(params), model, info)
     reference = real_reference(splits, model, quality_config(params), device=device)
     reference["judge_val_accuracy"] = info["val_accuracy"]
     reference["judge_test_accuracy"] = info["test_accuracy"]
     out = quality_file(params, "real")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(reference, indent=2))
+    with StagedOutputs() as staged:  # the judge and its reference numbers, or neither
+        save_judge(staged.path(judge_file(params)), model, info)
+        staged.path(out).write_text(json.dumps(reference, indent=2))
     print(f"judge: val accuracy {info['val_accuracy']:.4f}, test accuracy {info['test_accuracy']:.4f} "
           f"-> {judge_file(params)}; real reference -> {out}")
 

@@ -14,6 +14,7 @@ import sys
 
 from augment.config import SOURCES, Params
 from augment.data import Splits
+from augment.outputs import StagedOutputs
 from augment.paths import (
     classifier_dir,
     classifier_predictions,
@@ -44,29 +45,32 @@ def train(params: Params, args) -> None:
     runs = []
     with Tracker(params, stage="train_classifier", method=source, run_name=f"classifier:{source}") as tracker:
         tracker.log_params({"source": source, "classifier": vars(cfg).copy(), "data": vars(params.data).copy()})
-        for seed in cfg.seeds:
-            train_data = mix_training_data(splits.train, synthetic, cfg.synthetic_ratio if synthetic else 0.0, seed)
-            model, info = train_classifier(train_data, splits.val, splits.num_classes, cfg, seed,
-                                           device=device, desc=f"classifier {source} seed {seed}")
-            # The test split, once, for the final measurement.
-            result = evaluate(model, splits.test, splits.num_classes, device=device)
-            result.update(seed=seed, train_images=len(train_data), best_step=info["best_step"],
-                          val_accuracy=info["val_accuracy"])
-            runs.append(result)
-            save_classifier(classifier_dir(params, source) / f"seed_{seed}.pt", model,
-                            {"source": source, "seed": seed, "classes": splits.classes})
-            tracker.log_metrics({"accuracy": result["accuracy"], "macro_f1": result["macro_f1"],
-                                 "val_accuracy": info["val_accuracy"]}, step=seed)
-            if seed == cfg.seeds[0]:
-                _write_predictions(params, source, splits, model, device)
-        summary = {key: summarize([r[key] for r in runs]) for key in ("accuracy", "macro_f1")}
-        report = {"source": source, "seeds": list(cfg.seeds), "summary": summary, "runs": runs,
-                  "classes": splits.classes}
         out = classifier_result(params, source)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(report, indent=2))
-        figure = confusion_figure(runs[0]["confusion_matrix"], splits.classes,
-                                  f"{source}: seed {runs[0]['seed']}", out.with_name(f"{source}_confusion.png"))
+        # Every file of this stage is staged and moved into place only once all seeds are done:
+        # a failure or Ctrl-C half way leaves no weights of some seeds without the results.
+        with StagedOutputs() as staged:
+            for seed in cfg.seeds:
+                train_data = mix_training_data(splits.train, synthetic, cfg.synthetic_ratio if synthetic else 0.0, seed)
+                model, info = train_classifier(train_data, splits.val, splits.num_classes, cfg, seed,
+                                               device=device, desc=f"classifier {source} seed {seed}")
+                # The test split, once, for the final measurement.
+                result = evaluate(model, splits.test, splits.num_classes, device=device)
+                result.update(seed=seed, train_images=len(train_data), best_step=info["best_step"],
+                              val_accuracy=info["val_accuracy"])
+                runs.append(result)
+                save_classifier(staged.path(classifier_dir(params, source) / f"seed_{seed}.pt"), model,
+                                {"source": source, "seed": seed, "classes": splits.classes})
+                tracker.log_metrics({"accuracy": result["accuracy"], "macro_f1": result["macro_f1"],
+                                     "val_accuracy": info["val_accuracy"]}, step=seed)
+                if seed == cfg.seeds[0]:
+                    _write_predictions(staged.path(classifier_predictions(params, source)), splits, model, device)
+            summary = {key: summarize([r[key] for r in runs]) for key in ("accuracy", "macro_f1")}
+            report = {"source": source, "seeds": list(cfg.seeds), "summary": summary, "runs": runs,
+                      "classes": splits.classes}
+            staged.path(out).write_text(json.dumps(report, indent=2))
+            figure = out.with_name(f"{source}_confusion.png")
+            confusion_figure(runs[0]["confusion_matrix"], splits.classes,
+                             f"{source}: seed {runs[0]['seed']}", staged.path(figure))
         tracker.log_metrics({"accuracy_mean": summary["accuracy"]["mean"], "accuracy_std": summary["accuracy"]["std"],
                              "macro_f1_mean": summary["macro_f1"]["mean"]})
         tracker.log_artifact(out)
@@ -75,12 +79,10 @@ def train(params: Params, args) -> None:
     print(f"train_classifier: {source}: accuracy {acc['mean']:.4f} ± {acc['std']:.4f} over {len(runs)} seeds -> {out}")
 
 
-def _write_predictions(params: Params, source: str, splits: Splits, model, device) -> None:
+def _write_predictions(path, splits: Splits, model, device) -> None:
     """(actual, predicted) class names per test image, for `dvc plots` confusion matrices."""
     predicted = predict(model, splits.test.images, device=device)
-    path = classifier_predictions(params, source)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as f:
+    with open(path, "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["actual", "predicted"])
         for a, p in zip(splits.test.labels.tolist(), predicted.tolist()):
