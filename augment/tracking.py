@@ -64,15 +64,53 @@ def execution_id() -> str:
     return f"run-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
 
 
+def _probe_write(folder: Path, uri: str, what: str) -> None:
+    """Create and delete a file in ``folder``: the real test of writability (``os.access``
+    says yes to root on a read-only mount, for instance)."""
+    import tempfile
+
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as err:
+        raise TrackingError(
+            f"MLflow tracking {what} is not writable: {folder} ({err.strerror or err}; uri {uri}); "
+            "fix MLFLOW_TRACKING_URI / tracking.uri, or set tracking.enabled: false"
+        ) from None
+
+
 def check_reachable(uri: str) -> None:
-    """Fail fast, with a one-line message, when the tracking store is unusable."""
+    """Fail fast, with a one-line message naming the URI, when the tracking store is unusable:
+    a missing or unwritable sqlite folder, a file that is not an sqlite database, an unwritable
+    MLflow folder, an HTTP server that does not answer within a few seconds."""
     if uri.startswith("sqlite:///"):
         db = Path(uri[len("sqlite:///"):])
         folder = db.parent
         if not folder.is_dir():
             raise TrackingError(f"MLflow tracking database folder does not exist: {folder} (uri {uri})")
-        if not os.access(folder, os.W_OK) or (db.exists() and not os.access(db, os.W_OK)):
-            raise TrackingError(f"MLflow tracking store is not writable: {db} (uri {uri})")
+        _probe_write(folder, uri, "database folder")
+        if db.exists():
+            if not db.is_file():
+                raise TrackingError(f"MLflow tracking database {db} is not a file (uri {uri})")
+            import sqlite3
+
+            try:
+                with open(db, "r+b"):
+                    pass
+                connection = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
+                try:
+                    connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
+                finally:
+                    connection.close()
+            except OSError as err:
+                raise TrackingError(
+                    f"MLflow tracking store is not writable: {db} ({err.strerror or err}; uri {uri})"
+                ) from None
+            except sqlite3.DatabaseError as err:
+                raise TrackingError(
+                    f"MLflow tracking database {db} is unreadable ({err}); move it away or fix "
+                    f"MLFLOW_TRACKING_URI / tracking.uri (uri {uri})"
+                ) from None
     elif uri.startswith(("http://", "https://")):
         import urllib.error
         import urllib.request
@@ -85,10 +123,12 @@ def check_reachable(uri: str) -> None:
                 "start it, fix MLFLOW_TRACKING_URI / tracking.uri, or set tracking.enabled: false"
             ) from None
     elif uri.startswith("file:") or "://" not in uri:
-        folder = Path(uri[len("file:"):] if uri.startswith("file:") else uri)
-        folder = folder if folder.exists() else folder.parent
-        if not os.access(folder, os.W_OK):
-            raise TrackingError(f"MLflow tracking folder is not writable: {folder} (uri {uri})")
+        folder = Path(uri[len("file://"):] if uri.startswith("file://") else uri[len("file:"):] if uri.startswith("file:") else uri)
+        while not folder.exists() and folder != folder.parent:
+            folder = folder.parent  # MLflow creates the missing part
+        if not folder.is_dir():
+            raise TrackingError(f"MLflow tracking folder {folder} is not a folder (uri {uri})")
+        _probe_write(folder, uri, "folder")
 
 
 def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
