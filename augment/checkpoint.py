@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import pickle
+import sys
 import warnings
 import zipfile
 from pathlib import Path
@@ -106,14 +107,33 @@ def generator_payload(
     return payload
 
 
+def _canonical(value: Any) -> Any:
+    """``value`` with every string interned, containers rebuilt, tensors untouched.
+
+    Pickle writes a string once per distinct object and refers back to it afterwards, so a
+    resumed run (whose history and optimizer keys were read back from a file: new string
+    objects) would otherwise write different bytes for the same content. Interned, the same
+    checkpoint content always gives the same file.
+    """
+    if isinstance(value, str):
+        return sys.intern(value)
+    if isinstance(value, dict):
+        return {_canonical(k): _canonical(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_canonical(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_canonical(v) for v in value)
+    return value
+
+
 def save_generator(
     path: str | Path,
     model: ConditionalGenerator,
     classes: list[str],
     training: dict[str, Any] | None = None,
 ) -> None:
-    """Write a generator checkpoint atomically."""
-    atomic_torch_save(generator_payload(model, classes, training), path)
+    """Write a generator checkpoint atomically; the same content always gives the same bytes."""
+    atomic_torch_save(_canonical(generator_payload(model, classes, training)), path)
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
