@@ -56,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, help="fixes every image by (seed, index) (default: sample.seed)")
     p.add_argument("--out", type=Path, help="output file (default: <paths.synthetic>/<model>.pt)")
     p.add_argument("--grid", type=Path, help="also write a PNG grid of the first images of each class")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     _add_params_args(p)
     p.set_defaults(func=cmd_sample)
 
@@ -136,7 +137,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     )
     name = dataset.model_name
     out = args.out or synthetic_file(params, name)
-    images, labels = dataset.tensors(progress=True)
+    images, labels = dataset.tensors(progress=not args.no_progress)
     # Both files or neither: an interrupted or failed command leaves the previous ones intact.
     with StagedOutputs() as staged:
         save_synthetic(staged.path(out), images, labels, dataset.classes,

@@ -273,6 +273,11 @@ def load_model(
     elif isinstance(model, Path) or (isinstance(model, str) and (model.endswith(".pt") or Path(model).is_file())):
         path = Path(model)
         if not path.is_file():
+            if path.stem in REGISTRY:  # e.g. the sample stage's models/generators/cgan.pt
+                raise FileNotFoundError(
+                    f"no checkpoint at {path}: train it with `augment train {path.stem} --out {path}` "
+                    f"or run `dvc repro`"
+                )
             raise FileNotFoundError(
                 f"no checkpoint at {path}: give an existing generator checkpoint, or a model name "
                 f"({', '.join(REGISTRY)}) to read <root>/<name>.pt"
