@@ -1,11 +1,13 @@
 """The ``augment`` command: train, sample, inspect.
 
     augment train MODEL [--params FILE] [--set KEY=VALUE ...] [--out PATH] [--resume]
-    augment sample MODEL -n N [--seed S] [--out PATH]
+    augment sample MODEL -n N [--seed S] [--out PATH] [--grid PNG]
     augment info CHECKPOINT
 
-Expected errors (bad parameters, missing or bad files) print one line naming the problem and
-exit with code 2; no traceback. An interrupted training exits 130 after its last checkpoint.
+Expected errors (bad parameters or arguments, missing, corrupt or unsafe files, outputs that
+cannot be written) print one line naming the problem and exit with code 2; no traceback, and no
+partial output. A training whose loss turns NaN or infinite exits 1, keeping the checkpoint of
+its last finished epoch; Ctrl-C exits 130 and keeps it too (continue with ``--resume``).
 """
 
 from __future__ import annotations
