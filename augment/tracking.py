@@ -30,13 +30,25 @@ class TrackingError(RuntimeError):
     """The tracking store cannot be reached or written."""
 
 
-def tracking_uri(params: Params, project_root: str | Path = ".") -> str:
+def project_root() -> Path:
+    """The project's folder: ``DVC_ROOT`` under DVC, else the working directory.
+
+    DVC runs a queued experiment (``dvc exp run --queue``) in a temporary copy of the project,
+    deleted afterwards, and sets ``DVC_ROOT`` to the real project for it; relative paths of the
+    tracking store must resolve there, or the experiment's runs would vanish with the copy.
+    """
+    return Path(os.environ.get("DVC_ROOT") or ".")
+
+
+def tracking_uri(params: Params, root: str | Path | None = None) -> str:
     """``MLFLOW_TRACKING_URI`` when set, else ``tracking.uri``; a relative sqlite path is made
-    absolute against the project root, so every stage writes the same database."""
+    absolute against the project root (:func:`project_root`), so every stage and every queued
+    experiment writes the same database."""
     uri = os.environ.get("MLFLOW_TRACKING_URI") or params.tracking.uri
     prefix = "sqlite:///"
     if uri.startswith(prefix) and not uri.startswith(prefix + "/"):
-        uri = prefix + str((Path(project_root) / uri[len(prefix):]).resolve())
+        base = Path(root) if root is not None else project_root()
+        uri = prefix + str((base / uri[len(prefix):]).resolve())
     return uri
 
 
@@ -57,7 +69,9 @@ def execution_id() -> str:
             cmd = " ".join(proc.cmdline()[:3])
             if Path(proc.name()).name == "dvc" or "dvc " in cmd or cmd.endswith("dvc"):
                 started = time.strftime("%Y%m%d-%H%M%S", time.localtime(proc.create_time()))
-                return f"dvc-{started}-{proc.pid}"
+                # A queue worker runs several experiments: each is its own execution.
+                experiment = os.environ.get("DVC_EXP_NAME")
+                return f"dvc-{started}-{proc.pid}" + (f"-{experiment}" if experiment else "")
             proc = proc.parent()
     except Exception:  # noqa: BLE001 - any psutil failure just means "not under dvc"
         pass
@@ -150,12 +164,12 @@ class Tracker:
     """
 
     def __init__(self, params: Params, stage: str, method: str, run_name: str | None = None,
-                 project_root: str | Path = ".") -> None:
+                 root: str | Path | None = None) -> None:
         self.enabled = params.tracking.enabled
         self.params = params
         self.stage, self.method = stage, method
         self.run_name = run_name or f"{stage}:{method}"
-        self.uri = tracking_uri(params, project_root) if self.enabled else None
+        self.uri = tracking_uri(params, root) if self.enabled else None
         self.run = None
         if self.enabled:
             check_reachable(self.uri)
@@ -168,7 +182,12 @@ class Tracker:
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
         mlflow.set_tracking_uri(self.uri)
         try:
-            mlflow.set_experiment(self.params.tracking.experiment)
+            name = self.params.tracking.experiment
+            if self.uri.startswith("sqlite:") and mlflow.get_experiment_by_name(name) is None:
+                # Artifacts next to the database, in the project: not in the working directory,
+                # which for a queued DVC experiment is a temporary copy.
+                mlflow.create_experiment(name, artifact_location=(project_root() / "mlruns").resolve().as_uri())
+            mlflow.set_experiment(name)
             self.run = mlflow.start_run(
                 run_name=self.run_name,
                 tags={TAG_STAGE: self.stage, TAG_METHOD: self.method, TAG_EXECUTION: execution_id()},
