@@ -17,19 +17,8 @@ import json
 import sys
 from pathlib import Path
 
-from augment.config import DEFAULT_PARAMS_FILE, MODEL_NAMES, ConfigError, load_params, one_line
-
-EXIT_USAGE = 2
-EXIT_FAILED = 1
-EXIT_INTERRUPTED = 130
-
-
-class OneLineArgumentParser(argparse.ArgumentParser):
-    """argparse with usage errors on one line (``PROG: error: MESSAGE; see PROG --help``) and exit
-    code 2, like every other expected error, instead of the usage block followed by the error."""
-
-    def error(self, message: str):
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {one_line(message)}; see {self.prog} --help\n")
+from augment.config import DEFAULT_PARAMS_FILE, MODEL_NAMES, ConfigError, load_params
+from augment.errors import OneLineArgumentParser, report_errors
 
 
 def _add_params_args(p: argparse.ArgumentParser) -> None:
@@ -227,27 +216,8 @@ def main(argv: list[str] | None = None) -> int:
     parameters, files, data; a path that cannot be written) or 1 (training diverged); Ctrl-C
     returns 130. Anything else is a bug and keeps its traceback.
     """
-    from augment.checkpoint import CheckpointError
-    from augment.data import DataError
-    from augment.training import TrainingDiverged
-
     args = build_parser().parse_args(argv)
-    try:
-        return args.func(args)
-    except (ConfigError, DataError, CheckpointError, FileNotFoundError, ValueError) as err:
-        print(f"augment {args.command}: error: {one_line(err)}", file=sys.stderr)
-        return EXIT_USAGE
-    except OSError as err:  # an output that cannot be written: no space, no permission, ...
-        where = f" ({err.filename})" if getattr(err, "filename", None) else ""
-        print(f"augment {args.command}: error: {one_line(err.strerror or err)}{where}", file=sys.stderr)
-        return EXIT_USAGE
-    except TrainingDiverged as err:
-        print(f"augment {args.command}: error: {one_line(err)}", file=sys.stderr)
-        return EXIT_FAILED
-    except KeyboardInterrupt as err:
-        detail = one_line(err) or "no output was written"
-        print(f"augment {args.command}: interrupted: {detail}", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    return report_errors(f"augment {args.command}", lambda: args.func(args))
 
 
 if __name__ == "__main__":

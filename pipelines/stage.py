@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import argparse
 import resource
-import sys
 import time
 from collections.abc import Callable, Sequence
 
 import psutil
 
-from augment.cli import OneLineArgumentParser
-from augment.config import DEFAULT_PARAMS_FILE, ConfigError, Params, load_params, one_line
-
-EXIT_USAGE = 2
+from augment.config import DEFAULT_PARAMS_FILE, Params, load_params
+from augment.errors import OneLineArgumentParser, report_errors
+from augment.training import configure_torch
 
 
 def run_stage(
@@ -29,11 +27,6 @@ def run_stage(
     choices: Sequence[str] | None = None,
 ) -> int:
     """Parse ``[ITEM] [--params FILE] [--set KEY=VALUE ...]``, load params, run ``body``."""
-    from augment.checkpoint import CheckpointError
-    from augment.data import DataError
-    from augment.tracking import TrackingError
-    from augment.training import TrainingDiverged, configure_torch
-
     parser = OneLineArgumentParser(prog=f"pipelines/{name}.py", description=body.__doc__)
     if choices is not None:
         parser.add_argument("item", choices=list(choices))
@@ -41,23 +34,15 @@ def run_stage(
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    try:
+
+    def run() -> None:
         params = load_params(args.params, args.overrides)
         configure_torch(params)
         body(params, args)
-    except (ConfigError, DataError, CheckpointError, TrackingError, FileNotFoundError, ValueError) as err:
-        print(f"{name}: error: {one_line(err)}", file=sys.stderr)
-        return EXIT_USAGE
-    except OSError as err:  # an output that cannot be written: no space, no permission, ...
-        where = f" ({err.filename})" if getattr(err, "filename", None) else ""
-        print(f"{name}: error: {one_line(err.strerror or err)}{where}", file=sys.stderr)
-        return EXIT_USAGE
-    except TrainingDiverged as err:
-        print(f"{name}: error: {one_line(err)}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt as err:
-        print(f"{name}: interrupted: {one_line(err) or 'no output was written'}", file=sys.stderr)
-        return 130
+
+    code = report_errors(name, run)
+    if code:
+        return code
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
     label = f"{name}@{args.item}" if choices is not None else name
     total = time.time() - psutil.Process().create_time()  # including Python and torch start-up
