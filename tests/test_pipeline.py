@@ -215,3 +215,22 @@ def test_stage_with_missing_input_names_the_file(tmp_path, monkeypatch, capsys):
 
     assert run_stage("train_generator", train, ["cvae"], choices=["cvae"]) == 2
     assert "data/splits/splits.pt" in capsys.readouterr().err
+
+
+def test_every_param_that_changes_results_is_a_dependency_of_some_stage():
+    """So that `dvc exp run -S KEY=VALUE` (and editing params.yaml) reruns what KEY affects.
+    `paths` is templated into dvc.yaml itself and `tracking` changes no output."""
+    from augment.config import MODEL_NAMES, all_keys
+
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    declared = set()
+    for stage in stages.values():
+        body = stage.get("do", stage)
+        items = stage.get("foreach", [None])
+        for item in items if isinstance(items, list) else list(items):
+            for entry in body.get("params", []):
+                declared.add(entry.replace("${item}", str(item)))
+    covered = {key for key in all_keys() if any(key == d or key.startswith(d + ".") for d in declared)}
+    missing = set(all_keys()) - covered - {k for k in all_keys() if k.startswith(("paths.", "tracking."))}
+    assert not missing, f"params no stage depends on: {sorted(missing)}"
+    assert {f"generators.{m}" for m in MODEL_NAMES} <= declared
