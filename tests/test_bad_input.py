@@ -995,6 +995,13 @@ def _epoch_of(path: Path) -> int:
         return 0
 
 
+def _default_sigint() -> None:
+    """In the child, before exec: SIGINT back to its default action. A test runner started in the
+    background (``cmd &``, nohup, some CI) inherits SIGINT *ignored*, and so would the child: Ctrl-C
+    would then never reach it. Python installs its KeyboardInterrupt handler only over the default."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _wait_for_epoch(process: subprocess.Popen, path: Path, epoch: int, timeout: float = 90) -> int:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -1010,6 +1017,7 @@ def uninterrupted(tmp_path_factory):
     """The reference: the same training, never interrupted, started in the background."""
     folder = _interrupt_project(tmp_path_factory.mktemp("reference") / "project")
     process = subprocess.Popen(_augment("train", "cvaegan", "--no-progress"), cwd=folder, env=_env(),
+                               preexec_fn=_default_sigint,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
     def result() -> Path:
@@ -1043,6 +1051,7 @@ def test_sigkill_mid_epoch_then_resume_equals_an_uninterrupted_run(tmp_path, uni
     folder = _interrupt_project(tmp_path / "project")
     checkpoint = folder / "models/generators/cvaegan.pt"
     process = subprocess.Popen(_augment("train", "cvaegan", "--no-progress"), cwd=folder, env=_env(),
+                               preexec_fn=_default_sigint,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     epoch = _wait_for_epoch(process, checkpoint, 2)
     time.sleep(0.3)  # into the next epoch
@@ -1067,6 +1076,7 @@ def test_sigint_stops_cleanly_keeps_the_last_epoch_and_resume_finishes(tmp_path,
     folder = _interrupt_project(tmp_path / "project")
     checkpoint = folder / "models/generators/cvaegan.pt"
     process = subprocess.Popen(_augment("train", "cvaegan", "--no-progress"), cwd=folder, env=_env(),
+                               preexec_fn=_default_sigint,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     _wait_for_epoch(process, checkpoint, 1)
     time.sleep(0.3)
@@ -1101,7 +1111,8 @@ DVC_TINY = {
 
 def _start_repro(project: Path, env: dict, log: Path) -> subprocess.Popen:
     return subprocess.Popen(["dvc", "repro"], cwd=project, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
-                            start_new_session=True)  # its own process group: the signal reaches every stage
+                            # its own process group: the signal reaches every stage
+                            start_new_session=True, preexec_fn=_default_sigint)
 
 
 def _wait_for_text(process: subprocess.Popen, log: Path, text: str, timeout: float = 300) -> None:
