@@ -47,3 +47,42 @@ def tiny_params(tmp_path: Path, epochs: int = 2, **generator_overrides) -> Param
     p.tracking.enabled = False
     p.device = "cpu"
     return p
+
+
+def merge(base: dict, extra: dict) -> dict:
+    """Deep-merge ``extra`` into ``base`` (nested params sections), in place; returns ``base``."""
+    for key, value in extra.items():
+        if isinstance(value, dict):
+            merge(base.setdefault(key, {}), value)
+        else:
+            base[key] = value
+    return base
+
+
+def copy_project(project: Path, params_overrides: dict) -> dict:
+    """Copy the git-tracked project (without committed results) into ``project``, apply
+    ``params_overrides`` to its params.yaml, and make it a git repository of its own, as DVC
+    needs. Returns the environment to run ``dvc`` there: this venv on PATH, no MLflow or augment
+    variables of the caller, one thread, a git identity."""
+    import copy
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    import yaml
+
+    files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True, check=True)
+    for name in filter(None, files.stdout.split("\0")):
+        src = ROOT / name
+        if src.is_file() and not name.startswith(("reports/", "dvc.lock")):
+            (project / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, project / name)
+    params = merge(yaml.safe_load((project / "params.yaml").read_text()), copy.deepcopy(params_overrides))
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "AUGMENT_"))}
+    env.update(PATH=f"{Path(sys.executable).parent}:{env['PATH']}", OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1",
+               GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t", GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@t")
+    for cmd in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-qm", "copy"]):
+        subprocess.run(cmd, cwd=project, env=env, check=True, capture_output=True)
+    return env

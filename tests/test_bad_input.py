@@ -55,7 +55,7 @@ from augment.data import load_splits
 from augment.models import build_model
 from augment.synthetic import SyntheticDataset, sample_images, save_synthetic
 from pipelines.stage import run_stage
-from tests.conftest import ROOT
+from tests.conftest import ROOT, copy_project, merge
 from tests.test_data import fake_mnist, write_png
 
 BIN = Path(sys.executable).parent
@@ -72,18 +72,9 @@ TINY = {
 }
 
 
-def _merge(base: dict, extra: dict) -> dict:
-    for key, value in extra.items():
-        if isinstance(value, dict):
-            _merge(base.setdefault(key, {}), value)
-        else:
-            base[key] = value
-    return base
-
-
 def tiny_params_yaml(extra: dict | None = None) -> dict:
-    params = _merge(yaml.safe_load((ROOT / "params.yaml").read_text()), json.loads(json.dumps(TINY)))
-    return _merge(params, extra or {})
+    params = merge(yaml.safe_load((ROOT / "params.yaml").read_text()), json.loads(json.dumps(TINY)))
+    return merge(params, extra or {})
 
 
 def tiny_generator(name: str, shape=(1, 8, 8), num_classes: int = 10, **config):
@@ -134,7 +125,7 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 
 def edit_params(project: Path, extra: dict) -> None:
     path = project / "params.yaml"
-    path.write_text(yaml.safe_dump(_merge(yaml.safe_load(path.read_text()), extra), sort_keys=False))
+    path.write_text(yaml.safe_dump(merge(yaml.safe_load(path.read_text()), extra), sort_keys=False))
 
 
 def closed_port() -> int:
@@ -1128,19 +1119,7 @@ def test_interrupted_dvc_repro_then_dvc_repro_finishes(tmp_path):
     """Ctrl-C (SIGINT to the process group) during train_generator, then SIGKILL of the whole
     group during a later stage; a plain `dvc repro` afterwards finishes and is complete."""
     project = tmp_path / "project"
-    files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True, check=True)
-    for name in filter(None, files.stdout.split("\0")):
-        src = ROOT / name
-        if src.is_file() and not name.startswith(("reports/", "dvc.lock")):
-            (project / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, project / name)
-    params = _merge(yaml.safe_load((project / "params.yaml").read_text()), json.loads(json.dumps(DVC_TINY)))
-    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "AUGMENT_"))}
-    env.update(PATH=f"{BIN}:{env['PATH']}", OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1", GIT_AUTHOR_NAME="t",
-               GIT_AUTHOR_EMAIL="t@t", GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@t")
-    for cmd in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-qm", "copy"]):
-        subprocess.run(cmd, cwd=project, env=env, check=True, capture_output=True)
+    env = copy_project(project, DVC_TINY)
 
     # 1. Ctrl-C while a generator trains.
     log = tmp_path / "repro1.log"

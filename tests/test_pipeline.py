@@ -5,7 +5,6 @@ Also the stage scripts' argument errors."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -15,7 +14,7 @@ import pytest
 import yaml
 
 from pipelines.stage import run_stage
-from tests.conftest import ROOT
+from tests.conftest import ROOT, copy_project
 
 BIN = Path(sys.executable).parent
 TINY = {
@@ -25,15 +24,6 @@ TINY = {
     "classifier": {"seeds": [0, 1], "steps": 40, "width": 8},
     "evaluation": {"max_images": 100, "kid_subsets": 3, "judge": {"steps": 60, "width": 8}},
 }
-
-
-def _merge(base: dict, extra: dict) -> dict:
-    for key, value in extra.items():
-        if isinstance(value, dict):
-            _merge(base.setdefault(key, {}), value)
-        else:
-            base[key] = value
-    return base
 
 
 def _run(cmd: list[str], cwd: Path, env: dict) -> subprocess.CompletedProcess:
@@ -46,20 +36,7 @@ def _run(cmd: list[str], cwd: Path, env: dict) -> subprocess.CompletedProcess:
 def repro(tmp_path_factory):
     """A copy of the tracked project with tiny params, after one `dvc repro`."""
     project = tmp_path_factory.mktemp("project")
-    files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True, check=True)
-    for name in filter(None, files.stdout.split("\0")):
-        src = ROOT / name
-        if src.is_file() and not name.startswith(("reports/", "dvc.lock")):
-            (project / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, project / name)
-    params = _merge(yaml.safe_load((project / "params.yaml").read_text()), TINY)
-    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "AUGMENT_"))}
-    env.update(PATH=f"{BIN}:{env['PATH']}", OMP_NUM_THREADS="1", GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t",
-               GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@t")
-    _run(["git", "init", "-q"], project, env)
-    _run(["git", "add", "-A"], project, env)
-    _run(["git", "commit", "-qm", "copy"], project, env)
+    env = copy_project(project, TINY)
     first = _run(["dvc", "repro"], project, env)
     return project, env, first
 
