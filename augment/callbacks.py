@@ -11,6 +11,7 @@ from pathlib import Path
 
 from augment.grids import sample_grid, save_grid
 from augment.models import ConditionalGenerator
+from augment.outputs import StagedOutputs
 
 GRID_COLUMNS = 10  # samples per class (row) in progress and sample grids
 
@@ -65,10 +66,8 @@ class LossLog:
 
     def on_epoch_end(self, model: ConditionalGenerator, epoch: int, losses: dict[str, float]) -> None:
         self.rows = [r for r in self.rows if r["epoch"] < epoch] + [{"epoch": epoch, **losses}]
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".csv.tmp")
-        with tmp.open("w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(self.rows[-1]))
-            writer.writeheader()
-            writer.writerows(self.rows)
-        tmp.replace(self.path)
+        with StagedOutputs() as staged:
+            with staged.path(self.path).open("w", newline="") as f:
+                writer = csv.DictWriter(f, fieldnames=list(self.rows[-1]))
+                writer.writeheader()
+                writer.writerows(self.rows)

@@ -32,7 +32,7 @@ import torch
 from PIL import Image
 
 from augment.config import DataConfig
-from augment.outputs import atomic_torch_save
+from augment.outputs import StagedOutputs, atomic_torch_save
 
 PathLike = Union[str, os.PathLike]
 
@@ -229,17 +229,13 @@ def _gunzip_missing(files: list[Path]) -> None:
         archive = file.with_name(file.name + ".gz")
         if file.is_file() or not archive.is_file():
             continue
-        tmp = file.with_name(f".{file.name}.tmp{os.getpid()}")
         try:
-            with gzip.open(archive, "rb") as src, open(tmp, "wb") as dst:
+            with StagedOutputs() as staged, gzip.open(archive, "rb") as src, open(staged.path(file), "wb") as dst:
                 shutil.copyfileobj(src, dst)
-            os.replace(tmp, file)
         except (OSError, EOFError) as err:  # gzip.BadGzipFile is an OSError
             raise DataError(
                 f"{archive}: cannot unpack ({err}); replace it with a good copy or delete it"
             ) from err
-        finally:
-            tmp.unlink(missing_ok=True)
 
 
 def _missing_files_error(

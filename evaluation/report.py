@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from augment.config import MODEL_NAMES
+from augment.outputs import StagedOutputs
 from evaluation.stats import HELPS, HURTS, NO_EFFECT, verdict
 
 __all__ = [
@@ -489,12 +490,7 @@ def write_report(metrics: dict[str, dict], quality: dict[str, dict], figures: di
     """Write :func:`render_report` to ``out_path`` (e.g. ``reports/comparison.md``) atomically
     and return the markdown text."""
     out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
     text = render_report(metrics, quality, figures, out_path.parent, context)
-    tmp = out_path.with_name(f".{out_path.name}.tmp{os.getpid()}")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, out_path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with StagedOutputs() as staged:
+        staged.path(out_path).write_text(text, encoding="utf-8")
     return text
