@@ -991,6 +991,12 @@ def _default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+def _start_training(folder: Path, stdout=subprocess.PIPE) -> subprocess.Popen:
+    """`augment train cvaegan` in the background, in ``folder``, Ctrl-C-able (see above)."""
+    return subprocess.Popen(_augment("train", "cvaegan", "--no-progress"), cwd=folder, env=_env(),
+                            preexec_fn=_default_sigint, stdout=stdout, stderr=subprocess.PIPE, text=True)
+
+
 def _wait_for_epoch(process: subprocess.Popen, path: Path, epoch: int, timeout: float = 90) -> int:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -1005,9 +1011,7 @@ def _wait_for_epoch(process: subprocess.Popen, path: Path, epoch: int, timeout: 
 def uninterrupted(tmp_path_factory):
     """The reference: the same training, never interrupted, started in the background."""
     folder = _interrupt_project(tmp_path_factory.mktemp("reference") / "project")
-    process = subprocess.Popen(_augment("train", "cvaegan", "--no-progress"), cwd=folder, env=_env(),
-                               preexec_fn=_default_sigint,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = _start_training(folder)
 
     def result() -> Path:
         out, err = process.communicate(timeout=300)
@@ -1039,9 +1043,7 @@ def _assert_same_training(resumed: Path, reference: Path) -> dict:
 def test_sigkill_mid_epoch_then_resume_equals_an_uninterrupted_run(tmp_path, uninterrupted):
     folder = _interrupt_project(tmp_path / "project")
     checkpoint = folder / "models/generators/cvaegan.pt"
-    process = subprocess.Popen(_augment("train", "cvaegan", "--no-progress"), cwd=folder, env=_env(),
-                               preexec_fn=_default_sigint,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    process = _start_training(folder, stdout=subprocess.DEVNULL)
     epoch = _wait_for_epoch(process, checkpoint, 2)
     time.sleep(0.3)  # into the next epoch
     process.kill()  # SIGKILL: no cleanup runs at all
@@ -1064,9 +1066,7 @@ def test_sigkill_mid_epoch_then_resume_equals_an_uninterrupted_run(tmp_path, uni
 def test_sigint_stops_cleanly_keeps_the_last_epoch_and_resume_finishes(tmp_path, uninterrupted):
     folder = _interrupt_project(tmp_path / "project")
     checkpoint = folder / "models/generators/cvaegan.pt"
-    process = subprocess.Popen(_augment("train", "cvaegan", "--no-progress"), cwd=folder, env=_env(),
-                               preexec_fn=_default_sigint,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = _start_training(folder)
     _wait_for_epoch(process, checkpoint, 1)
     time.sleep(0.3)
     process.send_signal(signal.SIGINT)
