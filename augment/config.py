@@ -27,6 +27,10 @@ DATASETS = ("digits", "mnist", "fashion-mnist", "kmnist", "emnist", "imagefolder
 MODEL_NAMES = ("cvae", "cgan", "cvaegan")
 SOURCES = ("real",) + MODEL_NAMES
 DEVICES = ("auto", "cpu", "cuda")
+CONDITIONINGS = ("planes", "projection")  # how a discriminator sees the label (models/layers.py)
+UPSAMPLINGS = ("transposed", "nearest")  # how a decoder doubles a side (models/layers.py)
+WARM_STARTS = ("none", "cvae")  # what the CVAE-GAN's encoder and decoder start from
+LR_SCHEDULES = ("constant", "cosine")  # the classifiers' learning rate over their steps
 
 DEFAULT_PARAMS_FILE = "params.yaml"
 
@@ -70,6 +74,9 @@ class CVAEConfig:
     beta1: float = 0.9  # Adam beta1
     beta2: float = 0.999  # Adam beta2
     kl_weight: float = 1.0  # weight of KL[Q(z|x,y) || P(z)] against the reconstruction
+    steps_per_epoch: int = 0  # optimizer steps per epoch; 0 = one pass over the data (see training.py)
+    upsample: str = "transposed"  # decoder: transposed (4x4 stride-2) or nearest (x2 + 3x3 conv)
+    ema: float = 0.0  # decay of an exponential moving average of the decoder for sampling; 0 = off
 
 
 @dataclass
@@ -82,6 +89,11 @@ class CGANConfig:
     beta1: float = 0.5  # DCGAN's beta1
     beta2: float = 0.999
     d_steps: int = 1  # k: discriminator steps per generator step
+    steps_per_epoch: int = 0  # generator steps per epoch; 0 = one pass over the data
+    upsample: str = "transposed"  # generator: transposed (4x4 stride-2) or nearest (x2 + 3x3 conv)
+    conditioning: str = "planes"  # discriminator: label planes at the input, or projection
+    spectral_norm: bool = False  # spectral normalisation of every discriminator layer
+    ema: float = 0.0  # decay of an exponential moving average of G for sampling; 0 = off
 
 
 @dataclass
@@ -97,6 +109,12 @@ class CVAEGANConfig:
     gamma: float = 1.0  # decoder: gamma * L_llike - L_GAN (content against style)
     kl_weight: float = 1.0  # weight of L_prior in the encoder's loss
     llike_layer: int = -1  # l: which discriminator conv layer L_llike compares (-1: the last)
+    steps_per_epoch: int = 0  # encoder/decoder steps per epoch; 0 = one pass over the data
+    upsample: str = "transposed"  # decoder: transposed (4x4 stride-2) or nearest (x2 + 3x3 conv)
+    conditioning: str = "planes"  # discriminator: label planes at the input, or projection
+    spectral_norm: bool = False  # spectral normalisation of every discriminator layer
+    ema: float = 0.0  # decay of an exponential moving average of the decoder for sampling; 0 = off
+    init_from: str = "none"  # none, or cvae: start encoder and decoder from the trained CVAE
 
 
 @dataclass
@@ -123,6 +141,7 @@ class ClassifierConfig:
     batch_size: int = 64
     lr: float = 1e-3
     width: int = 32  # channels of the classifier's first conv layer
+    lr_schedule: str = "constant"  # constant, or cosine: lr decays to 0 over `steps`
 
 
 @dataclass
@@ -130,8 +149,9 @@ class JudgeConfig:
     steps: int = 800  # Adam steps on the real training split (best val accuracy is kept)
     batch_size: int = 64  # images per step
     lr: float = 1e-3  # Adam learning rate
-    width: int = 32  # channels of the first conv layer; features are 2 * width wide
+    width: int = 32  # channels of the first conv layer (features: see evaluation/classifier.py)
     seed: int = 1234  # weight init and batch order; differs from the downstream classifier's seeds
+    lr_schedule: str = "constant"  # constant, or cosine: lr decays to 0 over `steps`
 
 
 @dataclass
@@ -227,6 +247,9 @@ _RANGES: dict[str, tuple[Any, str]] = {
     "evaluation.judge.batch_size": _POSITIVE_INT,
     "evaluation.judge.lr": _POSITIVE,
     "evaluation.judge.width": _POSITIVE_INT,
+    "classifier.lr_schedule": (lambda v: v in LR_SCHEDULES, "one of: " + ", ".join(LR_SCHEDULES)),
+    "evaluation.judge.lr_schedule": (lambda v: v in LR_SCHEDULES, "one of: " + ", ".join(LR_SCHEDULES)),
+    "generators.cvaegan.init_from": (lambda v: v in WARM_STARTS, "one of: " + ", ".join(WARM_STARTS)),
     "device": (lambda v: v in DEVICES, "one of: " + ", ".join(DEVICES)),
     "cpu_threads": (lambda v: 0 <= v <= MAX_CPU_THREADS, f"an integer in [0, {MAX_CPU_THREADS}]"),
 }
@@ -242,6 +265,10 @@ for _name in MODEL_NAMES:
         "d_steps": _POSITIVE_INT,
         "gamma": _NON_NEGATIVE,
         "kl_weight": _NON_NEGATIVE,
+        "steps_per_epoch": (lambda v: v >= 0, "an integer >= 0 (0: one pass over the data)"),
+        "upsample": (lambda v: v in UPSAMPLINGS, "one of: " + ", ".join(UPSAMPLINGS)),
+        "conditioning": (lambda v: v in CONDITIONINGS, "one of: " + ", ".join(CONDITIONINGS)),
+        "ema": (lambda v: 0 <= v < 1, "a number in [0, 1) (0: no moving average)"),
     }.items():
         _RANGES[f"generators.{_name}.{_key}"] = _rule
 

@@ -99,31 +99,15 @@ def _require_encoder(model: ConditionalGenerator) -> None:
 
 
 def find_decoder(model: ConditionalGenerator) -> Decoder:
-    """The :class:`~augment.models.layers.Decoder` behind ``model.decode`` (f_d or G)."""
-    for attr in ("decoder", "generator"):
-        module = getattr(model, attr, None)
-        if isinstance(module, Decoder):
-            return module
-    found = [m for m in model.modules() if isinstance(m, Decoder)]
-    if len(found) == 1:
-        return found[0]
-    raise TypeError(
-        f"{model.name}: soft-label decoding needs exactly one augment.models.layers.Decoder, "
-        f"found {len(found)}"
-    )
+    """The :class:`~augment.models.layers.Decoder` behind ``model.decode``: f_d or G, or their
+    moving average when the model keeps one."""
+    return model.sampling_decoder()
 
 
 def forward_soft(decoder: Decoder, z: torch.Tensor, onehot: torch.Tensor) -> torch.Tensor:
-    """``Decoder.forward`` with a given (possibly soft) one-hot [B, K] instead of labels [B].
-
-    The same layers in the same order as ``Decoder.forward``; with ``onehot = one_hot(y)`` it
-    gives exactly ``decoder(z, y)`` (tests/test_stylize.py checks this, so a change to
-    ``Decoder.forward`` that is not mirrored here fails there).
-    """
-    h = decoder.fc(torch.cat([z, onehot.to(z.dtype)], dim=1))  # [B, base_c * h0 * w0]
-    h = h.view(-1, decoder.base_channels, *decoder.base_hw)  # [B, base_c, h0, w0]
-    h = decoder.ups(h)  # [B, width, H, W]
-    return torch.sigmoid(decoder.to_image(h))  # [B, C, H, W] in [0, 1]
+    """``Decoder.forward`` with a given (possibly soft) one-hot [B, K] instead of labels [B]:
+    :meth:`Decoder.forward_onehot`, the path ``decoder(z, y)`` itself takes."""
+    return decoder.forward_onehot(z, onehot)
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """The one training loop. Models supply their step; the loop owns everything else.
 
-It owns epochs and batches (shuffled by a per-epoch seed, so a resumed run sees the same
-batches), a tqdm progress bar with the running losses, per-epoch callbacks, a checkpoint after
+It owns epochs and batches (shuffled by a per-pass seed, so a resumed run sees the same
+batches), the moving average of the sampling network (``ema``), a tqdm progress bar with the running losses, per-epoch callbacks, a checkpoint after
 every epoch (weights, optimizer states, RNG state and loss history: enough for ``--resume`` to
 continue exactly), and a stop on a non-finite loss that keeps the last good checkpoint.
 """
@@ -72,17 +72,41 @@ class TrainState:
     history: list[dict[str, float]] = field(default_factory=list)  # mean losses per epoch
 
 
-def epoch_batches(n: int, batch_size: int, seed: int, epoch: int) -> list[torch.Tensor]:
-    """Shuffled index batches for one epoch, fixed by (seed, epoch).
+def pass_batches(n: int, batch_size: int, seed: int, index: int) -> list[torch.Tensor]:
+    """Shuffled index batches of one pass over the data, fixed by (seed, index).
 
     The last partial batch is dropped when there is more than one batch, so batch norm never
     sees a batch of one image.
     """
-    g = torch.Generator().manual_seed(seed * 100_003 + epoch)
+    g = torch.Generator().manual_seed(seed * 100_003 + index)
     perm = torch.randperm(n, generator=g)
     batches = list(perm.split(batch_size))
     if len(batches) > 1 and len(batches[-1]) < batch_size:
         batches.pop()
+    return batches
+
+
+def epoch_batches(n: int, batch_size: int, seed: int, epoch: int, steps_per_epoch: int = 0) -> list[torch.Tensor]:
+    """The index batches of epoch ``epoch`` (1-based), fixed by (seed, epoch).
+
+    ``steps_per_epoch = 0``: an epoch is one pass over the data (pass ``epoch``).
+    ``steps_per_epoch = S > 0``: an epoch is S steps of one endless stream of passes 1, 2, ...;
+    global step t (0-based) takes batch ``t mod P`` of pass ``t // P + 1`` (P batches per pass).
+    Training length is then ``epochs * S`` steps whatever the size of the data, so a small and a
+    large training split get the same number of updates; with S = P both modes give the same
+    batches.
+    """
+    if steps_per_epoch <= 0:
+        return pass_batches(n, batch_size, seed, epoch)
+    per_pass = len(pass_batches(n, batch_size, seed, 1))  # the same for every pass
+    first = (epoch - 1) * steps_per_epoch
+    passes: dict[int, list[torch.Tensor]] = {}
+    batches = []
+    for t in range(first, first + steps_per_epoch):
+        index, position = divmod(t, per_pass)
+        if index + 1 not in passes:
+            passes[index + 1] = pass_batches(n, batch_size, seed, index + 1)
+        batches.append(passes[index + 1][position])
     return batches
 
 
@@ -99,8 +123,12 @@ def fit(
     device: torch.device | str = "cpu",
     callbacks: list[Callback] = (),
     progress: bool = True,
+    steps_per_epoch: int = 0,
 ) -> TrainState:
     """Train ``model`` on ``data`` for ``epochs`` epochs, checkpointing after each.
+
+    An epoch is one pass over the data, or ``steps_per_epoch`` steps when that is > 0
+    (:func:`epoch_batches`).
 
     The caller seeds the global RNG and builds the model; ``fit`` seeds it again from ``seed``
     for the noise of training, and on ``resume`` restores weights, optimizers, RNG state and
@@ -125,16 +153,17 @@ def fit(
 
     x_all = data.images.to(device)  # [N, C, H, W]
     y_all = data.labels.to(device)  # [N]
-    batches_per_epoch = len(epoch_batches(len(data), batch_size, seed, 0))
+    batches_per_epoch = steps_per_epoch or len(pass_batches(len(data), batch_size, seed, 0))
     total = max(0, epochs - state.epoch) * batches_per_epoch
     bar = tqdm(total=total, desc=f"train {model.name}", unit="batch", disable=not progress, dynamic_ncols=True)
     try:
         for epoch in range(state.epoch + 1, epochs + 1):
             sums: dict[str, float] = {}
-            batches = epoch_batches(len(data), batch_size, seed, epoch)
+            batches = epoch_batches(len(data), batch_size, seed, epoch, steps_per_epoch)
             for step, idx in enumerate(batches, start=1):
                 idx = idx.to(device)
                 losses = model.train_step(x_all[idx], y_all[idx], optimizers)
+                model.update_ema()
                 bad = {k: v for k, v in losses.items() if not math.isfinite(v)}
                 if bad:
                     raise TrainingDiverged(
@@ -261,6 +290,7 @@ def train_generator(
     from augment.paths import generator_checkpoint, generator_report_dir
 
     from augment.outputs import check_writable_file
+    from augment.warm_start import warm_start
 
     cfg = params.generator(name)
     out = check_writable_file(Path(out) if out is not None else generator_checkpoint(params, name), "checkpoint")
@@ -269,6 +299,8 @@ def train_generator(
     device = resolve_device(params.device)
     torch.manual_seed(params.generators.seed)  # weight initialisation
     model = build_model(name, cfg, splits.image_shape, splits.num_classes)
+    if not (resume and out.is_file()):  # a resumed run continues from its own checkpoint
+        warm_start(model, params, splits.classes)
     callbacks = [
         LossLog(report_dir / "losses.csv", resume=resume),
         ProgressGrid(report_dir / "progress", params.generators.grid_every, params.generators.seed, cfg.epochs),
@@ -286,5 +318,6 @@ def train_generator(
         device=device,
         callbacks=callbacks,
         progress=progress,
+        steps_per_epoch=cfg.steps_per_epoch,
     )
     return model, state, out

@@ -48,6 +48,8 @@ __all__ = [
 PathLike = Union[str, "os.PathLike[str]"]
 FORMAT = 1  # version of the file written by save_classifier
 MIN_POOLED_SIDE = 4  # max-pool only while the feature map keeps at least this side
+DENSE_HEAD_SIDE = 7  # a final feature map at least this wide gets a dense head (28x28 images and up)
+DROPOUT = 0.3  # before the output layer of a dense head
 
 
 # --------------------------------------------------------------------------------------------
@@ -69,11 +71,20 @@ class ConvBlock(nn.Module):
 
 
 class SmallCNN(nn.Module):
-    """Two conv blocks (``width`` then ``2 * width`` channels), global average pool, linear head.
+    """Two conv blocks (``width`` then ``2 * width`` channels), then a head sized by the image.
 
     Each block halves the side with a max-pool only while the result stays >= 4, so the same
     class serves 1x8x8 (8 -> 4 -> 4), 1x28x28 (28 -> 14 -> 7) and 3x32x32 (32 -> 16 -> 8).
-    No dropout: the only regularisation is early stopping on the validation split.
+
+    The head depends on the final feature map's side s:
+
+    - s < 7 (8x8 digits): global average pool, linear layer. Features: ``2 * width``. No dropout:
+      the only regularisation is early stopping on the validation split.
+    - s >= 7 (28x28 and larger): flatten, dense layer of ``4 * width`` units with ReLU (the
+      features), dropout 0.3, linear layer. Two 3x3 convolutions see only 10x10 pixels of a
+      28x28 digit, and averaging their map away discards where strokes are: on real MNIST
+      (7,200 training images, 300 steps) the pooled head reached 0.71 test accuracy, the dense
+      head 0.98, at the same cost per step (docs/profile-28x28.md).
     """
 
     def __init__(self, image_shape: tuple[int, int, int], num_classes: int, width: int = 32):
@@ -84,24 +95,35 @@ class SmallCNN(nn.Module):
         self.image_shape = (c, h, w)
         self.num_classes = int(num_classes)
         self.width = int(width)
-        self.feature_dim = 2 * self.width  # size of features(x)
 
-        side = min(h, w)
+        hs, ws = h, w
         blocks = []
         for c_in, c_out in ((c, self.width), (self.width, 2 * self.width)):
-            pool = side // 2 >= MIN_POOLED_SIDE
+            pool = min(hs, ws) // 2 >= MIN_POOLED_SIDE
             blocks.append(ConvBlock(c_in, c_out, pool))
-            side = side // 2 if pool else side
+            hs, ws = (hs // 2, ws // 2) if pool else (hs, ws)
         self.blocks = nn.Sequential(*blocks)
+        self.dense = min(hs, ws) >= DENSE_HEAD_SIDE
+        if self.dense:
+            self.feature_dim = 4 * self.width  # size of features(x)
+            self.fc = nn.Linear(2 * self.width * hs * ws, self.feature_dim)
+            self.dropout = nn.Dropout(DROPOUT)
+        else:
+            self.feature_dim = 2 * self.width
         self.head = nn.Linear(self.feature_dim, self.num_classes)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        """Penultimate activations: [B, C, H, W] -> [B, 2 * width]."""
+        """Penultimate activations: [B, C, H, W] -> [B, feature_dim]."""
         h = self.blocks(x)  # [B, 2W, H', W']
+        if self.dense:
+            return F.relu(self.fc(h.flatten(1)))  # [B, 4W]
         return h.mean(dim=(2, 3))  # [B, 2W] global average pool
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x))  # [B, K] logits
+        h = self.features(x)  # [B, feature_dim]
+        if self.dense:
+            h = self.dropout(h)
+        return self.head(h)  # [B, K] logits
 
 
 def build_classifier(image_shape, num_classes: int, width: int, seed: int) -> SmallCNN:
@@ -199,6 +221,10 @@ def train_classifier(
 ) -> tuple[SmallCNN, dict[str, Any]]:
     """Train a :class:`SmallCNN` for exactly ``cfg.steps`` Adam steps and keep the best weights.
 
+    ``cfg.lr_schedule``: ``constant`` keeps ``cfg.lr``; ``cosine`` decays it to 0 over the steps
+    (torch's CosineAnnealingLR), which settles the weights at the end instead of leaving them
+    where the last large step threw them.
+
     Validation accuracy is measured every ``max(1, steps // 10)`` steps and after the last step;
     the returned model (eval mode, on ``device``) holds the weights of the best measurement, the
     later one on ties. With an empty ``val`` the final weights are kept. Returns ``(model, info)``
@@ -218,6 +244,8 @@ def train_classifier(
 
     model = build_classifier(train.images.shape[1:], num_classes, cfg.width, seed).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    schedule = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
+                if cfg.lr_schedule == "cosine" else None)
     g = torch.Generator().manual_seed(seed)  # batch order only
     batches = _batches(len(train), int(cfg.batch_size), g)
     x_all = train.images.to(device)  # [N, C, H, W]
@@ -237,6 +265,8 @@ def train_classifier(
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            if schedule is not None:
+                schedule.step()
 
             value = loss.item()
             if not math.isfinite(value):

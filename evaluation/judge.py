@@ -39,7 +39,8 @@ JUDGE_ROLE = "judge"  # meta["role"] of a saved judge, checked by load_judge
 def _classifier_config(cfg: JudgeConfig) -> ClassifierConfig:
     """The judge's settings in the form train_classifier reads (no synthetic data, one seed)."""
     return ClassifierConfig(synthetic_ratio=0.0, seeds=[cfg.seed], steps=cfg.steps,
-                            batch_size=cfg.batch_size, lr=cfg.lr, width=cfg.width)
+                            batch_size=cfg.batch_size, lr=cfg.lr, width=cfg.width,
+                            lr_schedule=cfg.lr_schedule)
 
 
 def train_judge(

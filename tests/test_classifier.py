@@ -45,8 +45,11 @@ def test_small_cnn_shapes(shape):
     model = SmallCNN(shape, num_classes=7, width=8)
     x = torch.rand(3, *shape)
     assert model(x).shape == (3, 7)
-    assert model.features(x).shape == (3, 16) and model.feature_dim == 16
-    assert features(model, x, batch_size=2).shape == (3, 16)
+    # 8x8: pooled head, 2 * width features; 28x28 and 32x32 (final map >= 7): dense head, 4 * width
+    dim = {8: 16, 28: 32, 32: 32}[shape[1]]
+    assert model.dense == (shape[1] >= 28)
+    assert model.features(x).shape == (3, dim) and model.feature_dim == dim
+    assert features(model, x, batch_size=2).shape == (3, dim)
     assert predict(model, x, batch_size=2).dtype == torch.int64
     # max-pool only while the side stays >= 4
     side = {8: 4, 28: 7, 32: 8}[shape[1]]

@@ -2,26 +2,35 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
-from augment.models.layers import ImageShape
+from augment.models.layers import Decoder, ImageShape
 
 
 class ConditionalGenerator(nn.Module):
     """A class-conditional generative model.
 
-    Subclasses set ``name``, ``config_class`` and ``can_encode``, build their networks in
-    ``__init__`` and implement :meth:`make_optimizers`, :meth:`train_step` and :meth:`decode`.
-    The training loop owns epochs, batches, callbacks and checkpoints; a model owns one step.
+    Subclasses set ``name``, ``config_class``, ``can_encode`` and ``sampler``, build their
+    networks in ``__init__`` (ending with :meth:`_finish_init`) and implement
+    :meth:`make_optimizers` and :meth:`train_step`. The training loop owns epochs, batches,
+    callbacks, checkpoints and the moving average; a model owns one step.
+
+    Moving average (``config.ema`` > 0): a copy of the sampling network (``sampler``) whose
+    weights follow the trained ones, w_ema <- ema * w_ema + (1 - ema) * w, after every step
+    (batch-norm statistics are copied). Sampling, reconstruction and stylisation decode with it;
+    training never reads it. GAN generators oscillate around good weights, and their average
+    draws cleaner images than any single step's weights.
     """
 
     name: ClassVar[str]
     config_class: ClassVar[type]
     can_encode: ClassVar[bool] = False  # has an encoder Q(z | x, y): can reconstruct and stylise
     loss_names: ClassVar[tuple[str, ...]]  # keys of the dict train_step returns
+    sampler: ClassVar[str]  # attribute of the Decoder that draws images: f_d or G
 
     def __init__(self, config: Any, image_shape: ImageShape, num_classes: int) -> None:
         super().__init__()
@@ -29,6 +38,12 @@ class ConditionalGenerator(nn.Module):
         self.image_shape = tuple(image_shape)
         self.num_classes = num_classes
         self.latent_dim = config.latent_dim
+        self.ema_decoder: Decoder | None = None
+
+    def _finish_init(self) -> None:
+        """After the networks are built and initialised: the moving-average copy, if asked for."""
+        if getattr(self.config, "ema", 0.0) > 0:
+            self.ema_decoder = copy.deepcopy(getattr(self, self.sampler)).requires_grad_(False)
 
     # -- training ------------------------------------------------------------------------------
     def make_optimizers(self) -> dict[str, torch.optim.Optimizer]:
@@ -54,8 +69,21 @@ class ConditionalGenerator(nn.Module):
         optimizer.step()
 
     def _adam(self, module: nn.Module) -> torch.optim.Adam:
+        """Adam over the module's trained weights (never the moving average's copies)."""
         c = self.config
-        return torch.optim.Adam(module.parameters(), lr=c.lr, betas=(c.beta1, c.beta2))
+        params = [p for p in module.parameters() if p.requires_grad]
+        return torch.optim.Adam(params, lr=c.lr, betas=(c.beta1, c.beta2))
+
+    @torch.no_grad()
+    def update_ema(self) -> None:
+        """One moving-average update after a training step (no-op without ``config.ema``)."""
+        if self.ema_decoder is None:
+            return
+        live = getattr(self, self.sampler)
+        for avg, w in zip(self.ema_decoder.parameters(), live.parameters()):
+            avg.lerp_(w, 1.0 - self.config.ema)  # avg <- ema * avg + (1 - ema) * w
+        for avg, b in zip(self.ema_decoder.buffers(), live.buffers()):
+            avg.copy_(b)  # batch-norm running statistics: the live network's
 
     # -- generation ----------------------------------------------------------------------------
     def sample_noise(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -64,9 +92,13 @@ class ConditionalGenerator(nn.Module):
         z = torch.randn(n, self.latent_dim, generator=generator)
         return z.to(device)
 
+    def sampling_decoder(self) -> Decoder:
+        """The network that draws images: the moving average when there is one, else f_d or G."""
+        return self.ema_decoder if self.ema_decoder is not None else getattr(self, self.sampler)
+
     def decode(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """f_d(z, y) or G(z, y): [B, latent], [B] -> images [B, C, H, W] in [0, 1]."""
-        raise NotImplementedError
+        return self.sampling_decoder()(z, y)
 
     @torch.no_grad()
     def generate(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

@@ -20,18 +20,20 @@ class CGAN(ConditionalGenerator):
     config_class = CGANConfig
     can_encode = False
     loss_names = ("d_loss", "g_loss", "d_real", "d_fake")
+    sampler = "generator"
 
     def __init__(self, config: CGANConfig, image_shape, num_classes: int) -> None:
         super().__init__(config, image_shape, num_classes)
-        self.generator = Decoder(self.image_shape, num_classes, config.latent_dim, config.width)
-        self.discriminator = Discriminator(self.image_shape, num_classes, config.width)
+        self.generator = Decoder(self.image_shape, num_classes, config.latent_dim, config.width, config.upsample)
+        self.discriminator = Discriminator(
+            self.image_shape, num_classes, config.width, config.conditioning, config.spectral_norm
+        )
         self.apply(init_weights)
+        self.discriminator.add_spectral_norm()
+        self._finish_init()
 
     def make_optimizers(self):
         return {"generator": self._adam(self.generator), "discriminator": self._adam(self.discriminator)}
-
-    def decode(self, z, y):
-        return self.generator(z, y)
 
     def train_step(self, x, y, optimizers):
         opt_g, opt_d = optimizers["generator"], optimizers["discriminator"]

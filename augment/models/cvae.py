@@ -19,12 +19,14 @@ class CVAE(ConditionalGenerator):
     config_class = CVAEConfig
     can_encode = True
     loss_names = ("loss", "reconstruction", "kl")
+    sampler = "decoder"
 
     def __init__(self, config: CVAEConfig, image_shape, num_classes: int) -> None:
         super().__init__(config, image_shape, num_classes)
         self.encoder = Encoder(self.image_shape, num_classes, config.latent_dim, config.width)
-        self.decoder = Decoder(self.image_shape, num_classes, config.latent_dim, config.width)
+        self.decoder = Decoder(self.image_shape, num_classes, config.latent_dim, config.width, config.upsample)
         self.apply(init_weights)
+        self._finish_init()
 
     def make_optimizers(self):
         # One optimizer: encoder and decoder minimise the same loss.
@@ -32,9 +34,6 @@ class CVAE(ConditionalGenerator):
 
     def encode(self, x, y):
         return self.encoder(x, y)
-
-    def decode(self, z, y):
-        return self.decoder(z, y)
 
     def losses(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
         mu, logvar = self.encoder(x, y)  # [B, latent] each

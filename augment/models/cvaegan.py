@@ -27,12 +27,15 @@ class CVAEGAN(ConditionalGenerator):
     config_class = CVAEGANConfig
     can_encode = True
     loss_names = ("prior", "llike", "d_loss", "g_loss")
+    sampler = "decoder"
 
     def __init__(self, config: CVAEGANConfig, image_shape, num_classes: int) -> None:
         super().__init__(config, image_shape, num_classes)
         self.encoder = Encoder(self.image_shape, num_classes, config.latent_dim, config.width)
-        self.decoder = Decoder(self.image_shape, num_classes, config.latent_dim, config.width)
-        self.discriminator = Discriminator(self.image_shape, num_classes, config.width)
+        self.decoder = Decoder(self.image_shape, num_classes, config.latent_dim, config.width, config.upsample)
+        self.discriminator = Discriminator(
+            self.image_shape, num_classes, config.width, config.conditioning, config.spectral_norm
+        )
         n_layers = len(self.discriminator.trunk.layers)
         if not -n_layers <= config.llike_layer < n_layers:
             raise ValueError(
@@ -40,6 +43,8 @@ class CVAEGAN(ConditionalGenerator):
                 f"images of shape {self.image_shape} (D has {n_layers} conv layers), got {config.llike_layer}"
             )
         self.apply(init_weights)
+        self.discriminator.add_spectral_norm()
+        self._finish_init()
 
     def make_optimizers(self):
         return {
@@ -50,9 +55,6 @@ class CVAEGAN(ConditionalGenerator):
 
     def encode(self, x, y):
         return self.encoder(x, y)
-
-    def decode(self, z, y):
-        return self.decoder(z, y)
 
     def discriminator_step(self, x, y, opt_d) -> float:
         """One discriminator update on -L_GAN. Fakes come from no-grad passes: D's loss never

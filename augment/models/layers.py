@@ -1,12 +1,27 @@
 """Shared building blocks, sized from the data's (channels, height, width).
 
-Every network conditions on the label: image-side networks (encoder, discriminator) see the
-one-hot label broadcast as extra input channels; latent-side networks (decoder/generator) see it
-concatenated to z. Images are floats in [0, 1] everywhere; decoders end in a sigmoid.
+Every network conditions on the label. Latent-side networks (decoder/generator) see the one-hot
+label concatenated to z. Image-side networks see it in one of two ways (``conditioning``):
 
-Down/upsampling is by stride-2 4x4 convolutions, which exactly halve/double an even side. The
-number of halvings is chosen so that the smallest feature map stays >= 4 pixels:
-1x8x8 -> 1 halving (4x4), 1x28x28 -> 2 (7x7), 3x32x32 -> 3 (4x4).
+- ``planes``: the one-hot label broadcast as K extra input channels (the encoder always; the
+  discriminator by default);
+- ``projection`` (discriminator only; Miyato & Koyama, "cGANs with projection discriminator",
+  2018): D(x, y) = psi(phi(x)) + <embed(y), phi(x)>, the inner product of a learned class
+  embedding with D's features. The class enters at the output, where it is learned in hundreds
+  of steps rather than thousands, and the first layer no longer convolves K constant planes.
+
+Images are floats in [0, 1] everywhere; decoders end in a sigmoid.
+
+Downsampling is by stride-2 4x4 convolutions, which exactly halve an even side. Upsampling
+(``upsample``) is either the same as stride-2 4x4 transposed convolutions (``transposed``, the
+DCGAN default) or nearest-neighbour x2 followed by a 3x3 convolution (``nearest``: no
+checkerboard artefacts, since every output pixel sees the same number of kernel taps, and about
+half the arithmetic at 28x28). The number of halvings is chosen so that the smallest feature map
+stays >= 4 pixels: 1x8x8 -> 1 halving (4x4), 1x28x28 -> 2 (7x7), 3x32x32 -> 3 (4x4).
+
+``spectral_norm`` wraps every layer of the discriminator in spectral normalisation (Miyato et
+al. 2018): each weight is divided by its largest singular value, so D is 1-Lipschitz per layer
+and its gradients to the generator stay informative.
 """
 
 from __future__ import annotations
@@ -14,6 +29,10 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.utils import parametrize
+from torch.nn.utils.parametrizations import spectral_norm
+
+from augment.config import CONDITIONINGS, UPSAMPLINGS
 
 ImageShape = tuple[int, int, int]  # (C, H, W)
 
@@ -36,15 +55,19 @@ class ConvTrunk(nn.Module):
     """Image + label planes -> a stack of stride-2 conv feature maps.
 
     Used by the encoder and the discriminator. ``forward`` returns every layer's activation so
-    that the CVAE-GAN can compare real and reconstructed images at layer l (L_llike).
+    that the CVAE-GAN can compare real and reconstructed images at layer l (L_llike). With
+    ``label_planes=False`` (a projection discriminator) the trunk sees the image alone.
     """
 
-    def __init__(self, image_shape: ImageShape, num_classes: int, width: int, norm: str) -> None:
+    def __init__(
+        self, image_shape: ImageShape, num_classes: int, width: int, norm: str, label_planes: bool = True
+    ) -> None:
         super().__init__()
         c, h, w = image_shape
         self.num_classes = num_classes
+        self.label_planes = label_planes
         self.layers = nn.ModuleList()
-        channels = c + num_classes
+        channels = c + (num_classes if label_planes else 0)
         n = num_halvings(h, w)
         # A first stride-1 layer so that 8x8 inputs (one halving) still get two conv layers.
         strides = [1] + [2] * n
@@ -63,7 +86,9 @@ class ConvTrunk(nn.Module):
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:
         b, _, h, w = x.shape
-        h_ = torch.cat([x, label_planes(y, self.num_classes, h, w)], dim=1)  # [B, C+K, H, W]
+        h_ = x  # [B, C, H, W]
+        if self.label_planes:
+            h_ = torch.cat([x, label_planes(y, self.num_classes, h, w)], dim=1)  # [B, C+K, H, W]
         feats = []
         for layer in self.layers:
             h_ = layer(h_)
@@ -71,13 +96,24 @@ class ConvTrunk(nn.Module):
         return feats  # last: [B, out_channels, H/2^n, W/2^n]
 
 
+def upsampling_block(c_in: int, c_out: int, upsample: str) -> list[nn.Module]:
+    """Layers that double the side: [B, c_in, h, w] -> [B, c_out, 2h, 2w] (before norm/activation)."""
+    if upsample == "transposed":
+        return [nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False)]
+    if upsample == "nearest":
+        return [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(c_in, c_out, 3, 1, 1, bias=False)]
+    raise ValueError(f"upsample must be one of {', '.join(UPSAMPLINGS)}, got {upsample!r}")
+
+
 class Decoder(nn.Module):
-    """(z, y) -> image in [0, 1]: a linear layer to a small feature map, then stride-2 upsampling.
+    """(z, y) -> image in [0, 1]: a linear layer to a small feature map, then x2 upsampling blocks.
 
     The CVAE's decoder f_d, the CGAN's generator G and the CVAE-GAN's decoder are this network.
     """
 
-    def __init__(self, image_shape: ImageShape, num_classes: int, latent_dim: int, width: int):
+    def __init__(
+        self, image_shape: ImageShape, num_classes: int, latent_dim: int, width: int, upsample: str = "transposed"
+    ):
         super().__init__()
         c, h, w = image_shape
         self.num_classes = num_classes
@@ -93,14 +129,17 @@ class Decoder(nn.Module):
         channels = self.base_channels
         for i in range(n):
             out = max(width, channels // 2)
-            ups += [nn.ConvTranspose2d(channels, out, 4, 2, 1, bias=False), nn.BatchNorm2d(out), nn.ReLU()]
+            ups += [*upsampling_block(channels, out, upsample), nn.BatchNorm2d(out), nn.ReLU()]
             channels = out
         self.ups = nn.Sequential(*ups)
         self.to_image = nn.Conv2d(channels, c, 3, 1, 1)
 
     def forward(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        onehot = F.one_hot(y, self.num_classes).float()  # [B, K]
-        h = self.fc(torch.cat([z, onehot], dim=1))  # [B, base_c * h0 * w0]
+        return self.forward_onehot(z, F.one_hot(y, self.num_classes).float())  # onehot [B, K]
+
+    def forward_onehot(self, z: torch.Tensor, onehot: torch.Tensor) -> torch.Tensor:
+        """The decoder fed a one-hot [B, K] (possibly soft: interpolation grids) instead of labels."""
+        h = self.fc(torch.cat([z, onehot.to(z.dtype)], dim=1))  # [B, base_c * h0 * w0]
         h = h.view(-1, self.base_channels, *self.base_hw)  # [B, base_c, h0, w0]
         h = self.ups(h)  # [B, width, H, W]
         return torch.sigmoid(self.to_image(h))  # [B, C, H, W] in [0, 1]
@@ -124,17 +163,41 @@ class Discriminator(nn.Module):
     """D(x, y): a real-vs-fake logit, and every conv layer's activation (for L_llike).
 
     No batch norm: the CVAE-GAN compares layer-l activations image by image, and batch statistics
-    would couple the real and reconstructed batches.
+    would couple the real and reconstructed batches. ``conditioning`` and ``spectral_norm``: see
+    the module docstring.
     """
 
-    def __init__(self, image_shape: ImageShape, num_classes: int, width: int):
+    def __init__(
+        self,
+        image_shape: ImageShape,
+        num_classes: int,
+        width: int,
+        conditioning: str = "planes",
+        spectral_norm: bool = False,
+    ):
         super().__init__()
-        self.trunk = ConvTrunk(image_shape, num_classes, width, norm="none")
-        self.head = nn.Linear(self.trunk.flat_dim, 1)
+        if conditioning not in CONDITIONINGS:
+            raise ValueError(f"conditioning must be one of {', '.join(CONDITIONINGS)}, got {conditioning!r}")
+        self.conditioning = conditioning
+        self.trunk = ConvTrunk(image_shape, num_classes, width, norm="none", label_planes=conditioning == "planes")
+        self.head = nn.Linear(self.trunk.flat_dim, 1)  # psi
+        # embed(y): one vector per class in the space of phi(x), the flattened last activation.
+        self.embed = nn.Embedding(num_classes, self.trunk.flat_dim) if conditioning == "projection" else None
+        self.spectral_norm = spectral_norm
+
+    def add_spectral_norm(self) -> None:
+        """Wrap every weight in spectral normalisation; called after weight initialisation."""
+        if self.spectral_norm:
+            for module in self.modules():
+                if isinstance(module, (nn.Conv2d, nn.Linear, nn.Embedding)):
+                    spectral_norm(module)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         feats = self.trunk(x, y)
-        logit = self.head(feats[-1].flatten(1)).squeeze(1)  # [B]
+        phi = feats[-1].flatten(1)  # [B, flat_dim]
+        logit = self.head(phi).squeeze(1)  # [B]
+        if self.embed is not None:
+            logit = logit + (self.embed(y) * phi).sum(dim=1)  # + <embed(y), phi(x)>  [B]
         return logit, feats
 
 
@@ -144,10 +207,13 @@ def reparameterize(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
 
 
 def init_weights(module: nn.Module) -> None:
-    """DCGAN's initialisation: N(0, 0.02) for convolutions, N(1, 0.02) for batch-norm scales."""
-    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+    """DCGAN's initialisation: N(0, 0.02) for convolutions, linear layers and class embeddings,
+    N(1, 0.02) for batch-norm scales."""
+    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear, nn.Embedding)):
+        if parametrize.is_parametrized(module, "weight"):
+            raise RuntimeError("init_weights must run before spectral_norm wraps the weights")
         nn.init.normal_(module.weight, 0.0, 0.02)
-        if module.bias is not None:
+        if getattr(module, "bias", None) is not None:
             nn.init.zeros_(module.bias)
     elif isinstance(module, (nn.BatchNorm2d, nn.BatchNorm1d)):
         nn.init.normal_(module.weight, 1.0, 0.02)
