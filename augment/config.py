@@ -76,6 +76,7 @@ class CVAEConfig:
     kl_weight: float = 1.0  # weight of KL[Q(z|x,y) || P(z)] against the reconstruction
     steps_per_epoch: int = 0  # optimizer steps per epoch; 0 = one pass over the data (see training.py)
     upsample: str = "transposed"  # decoder: transposed (4x4 stride-2) or nearest (x2 + 3x3 conv)
+    stem: bool = True  # encoder: a stride-1 3x3 conv before the halvings (models/layers.py)
     ema: float = 0.0  # decay of an exponential moving average of the decoder for sampling; 0 = off
 
 
@@ -91,6 +92,7 @@ class CGANConfig:
     d_steps: int = 1  # k: discriminator steps per generator step
     steps_per_epoch: int = 0  # generator steps per epoch; 0 = one pass over the data
     upsample: str = "transposed"  # generator: transposed (4x4 stride-2) or nearest (x2 + 3x3 conv)
+    stem: bool = True  # discriminator: a stride-1 3x3 conv before the halvings
     conditioning: str = "planes"  # discriminator: label planes at the input, or projection
     spectral_norm: bool = False  # spectral normalisation of every discriminator layer
     ema: float = 0.0  # decay of an exponential moving average of G for sampling; 0 = off
@@ -111,6 +113,7 @@ class CVAEGANConfig:
     llike_layer: int = -1  # l: which discriminator conv layer L_llike compares (-1: the last)
     steps_per_epoch: int = 0  # encoder/decoder steps per epoch; 0 = one pass over the data
     upsample: str = "transposed"  # decoder: transposed (4x4 stride-2) or nearest (x2 + 3x3 conv)
+    stem: bool = True  # encoder and discriminator: a stride-1 3x3 conv before the halvings
     conditioning: str = "planes"  # discriminator: label planes at the input, or projection
     spectral_norm: bool = False  # spectral normalisation of every discriminator layer
     ema: float = 0.0  # decay of an exponential moving average of the decoder for sampling; 0 = off

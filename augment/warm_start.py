@@ -5,7 +5,7 @@ encoder Q and decoder f_d already reconstruct, so the three-network scheme start
 that carries the image's content, and the discriminator's first job is to sharpen the images
 rather than to teach the decoder what a digit is. Only Q and f_d are copied; the discriminator
 starts from scratch (the CVAE has none). The CVAE must have been trained on images of the same
-shape and classes with the same network shape (``latent_dim``, ``width``, ``upsample``):
+shape and classes with the same network shape (``latent_dim``, ``width``, ``upsample``, ``stem``):
 anything else is refused with one line naming the file and what differs.
 """
 
@@ -16,7 +16,7 @@ from augment.models import ConditionalGenerator
 from augment.paths import generator_checkpoint
 
 # Config fields that fix the encoder's and decoder's shapes: they must agree between the two.
-SHAPE_FIELDS = ("latent_dim", "width", "upsample")
+SHAPE_FIELDS = ("latent_dim", "width", "upsample", "stem")
 
 
 def warm_start(model: ConditionalGenerator, params, classes: list[str]) -> str:

@@ -44,13 +44,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from augment.config import load_params  # noqa: E402
 from augment.data import LabeledImages, load_splits  # noqa: E402
 from augment.models import build_model  # noqa: E402
-from augment.stylize import stylize  # noqa: E402
 from augment.synthetic import balanced_labels, sample_images  # noqa: E402
 from augment.training import configure_torch, epoch_batches, resolve_device  # noqa: E402
 from augment.warm_start import copy_encoder_decoder  # noqa: E402
 from evaluation.classifier import evaluate, predict, train_classifier  # noqa: E402
 from evaluation.judge import train_judge  # noqa: E402
-from evaluation.quality import reconstruction_error  # noqa: E402
+from evaluation.quality import reconstruction_error, stylize_accuracy  # noqa: E402
 
 COLUMNS = ("label", "model", "step", "seconds", "label_fidelity", "cas", "reconstruction_error",
            "stylize_accuracy")
@@ -68,12 +67,8 @@ def measure(model, judge, splits, real: LabeledImages, params, args, device) -> 
     clf, _ = train_classifier(cas_set, empty, k, params.classifier, seed=0, device=device, progress=False)
     cas = evaluate(clf, real, k, device=device)["accuracy"]
     rec = reconstruction_error(model, real, device=device)
-    style = None
-    if model.can_encode:
-        rows = real.subset(torch.arange(min(len(real), args.stylize_rows)))
-        styled = stylize(model, rows.images, rows.labels)  # [N, K, C, H, W]
-        pred = predict(judge, styled.flatten(0, 1), device=device)  # [N*K]
-        style = float((pred == torch.arange(k).repeat(len(rows))).double().mean())
+    rows = real.subset(torch.arange(min(len(real), args.stylize_rows)))
+    style = stylize_accuracy(model, rows, judge, device=device)
     model.train()
     return {"label_fidelity": fidelity, "cas": cas, "reconstruction_error": rec, "stylize_accuracy": style}
 

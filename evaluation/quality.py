@@ -15,6 +15,9 @@ One flat dict of numbers per method (:func:`method_quality`), and the same numbe
   set (1 = as sharp as real data, < 1 = blurrier);
 - ``reconstruction_error``: per-pixel MSE between real test images x and decode(mu(x), y), for
   models with an encoder (``model.can_encode``); None otherwise;
+- ``stylize_accuracy``: for models with an encoder, the judge's accuracy on stylised images: each
+  real test image's code mu(x) decoded as every class k, judged against k (does the decoder draw
+  the asked class from another image's code?); None otherwise;
 - ``n``: how many synthetic and real images the set metrics were computed on.
 
 Every metric except CAS is computed on the same number ``n = min(len(test), len(synthetic),
@@ -34,6 +37,7 @@ import torch
 
 from augment.config import ClassifierConfig, EvaluationConfig
 from augment.data import LabeledImages, Splits
+from augment.stylize import stylize
 from evaluation import metrics as M
 from evaluation.classifier import SmallCNN, evaluate, features, predict, train_classifier
 from evaluation.stats import summarize
@@ -44,6 +48,7 @@ __all__ = [
     "balanced_subset",
     "classification_accuracy_score",
     "reconstruction_error",
+    "stylize_accuracy",
     "set_metrics",
     "method_quality",
     "real_reference",
@@ -52,7 +57,7 @@ __all__ = [
 # keys of method_quality's dict, in the order of the report's table
 QUALITY_KEYS = ("cas", "cas_std", "fid", "kid", "kid_std", "precision", "recall", "density",
                 "coverage", "label_fidelity", "diversity_ratio", "sharpness_ratio",
-                "reconstruction_error")
+                "reconstruction_error", "stylize_accuracy")
 
 
 @dataclass
@@ -161,6 +166,23 @@ def reconstruction_error(model, real: LabeledImages, device: torch.device | str 
     return M.reconstruction_error(real.images.cpu().numpy(), torch.cat(recs).numpy())
 
 
+@torch.no_grad()
+def stylize_accuracy(model, real: LabeledImages, judge: SmallCNN, device: torch.device | str = "cpu",
+                     batch_size: int = 100) -> float | None:
+    """The judge's accuracy on ``real``'s images stylised as every class, against the class each
+    was drawn as (:func:`augment.stylize.stylize`); None for a model without an encoder."""
+    if model is None or not getattr(model, "can_encode", False):
+        return None
+    k = model.num_classes
+    model.to(device)
+    hits = 0
+    for x, y in zip(real.images.split(batch_size), real.labels.split(batch_size)):
+        styled = stylize(model, x, y)  # [B, K, C, H, W]: image b drawn as class k
+        pred = predict(judge, styled.flatten(0, 1), device=device)  # [B*K]
+        hits += int((pred == torch.arange(k).repeat(len(y))).sum())
+    return hits / (len(real) * k)
+
+
 # --------------------------------------------------------------------------------------------
 # Set metrics: a candidate set against the real test images, in judge features
 # --------------------------------------------------------------------------------------------
@@ -234,6 +256,7 @@ def method_quality(
     out: dict[str, float | None] = {"cas": cas["mean"], "cas_std": cas["std"]}
     out.update(set_metrics(fake, real, judge, cfg, device))
     out["reconstruction_error"] = reconstruction_error(model, real, device)
+    out["stylize_accuracy"] = stylize_accuracy(model, real, judge, device)
     return {k: out[k] for k in (*QUALITY_KEYS, "n")}
 
 
@@ -252,7 +275,7 @@ def real_reference(splits: Splits, judge: SmallCNN, cfg: QualityConfig | None = 
       method's label fidelity;
     - ``diversity_ratio``, ``sharpness_ratio``: ~1 by construction; their spread from 1 shows
       how much these ratios move between two real samples;
-    - ``cas``, ``cas_std``, ``reconstruction_error``: None. The real data's CAS is the downstream
+    - ``cas``, ``cas_std``, ``reconstruction_error``, ``stylize_accuracy``: None. The real data's CAS is the downstream
       classifier trained on real data, i.e. the ``real`` accuracy of metrics.json (the report
       shows it there); real data has nothing to reconstruct.
 
@@ -263,7 +286,8 @@ def real_reference(splits: Splits, judge: SmallCNN, cfg: QualityConfig | None = 
     n = _set_size(cfg, splits.test, splits.val)
     held_out = balanced_subset(splits.val, n, cfg.seed)
     real = balanced_subset(splits.test, n, cfg.seed)
-    out: dict[str, float | None] = {"cas": None, "cas_std": None, "reconstruction_error": None}
+    out: dict[str, float | None] = {"cas": None, "cas_std": None, "reconstruction_error": None,
+                                    "stylize_accuracy": None}
     out.update(set_metrics(held_out, real, judge, cfg, device))
     return {k: out[k] for k in (*QUALITY_KEYS, "n")}
 

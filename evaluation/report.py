@@ -283,6 +283,24 @@ def vae_gan_claim_sentence(quality: dict[str, dict], vae: str = "cvae",
     return f"{claim} {word} in this run: {blur_text}, and {div_text}."
 
 
+def stylisation_sentence(quality: dict[str, dict]) -> str | None:
+    """How well the encoders carry an image's style: the judge's accuracy on stylised images (the
+    asked class drawn from another image's code) and the CVAE-GAN's reconstruction error as a
+    multiple of the CVAE's. None without any stylisation accuracy."""
+    accuracy = _values(quality, "stylize_accuracy")
+    if not accuracy:
+        return None
+    parts = [f"{method_label(m)} {_fmt(v)}" for m, v in accuracy.items()]
+    text = ("Stylisation: the judge recognises the asked class in stylised images (a real test "
+            f"image's code decoded as every class) at {_join(parts)}")
+    rec = _values(quality, "reconstruction_error")
+    if "cvae" in rec and "cvaegan" in rec and rec["cvae"] > 0:
+        text += (f"; the CVAE-GAN reconstructs with {rec['cvaegan'] / rec['cvae']:.2f} times the CVAE's "
+                 f"pixel error ({_fmt(rec['cvaegan'], 4)} vs {_fmt(rec['cvae'], 4)}), so its code keeps "
+                 f"{'most' if rec['cvaegan'] <= 1.5 * rec['cvae'] else 'less'} of what the CVAE's keeps")
+    return text + "."
+
+
 def explain(metrics: dict[str, dict], quality: dict[str, dict]) -> list[str]:
     """The explanation's sentences, each computed from ``metrics`` / ``quality`` (module rules)."""
     findings: list[Callable[[], str | list[str] | None]] = [
@@ -294,6 +312,7 @@ def explain(metrics: dict[str, dict], quality: dict[str, dict]) -> list[str]:
         lambda: lowest_fid_sentence(quality),
         lambda: best_cas_sentence(quality, metrics),
         lambda: vae_gan_claim_sentence(quality),
+        lambda: stylisation_sentence(quality),
     ]
     sentences: list[str] = []
     for finding in findings:
@@ -353,6 +372,7 @@ QUALITY_COLUMNS = [  # header, cell
     ("Diversity ratio", lambda q: _fmt(q.get("diversity_ratio"))),
     ("Sharpness ratio", lambda q: _fmt(q.get("sharpness_ratio"))),
     ("Reconstruction MSE ↓", lambda q: _fmt(q.get("reconstruction_error"), 4)),
+    ("Stylisation accuracy", lambda q: _fmt(q.get("stylize_accuracy"))),
     ("n", lambda q: _fmt(q.get("n"), 0)),
 ]
 

@@ -132,6 +132,8 @@ def compare(params: Params, args=None) -> None:
                 "seeds": params.classifier.seeds,
                 "classifier steps": params.classifier.steps,
                 "synthetic images per real image": params.classifier.synthetic_ratio,
+                "CVAE-GAN start": ("the trained CVAE's encoder and decoder (init_from: cvae)"
+                                   if params.generators.cvaegan.init_from == "cvae" else "from scratch (init_from: none)"),
                 "judge test accuracy": round(quality["real"]["judge_test_accuracy"], 4)})
 
         tracker.log_params({"classifier": vars(params.classifier).copy(), "data": vars(params.data).copy()})

@@ -332,6 +332,7 @@ def _config(key, value):
 
 
 CKPT = "models/generators/cvae.pt"
+WARM = ["train", "cvaegan", "--no-progress", "--set", "generators.cvaegan.init_from=cvae"]
 
 
 def _resume_source(project: Path) -> None:
@@ -407,6 +408,20 @@ CHECKPOINTS = [
          setup=edited_checkpoint(CKPT, _config("latent_dim", -1))),
     _row("unknown-config-key-in-file", ["sample", "cvae", "-n", "10"], 2, (CKPT, "bad cvae config", "depth"),
          setup=edited_checkpoint(CKPT, _config("depth", 3))),
+    # the CVAE-GAN's warm start (generators.cvaegan.init_from: cvae) reads the CVAE's checkpoint
+    _row("warm-start-missing-cvae", WARM, 2, ("generators.cvaegan.init_from: cvae", CKPT, "train it first"),
+         setup=lambda p: (p / CKPT).unlink()),
+    _row("warm-start-other-kind", WARM, 2, (CKPT, "holds a 'cgan' model, expected 'cvae'"),
+         setup=checkpoint_of(CKPT, "cgan")),
+    _row("warm-start-other-shape", WARM, 2, ("init_from: cvae", CKPT, "(1, 28, 28)", "(1, 8, 8)"),
+         setup=checkpoint_of(CKPT, "cvae", shape=(1, 28, 28))),
+    _row("warm-start-other-classes", WARM, 2, ("init_from: cvae", CKPT, "other classes"),
+         setup=_other_classes),
+    _row("warm-start-other-latent", WARM, 2, ("init_from: cvae", CKPT, "latent_dim=6", "must agree"),
+         setup=checkpoint_of(CKPT, "cvae", latent_dim=6)),
+    _row("warm-start-other-upsampling-stage", ["cvaegan"], 2, ("init_from: cvae", CKPT, "upsample='nearest'"),
+         entry="train_generator", setup=lambda p: (checkpoint_of(CKPT, "cvae", upsample="nearest")(p),
+                                                  edit_params(p, {"generators": {"cvaegan": {"init_from": "cvae"}}}))),
 ]
 # Case 3: data ------------------------------------------------------------------------------
 def mnist_files(corrupt: str | None = None) -> Callable[[Path], None]:

@@ -242,3 +242,39 @@ def test_save_load_round_trip(tmp_path):
 
     with pytest.raises(FileNotFoundError, match="missing.pt"):
         load_classifier(tmp_path / "missing.pt")
+
+
+def test_cosine_schedule_decays_the_rate_to_zero_and_constant_keeps_it(monkeypatch):
+    seen = {}
+
+    class RecordingAdam(torch.optim.Adam):
+        def step(self, *args, **kwargs):
+            seen.setdefault(self.schedule, []).append(self.param_groups[0]["lr"])
+            return super().step(*args, **kwargs)
+
+    monkeypatch.setattr(torch.optim, "Adam", RecordingAdam)
+    data = labeled(3)
+    for schedule in ("constant", "cosine"):
+        RecordingAdam.schedule = schedule
+        cfg = ClassifierConfig(steps=20, batch_size=8, width=4, lr=0.01, lr_schedule=schedule)
+        train_classifier(data, data, 10, cfg, seed=0, progress=False)
+    assert seen["constant"] == [0.01] * 20
+    cosine = seen["cosine"]
+    assert cosine[0] == pytest.approx(0.01) and len(cosine) == 20
+    assert all(a > b for a, b in zip(cosine, cosine[1:]))  # strictly decreasing
+    # the rate of step t is lr * (1 + cos(pi * t / steps)) / 2
+    assert cosine[10] == pytest.approx(0.01 * (1 + math.cos(math.pi * 10 / 20)) / 2)
+
+
+def test_dense_head_regularises_with_dropout_in_training_only():
+    torch.manual_seed(0)
+    model = SmallCNN((1, 28, 28), num_classes=10, width=4)
+    x = torch.rand(8, 1, 28, 28)
+    model.eval()
+    assert torch.equal(model(x), model(x))  # eval: deterministic
+    model.train()
+    torch.manual_seed(1)
+    a = model(x)
+    torch.manual_seed(2)
+    assert not torch.equal(a, model(x))  # training: dropout draws differ
+    assert not SmallCNN((1, 8, 8), 10, 4).dense

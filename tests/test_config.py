@@ -89,3 +89,34 @@ def test_malformed_yaml_names_the_file(tmp_path):
 def test_missing_params_file_is_named(tmp_path):
     with pytest.raises(ConfigError, match="params file not found"):
         load_params(tmp_path / "nope.yaml")
+
+
+def test_the_28x28_profile_has_exactly_the_keys_of_params_yaml():
+    # One profile file: `cp params-mnist.yaml params.yaml` must give a complete, valid params.yaml.
+    import yaml
+
+    from augment.config import _flatten
+
+    raw = yaml.safe_load((ROOT / "params-mnist.yaml").read_text())
+    assert set(_flatten(raw)) == set(all_keys())
+    profile = load_params(ROOT / "params-mnist.yaml")
+    assert profile.data.dataset == "mnist"
+
+
+@pytest.mark.parametrize(
+    "key, value, message",
+    [
+        ("generators.cgan.conditioning", "labels", "must be one of: planes, projection"),
+        ("generators.cvaegan.upsample", "bilinear", "must be one of: transposed, nearest"),
+        ("generators.cvae.ema", 1.0, "must be a number in [0, 1)"),
+        ("generators.cgan.steps_per_epoch", -1, "must be an integer >= 0"),
+        ("generators.cvaegan.init_from", "cgan", "must be one of: none, cvae"),
+        ("generators.cgan.spectral_norm", "maybe", "expected true or false"),
+        ("classifier.lr_schedule", "step", "must be one of: constant, cosine"),
+        ("evaluation.judge.lr_schedule", "linear", "must be one of: constant, cosine"),
+    ],
+)
+def test_new_28x28_options_are_validated(key, value, message):
+    with pytest.raises(ConfigError) as err:
+        load_params(None, [f"{key}={value}"])
+    assert key in str(err.value) and message in str(err.value)

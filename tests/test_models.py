@@ -158,3 +158,96 @@ def test_cvaegan_gamma_weighs_llike_in_the_decoder_only():
 def test_cvaegan_rejects_a_layer_the_discriminator_does_not_have():
     with pytest.raises(ValueError, match="llike_layer"):
         make("cvaegan", llike_layer=7)
+
+
+# --------------------------------------------------------------------------------------------
+# 28x28 options: upsampling, projection discriminator, spectral norm, moving average
+# --------------------------------------------------------------------------------------------
+
+OPTIONS = {
+    "cvae": {"upsample": "nearest", "ema": 0.9, "stem": False},
+    "cgan": {"upsample": "nearest", "conditioning": "projection", "spectral_norm": True, "ema": 0.9, "stem": False},
+    "cvaegan": {"upsample": "nearest", "conditioning": "projection", "spectral_norm": True, "ema": 0.9,
+                "stem": False},
+}
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("name", list(REGISTRY))
+def test_every_option_keeps_shapes_and_trains(name, shape):
+    model = make(name, shape, **OPTIONS[name])
+    x, y = batch(shape)
+    losses = model.train_step(x, y, model.make_optimizers())
+    model.update_ema()
+    assert set(losses) == set(model.loss_names) and all(torch.isfinite(torch.tensor(list(losses.values()))))
+    out = model.generate(model.sample_noise(4), torch.tensor([0, 1, 2, 0]))
+    assert out.shape == (4, *shape) and out.min() >= 0 and out.max() <= 1
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_nearest_upsampling_has_no_transposed_convolution(shape):
+    model = make("cvae", shape, upsample="nearest")
+    kinds = {type(m).__name__ for m in model.decoder.modules()}
+    assert "ConvTranspose2d" not in kinds and "Upsample" in kinds
+    assert "ConvTranspose2d" in {type(m).__name__ for m in make("cvae", shape).decoder.modules()}
+
+
+def test_projection_discriminator_sees_the_label_only_through_the_embedding():
+    model = make("cgan", (1, 28, 28), conditioning="projection")
+    d = model.discriminator
+    assert d.trunk.layers[0][0].in_channels == 1  # the image alone: no label planes
+    x = torch.rand(4, 1, 28, 28)
+    y0, y1 = torch.zeros(4, dtype=torch.long), torch.ones(4, dtype=torch.long)
+    logit0, feats0 = d(x, y0)
+    logit1, feats1 = d(x, y1)
+    assert all(torch.equal(a, b) for a, b in zip(feats0, feats1))  # features ignore y
+    phi = feats0[-1].flatten(1)
+    # the logits differ by exactly <embed(y0) - embed(y1), phi(x)>
+    expected = ((d.embed.weight[0] - d.embed.weight[1]) * phi).sum(dim=1)
+    torch.testing.assert_close(logit0 - logit1, expected)
+    planes = make("cgan", (1, 28, 28)).discriminator
+    assert planes.embed is None and planes.trunk.layers[0][0].in_channels == 1 + 3
+
+
+def test_spectral_norm_bounds_every_discriminator_weight():
+    model = make("cgan", (1, 28, 28), spectral_norm=True)
+    x, y = batch((1, 28, 28))
+    opt = model.make_optimizers()
+    for _ in range(3):
+        model.train_step(x, y, opt)
+    model.eval()  # the parametrised weight, without another power iteration
+    for module in model.discriminator.modules():
+        if isinstance(module, torch.nn.Linear):
+            sigma = torch.linalg.matrix_norm(module.weight.detach(), ord=2)
+            assert sigma <= 1.05, (module, sigma)
+    assert not any(hasattr(m, "parametrizations") for m in model.generator.modules())
+
+
+@pytest.mark.parametrize("name", list(REGISTRY))
+def test_moving_average_changes_only_what_is_sampled(name):
+    """Training with and without the moving average moves the trained networks identically; the
+    average follows w_ema <- d * w_ema + (1 - d) * w, and sampling decodes with it."""
+    x, y = batch((1, 8, 8))
+    plain, averaged = make(name), make(name, ema=0.5)
+    opt_plain, opt_avg = plain.make_optimizers(), averaged.make_optimizers()
+    live = getattr(averaged, averaged.sampler)
+    before = [p.detach().clone() for p in averaged.ema_decoder.parameters()]
+    torch.manual_seed(3)
+    plain.train_step(x, y, opt_plain)
+    torch.manual_seed(3)
+    averaged.train_step(x, y, opt_avg)
+    averaged.update_ema()
+    # the trained networks: the same weights with and without the average
+    trained = {k: v for k, v in averaged.state_dict().items() if not k.startswith("ema_decoder.")}
+    assert trained.keys() == plain.state_dict().keys()
+    assert all(torch.equal(v, plain.state_dict()[k]) for k, v in trained.items())
+    # the average: halfway between its old and the new weights
+    for old, avg, w in zip(before, averaged.ema_decoder.parameters(), live.parameters()):
+        torch.testing.assert_close(avg, 0.5 * old + 0.5 * w)
+    assert averaged.sampling_decoder() is averaged.ema_decoder and plain.sampling_decoder() is getattr(plain, plain.sampler)
+    z, labels = averaged.sample_noise(3), torch.tensor([0, 1, 2])
+    averaged.eval()
+    torch.testing.assert_close(averaged.generate(z, labels), averaged.ema_decoder(z, labels))
+    # no optimizer holds the average's weights
+    held = {id(p) for opt in opt_avg.values() for g in opt.param_groups for p in g["params"]}
+    assert not held & {id(p) for p in averaged.ema_decoder.parameters()}

@@ -11,8 +11,8 @@ import torch
 
 from augment.config import CGANConfig, ClassifierConfig, CVAEConfig
 from augment.data import LabeledImages
-from augment.models import build_model
-from evaluation.classifier import build_classifier, features, save_classifier
+from augment.models import CVAE, build_model
+from evaluation.classifier import build_classifier, features, predict, save_classifier
 from evaluation.judge import JudgeConfig, load_judge, save_judge, train_judge
 from evaluation.quality import (
     QUALITY_KEYS,
@@ -22,6 +22,7 @@ from evaluation.quality import (
     method_quality,
     real_reference,
     reconstruction_error,
+    stylize_accuracy,
 )
 
 JUDGE_STEPS = 200  # measured on digits: val 0.958-0.986, test 0.944-0.964 over 5 seeds
@@ -117,8 +118,8 @@ def test_every_key_is_a_finite_float(real_as_synthetic, noise_quality):
     for q in (real_as_synthetic, noise_quality):
         assert set(q) == set(QUALITY_KEYS) | {"n"}
         for key, value in q.items():
-            if key == "reconstruction_error" and q is noise_quality:
-                continue
+            if key in ("reconstruction_error", "stylize_accuracy") and q is noise_quality:
+                continue  # a CGAN has no encoder
             assert finite(value), (key, value)
 
 
@@ -143,12 +144,44 @@ def test_reconstruction_error_only_with_an_encoder(noise_quality, real_as_synthe
     assert noise_quality["reconstruction_error"] is None  # cgan: no encoder
     assert finite(real_as_synthetic["reconstruction_error"])  # cvae
     assert reconstruction_error(None, digits.test) is None
+    assert noise_quality["stylize_accuracy"] is None
+    assert 0.0 <= real_as_synthetic["stylize_accuracy"] <= 1.0
+
+
+class _Prototypes(CVAE):
+    """A stand-in encoder-decoder: decode(z, k) draws a fixed image of class k (``mode="class"``),
+    or the image whose code z is, ignoring k (``mode="copy"``): known answers for stylisation."""
+
+    def __init__(self, prototypes, images, mode):
+        super().__init__(CVAEConfig(latent_dim=4, width=8), tuple(images.shape[1:]), len(prototypes))
+        self.prototypes, self.images, self.mode = prototypes, images, mode
+
+    def encode(self, x, y):
+        index = torch.stack([torch.nonzero((self.images == xi).flatten(1).all(1))[0, 0] for xi in x])
+        return index.float()[:, None].repeat(1, 4), torch.zeros(len(x), 4)  # mu = the image's index
+
+    def decode(self, z, y):
+        return self.prototypes[y] if self.mode == "class" else self.images[z[:, 0].long()]
+
+
+def test_stylize_accuracy_known_answers(judged, digits):
+    judge = judged[0]
+    rows = digits.test.subset(torch.arange(60))
+    right = predict(judge, digits.val.images) == digits.val.labels
+    prototypes = torch.stack([digits.val.images[(digits.val.labels == k) & right][0] for k in range(10)])
+    # a decoder that always draws the asked class: every stylised image is judged right
+    assert stylize_accuracy(_Prototypes(prototypes, rows.images, "class"), rows, judge) == 1.0
+    # a decoder that ignores the asked class draws the row's own image in all 10 columns: the
+    # judge's one reading of it matches exactly one asked class, so the score is 1/10
+    assert stylize_accuracy(_Prototypes(prototypes, rows.images, "copy"), rows, judge) == pytest.approx(0.1)
+    assert stylize_accuracy(None, rows, judge) is None
 
 
 def test_real_reference_matches_the_same_computation(real_as_synthetic, digits, judged, cfg):
     ref = real_reference(digits, judged[0], cfg)
     assert set(ref) == set(QUALITY_KEYS) | {"n"}
     assert ref["cas"] is None and ref["cas_std"] is None and ref["reconstruction_error"] is None
+    assert ref["stylize_accuracy"] is None
     for key in ("fid", "kid", "coverage", "label_fidelity", "sharpness_ratio"):
         assert ref[key] == pytest.approx(real_as_synthetic[key])  # the val split, both times
 

@@ -181,3 +181,16 @@ def test_inputs_are_not_modified(tmp_path):
     before = copy.deepcopy((metrics, quality))
     write_report(metrics, quality, {}, tmp_path / "comparison.md")
     assert (metrics, quality) == before
+
+
+def test_stylisation_sentence_reports_both_encoders_and_the_reconstruction_ratio():
+    quality = make_quality()
+    quality["cvae"].update(stylize_accuracy=0.95, reconstruction_error=0.010)
+    quality["cvaegan"].update(stylize_accuracy=0.91, reconstruction_error=0.012)
+    quality["cgan"]["stylize_accuracy"] = None
+    s = sentence(explain(make_metrics(), quality), "Stylisation:")
+    assert "CVAE 0.950 and CVAE-GAN 0.910" in s and "CGAN" not in s
+    assert "1.20 times the CVAE's pixel error (0.0120 vs 0.0100)" in s and "keeps most" in s
+    quality["cvaegan"]["reconstruction_error"] = 0.02
+    assert "keeps less" in sentence(explain(make_metrics(), quality), "Stylisation:")
+    assert not [x for x in explain(make_metrics(), make_quality()) if x.startswith("Stylisation")]

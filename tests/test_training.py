@@ -111,3 +111,85 @@ def test_reparameterize_has_the_posterior_mean_and_variance():
     mu, logvar = torch.full((20000, 1), 2.0), torch.full((20000, 1), 0.0)
     z = reparameterize(mu, logvar)
     assert abs(z.mean().item() - 2.0) < 0.05 and abs(z.var().item() - 1.0) < 0.05
+
+
+# --------------------------------------------------------------------------------------------
+# Training length in steps, and the CVAE-GAN's warm start
+# --------------------------------------------------------------------------------------------
+
+
+def test_steps_per_epoch_streams_passes_and_matches_one_pass_when_equal():
+    # 100 images, batch 32: P = 3 batches per pass. With S = P the two modes give the same batches.
+    for epoch in (1, 2, 5):
+        assert all(torch.equal(a, b) for a, b in zip(epoch_batches(100, 32, 0, epoch),
+                                                      epoch_batches(100, 32, 0, epoch, steps_per_epoch=3)))
+    # S = 5: epoch 1 is pass 1 (3 batches) + the first 2 of pass 2; epoch 2 the last of pass 2 + pass 3 ...
+    stream = [b for p in (1, 2, 3, 4) for b in epoch_batches(100, 32, 0, p)]
+    e1, e2 = epoch_batches(100, 32, 0, 1, steps_per_epoch=5), epoch_batches(100, 32, 0, 2, steps_per_epoch=5)
+    assert len(e1) == len(e2) == 5
+    assert all(torch.equal(a, b) for a, b in zip(e1 + e2, stream[:10]))
+
+
+def test_steps_per_epoch_fixes_the_training_length_whatever_the_data_size(tmp_path, digits):
+    params = tiny_params(tmp_path, epochs=2, steps_per_epoch=7)
+    counts = {}
+    for n in (64, 512):
+        data = digits.train.subset(torch.arange(n))
+        torch.manual_seed(0)
+        model = build_model("cgan", params.generators.cgan, digits.image_shape, digits.num_classes)
+        steps = []
+        original = model.train_step
+        model.train_step = lambda x, y, o, _f=original: steps.append(len(x)) or _f(x, y, o)
+        fit(model, data, digits.classes, epochs=2, batch_size=32, seed=0, checkpoint_path=tmp_path / f"{n}.pt",
+            progress=False, steps_per_epoch=7)
+        counts[n] = len(steps)
+    assert counts == {64: 14, 512: 14}
+
+
+def test_resume_with_steps_per_epoch_equals_an_uninterrupted_run(tmp_path, digits):
+    data = small_train(digits, 128)
+    params = tiny_params(tmp_path, epochs=3)
+    results = []
+    for resume_after in (None, 1):
+        torch.manual_seed(0)
+        model = build_model("cvae", params.generators.cvae, digits.image_shape, digits.num_classes)
+        path = tmp_path / f"run_{resume_after}.pt"
+        if resume_after:
+            fit(model, data, digits.classes, epochs=resume_after, batch_size=32, seed=0, checkpoint_path=path,
+                progress=False, steps_per_epoch=5)
+            torch.manual_seed(0)
+            model = build_model("cvae", params.generators.cvae, digits.image_shape, digits.num_classes)
+        fit(model, data, digits.classes, epochs=3, batch_size=32, seed=0, checkpoint_path=path,
+            resume=bool(resume_after), progress=False, steps_per_epoch=5)
+        results.append(model.state_dict())
+    assert all(torch.equal(results[0][k], results[1][k]) for k in results[0])
+
+
+def test_warm_start_copies_encoder_and_decoder_and_nothing_else(tmp_path, digits):
+    from augment.paths import generator_checkpoint
+
+    params = tiny_params(tmp_path, epochs=1, ema=0.9)
+    cvae, _, cvae_path = train_generator(params, "cvae", splits=digits, progress=False)
+    assert cvae_path == generator_checkpoint(params, "cvae")
+    params.generators.cvaegan.epochs = 1
+    torch.manual_seed(params.generators.seed)
+    cold = build_model("cvaegan", params.generators.cvaegan, digits.image_shape, digits.num_classes)
+    params.generators.cvaegan = dataclasses.replace(params.generators.cvaegan, init_from="cvae")
+
+    from augment.warm_start import warm_start
+
+    torch.manual_seed(params.generators.seed)
+    warm = build_model("cvaegan", params.generators.cvaegan, digits.image_shape, digits.num_classes)
+    assert warm_start(warm, params, digits.classes) == "cvae"
+    for net in ("encoder", "decoder"):
+        mine, theirs = getattr(warm, net).state_dict(), getattr(cvae, net).state_dict()
+        assert all(torch.equal(mine[k], theirs[k]) for k in theirs), net
+    assert all(torch.equal(a, b) for a, b in zip(warm.ema_decoder.state_dict().values(),
+                                                 cvae.decoder.state_dict().values()))
+    # the discriminator is the one a cold start gets
+    assert all(torch.equal(a, b) for a, b in zip(warm.discriminator.state_dict().values(),
+                                                 cold.discriminator.state_dict().values()))
+    # the pipeline's training does the same, and the checkpoint records the start
+    model, _, out = train_generator(params, "cvaegan", splits=digits, progress=False)
+    assert read_checkpoint(out)["config"]["init_from"] == "cvae"
+    assert warm_start(cold, params, digits.classes) == "none"

@@ -26,7 +26,7 @@ class CGAN(ConditionalGenerator):
         super().__init__(config, image_shape, num_classes)
         self.generator = Decoder(self.image_shape, num_classes, config.latent_dim, config.width, config.upsample)
         self.discriminator = Discriminator(
-            self.image_shape, num_classes, config.width, config.conditioning, config.spectral_norm
+            self.image_shape, num_classes, config.width, config.conditioning, config.spectral_norm, config.stem
         )
         self.apply(init_weights)
         self.discriminator.add_spectral_norm()

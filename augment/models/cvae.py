@@ -23,7 +23,7 @@ class CVAE(ConditionalGenerator):
 
     def __init__(self, config: CVAEConfig, image_shape, num_classes: int) -> None:
         super().__init__(config, image_shape, num_classes)
-        self.encoder = Encoder(self.image_shape, num_classes, config.latent_dim, config.width)
+        self.encoder = Encoder(self.image_shape, num_classes, config.latent_dim, config.width, config.stem)
         self.decoder = Decoder(self.image_shape, num_classes, config.latent_dim, config.width, config.upsample)
         self.apply(init_weights)
         self._finish_init()

@@ -31,10 +31,10 @@ class CVAEGAN(ConditionalGenerator):
 
     def __init__(self, config: CVAEGANConfig, image_shape, num_classes: int) -> None:
         super().__init__(config, image_shape, num_classes)
-        self.encoder = Encoder(self.image_shape, num_classes, config.latent_dim, config.width)
+        self.encoder = Encoder(self.image_shape, num_classes, config.latent_dim, config.width, config.stem)
         self.decoder = Decoder(self.image_shape, num_classes, config.latent_dim, config.width, config.upsample)
         self.discriminator = Discriminator(
-            self.image_shape, num_classes, config.width, config.conditioning, config.spectral_norm
+            self.image_shape, num_classes, config.width, config.conditioning, config.spectral_norm, config.stem
         )
         n_layers = len(self.discriminator.trunk.layers)
         if not -n_layers <= config.llike_layer < n_layers:

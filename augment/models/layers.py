@@ -60,7 +60,13 @@ class ConvTrunk(nn.Module):
     """
 
     def __init__(
-        self, image_shape: ImageShape, num_classes: int, width: int, norm: str, label_planes: bool = True
+        self,
+        image_shape: ImageShape,
+        num_classes: int,
+        width: int,
+        norm: str,
+        label_planes: bool = True,
+        stem: bool = True,
     ) -> None:
         super().__init__()
         c, h, w = image_shape
@@ -69,10 +75,12 @@ class ConvTrunk(nn.Module):
         self.layers = nn.ModuleList()
         channels = c + (num_classes if label_planes else 0)
         n = num_halvings(h, w)
-        # A first stride-1 layer so that 8x8 inputs (one halving) still get two conv layers.
-        strides = [1] + [2] * n
+        # stem: a first stride-1 3x3 layer so that 8x8 inputs (one halving) still get two conv
+        # layers. At 28x28 it is the costliest layer (width channels at full resolution, over
+        # C + K input planes) and the halvings alone give two layers: ``stem=False`` drops it.
+        strides = [1] * stem + [2] * n
         for i, stride in enumerate(strides):
-            out = width * 2 ** max(i - 1, 0)
+            out = width * 2 ** max(i - stem, 0)
             conv = nn.Conv2d(channels, out, 4 if stride == 2 else 3, stride, 1, bias=norm == "none")
             block = [conv]
             if norm == "batch" and i > 0:
@@ -148,9 +156,11 @@ class Decoder(nn.Module):
 class Encoder(nn.Module):
     """Q(z | x, y): a Gaussian with diagonal covariance, returned as (mu, logvar), each [B, latent]."""
 
-    def __init__(self, image_shape: ImageShape, num_classes: int, latent_dim: int, width: int):
+    def __init__(
+        self, image_shape: ImageShape, num_classes: int, latent_dim: int, width: int, stem: bool = True
+    ):
         super().__init__()
-        self.trunk = ConvTrunk(image_shape, num_classes, width, norm="batch")
+        self.trunk = ConvTrunk(image_shape, num_classes, width, norm="batch", stem=stem)
         self.head = nn.Linear(self.trunk.flat_dim, 2 * latent_dim)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -174,12 +184,14 @@ class Discriminator(nn.Module):
         width: int,
         conditioning: str = "planes",
         spectral_norm: bool = False,
+        stem: bool = True,
     ):
         super().__init__()
         if conditioning not in CONDITIONINGS:
             raise ValueError(f"conditioning must be one of {', '.join(CONDITIONINGS)}, got {conditioning!r}")
         self.conditioning = conditioning
-        self.trunk = ConvTrunk(image_shape, num_classes, width, norm="none", label_planes=conditioning == "planes")
+        self.trunk = ConvTrunk(image_shape, num_classes, width, norm="none",
+                               label_planes=conditioning == "planes", stem=stem)
         self.head = nn.Linear(self.trunk.flat_dim, 1)  # psi
         # embed(y): one vector per class in the space of phi(x), the flattened last activation.
         self.embed = nn.Embedding(num_classes, self.trunk.flat_dim) if conditioning == "projection" else None
