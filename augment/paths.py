@@ -15,7 +15,7 @@ def splits_file(params) -> Path:
 
 
 def generator_checkpoint(params, name: str) -> Path:
-    """train_generator's output: ``models/generators/<name>.pt`` (DESIGN.md's contract)."""
+    """train_generator's output: ``models/generators/<name>.pt`` (docs/design.md, contracts)."""
     return Path(params.paths.generators) / f"{name}.pt"
 
 
@@ -50,7 +50,7 @@ def classifier_predictions(params, source: str) -> Path:
 
 
 def metrics_file(params) -> Path:
-    """compare's DVC metrics: one object per source (DESIGN.md's contract)."""
+    """compare's DVC metrics: one object per source (docs/design.md, contracts)."""
     return Path(params.paths.reports) / "metrics.json"
 
 

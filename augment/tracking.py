@@ -4,7 +4,7 @@ Nothing in the library needs MLflow to run. A stage opens a :class:`Tracker` (a 
 ``tracking.enabled`` is false), which checks at the start that the tracking store is reachable
 and writable, so a bad URI fails before any training, not after it.
 
-Every run carries the tags DESIGN.md promises:
+Every run carries the tags docs/design.md promises:
     augment.stage      train_generator | sample | train_classifier | compare
     augment.method     real | cvae | cgan | cvaegan (compare: all)
     augment.execution  shared by the runs of one pipeline execution (see :func:`execution_id`)

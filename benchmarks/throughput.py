@@ -196,13 +196,17 @@ def main(argv: list[str] | None = None) -> int:
         "--threads", type=int,
         help="torch.set_num_threads for this run (default: params.yaml's cpu_threads, as the pipeline)",
     )
+    parser.add_argument("--params", default=str(REPO / DEFAULT_PARAMS_FILE),
+                        help="networks, batch sizes and threads of the 8x8 rows (default: params.yaml)")
+    parser.add_argument("--params-28", default=str(REPO / "params-mnist.yaml"),
+                        help="networks and batch sizes of the 28x28 rows (default: the 28x28 profile)")
     args = parser.parse_args(argv)
 
     from augment.training import configure_torch, resolve_device
 
     device = resolve_device(args.device)
-    params_file = REPO / DEFAULT_PARAMS_FILE
-    params = load_params(params_file) if params_file.is_file() else Params()
+    params = load_params(args.params) if Path(args.params).is_file() else Params()
+    params_28 = load_params(args.params_28) if Path(args.params_28).is_file() else params
     configure_torch(params)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
@@ -218,17 +222,17 @@ def main(argv: list[str] | None = None) -> int:
               "(try --threads 1, or rerun when idle)")
     digits, digits_src = digits_images()
     mnist, mnist_src = mnist_images()
-    print(f"8x8 data:   {digits_src}")
-    print(f"28x28 data: {mnist_src}")
+    print(f"8x8 data:   {digits_src}; networks from {args.params}")
+    print(f"28x28 data: {mnist_src}; networks from {args.params_28 if Path(args.params_28).is_file() else args.params}")
     print()
 
     print(f"Training: model.train_step, batch = generators.<model>.batch_size, "
           f"{steps} timed steps after {warmup} warm-up")
     print(f"{'model':<9}{'data':<10}{'width':>6}{'batch':>6}{'images/s':>11}{'ms/step':>10}")
     for name in REGISTRY:
-        cfg = params.generator(name)
-        for label, images in (("1x8x8", digits), ("1x28x28", mnist)):
-            rate, ms = train_throughput(name, params, images, device, warmup, steps)
+        for label, images, source in (("1x8x8", digits, params), ("1x28x28", mnist, params_28)):
+            cfg = source.generator(name)
+            rate, ms = train_throughput(name, source, images, device, warmup, steps)
             print(f"{name:<9}{label:<10}{cfg.width:>6}{cfg.batch_size:>6}{rate:>11,.0f}{ms:>10.1f}")
     print()
 
@@ -236,8 +240,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{n_items} items, cvaegan generator (generation batch 256), best of {repeats}")
     print(f"{'shape':<9}{'dataset':<43}{'images/s':>10}{'time ratio':>12}  target {TARGET_RATIO}x")
     verdicts = []
-    for label, images in (("1x8x8", digits), ("1x28x28", mnist)):
-        for shape, what, rate, ratio in iteration_rows(label, params, images, n_items, device, repeats):
+    for label, images, source in (("1x8x8", digits, params), ("1x28x28", mnist, params_28)):
+        for shape, what, rate, ratio in iteration_rows(label, source, images, n_items, device, repeats):
             verdict = ""
             if ratio is not None:
                 ok = ratio <= TARGET_RATIO

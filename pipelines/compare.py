@@ -1,7 +1,7 @@
 """Stage compare: what each method is worth against real data alone, and why.
 
 Reads every source's per-seed test accuracies and every method's quality numbers, and writes
-- ``reports/metrics.json`` (DVC metrics; DESIGN.md's contract): one object per source with
+- ``reports/metrics.json`` (DVC metrics; the contract of docs/design.md): one object per source with
   ``accuracy`` = mean over seeds and its 95 % interval; each method also carries
   ``delta_vs_real`` (paired by seed) with its interval and verdict, and its quality numbers;
 - ``reports/accuracy.csv`` and ``reports/quality.csv`` (DVC plots), the figures under

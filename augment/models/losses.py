@@ -1,4 +1,4 @@
-"""The models' losses as small pure functions named after DESIGN.md's equations.
+"""The models' losses as small pure functions named after the equations of docs/design.md.
 
 Every loss returns a scalar: a sum over an image's (or code's) elements, averaged over the batch,
 so that the weights in params.yaml (kl_weight, gamma) mean the same at every image size.
