@@ -6,8 +6,8 @@ Fairness and reproducibility rules, all enforced here:
 - every source trains for exactly ``ClassifierConfig.steps`` optimizer steps (Adam, fixed batch
   size), whatever the size of its training set: more data must not mean more training;
 - batches come from a local ``torch.Generator`` seeded with ``seed`` (a fresh permutation per pass
-  through the data), and the weights are initialised from ``seed`` inside ``torch.random.fork_rng``,
-  so the global RNG is neither used nor changed; on CPU the same (data, config, seed) gives
+  through the data), and the weights are initialised, and dropout drawn, from ``seed`` inside
+  ``torch.random.fork_rng``, so the global RNG is neither used nor changed; on CPU the same (data, config, seed) gives
   bit-identical weights and metrics;
 - model selection (which step's weights are kept) looks at the validation split only; the test
   split is passed to :func:`evaluate` alone, after training.
@@ -257,37 +257,41 @@ def train_classifier(
     bar = tqdm(total=steps, desc=desc or "classifier", unit="step", disable=not progress,
                dynamic_ncols=True)
     postfix: dict[str, str] = {}
-    try:
-        model.train()
-        for step in range(1, steps + 1):
-            idx = next(batches).to(device)  # [B]
-            loss = F.cross_entropy(model(x_all[idx]), y_all[idx])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            if schedule is not None:
-                schedule.step()
+    # Dropout (the dense head) draws from the global generator: fork it and seed it, so that the
+    # same (data, config, seed) gives the same weights in any process, and the caller's RNG stays.
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(seed)
+        try:
+            model.train()
+            for step in range(1, steps + 1):
+                idx = next(batches).to(device)  # [B]
+                loss = F.cross_entropy(model(x_all[idx]), y_all[idx])
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                if schedule is not None:
+                    schedule.step()
 
-            value = loss.item()
-            if not math.isfinite(value):
-                raise RuntimeError(f"classifier: non-finite loss at step {step}; lower classifier.lr")
-            loss_sum, loss_count = loss_sum + value, loss_count + 1
-            postfix["loss"] = f"{value:.3f}"
-            bar.update(1)
+                value = loss.item()
+                if not math.isfinite(value):
+                    raise RuntimeError(f"classifier: non-finite loss at step {step}; lower classifier.lr")
+                loss_sum, loss_count = loss_sum + value, loss_count + 1
+                postfix["loss"] = f"{value:.3f}"
+                bar.update(1)
 
-            if step % eval_every == 0 or step == steps:
-                acc = _accuracy(model, val, device) if len(val) else None
-                history.append({"step": step, "loss": loss_sum / loss_count, "val_accuracy": acc})
-                loss_sum, loss_count = 0.0, 0
-                if acc is not None:
-                    postfix["val_acc"] = f"{acc:.3f}"
-                    if acc >= best_acc:  # ties -> the later step
-                        best_acc, best_step = acc, step
-                        best_state = copy.deepcopy(model.state_dict())
-                model.train()
-            bar.set_postfix(postfix, refresh=False)
-    finally:
-        bar.close()
+                if step % eval_every == 0 or step == steps:
+                    acc = _accuracy(model, val, device) if len(val) else None
+                    history.append({"step": step, "loss": loss_sum / loss_count, "val_accuracy": acc})
+                    loss_sum, loss_count = 0.0, 0
+                    if acc is not None:
+                        postfix["val_acc"] = f"{acc:.3f}"
+                        if acc >= best_acc:  # ties -> the later step
+                            best_acc, best_step = acc, step
+                            best_state = copy.deepcopy(model.state_dict())
+                    model.train()
+                bar.set_postfix(postfix, refresh=False)
+        finally:
+            bar.close()
 
     if best_state is not None:
         model.load_state_dict(best_state)

@@ -278,3 +278,17 @@ def test_dense_head_regularises_with_dropout_in_training_only():
     torch.manual_seed(2)
     assert not torch.equal(a, model(x))  # training: dropout draws differ
     assert not SmallCNN((1, 8, 8), 10, 4).dense
+
+
+def test_dense_head_training_is_fixed_by_seed_whatever_the_global_rng():
+    g = torch.Generator().manual_seed(0)
+    data = LabeledImages(torch.rand(40, 1, 28, 28, generator=g), torch.arange(40) % 10)
+    cfg = ClassifierConfig(steps=6, batch_size=8, width=4)
+    states = []
+    for global_seed in (1, 2):
+        torch.manual_seed(global_seed)
+        before = torch.get_rng_state()
+        model, _ = train_classifier(data, data, 10, cfg, seed=0, progress=False)
+        assert torch.equal(torch.get_rng_state(), before)  # the caller's generator is untouched
+        states.append(model.state_dict())
+    assert all(torch.equal(states[0][k], states[1][k]) for k in states[0])
