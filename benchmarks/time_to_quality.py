@@ -24,7 +24,8 @@ writes ``time_to_quality.csv`` and ``time_to_quality.png`` to ``--out``
 (``benchmarks/results`` by default). ``--run LABEL MODEL KEY=VALUE ...`` adds a variant (any
 ``--set`` key), for comparing settings; without ``--run`` each of cvae, cgan, cvaegan runs with
 the params as they are. A CVAE-GAN with ``init_from: cvae`` starts from the CVAE trained
-earlier in the same invocation, and its clock starts at that CVAE's training seconds. ``--steps``
+earlier in the same invocation: its budgets count its own training, and its ``seconds`` column
+adds the CVAE's training seconds (the warm start's cost). ``--steps``
 measures at optimizer-step counts instead of seconds (for runs on other hardware, whose seconds
 do not compare).
 """
@@ -96,7 +97,7 @@ def train_and_measure(label, name, params, splits, judge, real, args, device, st
                 torch.cuda.synchronize()
             seconds += time.perf_counter() - t0
             step += 1
-            reached = step if args.steps else seconds
+            reached = step if args.steps else seconds - clock0  # budgets count the run's own training
             if budgets and reached >= budgets[0]:
                 budgets.pop(0)
                 row = {"label": label, "model": name, "step": step, "seconds": round(seconds, 1),
