@@ -24,6 +24,8 @@ TINY = {
     "classifier": {"seeds": [0, 1], "steps": 40, "width": 8},
     "evaluation": {"max_images": 100, "kid_subsets": 3, "judge": {"steps": 60, "width": 8}},
 }
+# the method's warm start, through DVC: train_generator@cvaegan runs after @cvae and reads cvae.pt
+TINY["generators"]["cvaegan"]["init_from"] = "cvae"
 
 
 def _run(cmd: list[str], cwd: Path, env: dict) -> subprocess.CompletedProcess:
@@ -56,6 +58,8 @@ def test_metrics_file_has_every_source_and_method_deltas(repro):
             assert m["delta_vs_real"] == pytest.approx(m["accuracy"] - real["accuracy"])
             assert m["verdict"] in {"helps", "hurts", "no measurable effect"}
     assert "delta_vs_real" not in real
+    assert metrics["cgan"]["stylize_accuracy"] is None
+    assert all(0.0 <= metrics[m]["stylize_accuracy"] <= 1.0 for m in ("cvae", "cvaegan"))
     for method in ("cvae", "cgan", "cvaegan"):
         for key in ("cas", "fid", "kid", "precision", "recall", "density", "coverage", "label_fidelity",
                     "diversity_ratio", "sharpness_ratio"):
@@ -133,6 +137,18 @@ def test_second_repro_does_no_work_and_metrics_show(repro):
     assert "cvaegan" in shown.stdout and "delta_vs_real" in shown.stdout
 
 
+def test_the_cvaegan_starts_from_the_cvae_through_dvc(repro):
+    project, _, first = repro
+    from augment.checkpoint import read_checkpoint
+
+    out = first.stdout
+    assert out.index("Running stage 'train_generator@cvae'") < out.index("Running stage 'train_generator@cvaegan'")
+    assert read_checkpoint(project / "models/generators/cvaegan.pt")["config"]["init_from"] == "cvae"
+    lock = yaml.safe_load((project / "dvc.lock").read_text())
+    assert "models/generators/cvae.pt" in [d["path"] for d in lock["stages"]["train_generator@cvaegan"]["deps"]]
+    assert "CVAE-GAN start: the trained CVAE's encoder and decoder" in (project / "reports/comparison.md").read_text()
+
+
 def test_changing_gamma_reruns_only_the_cvaegan_branch(repro):
     project, env, _ = repro
     status = _run(["dvc", "status", "--json"], project, env)
@@ -204,9 +220,10 @@ def test_every_param_that_changes_results_is_a_dependency_of_some_stage():
     for stage in stages.values():
         body = stage.get("do", stage)
         items = stage.get("foreach", [None])
-        for item in items if isinstance(items, list) else list(items):
+        pairs = items.items() if isinstance(items, dict) else ((item, item) for item in items)
+        for key, item in pairs:  # a dict foreach: ${key} and ${item}; a list: ${item}
             for entry in body.get("params", []):
-                declared.add(entry.replace("${item}", str(item)))
+                declared.add(entry.replace("${key}", str(key)).replace("${item}", str(item)))
     covered = {key for key in all_keys() if any(key == d or key.startswith(d + ".") for d in declared)}
     missing = set(all_keys()) - covered - {k for k in all_keys() if k.startswith(("paths.", "tracking."))}
     assert not missing, f"params no stage depends on: {sorted(missing)}"
