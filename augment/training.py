@@ -1,9 +1,10 @@
 """The one training loop. Models supply their step; the loop owns everything else.
 
 It owns epochs and batches (shuffled by a per-pass seed, so a resumed run sees the same
-batches), the moving average of the sampling network (``ema``), a tqdm progress bar with the running losses, per-epoch callbacks, a checkpoint after
-every epoch (weights, optimizer states, RNG state and loss history: enough for ``--resume`` to
-continue exactly), and a stop on a non-finite loss that keeps the last good checkpoint.
+batches), the moving average of the sampling network (``ema``), a tqdm progress bar with the
+running losses, per-epoch callbacks, a checkpoint after every epoch (weights, optimizer states,
+RNG state and loss history: enough for ``--resume`` to continue exactly), and a stop on a
+non-finite loss that keeps the last good checkpoint.
 """
 
 from __future__ import annotations

@@ -7,16 +7,17 @@ label concatenated to z. Image-side networks see it in one of two ways (``condit
   discriminator by default);
 - ``projection`` (discriminator only; Miyato & Koyama, "cGANs with projection discriminator",
   2018): D(x, y) = psi(phi(x)) + <embed(y), phi(x)>, the inner product of a learned class
-  embedding with D's features. The class enters at the output, where it is learned in hundreds
-  of steps rather than thousands, and the first layer no longer convolves K constant planes.
+  embedding with D's features. The class enters at the output and the first layer no longer
+  convolves K constant planes. Measured at 28x28 (docs/profile-28x28.md): it learns the labels
+  within hundreds of steps, but stalls below what label planes reach in thousands.
 
 Images are floats in [0, 1] everywhere; decoders end in a sigmoid.
 
 Downsampling is by stride-2 4x4 convolutions, which exactly halve an even side. Upsampling
 (``upsample``) is either the same as stride-2 4x4 transposed convolutions (``transposed``, the
 DCGAN default) or nearest-neighbour x2 followed by a 3x3 convolution (``nearest``: no
-checkerboard artefacts, since every output pixel sees the same number of kernel taps, and about
-half the arithmetic at 28x28). The number of halvings is chosen so that the smallest feature map
+checkerboard artefacts, since every output pixel sees the same number of kernel taps; it costs
+more, 9 multiply-adds per output pixel and channel pair against the transposed conv's 4). The number of halvings is chosen so that the smallest feature map
 stays >= 4 pixels: 1x8x8 -> 1 halving (4x4), 1x28x28 -> 2 (7x7), 3x32x32 -> 3 (4x4).
 
 ``spectral_norm`` wraps every layer of the discriminator in spectral normalisation (Miyato et
