@@ -50,6 +50,7 @@ from augment.training import configure_torch, epoch_batches, resolve_device  # n
 from augment.warm_start import copy_encoder_decoder  # noqa: E402
 from evaluation.classifier import evaluate, predict, train_classifier  # noqa: E402
 from evaluation.judge import train_judge  # noqa: E402
+from evaluation.metrics import label_fidelity  # noqa: E402
 from evaluation.quality import reconstruction_error, stylize_accuracy  # noqa: E402
 
 COLUMNS = ("label", "model", "step", "seconds", "label_fidelity", "cas", "reconstruction_error",
@@ -59,9 +60,9 @@ COLUMNS = ("label", "model", "step", "seconds", "label_fidelity", "cas", "recons
 def measure(model, judge, splits, real: LabeledImages, params, args, device) -> dict[str, float | None]:
     """The four numbers of one checkpoint (see the module docstring)."""
     k = splits.num_classes
-    fakes = sample_images(model, balanced_labels(k, k * args.per_class), seed=0)  # [N, C, H, W]
-    labels = balanced_labels(k, k * args.per_class)
-    fidelity = float((predict(judge, fakes, device=device) == labels).double().mean())
+    labels = balanced_labels(k, k * args.per_class)  # [N]
+    fakes = sample_images(model, labels, seed=0)  # [N, C, H, W]
+    fidelity = label_fidelity(predict(judge, fakes, device=device).numpy(), labels.numpy())
     cas_labels = balanced_labels(k, k * args.cas_per_class)
     cas_set = LabeledImages(sample_images(model, cas_labels, seed=1), cas_labels)
     empty = LabeledImages(real.images[:0], real.labels[:0])  # no selection split: final weights
