@@ -4,8 +4,10 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# data-size: real training images per class, one DVC experiment each (docs/data_size.md)
+PER_CLASS ?= 20,50,200,720
 
-.PHONY: run test bench install clean
+.PHONY: run test bench data-size install clean
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,6 +24,11 @@ run: $(STAMP)
 ## test: the test suite
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+## data-size: accuracy vs real training size, one queued DVC experiment per size in PER_CLASS
+##   (after `make run`; make data-size PER_CLASS=10,20,50,100 for the bundled digits)
+data-size: $(STAMP)
+	$(BIN)/python -m evaluation.data_size run --per-class $(PER_CLASS)
 
 ## bench: throughput benchmarks (not tests)
 bench: $(STAMP)

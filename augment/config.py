@@ -25,12 +25,12 @@ import yaml
 
 DATASETS = ("digits", "mnist", "fashion-mnist", "kmnist", "emnist", "imagefolder")
 MODEL_NAMES = ("cvae", "cgan", "cvaegan")
-SOURCES = ("real",) + MODEL_NAMES
 DEVICES = ("auto", "cpu", "cuda")
 CONDITIONINGS = ("planes", "projection")  # how a discriminator sees the label (models/layers.py)
 UPSAMPLINGS = ("transposed", "nearest")  # how a decoder doubles a side (models/layers.py)
 WARM_STARTS = ("none", "cvae")  # what the CVAE-GAN's encoder and decoder start from
 LR_SCHEDULES = ("constant", "cosine")  # the classifiers' learning rate over their steps
+SYNTHETIC_MODES = ("ratio", "top_up")  # how many synthetic images of each class a classifier gets
 
 DEFAULT_PARAMS_FILE = "params.yaml"
 
@@ -51,6 +51,12 @@ def one_line(message: Any) -> str:
 
 
 @dataclass
+class ImbalanceConfig:
+    classes: list[int] = field(default_factory=list)  # class indices to thin; empty = balanced data
+    keep: float = 0.05  # share of each thinned class's training images kept (at least one image)
+
+
+@dataclass
 class DataConfig:
     dataset: str = "digits"  # one of DATASETS; digits ships inside scikit-learn (offline)
     root: str = "data/raw"  # folder of torchvision datasets / the user's ImageFolder
@@ -62,6 +68,7 @@ class DataConfig:
     val_fraction: float = 0.1  # share of the training pool held out for model selection
     test_fraction: float = 0.2  # share held out for the test split where there is no official one
     seed: int = 0  # seeds every split and subsample
+    imbalance: ImbalanceConfig = field(default_factory=ImbalanceConfig)  # rare classes (augment/data.py)
 
 
 @dataclass
@@ -130,10 +137,18 @@ class GeneratorsConfig:
 
 
 @dataclass
+class FilterConfig:
+    threshold: float = 0.9  # keep a synthetic image when P(intended label | image) >= this
+    max_draws: int = 20  # candidates drawn per kept image of a class before giving up on it
+    seed: int = 4321  # the filter network's weights and batch order (not a downstream seed)
+
+
+@dataclass
 class SampleConfig:
     per_class: int = 200  # synthetic images drawn per class for each method's dataset
     seed: int = 0  # fixes every synthetic image by (seed, index)
     batch_size: int = 256  # images generated per forward pass
+    filter: FilterConfig = field(default_factory=FilterConfig)  # the <method>-filtered sets
 
 
 @dataclass
@@ -145,6 +160,22 @@ class ClassifierConfig:
     lr: float = 1e-3
     width: int = 32  # channels of the classifier's first conv layer
     lr_schedule: str = "constant"  # constant, or cosine: lr decays to 0 over `steps`
+    synthetic_mode: str = "ratio"  # ratio: synthetic_ratio per real image, class-balanced;
+    # top_up: each class gets synthetic images until it has as many as the largest real class
+
+
+@dataclass
+class AugmentationConfig:
+    """Classical augmentation of the ``classic`` and ``classic+<method>`` sources
+    (evaluation/classic.py): torchvision transforms.v2, drawn afresh for every image of every batch."""
+
+    degrees: float = 5.0  # rotation by an angle drawn from [-degrees, degrees]
+    translate: float = 0.05  # shift by up to this share of the width / height
+    scale_min: float = 0.95  # zoom drawn from [scale_min, scale_max]
+    scale_max: float = 1.05
+    erasing: float = 0.0  # probability of blanking one random rectangle (RandomErasing)
+    erasing_max_area: float = 0.1  # the rectangle covers 2 % up to this share of the image
+    hflip: float = 0.0  # probability of a horizontal flip: 0 for digits (a mirrored 7 is no 7)
 
 
 @dataclass
@@ -189,6 +220,7 @@ class Params:
     generators: GeneratorsConfig = field(default_factory=GeneratorsConfig)
     sample: SampleConfig = field(default_factory=SampleConfig)
     classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
+    augmentation: AugmentationConfig = field(default_factory=AugmentationConfig)
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
     paths: PathsConfig = field(default_factory=PathsConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
@@ -226,6 +258,20 @@ _RANGES: dict[str, tuple[Any, str]] = {
     "data.val_fraction": _UNIT_OPEN,
     "data.test_fraction": (lambda v: 0 < v < 1, "a number in (0, 1)"),
     "data.seed": _SEED,
+    "data.imbalance.classes": (lambda v: all(c >= 0 for c in v) and len(set(v)) == len(v),
+                               "a list of distinct class indices >= 0"),
+    "data.imbalance.keep": (lambda v: 0 < v <= 1, "a number in (0, 1]"),
+    "sample.filter.threshold": (lambda v: 0 <= v <= 1, "a probability in [0, 1]"),
+    "sample.filter.max_draws": _POSITIVE_INT,
+    "sample.filter.seed": _SEED,
+    "classifier.synthetic_mode": (lambda v: v in SYNTHETIC_MODES, "one of: " + ", ".join(SYNTHETIC_MODES)),
+    "augmentation.degrees": (lambda v: 0 <= v <= 180, "a number of degrees in [0, 180]"),
+    "augmentation.translate": (lambda v: 0 <= v <= 1, "a share of the side in [0, 1]"),
+    "augmentation.scale_min": _POSITIVE,
+    "augmentation.scale_max": _POSITIVE,
+    "augmentation.erasing": (lambda v: 0 <= v <= 1, "a probability in [0, 1]"),
+    "augmentation.erasing_max_area": (lambda v: 0.02 <= v <= 1, "a share of the image in [0.02, 1]"),
+    "augmentation.hflip": (lambda v: 0 <= v <= 1, "a probability in [0, 1]"),
     "generators.seed": _SEED,
     "sample.seed": _SEED,
     "evaluation.seed": _SEED,
@@ -378,6 +424,10 @@ def _validate(params: Params) -> None:
     for key, (ok, allowed) in _RANGES.items():
         if key in flat and not ok(flat[key]):
             raise ConfigError(f"{key}: must be {allowed}, got {flat[key]!r}")
+    a = params.augmentation
+    if a.scale_min > a.scale_max:
+        raise ConfigError(f"augmentation.scale_min: must be <= augmentation.scale_max ({a.scale_max}), "
+                          f"got {a.scale_min}")
 
 
 def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -7,7 +7,10 @@ into memory as float tensors and splits it, every choice seeded by ``DataConfig.
    ``test_fraction`` of everything (digits, imagefolder);
 2. the validation split: ``val_fraction`` of the remaining training pool (model selection only);
 3. the training split: what is left, optionally subsampled by ``train_size`` (this subsample is what
-   both the generators and the downstream classifier see).
+   both the generators and the downstream classifier see);
+4. optionally, rare classes: ``imbalance.classes`` keep only ``imbalance.keep`` of their training
+   images (at least one), so that generators and classifiers see an imbalanced training split;
+   validation and test splits keep every class whole.
 
 Every split is stratified by class, the three are disjoint, and every class keeps at least one
 training image. Each stage draws from its own local RNG (never the global one), so the test and
@@ -418,6 +421,31 @@ def _train_count(train_size: float, available: int) -> int:
     return int(train_size)
 
 
+def rare_class_counts(counts: np.ndarray, cfg: DataConfig) -> np.ndarray:
+    """Training images per class [K] after ``data.imbalance``: each listed class keeps
+    ``max(1, round(keep * n_c))`` of its ``n_c`` images, every other class all of them."""
+    kept = counts.copy()
+    for c in cfg.imbalance.classes:
+        kept[c] = max(1, int(round(cfg.imbalance.keep * counts[c])))
+    return kept
+
+
+def _thin_rare_classes(train: np.ndarray, y: np.ndarray, num_classes: int, cfg: DataConfig) -> np.ndarray:
+    """``data.imbalance``: keep only :func:`rare_class_counts` of the listed classes' training
+    images (a seeded choice, its own RNG stage), so that they become rare. The validation and
+    test splits are untouched: accuracy on a rare class is still measured on all its test images."""
+    rare = cfg.imbalance.classes
+    if not rare:
+        return train
+    bad = [c for c in rare if c >= num_classes]
+    if bad:
+        raise DataError(f"data.imbalance.classes: class index {bad[0]} does not exist; "
+                        f"{cfg.dataset} has classes 0..{num_classes - 1}")
+    counts = np.bincount(y[train], minlength=num_classes)  # [K]
+    keep = _pick(y[train], rare_class_counts(counts, cfg), _rng(cfg.seed, stage=3))  # [len(train)]
+    return train[keep]
+
+
 def split_indices(
     labels: torch.Tensor, num_classes: int, cfg: DataConfig, *, holdout_test: bool = True
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -462,6 +490,7 @@ def split_indices(
         )
     amounts = _allocate(counts, n_train, np.ones_like(counts), counts)
     train = np.flatnonzero(pool)[_pick(y[pool], amounts, _rng(cfg.seed, stage=2))]
+    train = _thin_rare_classes(train, y, num_classes, cfg)
 
     as_tensor = lambda idx: torch.from_numpy(np.sort(idx)).long()  # noqa: E731
     return as_tensor(train), as_tensor(val), as_tensor(test)

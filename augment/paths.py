@@ -77,3 +77,13 @@ def quality_file(params, name: str) -> Path:
 def comparison_report(params) -> Path:
     """compare's written report."""
     return Path(params.paths.reports) / "comparison.md"
+
+
+def filter_file(params) -> Path:
+    """train_filter's network: decides which synthetic images the ``<method>-filtered`` sets keep."""
+    return Path(params.paths.classifiers) / "filter.pt"
+
+
+def sample_record(params, name: str) -> Path:
+    """sample's record of one synthetic set: counts, and for a filtered set its acceptance rates."""
+    return Path(params.paths.reports) / "samples" / f"{name}.json"

@@ -6,7 +6,8 @@ and writable, so a bad URI fails before any training, not after it.
 
 Every run carries the tags docs/design.md promises:
     augment.stage      train_generator | sample | train_classifier | compare
-    augment.method     real | cvae | cgan | cvaegan (compare: all)
+    augment.method     the generator (train_generator, sample) or the source (train_classifier:
+                       real, classic, cvae, classic+cvae, cvae-filtered, ...); compare: all
     augment.execution  shared by the runs of one pipeline execution (see :func:`execution_id`)
 """
 
@@ -157,6 +158,13 @@ def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+def metric_name(key: str) -> str:
+    """``key`` as an MLflow metric name. MLflow allows letters, digits, ``_ - . / :`` and spaces;
+    a combined source's ``+`` (``classic+cvae``) becomes ``_plus_``, the one character this project's
+    names use outside that set."""
+    return key.replace("+", "_plus_")
+
+
 class Tracker:
     """One MLflow run of one stage; every method is a no-op when tracking is disabled.
 
@@ -211,10 +219,12 @@ class Tracker:
             mlflow.log_params({k: str(v) for k, v in flatten(params).items()})
 
     def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
+        """Metric names go through :func:`metric_name` (``classic+cvae.accuracy`` is logged as
+        ``classic_plus_cvae.accuracy``)."""
         if self.run is not None:
             import mlflow
 
-            mlflow.log_metrics({k: float(v) for k, v in metrics.items()}, step=step)
+            mlflow.log_metrics({metric_name(k): float(v) for k, v in metrics.items()}, step=step)
 
     def log_image(self, image, key: str, step: int | None = None, artifact_file: str | None = None) -> None:
         """A PIL image: a series (``key``, ``step``) or one file (``artifact_file``)."""

@@ -21,7 +21,7 @@ import copy
 import math
 import os
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, Callable, Union
 
 import numpy as np
 import torch
@@ -40,6 +40,7 @@ __all__ = [
     "train_classifier",
     "evaluate",
     "predict",
+    "probabilities",
     "features",
     "save_classifier",
     "load_classifier",
@@ -139,34 +140,66 @@ def build_classifier(image_shape, num_classes: int, width: int, seed: int) -> Sm
 
 
 def mix_training_data(
-    real: LabeledImages, synthetic: LabeledImages | None, ratio: float, seed: int
+    real: LabeledImages, synthetic: LabeledImages | None, ratio: float, seed: int,
+    mode: str = "ratio",
 ) -> LabeledImages:
-    """``real`` followed by ``round(ratio * len(real))`` images drawn from ``synthetic``.
+    """``real`` followed by synthetic images drawn from ``synthetic``, per class as ``mode`` says.
 
-    The synthetic images are class-balanced over the classes of ``real``: each gets
-    ``n // K`` images and ``n % K`` of them (chosen by the seed, among classes whose pool has an
-    image to spare) get one more. Within a class, images are drawn without replacement from a
-    local generator seeded with ``seed``. ``ratio == 0`` or ``synthetic is None`` returns ``real``
-    unchanged. A class whose synthetic pool is too small raises ValueError naming
-    ``classifier.synthetic_ratio`` and the available count.
+    - ``ratio``: ``round(ratio * len(real))`` synthetic images, class-balanced over the classes of
+      ``real``: each gets ``n // K`` and ``n % K`` of them (chosen by the seed, among classes whose
+      pool has an image to spare) get one more;
+    - ``top_up``: class c gets ``max_k n_k - n_c`` images, where n_k counts real training images
+      of class k: the rare classes are filled up to the size of the largest one, a class already
+      that large gets none (``ratio`` is not used).
+
+    Within a class, images are drawn without replacement from a local generator seeded with
+    ``seed``. ``synthetic is None`` or no image to add returns ``real`` unchanged. A class whose
+    synthetic pool is too small raises ValueError naming the key to change and the count available.
     """
     if ratio < 0:
         raise ValueError(f"classifier.synthetic_ratio must be >= 0, got {ratio}")
-    n_syn = int(round(ratio * len(real)))
-    if synthetic is None or n_syn == 0:
+    if mode not in ("ratio", "top_up"):
+        raise ValueError(f"classifier.synthetic_mode must be ratio or top_up, got {mode!r}")
+    if synthetic is None:
+        return real
+    classes = torch.unique(real.labels).tolist()  # sorted
+    g = torch.Generator().manual_seed(seed)
+    syn_labels = synthetic.labels.cpu()
+    pools = {c: torch.nonzero(syn_labels == c).flatten() for c in classes}  # class -> indices
+    if mode == "top_up":
+        counts = {c: int((real.labels == c).sum()) for c in classes}
+        largest = max(counts.values())
+        take = {c: largest - counts[c] for c in classes}
+        short = [c for c in classes if len(pools[c]) < take[c]]
+        if short:
+            c = short[0]
+            raise ValueError(
+                f"classifier.synthetic_mode=top_up needs {take[c]} synthetic images of class {c} "
+                f"({counts[c]} real against {largest} in the largest class), but only {len(pools[c])} "
+                f"are available; sample more images per class (sample.per_class)")
+    else:
+        take = _balanced_take(classes, pools, int(round(ratio * len(real))), ratio, g)
+    if sum(take.values()) == 0:
         return real
     if tuple(synthetic.images.shape[1:]) != tuple(real.images.shape[1:]):
         raise ValueError(
             f"synthetic images have shape {tuple(synthetic.images.shape[1:])}, real ones "
             f"{tuple(real.images.shape[1:])}: the generator was trained on other data"
         )
-    classes = torch.unique(real.labels).tolist()  # sorted
-    k = len(classes)
-    g = torch.Generator().manual_seed(seed)
-    syn_labels = synthetic.labels.cpu()
-    pools = {c: torch.nonzero(syn_labels == c).flatten() for c in classes}  # class -> indices
-    base, extra = divmod(n_syn, k)
+    chosen = [pools[c][torch.randperm(len(pools[c]), generator=g)[:take[c]]] for c in classes]
+    index = torch.cat(chosen)  # [n_syn]
+    picked = synthetic.subset(index.to(synthetic.labels.device))
+    return LabeledImages(
+        torch.cat([real.images, picked.images.to(real.images.device, real.images.dtype)]),
+        torch.cat([real.labels, picked.labels.to(real.labels.device, torch.int64)]),
+    )
 
+
+def _balanced_take(classes: list[int], pools: dict[int, torch.Tensor], n_syn: int, ratio: float,
+                   g: torch.Generator) -> dict[int, int]:
+    """How many synthetic images each class gets when ``n_syn`` are spread evenly (ratio mode)."""
+    k = len(classes)
+    base, extra = divmod(n_syn, k)
     short = [c for c in classes if len(pools[c]) < base]
     spare = [c for c in classes if len(pools[c]) > base]
     if short or len(spare) < extra:
@@ -178,19 +211,8 @@ def mix_training_data(
             f"classifier.synthetic_ratio or sample more images per class (sample.per_class)"
         )
     # which classes take the n % K leftover images: a seeded choice among those with one to spare
-    lucky = {spare[i] for i in torch.randperm(len(spare), generator=g)[:extra].tolist()}
-
-    chosen = []
-    for c in classes:
-        take = base + (c in lucky)
-        pool = pools[c]
-        chosen.append(pool[torch.randperm(len(pool), generator=g)[:take]])
-    index = torch.cat(chosen)  # [n_syn]
-    picked = synthetic.subset(index.to(synthetic.labels.device))
-    return LabeledImages(
-        torch.cat([real.images, picked.images.to(real.images.device, real.images.dtype)]),
-        torch.cat([real.labels, picked.labels.to(real.labels.device, torch.int64)]),
-    )
+    lucky = {spare[i] for i in torch.randperm(len(spare), generator=g)[:extra].tolist()} if n_syn else set()
+    return {c: base + (c in lucky) for c in classes}
 
 
 # --------------------------------------------------------------------------------------------
@@ -218,8 +240,14 @@ def train_classifier(
     device: torch.device | str = "cpu",
     progress: bool = True,
     desc: str = "",
+    augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None,
 ) -> tuple[SmallCNN, dict[str, Any]]:
     """Train a :class:`SmallCNN` for exactly ``cfg.steps`` Adam steps and keep the best weights.
+
+    ``augment(images, generator)`` (e.g. :class:`evaluation.classic.ClassicAugmentation`), when
+    given, transforms every training batch's images (never the labels, never the validation
+    images), drawing from its own generator seeded with ``seed``: the batch order is the same
+    with and without it, so ``classic`` differs from ``real`` only by the augmentation.
 
     ``cfg.lr_schedule``: ``constant`` keeps ``cfg.lr``; ``cosine`` decays it to 0 over the steps
     (torch's CosineAnnealingLR), which settles the weights at the end instead of leaving them
@@ -247,6 +275,7 @@ def train_classifier(
     schedule = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
                 if cfg.lr_schedule == "cosine" else None)
     g = torch.Generator().manual_seed(seed)  # batch order only
+    g_augment = torch.Generator().manual_seed(seed)  # augmentation parameters only
     batches = _batches(len(train), int(cfg.batch_size), g)
     x_all = train.images.to(device)  # [N, C, H, W]
     y_all = train.labels.to(device, torch.int64)  # [N]
@@ -265,7 +294,8 @@ def train_classifier(
             model.train()
             for step in range(1, steps + 1):
                 idx = next(batches).to(device)  # [B]
-                loss = F.cross_entropy(model(x_all[idx]), y_all[idx])
+                x = x_all[idx] if augment is None else augment(x_all[idx], g_augment)  # [B, C, H, W]
+                loss = F.cross_entropy(model(x), y_all[idx])
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
@@ -339,6 +369,13 @@ def predict(model: SmallCNN, images: torch.Tensor | LabeledImages, batch_size: i
     """Predicted labels, a CPU LongTensor [N] (eval mode, no grad, batched)."""
     out = _batched(lambda m, x: m(x).argmax(dim=1), model, images, batch_size, device)
     return out if out is not None else torch.zeros(0, dtype=torch.int64)
+
+
+def probabilities(model: SmallCNN, images: torch.Tensor | LabeledImages, batch_size: int = 512,
+                  device: torch.device | str = "cpu") -> torch.Tensor:
+    """Softmax class probabilities, a CPU FloatTensor [N, K] (eval mode, no grad, batched)."""
+    out = _batched(lambda m, x: F.softmax(m(x).float(), dim=1), model, images, batch_size, device)
+    return out if out is not None else torch.zeros(0, model.num_classes)
 
 
 def features(model: SmallCNN, images: torch.Tensor | LabeledImages, batch_size: int = 512,

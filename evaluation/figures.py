@@ -14,6 +14,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from augment.sources import CLASSIC, REAL, SOURCES, parse_source  # noqa: E402
+
 
 def _save(fig, path: str | Path) -> Path:
     path = Path(path)
@@ -42,22 +44,46 @@ def confusion_figure(matrix: list[list[int]], classes: list[str], title: str, pa
     return _save(fig, path)
 
 
+# One colour per generator, kept by its combined and filtered sources; greys for the baselines.
+METHOD_COLORS = {"cvae": "#4C72B0", "cgan": "#DD8452", "cvaegan": "#55A868"}
+BASELINE_COLORS = {REAL: "#888888", CLASSIC: "#555555"}
+
+
+def source_style(name: str) -> dict:
+    """Bar style of a source: its method's colour (baselines grey), hatched when it adds
+    classical augmentation, paler when filtered."""
+    if name in BASELINE_COLORS:
+        return {"color": BASELINE_COLORS[name], "hatch": "//" if name == CLASSIC else None, "alpha": 1.0}
+    if name not in SOURCES:
+        return {"color": "#C44E52", "hatch": None, "alpha": 1.0}
+    s = parse_source(name)
+    return {"color": METHOD_COLORS.get(s.method, "#C44E52"), "hatch": "//" if s.classic else None,
+            "alpha": 0.55 if s.filtered else 1.0}
+
+
 def accuracy_bars(summaries: dict[str, dict], path: str | Path, title: str = "Test accuracy") -> Path:
-    """One bar per source: the mean over seeds, with the 95 % confidence interval as error bar
-    and every seed's value as a dot."""
+    """One horizontal bar per source, in the order given: the mean over seeds, with the 95 %
+    confidence interval as error bar and every seed's value as a dot; dotted lines mark the
+    ``real`` and ``classic`` means, the two bars every other source is measured against."""
     names = list(summaries)
     means = np.array([summaries[n]["accuracy"] for n in names])
     low = means - np.array([summaries[n]["ci_low"] for n in names])
     high = np.array([summaries[n]["ci_high"] for n in names]) - means
-    fig, ax = plt.subplots(figsize=(1.3 * len(names) + 2, 3.6))
-    colors = ["#888888"] + ["#4C72B0", "#DD8452", "#55A868", "#C44E52"][: len(names) - 1]
-    ax.bar(names, means, yerr=[low, high], capsize=6, color=colors)
+    fig, ax = plt.subplots(figsize=(7.5, 0.42 * len(names) + 1.4))
+    y = np.arange(len(names))[::-1]  # first source on top
     for i, n in enumerate(names):
+        style = source_style(n)
+        ax.barh(y[i], means[i], xerr=[[low[i]], [high[i]]], capsize=4, color=style["color"],
+                alpha=style["alpha"], hatch=style["hatch"], edgecolor="white")
         seeds = summaries[n]["per_seed"]
-        ax.scatter([i] * len(seeds), seeds, color="black", s=10, zorder=3)
+        ax.scatter(seeds, [y[i]] * len(seeds), color="black", s=10, zorder=3)
+    for ref in (REAL, CLASSIC):
+        if ref in summaries:
+            ax.axvline(summaries[ref]["accuracy"], color=BASELINE_COLORS[ref], linestyle=":", linewidth=1)
+    ax.set_yticks(y, names)
     lo = min(min(summaries[n]["per_seed"]) for n in names)
-    ax.set_ylim(max(0.0, lo - 0.05), min(1.0, max(means + high) + 0.02))
-    ax.set_ylabel("accuracy on the real test split")
+    ax.set_xlim(max(0.0, lo - 0.03), min(1.0, max(means + high) + 0.01))
+    ax.set_xlabel("accuracy on the real test split")
     ax.set_title(f"{title} (mean, 95% CI, dots: seeds)")
     return _save(fig, path)
 

@@ -31,6 +31,13 @@ from typing import Any, Callable
 
 from augment.config import MODEL_NAMES
 from augment.outputs import StagedOutputs
+from augment.sources import CLASSIC, REAL, SOURCES, source_label
+from evaluation.report_bar import (
+    beyond_classic_sentences,
+    delta_cells,
+    filter_sentences,
+    rare_class_section,
+)
 from evaluation.stats import HELPS, HURTS, NO_EFFECT, verdict
 
 __all__ = [
@@ -49,8 +56,6 @@ __all__ = [
 
 DECIMALS = 3  # quality values are printed, compared and tied at this many decimals
 PP_DECIMALS = 2  # accuracy deltas: percentage points, this many decimals
-REAL = "real"
-LABELS = {"real": "real data", "cvae": "CVAE", "cgan": "CGAN", "cvaegan": "CVAE-GAN"}
 # figures: "accuracy" (the bar plot) and "<kind>/<method>" for each kind below
 FIGURE_KINDS = {
     "samples": "Samples, one row per class",
@@ -66,8 +71,9 @@ FIGURE_KINDS = {
 
 
 def method_label(name: str) -> str:
-    """How a method is written in prose: ``cvaegan`` -> ``CVAE-GAN``."""
-    return LABELS.get(name, name)
+    """How a method or source is written in prose: ``cvaegan`` -> ``CVAE-GAN``
+    (augment/sources.py holds the labels)."""
+    return source_label(name)
 
 
 def figure_key(kind: str, method: str) -> str:
@@ -77,8 +83,9 @@ def figure_key(kind: str, method: str) -> str:
 
 
 def _methods(table: dict[str, Any]) -> list[str]:
-    """The methods of ``table`` (every key except "real"), registry order first."""
-    known = [m for m in MODEL_NAMES if m in table]
+    """The methods of ``table`` (every key except "real"), registry order first. For metrics.json
+    these are every source but real, in augment/sources.py's order."""
+    known = [m for m in SOURCES if m in table and m != REAL]
     return known + sorted(k for k in table if k != REAL and k not in known)
 
 
@@ -306,6 +313,8 @@ def explain(metrics: dict[str, dict], quality: dict[str, dict]) -> list[str]:
     findings: list[Callable[[], str | list[str] | None]] = [
         lambda: effect_sentences(metrics),
         lambda: helps_most_sentence(metrics),
+        lambda: beyond_classic_sentences(metrics),
+        lambda: filter_sentences(metrics),
         lambda: sharpest_sentence(quality),
         lambda: most_diverse_sentence(quality),
         lambda: most_faithful_sentence(quality),
@@ -336,9 +345,13 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def accuracy_table(metrics: dict[str, dict]) -> str:
-    """Source | accuracy | its 95 % interval | delta vs real (points) | its interval | verdict."""
+    """Source | accuracy | its 95 % interval | delta vs real (points) with interval and verdict |
+    the same against classical augmentation, when the run has the ``classic`` source."""
     header = ["Source", "Test accuracy", "95 % interval", "Δ vs real (points)",
               "Δ 95 % interval", "Verdict"]
+    with_classic = any("delta_vs_classic" in m for m in metrics.values())
+    if with_classic:
+        header += ["Δ vs classic (points)", "Δ 95 % interval", "Verdict vs classic"]
     rows = []
     for source in ([REAL] if REAL in metrics else []) + _methods(metrics):
         m = metrics[source]
@@ -349,6 +362,9 @@ def accuracy_table(metrics: dict[str, dict]) -> str:
                     effect_verdict(m)]
         else:
             row += ["(baseline)", "", ""]
+        if with_classic:
+            row += (delta_cells(m, "classic") if "delta_vs_classic" in m
+                    else ["(baseline)" if source == CLASSIC else "", "", ""])
         rows.append(row)
     return _table(header, rows)
 
@@ -488,13 +504,14 @@ def render_report(metrics: dict[str, dict], quality: dict[str, dict], figures: d
                   out_dir: str | os.PathLike, context: dict[str, Any] | None = None) -> str:
     """The markdown text of the report; figure links are relative to ``out_dir``."""
     methods = [m for m in MODEL_NAMES if m in metrics or m in quality]
-    methods += sorted((set(_methods(metrics)) | set(_methods(quality))) - set(methods))
+    methods += sorted(set(_methods(quality)) - set(methods))
     parts = [
         "# Synthetic data as augmentation: comparison", "",
         _setup(context or {}, metrics), "",
         "## Downstream accuracy", "",
         accuracy_table(metrics), "",
         RULES, "",
+        *rare_class_section(metrics),
         "## Quality of the synthetic data", "",
         quality_table(quality, metrics), "",
         QUALITY_NOTE, "",

@@ -17,7 +17,8 @@ import json
 import sys
 from pathlib import Path
 
-from augment.config import MODEL_NAMES, SOURCES, Params
+from augment.config import MODEL_NAMES, Params
+from augment.sources import CLASSIC, REAL, SOURCES, filtered_name, parse_source
 from augment.outputs import StagedOutputs
 from augment.paths import (
     classifier_result,
@@ -27,9 +28,10 @@ from augment.paths import (
     metrics_file,
     quality_file,
     sample_grid_file,
+    sample_record,
     stylize_dir,
 )
-from augment.tracking import Tracker
+from augment.tracking import Tracker, flatten
 from evaluation.figures import accuracy_bars, loss_curves, side_by_side
 from evaluation.quality import QUALITY_KEYS
 from evaluation.report import figure_key, method_label, write_report
@@ -37,34 +39,87 @@ from evaluation.stats import paired_delta, summarize, verdict
 from pipelines.stage import run_stage
 
 
-def comparison(results: dict[str, dict], quality: dict[str, dict] | None = None) -> dict[str, dict]:
-    """The metrics.json content from each source's train_classifier result and each method's
-    quality numbers."""
-    real_acc = _per_seed(results["real"], "accuracy")
+def comparison(results: dict[str, dict], quality: dict[str, dict] | None = None,
+               samples: dict[str, dict] | None = None, rare_classes: list[int] | None = None,
+               class_names: list[str] | None = None) -> dict[str, dict]:
+    """The metrics.json content (docs/design.md, "metrics.json").
+
+    ``results``: each source's train_classifier result (``real`` required); ``quality``: each
+    method's quality numbers; ``samples``: each filtered set's sample record (acceptance rates);
+    ``rare_classes``: the class indices ``data.imbalance`` thinned, whose test accuracy is
+    summarised per source. Every delta is paired by seed: ``delta_vs_real`` (keys ``delta_ci_low``,
+    ``delta_ci_high``, ``verdict``) for every source but real; ``delta_vs_classic`` (``_ci_low``,
+    ``_ci_high``, ``verdict_vs_classic``) for every source but real and classic;
+    ``delta_vs_unfiltered`` for each ``<method>-filtered`` against ``<method>``.
+    """
+    seeds = [r["seed"] for r in results[REAL]["runs"]]
     metrics = {}
-    for source, result in results.items():
+    for source in [s for s in SOURCES if s in results] + sorted(set(results) - set(SOURCES)):
+        result = results[source]
         acc = _per_seed(result, "accuracy")
-        s = summarize(acc)
+        s, f1 = summarize(acc), summarize(_per_seed(result, "macro_f1"))
         entry = {
             "accuracy": s["mean"],
             "accuracy_std": s["std"],
             "accuracy_ci_low": s["ci_low"],
             "accuracy_ci_high": s["ci_high"],
             "accuracy_per_seed": acc,
-            "macro_f1": summarize(_per_seed(result, "macro_f1"))["mean"],
+            "macro_f1": f1["mean"],
+            "macro_f1_ci_low": f1["ci_low"],
+            "macro_f1_ci_high": f1["ci_high"],
             "seeds": [r["seed"] for r in result["runs"]],
             "train_images": result["runs"][0]["train_images"],  # real (+ synthetic) images seen
-            "real_train_images": results["real"]["runs"][0]["train_images"],
+            "real_train_images": results[REAL]["runs"][0]["train_images"],
         }
-        if source != "real":
-            if entry["seeds"] != [r["seed"] for r in results["real"]["runs"]]:
-                raise ValueError(f"{source}: seeds {entry['seeds']} differ from real's; rerun train_classifier")
-            d = paired_delta(acc, real_acc)
+        if entry["seeds"] != seeds:
+            raise ValueError(f"{source}: seeds {entry['seeds']} differ from real's {seeds}; rerun train_classifier")
+        if source != REAL:
+            d = paired_delta(acc, _per_seed(results[REAL], "accuracy"))
             entry.update(delta_vs_real=d["mean"], delta_ci_low=d["ci_low"], delta_ci_high=d["ci_high"],
                          verdict=verdict(d))
-            entry.update({k: (quality or {}).get(source, {}).get(k) for k in QUALITY_KEYS if quality})
+        if source not in (REAL, CLASSIC) and CLASSIC in results:
+            entry.update(_delta_entry("classic", acc, _per_seed(results[CLASSIC], "accuracy")))
+        parsed = parse_source(source) if source in SOURCES else None
+        if parsed is not None and parsed.filtered and parsed.method in results:
+            entry.update(_delta_entry("unfiltered", acc, _per_seed(results[parsed.method], "accuracy")))
+            record = (samples or {}).get(source, {})
+            entry["acceptance_rate"] = record.get("acceptance_rate")
+        if quality and source in MODEL_NAMES:
+            entry.update({k: quality.get(source, {}).get(k) for k in QUALITY_KEYS})
+        if rare_classes:
+            entry.update(_rare_class_entry(result, results[REAL], rare_classes, class_names, source == REAL))
         metrics[source] = entry
     return metrics
+
+
+def _delta_entry(base: str, values: list[float], base_values: list[float]) -> dict:
+    """``delta_vs_<base>``, its interval and ``verdict_vs_<base>``, paired by seed."""
+    d = paired_delta(values, base_values)
+    return {f"delta_vs_{base}": d["mean"], f"delta_vs_{base}_ci_low": d["ci_low"],
+            f"delta_vs_{base}_ci_high": d["ci_high"], f"verdict_vs_{base}": verdict(d)}
+
+
+def _rare_class_entry(result: dict, real: dict, rare: list[int], class_names: list[str] | None,
+                      is_real: bool) -> dict:
+    """Test accuracy on the rare classes: their mean per seed (``rare_accuracy`` with interval,
+    and its delta vs real), and each rare class's own accuracy with interval (``rare_per_class``)."""
+    def rare_mean(res: dict) -> list[float]:
+        return [sum(r["per_class_accuracy"][c] for c in rare) / len(rare) for r in res["runs"]]
+
+    mean = summarize(rare_mean(result))
+    entry = {"rare_accuracy": mean["mean"], "rare_accuracy_ci_low": mean["ci_low"],
+             "rare_accuracy_ci_high": mean["ci_high"]}
+    if not is_real:
+        d = paired_delta(rare_mean(result), rare_mean(real))
+        entry.update(rare_delta_vs_real=d["mean"], rare_delta_vs_real_ci_low=d["ci_low"],
+                     rare_delta_vs_real_ci_high=d["ci_high"], rare_verdict_vs_real=verdict(d))
+    per_class = {}
+    for c in rare:
+        s = summarize([r["per_class_accuracy"][c] for r in result["runs"]])
+        name = class_names[c] if class_names else str(c)
+        per_class[name] = {"accuracy": s["mean"], "ci_low": s["ci_low"], "ci_high": s["ci_high"]}
+    entry["rare_per_class"] = per_class
+    return entry
 
 
 def _per_seed(result: dict, key: str) -> list[float]:
@@ -85,13 +140,34 @@ def _write_csv(path: Path, header: list[str], rows: list[list]) -> Path:
     return path
 
 
+def _bar_context(params: Params) -> dict[str, str]:
+    """The report's setup lines about the classic bar, the filter and the rare classes."""
+    a, f, imb = params.augmentation, params.sample.filter, params.data.imbalance
+    context = {
+        "classical augmentation": (f"rotation up to {a.degrees:g} degrees, shift up to {a.translate:g} of the side, "
+                                   f"zoom {a.scale_min:g}-{a.scale_max:g}, erasing p={a.erasing:g} (up to "
+                                   f"{a.erasing_max_area:g} of the image), horizontal flip p={a.hflip:g}"),
+        "filtered sets": f"kept when the filter network gives the intended class P >= {f.threshold:g}",
+        "synthetic images per class": ("top-up: every class filled to the largest real class"
+                                       if params.classifier.synthetic_mode == "top_up" else
+                                       f"{params.classifier.synthetic_ratio:g} per real image, class-balanced"),
+    }
+    if imb.classes:
+        context["rare classes"] = (f"{', '.join(str(c) for c in imb.classes)}: {imb.keep:g} of their training "
+                                   f"images kept (data.imbalance)")
+    return context
+
+
 def compare(params: Params, args=None) -> None:
     """Collect every source's results into metrics, plots, the report and one MLflow run."""
     tracker = Tracker(params, stage="compare", method="all", run_name="compare")  # checks the store now
     results = {s: _read_json(classifier_result(params, s), f"train_classifier@{s}") for s in SOURCES}
     quality = {m: _read_json(quality_file(params, m), f"evaluate@{m}") for m in MODEL_NAMES}
     quality["real"] = _read_json(quality_file(params, "real"), "judge")
-    metrics = comparison(results, quality)
+    samples = {filtered_name(m): _read_json(sample_record(params, filtered_name(m)), f"sample@{m}")
+               for m in MODEL_NAMES}
+    metrics = comparison(results, quality, samples, params.data.imbalance.classes,
+                         results[REAL].get("classes"))
     out = metrics_file(params)
     accuracy_csv, quality_csv = out.with_name("accuracy.csv"), out.with_name("quality.csv")
     figures_out = figures_dir(params)
@@ -103,9 +179,10 @@ def compare(params: Params, args=None) -> None:
         with StagedOutputs() as staged:
             staged.path(out).write_text(json.dumps(metrics, indent=2))
             # DVC plots: accuracy per source, quality per method.
-            _write_csv(staged.path(accuracy_csv), ["source", "accuracy", "ci_low", "ci_high", "delta_vs_real"],
-                       [[s, m["accuracy"], m["accuracy_ci_low"], m["accuracy_ci_high"], m.get("delta_vs_real", 0.0)]
-                        for s, m in metrics.items()])
+            _write_csv(staged.path(accuracy_csv),
+                       ["source", "accuracy", "ci_low", "ci_high", "delta_vs_real", "delta_vs_classic"],
+                       [[s, m["accuracy"], m["accuracy_ci_low"], m["accuracy_ci_high"], m.get("delta_vs_real", 0.0),
+                         m.get("delta_vs_classic", "")] for s, m in metrics.items()])
             _write_csv(staged.path(quality_csv), ["method", *QUALITY_KEYS],
                        [[m, *(quality[m][k] for k in QUALITY_KEYS)] for m in MODEL_NAMES])
 
@@ -117,6 +194,10 @@ def compare(params: Params, args=None) -> None:
             figures = {"accuracy": figures_out / "accuracy.png"}
             side_by_side({n: sample_grid_file(params, n) for n in MODEL_NAMES},
                          staging / "samples.png", "Synthetic samples, one row per class")
+            side_by_side({filtered_name(n): sample_grid_file(params, filtered_name(n)) for n in MODEL_NAMES},
+                         staging / "samples_filtered.png",
+                         f"Filtered samples (filter P >= {params.sample.filter.threshold}), one row per class")
+            figures["samples_filtered"] = figures_out / "samples_filtered.png"
             for name in MODEL_NAMES:
                 figures[figure_key("samples", name)] = sample_grid_file(params, name)
                 loss_curves(generator_report_dir(params, name) / "losses.csv", f"{method_label(name)} training",
@@ -131,18 +212,21 @@ def compare(params: Params, args=None) -> None:
                 "dataset": params.data.dataset, "train_size": results["real"]["runs"][0]["train_images"],
                 "seeds": params.classifier.seeds,
                 "classifier steps": params.classifier.steps,
-                "synthetic images per real image": params.classifier.synthetic_ratio,
                 "CVAE-GAN start": ("the trained CVAE's encoder and decoder (init_from: cvae)"
                                    if params.generators.cvaegan.init_from == "cvae" else "from scratch (init_from: none)"),
-                "judge test accuracy": round(quality["real"]["judge_test_accuracy"], 4)})
+                "judge test accuracy": round(quality["real"]["judge_test_accuracy"], 4),
+                **_bar_context(params)})
 
-        tracker.log_params({"classifier": vars(params.classifier).copy(), "data": vars(params.data).copy()})
+        tracker.log_params({k: params.to_dict()[k] for k in ("classifier", "data", "augmentation")}
+                           | {"sample.filter": params.to_dict()["sample"]["filter"]})
         for source, m in metrics.items():
-            tracker.log_metrics({f"{source}.{k}": v for k, v in m.items()
+            tracker.log_metrics({f"{source}.{k}": v for k, v in flatten(m).items()
                                  if isinstance(v, (int, float)) and not isinstance(v, bool)})
         tracker.log_table({"source": list(metrics), **{
             key: [m.get(key) for m in metrics.values()]
-            for key in ("accuracy", "accuracy_ci_low", "accuracy_ci_high", "delta_vs_real", "verdict", "fid", "cas")}},
+            for key in ("accuracy", "accuracy_ci_low", "accuracy_ci_high", "delta_vs_real", "verdict",
+                        "delta_vs_classic", "verdict_vs_classic", "delta_vs_unfiltered", "verdict_vs_unfiltered",
+                        "acceptance_rate", "macro_f1", "rare_accuracy", "fid", "cas")}},
             "comparison.json")
         for path in (out, accuracy_csv, quality_csv, report):
             tracker.log_artifact(path)
@@ -151,9 +235,12 @@ def compare(params: Params, args=None) -> None:
             tracker.log_artifact(stylize_dir(params, name), f"stylize/{name}")
 
     for source, m in metrics.items():
-        line = f"compare: {source:8s} accuracy {m['accuracy']:.4f} [{m['accuracy_ci_low']:.4f}, {m['accuracy_ci_high']:.4f}]"
+        line = f"compare: {source:16s} accuracy {m['accuracy']:.4f} [{m['accuracy_ci_low']:.4f}, {m['accuracy_ci_high']:.4f}]"
         if "delta_vs_real" in m:
-            line += f"  delta {m['delta_vs_real']:+.4f} [{m['delta_ci_low']:+.4f}, {m['delta_ci_high']:+.4f}]: {m['verdict']}"
+            line += f"  vs real {m['delta_vs_real']:+.4f} [{m['delta_ci_low']:+.4f}, {m['delta_ci_high']:+.4f}]: {m['verdict']}"
+        if "delta_vs_classic" in m:
+            line += (f"; vs classic {m['delta_vs_classic']:+.4f} [{m['delta_vs_classic_ci_low']:+.4f}, "
+                     f"{m['delta_vs_classic_ci_high']:+.4f}]: {m['verdict_vs_classic']}")
         print(line)
     print(f"compare: report -> {report}")
 

@@ -36,7 +36,7 @@ def evaluate(params: Params, args) -> None:
     synthetic, _, _ = load_synthetic(synthetic_file(params, name))
     judge, _ = load_judge(judge_file(params), device=device)
     with Tracker(params, stage="evaluate", method=name, run_name=f"evaluate:{name}") as tracker:
-        tracker.log_params({"model": name, "evaluation": vars(params.evaluation).copy()})
+        tracker.log_params({"model": name, "evaluation": params.to_dict()["evaluation"]})
         quality = method_quality(name, model, synthetic, splits, judge, quality_config(params),
                                  device=device, progress=True)
         out, folder = quality_file(params, name), stylize_dir(params, name)

@@ -1,40 +1,78 @@
-"""Stage sample@MODEL: a labeled, class-balanced synthetic dataset from a trained generator."""
+"""Stage sample@MODEL: labeled, class-balanced synthetic datasets from a trained generator.
+
+Two sets per method, both ``sample.per_class`` images of every class:
+
+- ``data/synthetic/<model>.pt``: items ``0 .. K * per_class - 1`` of ``sample.seed``, as drawn;
+- ``data/synthetic/<model>-filtered.pt``: the images the filter network (stage train_filter)
+  recognises as their class with probability >= ``sample.filter.threshold``, topped up with further
+  items until every class is full (evaluation/filtering.py). Its acceptance rate per class goes to
+  ``reports/samples/<model>-filtered.json`` and to the MLflow run.
+"""
 
 from __future__ import annotations
 
+import json
 import sys
+
 
 from augment.callbacks import GRID_COLUMNS
 from augment.config import MODEL_NAMES, Params
 from augment.grids import save_grid
 from augment.outputs import StagedOutputs
-from augment.paths import generator_checkpoint, sample_grid_file, synthetic_file
+from augment.paths import filter_file, generator_checkpoint, sample_grid_file, sample_record, synthetic_file
+from augment.sources import filtered_name
 from augment.synthetic import SyntheticDataset, save_synthetic
 from augment.tracking import Tracker
+from augment.training import resolve_device
+from evaluation.filtering import filtered_sample, load_filter
 from pipelines.stage import run_stage
 
 
+def _first_of_each_class(per_class: int, num_classes: int) -> list[int]:
+    """Indices of the first GRID_COLUMNS images of every class (labels run class by class)."""
+    return [k * per_class + j for k in range(num_classes) for j in range(min(GRID_COLUMNS, per_class))]
+
+
 def sample(params: Params, args) -> None:
-    """Draw sample.per_class images per class from models/generators/<model>.pt."""
+    """Draw sample.per_class images per class from models/generators/<model>.pt, plain and filtered."""
     name = args.item
     cfg = params.sample
     checkpoint = generator_checkpoint(params, name)
-    dataset = SyntheticDataset(
-        checkpoint, per_class=cfg.per_class, seed=cfg.seed, batch_size=cfg.batch_size,
-        device="cuda" if params.device == "cuda" else "cpu",
-    )
+    device = "cuda" if params.device == "cuda" else "cpu"
+    dataset = SyntheticDataset(checkpoint, per_class=cfg.per_class, seed=cfg.seed,
+                               batch_size=cfg.batch_size, device=device)
+    filter_net, _ = load_filter(filter_file(params), resolve_device(params.device))
+    filtered = filtered_name(name)
     with Tracker(params, stage="sample", method=name, run_name=f"sample:{name}") as tracker:
-        tracker.log_params({"model": name, "sample": vars(cfg).copy()})
+        tracker.log_params({"model": name, "sample": params.to_dict()["sample"]})
         images, labels = dataset.tensors(progress=True)  # [N, C, H, W], [N]
-        out, grid = synthetic_file(params, name), sample_grid_file(params, name)
-        # Labels run class by class (per_class each): the first GRID_COLUMNS of every class.
-        first = [k * cfg.per_class + j for k in range(len(dataset.classes)) for j in range(min(GRID_COLUMNS, cfg.per_class))]
-        with StagedOutputs() as staged:  # both files or neither
-            save_synthetic(staged.path(out), images, labels, dataset.classes,
-                           {"model": name, "seed": cfg.seed, "checkpoint": str(checkpoint)})
-            save_grid(images[first], staged.path(grid), min(GRID_COLUMNS, cfg.per_class))
-        tracker.log_artifact(grid)
-    print(f"sample: {name}: {len(labels)} images -> {out}; grid {grid}")
+        kept = filtered_sample(dataset.model, filter_net, cfg.per_class, cfg.filter.threshold, cfg.seed,
+                               cfg.batch_size, cfg.filter.max_draws, progress=True)
+        classes = dataset.classes
+        record = {
+            "method": name, "per_class": cfg.per_class, "threshold": cfg.filter.threshold,
+            "acceptance_rate": kept.acceptance_rate,
+            "per_class_acceptance": dict(zip(classes, kept.acceptance)),
+            "drawn": dict(zip(classes, kept.drawn)), "accepted": dict(zip(classes, kept.accepted)),
+        }
+        first = _first_of_each_class(cfg.per_class, len(classes))
+        columns = min(GRID_COLUMNS, cfg.per_class)
+        with StagedOutputs() as staged:  # every file or none
+            meta = {"model": name, "seed": cfg.seed, "checkpoint": str(checkpoint)}
+            save_synthetic(staged.path(synthetic_file(params, name)), images, labels, classes, meta)
+            save_grid(images[first], staged.path(sample_grid_file(params, name)), columns)
+            save_synthetic(staged.path(synthetic_file(params, filtered)), kept.images, kept.labels, classes,
+                           {**meta, "filter": str(filter_file(params)), "threshold": cfg.filter.threshold})
+            save_grid(kept.images[first].float() / 255.0, staged.path(sample_grid_file(params, filtered)), columns)
+            staged.path(sample_record(params, filtered)).write_text(json.dumps(record, indent=2))
+        tracker.log_metrics({"acceptance_rate": kept.acceptance_rate,
+                             **{f"acceptance_rate.class_{k}": r for k, r in enumerate(kept.acceptance)}})
+        for path in (sample_grid_file(params, name), sample_grid_file(params, filtered), sample_record(params, filtered)):
+            tracker.log_artifact(path)
+    rates = ", ".join(f"{c} {r:.2f}" for c, r in zip(classes, kept.acceptance))
+    print(f"sample: {name}: {len(labels)} images -> {synthetic_file(params, name)}; filtered at "
+          f"P >= {cfg.filter.threshold}: acceptance {kept.acceptance_rate:.3f} ({rates}) -> "
+          f"{synthetic_file(params, filtered)}")
 
 
 if __name__ == "__main__":

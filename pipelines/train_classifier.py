@@ -1,9 +1,12 @@
-"""Stage train_classifier@SOURCE: the downstream classifier on real or real + synthetic data.
+"""Stage train_classifier@SOURCE: the downstream classifier on one training source.
 
-Source ``real`` trains on the real training split; a method (cvae, cgan, cvaegan) adds
-``classifier.synthetic_ratio`` class-balanced synthetic images per real one. Every source gets
-the same number of optimizer steps, is selected on the real validation split, and is measured
-once, at the end, on the real test split. One classifier per seed in ``classifier.seeds``.
+Sources (augment/sources.py): ``real`` trains on the real training split; ``classic`` on the same
+images with classical augmentation (evaluation/classic.py); a method (cvae, cgan, cvaegan) adds
+synthetic images, ``classifier.synthetic_ratio`` per real one, class-balanced, or, with
+``classifier.synthetic_mode: top_up``, as many as fill every class up to the largest;
+``classic+<method>`` augments real and synthetic images alike; ``<method>-filtered`` takes the
+method's filtered set. Every source gets the same number of optimizer steps and seeds, is selected
+on the real validation split, and is measured once, at the end, on the real test split.
 """
 
 from __future__ import annotations
@@ -12,7 +15,8 @@ import csv
 import json
 import sys
 
-from augment.config import SOURCES, Params
+from augment.config import Params
+from augment.sources import SOURCES, parse_source
 from augment.data import Splits
 from augment.outputs import StagedOutputs
 from augment.paths import (
@@ -24,6 +28,7 @@ from augment.paths import (
 )
 from augment.synthetic import load_synthetic
 from augment.training import resolve_device
+from evaluation.classic import ClassicAugmentation
 from evaluation.classifier import evaluate, mix_training_data, predict, save_classifier, train_classifier
 from evaluation.figures import confusion_figure
 from evaluation.stats import summarize
@@ -33,26 +38,31 @@ from pipelines.stage import run_stage
 
 def train(params: Params, args) -> None:
     """Train and measure one classifier per seed for the source named on the command line."""
-    source = args.item
+    source = parse_source(args.item)
     cfg = params.classifier
     splits = Splits.load(splits_file(params))
     synthetic = None
-    if source != "real":
-        synthetic, classes, _ = load_synthetic(synthetic_file(params, source))
+    if source.synthetic is not None:
+        path = synthetic_file(params, source.synthetic)
+        synthetic, classes, _ = load_synthetic(path)
         if classes != splits.classes:
-            raise ValueError(f"{synthetic_file(params, source)}: classes {classes} differ from the data's {splits.classes}")
+            raise ValueError(f"{path}: classes {classes} differ from the data's {splits.classes}")
+    augment = ClassicAugmentation(params.augmentation) if source.classic else None
+    source = source.name
     device = resolve_device(params.device)
     runs = []
     with Tracker(params, stage="train_classifier", method=source, run_name=f"classifier:{source}") as tracker:
-        tracker.log_params({"source": source, "classifier": vars(cfg).copy(), "data": vars(params.data).copy()})
+        tracker.log_params({"source": source, "classifier": vars(cfg).copy(), "data": params.to_dict()["data"],
+                            **({"augmentation": vars(params.augmentation).copy()} if augment else {})})
         out = classifier_result(params, source)
         # Every file of this stage is staged and moved into place only once all seeds are done:
         # a failure or Ctrl-C half way leaves no weights of some seeds without the results.
         with StagedOutputs() as staged:
             for seed in cfg.seeds:
-                train_data = mix_training_data(splits.train, synthetic, cfg.synthetic_ratio if synthetic else 0.0, seed)
+                train_data = mix_training_data(splits.train, synthetic, cfg.synthetic_ratio, seed, cfg.synthetic_mode)
                 model, info = train_classifier(train_data, splits.val, splits.num_classes, cfg, seed,
-                                               device=device, desc=f"classifier {source} seed {seed}")
+                                               device=device, desc=f"classifier {source} seed {seed}",
+                                               augment=augment)
                 # The test split, once, for the final measurement.
                 result = evaluate(model, splits.test, splits.num_classes, device=device)
                 result.update(seed=seed, train_images=len(train_data), best_step=info["best_step"],

@@ -37,11 +37,11 @@ from hypothesis import strategies as st
 
 from augment.checkpoint import CheckpointError, read_checkpoint, save_generator
 from augment.cli import main
+from augment.sources import SOURCES
 from augment.config import (
     DATASETS,
     MAX_SEED,
     MODEL_NAMES,
-    SOURCES,
     ConfigError,
     DataConfig,
     Params,
@@ -64,7 +64,7 @@ CLASSES = [str(k) for k in range(10)]
 TINY = {
     "data": {"train_size": 200},
     "generators": {"grid_every": 1, **{n: {"epochs": 2, "latent_dim": 4, "width": 8} for n in MODEL_NAMES}},
-    "sample": {"per_class": 5, "batch_size": 64},
+    "sample": {"per_class": 5, "batch_size": 64, "filter": {"threshold": 0.0}},
     "classifier": {"seeds": [0, 1], "steps": 20, "width": 8},
     "evaluation": {"max_images": 50, "kid_subsets": 2, "kid_subset_size": 20, "judge": {"steps": 20, "width": 8}},
     "tracking": {"enabled": False},
@@ -102,9 +102,11 @@ def template(tmp_path_factory) -> Path:
     save_synthetic(root / "data/synthetic/cvae.pt", sample_images(model, labels, seed=0), labels, CLASSES,
                    {"model": "cvae"})
     from evaluation.classifier import SmallCNN
+    from evaluation.filtering import save_filter
     from evaluation.judge import save_judge
 
     save_judge(root / "models/classifiers/judge.pt", SmallCNN((1, 8, 8), 10, 8), {"val_accuracy": 0.5})
+    save_filter(root / "models/classifiers/filter.pt", SmallCNN((1, 8, 8), 10, 8), {"val_accuracy": 0.5})
     return root
 
 
@@ -236,7 +238,25 @@ CONFIG = [
     _row("unknown-model-sample", ["sample", "gan", "-n", "10"], 2, ("unknown model 'gan'", "cvae, cgan, cvaegan")),
     _row("unknown-model-stage", ["gan"], 2, ("invalid choice: 'gan'", "'cvae', 'cgan', 'cvaegan'"),
          entry="train_generator", subprocess=True),
-    _row("unknown-source-stage", ["gan"], 2, "'real', 'cvae', 'cgan', 'cvaegan'", entry="train_classifier"),
+    _row("unknown-source-stage", ["gan"], 2, "'real', 'classic', 'cvae', 'cgan', 'cvaegan', 'classic+cvae'",
+         entry="train_classifier"),
+    _row("augmentation-scale-reversed", ["classic", "--set", "augmentation.scale_min=1.2"], 2,
+         "augmentation.scale_min: must be <= augmentation.scale_max (1.05), got 1.2", entry="train_classifier"),
+    _row("augmentation-degrees-negative", ["classic", "--set", "augmentation.degrees=-5"], 2,
+         "augmentation.degrees: must be a number of degrees in [0, 180], got -5.0", entry="train_classifier"),
+    _row("augmentation-erasing-above-1", ["classic+cvae", "--set", "augmentation.erasing=1.5"], 2,
+         "augmentation.erasing: must be a probability in [0, 1], got 1.5", entry="train_classifier"),
+    _row("synthetic-mode-unknown", ["cvae", "--set", "classifier.synthetic_mode=all"], 2,
+         "classifier.synthetic_mode: must be one of: ratio, top_up, got 'all'", entry="train_classifier"),
+    _row("filter-threshold-above-1", ["cvae", "--set", "sample.filter.threshold=1.5"], 2,
+         "sample.filter.threshold: must be a probability in [0, 1], got 1.5", entry="sample"),
+    _row("imbalance-repeated-class", ["--set", "data.imbalance.classes=[1, 1]"], 2,
+         "data.imbalance.classes: must be a list of distinct class indices >= 0, got [1, 1]", entry="prepare"),
+    _row("imbalance-keep-0", ["--set", "data.imbalance.keep=0"], 2,
+         "data.imbalance.keep: must be a number in (0, 1], got 0.0", entry="prepare"),
+    _row("imbalance-class-not-in-data", ["--set", "data.imbalance.classes=[3, 12]"], 2,
+         ("data.imbalance.classes: class index 12 does not exist", "classes 0..9"), entry="prepare",
+         setup=lambda p: (p / "data/splits/splits.pt").unlink()),
     _row("unknown-dataset", ["train", "cvae", "--set", "data.dataset=cifar10"], 2,
          "data.dataset: must be one of: digits, mnist, fashion-mnist, kmnist, emnist, imagefolder, got 'cifar10'"),
     _row("unknown-device", ["--set", "device=tpu"], 2, "device: must be one of: auto, cpu, cuda", entry="prepare"),
@@ -493,6 +513,12 @@ DATA = [
          entry="train_classifier", setup=write("data/splits/splits.pt", "garbage")),
     _row("synthetic-missing-stage", ["cgan"], 2, ("synthetic dataset not found: data/synthetic/cgan.pt", "dvc repro"),
          entry="train_classifier"),
+    _row("splits-missing-train-filter", [], 2, ("splits file not found: data/splits/splits.pt", "prepare"),
+         entry="train_filter", setup=lambda p: (p / "data/splits/splits.pt").unlink()),
+    _row("filtered-synthetic-missing-stage", ["cvaegan-filtered"], 2,
+         ("synthetic dataset not found: data/synthetic/cvaegan-filtered.pt", "dvc repro"), entry="train_classifier"),
+    _row("combined-synthetic-missing-stage", ["classic+cgan"], 2,
+         "synthetic dataset not found: data/synthetic/cgan.pt", entry="train_classifier"),
 ]
 
 
@@ -531,6 +557,14 @@ SYNTHETIC_CLI = [
     _row("sample-stage-missing-checkpoint", ["cgan"], 2,
          ("no checkpoint at models/generators/cgan.pt", "augment train cgan", "dvc repro"),
          entry="sample", setup=lambda p: (p / "models/generators/cgan.pt").unlink()),
+    _row("sample-stage-missing-filter", ["cvae"], 2, "models/classifiers/filter.pt", entry="sample",
+         setup=lambda p: (p / "models/classifiers/filter.pt").unlink()),
+    _row("sample-stage-judge-as-filter", ["cvae"], 2, ("not a filter network", "train_filter"), entry="sample",
+         setup=lambda p: shutil.copy(p / "models/classifiers/judge.pt", p / "models/classifiers/filter.pt")),
+    _row("sample-stage-filter-rejects-everything", ["cvae", "--set", "sample.filter.threshold=1.0",
+                                                    "--set", "sample.filter.max_draws=2"], 2,
+         ("sample.filter: class 0 of cvae", "lower sample.filter.threshold or raise sample.filter.max_draws"),
+         entry="sample"),
 ]
 
 
@@ -689,6 +723,7 @@ STAGES = {  # stage -> (module, body, choices)
     "prepare": ("pipelines.prepare", "prepare", None),
     "train_generator": ("pipelines.train_generator", "train", MODEL_NAMES),
     "sample": ("pipelines.sample", "sample", MODEL_NAMES),
+    "train_filter": ("pipelines.train_filter", "train", None),
     "train_classifier": ("pipelines.train_classifier", "train", SOURCES),
     "evaluate": ("pipelines.evaluate", "evaluate", MODEL_NAMES),
     "judge": ("pipelines.judge", "judge", None),

@@ -1,11 +1,13 @@
 """Value vs data size (evaluation/data_size.py): parsing `dvc exp show --json`, one point per size,
-skipped and dropped rows, the figure and CSV, and the command's errors.
+skipped and dropped rows, the figure (panels, one line per source) and CSV, the command's errors, and
+the `run` command (queue, start, wait, collect) against a fake DVC.
 
 The documents below are real `dvc exp show --json` output of DVC 3.67, trimmed (deps, outs and most
 metrics keys removed, numbers rounded): FINISHED is the recipe of docs/data_size.md after
 `dvc queue start` finished (4 sizes, dvc.lock not committed so the baseline has no metrics);
 IN_PROGRESS is the same queue while the first experiment ran, plus one failed queued experiment
-captured from a scratch repository.
+captured from a scratch repository. QUEUE_STATUS is `dvc queue status` of DVC 3.67 in a scratch
+repository (names and times changed); the fake DVC of the `run` tests prints the same format.
 """
 
 from __future__ import annotations
@@ -19,9 +21,13 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
+from augment.data import LabeledImages, Splits
+from augment.sources import SOURCES
 from evaluation import data_size as ds
-from evaluation.data_size import DataSizeError, main, parse_exp_show, plot_data_size, select_points, write_csv
+from evaluation.data_size import (DataSizeError, main, panel_layout, parse_exp_show, parse_queue_status,
+                                  plot_data_size, select_points, source_style, write_csv)
 
 FINISHED = json.loads(r"""
 [
@@ -498,3 +504,319 @@ def test_real_dvc_experiments(tmp_path, monkeypatch, capsys):
     assert sorted({float(r["x"]) for r in rows}) == [200, 500]  # the workspace (0.5) is the same size: dropped
     assert (tmp_path / "reports" / "data_size.png").is_file()
     assert "dropped workspace" in capsys.readouterr().err
+
+
+# --- the classic, combined and filtered sources --------------------------------------------------
+
+
+def _with_all_sources(doc: list) -> list:
+    """FINISHED with every source of SOURCES in each experiment's metrics, as the current compare
+    writes them (delta_vs_classic for all but real and classic, macro_f1 for all)."""
+    doc = copy.deepcopy(doc)
+    for exp in doc[1]["experiments"]:
+        m = _metrics(exp)
+        real = m["real"]
+        for i, source in enumerate(SOURCES):
+            entry = m.setdefault(source, {})
+            if source not in ("real", "cvae", "cgan", "cvaegan"):
+                acc = round(real["accuracy"] - 0.002 * i, 4)
+                entry.update(accuracy=acc, accuracy_ci_low=acc - 0.02, accuracy_ci_high=acc + 0.01,
+                             train_images=2 * real["train_images"], real_train_images=real["real_train_images"],
+                             delta_vs_real=round(acc - real["accuracy"], 4), delta_ci_low=-0.03, delta_ci_high=0.01,
+                             verdict="no measurable effect")
+            entry["macro_f1"] = round(entry["accuracy"] - 0.01, 4)
+            if source not in ("real", "classic"):
+                entry.update(delta_vs_classic=-0.004, delta_vs_classic_ci_low=-0.02, delta_vs_classic_ci_high=0.012,
+                             verdict_vs_classic="no measurable effect")
+    return doc
+
+
+def _plotted(monkeypatch, points, path) -> list[tuple[str, list[str]]]:
+    """(panel title, legend labels) of each panel plot_data_size draws."""
+    figures = []
+    monkeypatch.setattr(ds.plt, "close", figures.append)
+    plot_data_size(points, path)
+    assert len(figures) == 1
+    return [(ax.get_title(), [t.get_text() for t in ax.get_legend().get_texts()]) for ax in figures[0].axes]
+
+
+def test_every_source_gets_a_line_on_its_panels(tmp_path, monkeypatch):
+    points, _ = select_points(parse_exp_show(_with_all_sources(FINISHED)))
+    assert [set(p.row.sources) for p in points] == [set(SOURCES)] * 4
+    assert panel_layout(ds._sources(points)) == [
+        ("each source alone", ["real", "classic", "cvae", "cgan", "cvaegan"]),
+        ("with classical augmentation", ["real", "classic", "classic+cvae", "classic+cgan", "classic+cvaegan"]),
+        ("filtered synthetic sets", ["real", "cvae", "cgan", "cvaegan", "cvae-filtered", "cgan-filtered",
+                                     "cvaegan-filtered"])]
+    panels = _plotted(monkeypatch, points, tmp_path / "all.png")
+    assert [title for title, _ in panels] == ["each source alone", "with classical augmentation",
+                                              "filtered synthetic sets"]
+    assert all(labels[0] == "real data" for _, labels in panels)  # the reference on every panel
+    assert "classical augmentation + CVAE-GAN" in panels[1][1] and "CGAN (filtered)" in panels[2][1]
+    assert sum(len(labels) for _, labels in panels) == 17
+    assert (tmp_path / "all.png").read_bytes()[:4] == b"\x89PNG"
+    # one colour per method across panels; real and classic are the two reference styles
+    colors = {s: source_style(s)["color"] for s in SOURCES}
+    assert colors["cvae"] == colors["classic+cvae"] == colors["cvae-filtered"] != colors["cgan"]
+    assert source_style("real")["linestyle"] == "--" and source_style("classic")["linestyle"] == ":"
+    assert source_style("cvae-filtered")["linestyle"] != source_style("cvae")["linestyle"]
+
+
+def test_csv_has_a_row_per_size_and_source_with_the_classic_deltas(tmp_path):
+    points, _ = select_points(parse_exp_show(_with_all_sources(FINISHED)))
+    with write_csv(points, tmp_path / "t.csv").open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 4 * len(SOURCES)
+    assert [r["source"] for r in rows[:len(SOURCES)]] == list(SOURCES)  # SOURCES order within a size
+    combined = next(r for r in rows if r["x"] == "129.0" and r["source"] == "classic+cvaegan")
+    assert (combined["delta_vs_classic"], combined["delta_vs_classic_ci_low"], combined["delta_vs_classic_ci_high"],
+            combined["verdict_vs_classic"]) == ("-0.004", "-0.02", "0.012", "no measurable effect")
+    assert float(combined["macro_f1"]) == pytest.approx(float(combined["accuracy"]) - 0.01)
+    for source in ("real", "classic"):  # no delta against classic: blank cells
+        row = next(r for r in rows if r["x"] == "129.0" and r["source"] == source)
+        assert row["delta_vs_classic"] == row["verdict_vs_classic"] == "" and row["macro_f1"]
+
+
+def test_older_metrics_keep_one_panel_and_blank_new_columns(tmp_path, monkeypatch):
+    points, _ = select_points(parse_exp_show(FINISHED))
+    assert _plotted(monkeypatch, points, tmp_path / "old.png") == [("", ["real data", "CVAE", "CGAN", "CVAE-GAN"])]
+    with write_csv(points, tmp_path / "t.csv").open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0])[:15] == ds.CSV_HEADER[:15]  # the old columns first, in their old order
+    for column in ("delta_vs_classic", "delta_vs_classic_ci_low", "verdict_vs_classic", "macro_f1"):
+        assert {r[column] for r in rows} == {""}
+
+
+def test_some_new_sources_give_their_panels_only(tmp_path, monkeypatch):
+    doc = _with_all_sources(FINISHED)
+    for exp in doc[1]["experiments"]:
+        for source in [s for s in _metrics(exp) if s.endswith("-filtered")]:
+            del _metrics(exp)[source]
+    del _metrics(_experiment(doc, "butch-ambo"))["classic+cgan"]  # absent at one size: a shorter line
+    points, _ = select_points(parse_exp_show(doc))
+    panels = _plotted(monkeypatch, points, tmp_path / "f.png")
+    assert [title for title, _ in panels] == ["each source alone", "with classical augmentation"]
+    assert "classical augmentation + CGAN" in panels[1][1]
+    line = next(ln for ln in ds.format_table(points).splitlines() if ln.startswith("classic+cgan "))
+    assert line.split()[1] == "-"  # the size where it is absent
+
+
+# --- run: queue, start, wait, collect, against a fake DVC ----------------------------------------
+
+QUEUE_STATUS = """\
+Task     Name        Created       Status
+3619d4f  adult-rues  09:05 AM      Success
+3b799f9              Nov 26, 2026  Failed
+0c51736  gabby-sley  09:09 AM      Running
+04a2b5b  fated-matt  09:09 AM      Queued
+
+Worker status: 1 active, 0 idle
+"""
+
+
+def test_parse_queue_status():
+    status = parse_queue_status(QUEUE_STATUS)
+    assert [(t.task, t.name, t.status) for t in status.tasks] == [
+        ("3619d4f", "adult-rues", "Success"), ("3b799f9", "", "Failed"), ("0c51736", "gabby-sley", "Running"),
+        ("04a2b5b", "fated-matt", "Queued")]
+    assert (status.active, status.idle) == (1, 0)
+    assert status.state_of("gabby-sley") == "Running" and status.state_of("3b799f9") == "Failed"
+    assert status.state_of("other") is None
+    empty = parse_queue_status("No experiment tasks in the queue.\n\nWorker status: 0 active, 0 idle\n")
+    assert (empty.tasks, empty.active, empty.idle) == ([], 0, 0)
+
+
+class FakeDvc:
+    """A Runner: records every `dvc` call and answers as DVC 3.67 does. Once started, the queue
+    advances one step per `queue status` poll (the running experiment finishes, the next one runs); ``fail`` names the train_size values
+    whose experiment fails. `exp show --json` lists the succeeded ones, with metrics of every source."""
+
+    def __init__(self, fail: tuple[str, ...] = (), workers: bool = True, queue_exit: dict[int, int] | None = None):
+        self.calls: list[list[str]] = []
+        self.queued: list[tuple[str, str]] = []  # (name, train_size as passed)
+        self.done: dict[str, str] = {}
+        self.started = False
+        self.running: str | None = None
+        self.fail, self.workers, self.queue_exit = fail, workers, queue_exit or {}
+
+    def __call__(self, args):
+        args = list(args)
+        self.calls.append(args)
+        out = ""
+        if args[:3] == ["exp", "run", "--queue"]:
+            size = args[args.index("-S") + 1].split("=", 1)[1]
+            code = self.queue_exit.get(len(self.queued), 0)
+            if code:
+                return subprocess.CompletedProcess(["dvc", *args], code, "", "ERROR: something went wrong\n")
+            name = f"exp-{len(self.queued)}"
+            self.queued.append((name, size))
+            out = (f"Queueing with overrides '{{'params.yaml': ['data.train_size={size}']}}'.\n"
+                   f"Queued experiment '{name}' for future execution.\n")
+        elif args[:2] == ["queue", "start"]:
+            self.started = True
+            out = f"Started '{args[-1]}' new experiments task queue worker.\n"
+        elif args == ["queue", "status"]:
+            out = self._status()
+        elif args[:3] == ["exp", "show", "--json"]:
+            out = json.dumps(self._exp_show())
+        else:
+            raise AssertionError(f"unexpected dvc call: {args}")
+        return subprocess.CompletedProcess(["dvc", *args], 0, out, "")
+
+    def _status(self) -> str:
+        if self.started and self.workers:  # each poll: the running one finishes, the next one starts
+            if self.running is not None:
+                size = dict(self.queued)[self.running]
+                self.done[self.running] = "Failed" if size in self.fail else "Success"
+            self.running = next((n for n, _ in self.queued if n not in self.done), None)
+        lines = ["Task     Name        Created    Status"]
+        for i, (name, _) in enumerate(self.queued):
+            state = self.done.get(name) or ("Running" if name == self.running else "Queued")
+            lines.append(f"{i:07x}  {name:<10}  09:05 AM   {state}")
+        return "\n".join(lines) + f"\n\nWorker status: {int(self.running is not None)} active, 0 idle\n"
+
+    def _exp_show(self) -> list:
+        doc = _with_all_sources(FINISHED)
+        template = _experiment(doc, "unfit-omer")
+        experiments = []
+        for name, size in self.queued:
+            if self.done.get(name) != "Success":
+                continue
+            exp = copy.deepcopy(template)
+            exp["name"] = exp["revs"][0]["name"] = name
+            exp["revs"][0]["data"]["params"]["params.yaml"]["data"]["data"]["train_size"] = int(size)
+            for entry in _metrics(exp).values():
+                entry["real_train_images"] = int(size)
+            experiments.append(exp)
+        doc[1]["experiments"] = experiments
+        return doc
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    """A project folder with params.yaml and a prepared splits file of 10 classes, 8,000 training
+    images (prepared at data.train_size 1.0: every image a count may ask for)."""
+    (tmp_path / "params.yaml").write_text("paths:\n  splits: prepared\n")
+    train = LabeledImages(torch.zeros(8000, 1, 1, 1), torch.arange(8000) % 10)
+    small = LabeledImages(torch.zeros(10, 1, 1, 1), torch.arange(10))
+    splits = Splits(train=train, val=small, test=small, classes=[str(i) for i in range(10)])
+    splits.save(tmp_path / "prepared" / "splits.pt")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_run_queues_per_class_sizes_starts_waits_and_collects(project, capsys):
+    dvc = FakeDvc()
+    argv = ["run", "--per-class", "20,50,200,800", "--poll-seconds", "0"]
+    assert main(argv, runner=dvc) == 0
+    assert dvc.queued == [("exp-0", "200"), ("exp-1", "500"), ("exp-2", "2000"), ("exp-3", "8000")]  # x K=10
+    kinds = [" ".join(c[:2]) for c in dvc.calls]
+    assert kinds[:5] == ["exp run"] * 4 + ["queue start"]
+    assert dvc.calls[4] == ["queue", "start", "-j", "1"]
+    assert set(kinds[5:-1]) == {"queue status"} and kinds[-1] == "exp show"  # waits, then collects
+    assert all(n in dvc.done for n, _ in dvc.queued)
+    out = capsys.readouterr().out
+    assert "\r" not in out
+    progress = [ln for ln in out.splitlines() if "experiments finished" in ln]
+    assert [ln.split()[1] for ln in progress] == ["0/4", "1/4", "2/4", "3/4", "4/4"]  # one line per change
+    assert "0/4 experiments finished (1 running, 3 waiting)" in progress[0]
+    assert "queued exp-0 (data.train_size=200, 20 per class x 10 classes)" in out
+    with (project / "reports" / "data_size.csv").open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert sorted({float(r["x"]) for r in rows}) == [200, 500, 2000, 8000]
+    assert len(rows) == 4 * len(SOURCES)
+    assert (project / "reports" / "data_size.png").is_file()
+
+
+def test_run_with_sizes_jobs_copies_and_outputs(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)  # no params.yaml, no splits: --sizes needs neither
+    dvc = FakeDvc()
+    out, table = tmp_path / "o" / "f.png", tmp_path / "o" / "t.csv"
+    assert main(["run", "--sizes", "300,100", "-j", "2", "-C", "data/raw", "--set", "cpu_threads=1",
+                 "--poll-seconds", "0", "--out", str(out), "--csv", str(table)], runner=dvc) == 0
+    assert [s for _, s in dvc.queued] == ["100", "300"]
+    assert dvc.calls[0] == ["exp", "run", "--queue", "-S", "data.train_size=100", "-S", "cpu_threads=1",
+                            "-C", "data/raw"]
+    assert ["queue", "start", "-j", "2"] in dvc.calls
+    assert out.is_file() and len(table.read_text().splitlines()) == 1 + 2 * len(SOURCES)
+
+
+def test_run_fails_with_one_line_when_an_experiment_failed(project, capsys):
+    dvc = FakeDvc(fail=("500",))
+    assert main(["run", "--per-class", "20,50,200", "--poll-seconds", "0"], runner=dvc) == 2
+    line = _error_line(capsys)
+    assert "1 of 3 experiments failed: exp-1 (data.train_size=500)" in line
+    assert "`dvc queue logs exp-1`" in line
+    assert all(n in dvc.done for n, _ in dvc.queued)  # waited for all of them first
+    assert not any(c[:2] == ["exp", "show"] for c in dvc.calls)
+    assert not (project / "reports").exists()
+
+
+def test_run_without_splits_says_to_prepare_them(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "params.yaml").write_text("paths:\n  splits: prepared\n")
+    dvc = FakeDvc()
+    assert main(["run", "--per-class", "20,50"], runner=dvc) == 2
+    line = _error_line(capsys)
+    assert "prepared/splits.pt" in line and "dvc repro" in line and "--sizes" in line
+    assert dvc.calls == []
+
+
+def test_run_refuses_sizes_larger_than_the_training_split(project, capsys):
+    dvc = FakeDvc()
+    assert main(["run", "--per-class", "20,1000"], runner=dvc) == 2
+    line = _error_line(capsys)
+    assert "data.train_size=10000 (1000 per class x 10 classes): more training images than the 8000" in line
+    assert dvc.calls == []
+    (project / "params.yaml").write_text("paths:\n  splits: prepared\ndata:\n  train_size: 0.5\n")
+    assert main(["run", "--sizes", "9000", "--poll-seconds", "0"], runner=dvc) == 0  # prepared at 0.5: unknown
+
+
+def test_run_gives_up_when_no_worker_runs(project, capsys):
+    dvc = FakeDvc(workers=False)
+    assert main(["run", "--sizes", "100", "--poll-seconds", "0", "--stall-seconds", "0"], runner=dvc) == 2
+    assert "no queue worker has been active" in _error_line(capsys)
+
+
+def test_run_names_what_was_queued_when_queueing_fails(project, capsys):
+    dvc = FakeDvc(queue_exit={1: 1})
+    assert main(["run", "--per-class", "20,50,200"], runner=dvc) == 2
+    line = _error_line(capsys)
+    assert "dvc exp run --queue -S data.train_size=500` failed (exit 1): ERROR: something went wrong" in line
+    assert "already queued: exp-0" in line and "dvc queue remove exp-0" in line
+    assert not any(c[:2] == ["queue", "start"] for c in dvc.calls)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["run", "--per-class", "20,x"], "--per-class: expected whole numbers"),
+    (["run", "--per-class", "0"], "--per-class: expected whole numbers > 0"),
+    (["run", "--sizes", "2.5"], "--sizes: 2.5 is neither"),
+    (["run", "--sizes", "100", "--jobs", "0"], "--jobs"),
+])
+def test_run_argument_errors(tmp_path, monkeypatch, capsys, argv, message):
+    monkeypatch.chdir(tmp_path)
+    dvc = FakeDvc()
+    assert main(argv, runner=dvc) == 2
+    assert message in _error_line(capsys) and dvc.calls == []
+
+
+def test_collect_subcommand_is_the_default(tmp_path, capsys):
+    src = tmp_path / "exp_show.json"
+    src.write_text(json.dumps(_with_all_sources(FINISHED)))
+    table = tmp_path / "t.csv"
+    assert main(["collect", "--from-json", str(src), "--out", str(tmp_path / "f.png"), "--csv", str(table)]) == 0
+    assert len(table.read_text().splitlines()) == 1 + 4 * len(SOURCES)
+    assert "classic+cvaegan" in capsys.readouterr().out
+
+
+def test_dvc_runner_puts_dvc_first_on_path_and_reads_both_streams(tmp_path, monkeypatch):
+    fake = tmp_path / "bin" / "dvc"
+    fake.parent.mkdir()
+    fake.write_text('#!/bin/sh\necho "$1 $PATH"\necho oops >&2\nexit 3\n')
+    fake.chmod(0o755)
+    monkeypatch.setattr(ds.shutil, "which", lambda name: str(fake))
+    done = ds.dvc_runner(cwd=tmp_path)(["queue"])
+    assert done.returncode == 3 and done.stderr == "oops\n"
+    assert done.stdout.startswith(f"queue {fake.parent}{os.pathsep}")
+    with pytest.raises(DataSizeError, match=r"`dvc queue status` failed \(exit 3\): oops"):
+        ds._dvc(ds.dvc_runner(), ["queue", "status"])

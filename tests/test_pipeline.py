@@ -13,15 +13,18 @@ from pathlib import Path
 import pytest
 import yaml
 
+from augment.sources import SOURCES, source_label
 from pipelines.stage import run_stage
 from tests.conftest import ROOT, copy_project
 
 BIN = Path(sys.executable).parent
 TINY = {
-    "data": {"train_size": 300},
+    # classes 0 and 1 made rare (15 of their 30 training images kept), the synthetic images top
+    # them up: the rare-class path end to end
+    "data": {"train_size": 300, "imbalance": {"classes": [0, 1], "keep": 0.5}},
     "generators": {"grid_every": 1, **{n: {"epochs": 2, "latent_dim": 4, "width": 8} for n in ("cvae", "cgan", "cvaegan")}},
-    "sample": {"per_class": 30},
-    "classifier": {"seeds": [0, 1], "steps": 40, "width": 8},
+    "sample": {"per_class": 30, "filter": {"threshold": 0.05, "max_draws": 40}},
+    "classifier": {"seeds": [0, 1], "steps": 40, "width": 8, "synthetic_mode": "top_up"},
     "evaluation": {"max_images": 100, "kid_subsets": 3, "judge": {"steps": 60, "width": 8}},
 }
 # the method's warm start, through DVC: train_generator@cvaegan runs after @cvae and reads cvae.pt
@@ -46,8 +49,27 @@ def repro(tmp_path_factory):
 def test_metrics_file_has_every_source_and_method_deltas(repro):
     project, _, _ = repro
     metrics = json.loads((project / "reports/metrics.json").read_text())
-    assert set(metrics) == {"real", "cvae", "cgan", "cvaegan"}
+    assert list(metrics) == list(SOURCES)
     real = metrics["real"]
+    # the asked composition: real with classes 0 and 1 thinned to half; each method tops every
+    # class up to the largest, with or without classical augmentation or filter
+    from augment.data import Splits
+
+    counts = Splits.load(project / "data/splits/splits.pt").train.labels.bincount()
+    assert real["train_images"] == metrics["classic"]["train_images"] == int(counts.sum())
+    assert int(counts[0]) < int(counts[2]) // 2 + 2 and int(counts[1]) < int(counts[2]) // 2 + 2
+    for method in ("cvae", "cgan", "cvaegan"):
+        for source in (method, f"classic+{method}", f"{method}-filtered"):
+            assert metrics[source]["train_images"] == 10 * int(counts.max()), source
+        assert 0 < metrics[f"{method}-filtered"]["acceptance_rate"] <= 1
+        assert metrics[f"{method}-filtered"]["verdict_vs_unfiltered"] in {"helps", "hurts", "no measurable effect"}
+    for source, m in metrics.items():
+        assert set(m["rare_per_class"]) == {"0", "1"}
+        assert m["rare_accuracy_ci_low"] <= m["rare_accuracy"] <= m["rare_accuracy_ci_high"]
+        assert m["macro_f1_ci_low"] <= m["macro_f1"] <= m["macro_f1_ci_high"]
+        if source not in ("real", "classic"):
+            assert m["delta_vs_classic"] == pytest.approx(m["accuracy"] - metrics["classic"]["accuracy"])
+            assert m["verdict_vs_classic"] in {"helps", "hurts", "no measurable effect"}
     for source, m in metrics.items():
         assert 0.0 <= m["accuracy"] <= 1.0
         assert len(m["accuracy_per_seed"]) == 2
@@ -76,6 +98,13 @@ def test_report_explains_this_runs_numbers(repro):
         assert label in report
         assert metrics[method]["verdict"] in report or "has no measurable effect" in report
     assert "Stylisation does not apply to CGAN" in report
+    assert "## Rare classes" in report
+    assert report.count("| classical augmentation + CVAE-GAN |") == 2  # accuracy and rare-class tables
+    for source in ("classic+cvae", "cgan", "cvaegan-filtered"):
+        m = metrics[source]
+        said = f"{source_label(source)} helps beyond classical augmentation" in report
+        assert said == (m["verdict_vs_classic"] == "helps")
+    assert "Filtering CVAE's images (the filter accepted" in report
     assert "stylize/cvaegan/stylize.png" in report
     assert not (project / "reports/stylize/cgan/stylize.png").exists()  # no faked grid
 
@@ -86,7 +115,12 @@ def test_outputs_exist_where_params_yaml_says(repro):
         assert (project / f"models/generators/{name}.pt").is_file()
         assert (project / f"data/synthetic/{name}.pt").is_file()
         assert (project / f"reports/samples/{name}.png").is_file()
+        assert (project / f"data/synthetic/{name}-filtered.pt").is_file()
+        assert (project / f"reports/samples/{name}-filtered.png").is_file()
+        record = json.loads((project / f"reports/samples/{name}-filtered.json").read_text())
+        assert set(record["per_class_acceptance"]) == {str(c) for c in range(10)}
         assert (project / f"reports/generators/{name}/progress/epoch_002.png").is_file()
+    assert (project / "models/classifiers/filter.pt").is_file()
     for name in ("accuracy.png", "samples.png", "training_cvae.png"):
         assert (project / "reports/figures" / name).is_file()
 
@@ -102,7 +136,7 @@ def test_mlflow_runs_carry_the_tags_and_images(repro):
     by = {(r.data.tags["augment.stage"], r.data.tags["augment.method"]): r for r in runs}
     expected = {("train_generator", m) for m in ("cvae", "cgan", "cvaegan")}
     expected |= {("sample", m) for m in ("cvae", "cgan", "cvaegan")}
-    expected |= {("train_classifier", s) for s in ("real", "cvae", "cgan", "cvaegan")}
+    expected |= {("train_classifier", s) for s in SOURCES}
     expected |= {("evaluate", m) for m in ("cvae", "cgan", "cvaegan")}
     expected |= {("compare", "all")}
     assert set(by) == expected
@@ -120,6 +154,13 @@ def test_mlflow_runs_carry_the_tags_and_images(repro):
     clf = by[("train_classifier", "cgan")]
     assert 0.0 <= clf.data.metrics["accuracy_mean"] <= 1.0
     assert "cgan_confusion.png" in [f.path for f in client.list_artifacts(clf.info.run_id)]
+    assert by[("train_classifier", "classic+cgan")].data.params["augmentation.degrees"] == "5.0"
+    sample_run = by[("sample", "cvae")]
+    assert 0 < sample_run.data.metrics["acceptance_rate"] <= 1
+    assert "acceptance_rate.class_9" in sample_run.data.metrics
+    compare_metrics = by[("compare", "all")].data.metrics
+    assert "classic_plus_cvaegan.delta_vs_classic" in compare_metrics
+    assert "cvae-filtered.delta_vs_unfiltered" in compare_metrics
 
     compare_run = by[("compare", "all")].info.run_id
     cmp_artifacts = [f.path for f in client.list_artifacts(compare_run, "figures")]

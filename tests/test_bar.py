@@ -1,0 +1,343 @@
+"""The bar synthetic data must clear: classical augmentation, combined sources, filtered sets,
+rare classes. Known answers where one exists; the metrics and report contract for the new sources."""
+
+from __future__ import annotations
+
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+import torchvision.transforms.v2.functional as TF
+from torchvision.transforms import InterpolationMode
+
+from augment.config import AugmentationConfig, ClassifierConfig, CVAEConfig, DataConfig, FilterConfig, ImbalanceConfig
+from augment.data import DataError, LabeledImages, load_splits
+from augment.models import build_model
+from augment.sources import SOURCES, filtered_name, parse_source, source_label
+from augment.synthetic import labels_from_counts, quantize, sample_images
+from evaluation.classic import ClassicAugmentation, affine_theta, erase_mask
+from evaluation.classifier import mix_training_data, probabilities, train_classifier
+from evaluation.filtering import filtered_sample, load_filter, save_filter, train_filter
+from evaluation.report import accuracy_table, explain, render_report
+from evaluation.stats import paired_delta, summarize, verdict
+from pipelines.compare import comparison
+
+NO_AUGMENTATION = AugmentationConfig(degrees=0, translate=0, scale_min=1, scale_max=1, erasing=0, hflip=0)
+TINY = ClassifierConfig(seeds=[0], steps=30, width=8, batch_size=32)
+
+
+# --------------------------------------------------------------------------------------------
+# Sources
+# --------------------------------------------------------------------------------------------
+
+
+def test_every_source_parses_to_what_its_name_says():
+    assert SOURCES[:2] == ("real", "classic")
+    assert len(SOURCES) == len(set(SOURCES)) == 11
+    combined = parse_source("classic+cgan")
+    assert (combined.classic, combined.method, combined.filtered, combined.synthetic) == (True, "cgan", False, "cgan")
+    kept = parse_source("cvaegan-filtered")
+    assert (kept.classic, kept.method, kept.filtered, kept.synthetic) == (False, "cvaegan", True, "cvaegan-filtered")
+    assert parse_source("classic").synthetic is None and parse_source("classic").classic
+    assert filtered_name("cvae") == "cvae-filtered"
+    assert source_label("classic+cvaegan") == "classical augmentation + CVAE-GAN"
+    with pytest.raises(ValueError, match="unknown source 'classic\\+gan'"):
+        parse_source("classic+gan")
+
+
+# --------------------------------------------------------------------------------------------
+# Classical augmentation
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("angle,translate,scale", [(10.0, (0, 0), 1.0), (-15.0, (2, -1), 0.9), (30.0, (-4, 5), 1.2)])
+def test_the_batched_warp_is_torchvisions_affine(angle, translate, scale):
+    x = torch.rand(1, 1, 28, 20)  # not square: the aspect terms matter
+    expected = TF.affine_image(x, angle=angle, translate=list(translate), scale=scale, shear=[0.0, 0.0],
+                               interpolation=InterpolationMode.BILINEAR)
+    theta = affine_theta(torch.tensor([angle]), torch.tensor([translate], dtype=torch.float32),
+                         torch.tensor([scale]), 28, 20)
+    got = F.grid_sample(x, F.affine_grid(theta, list(x.shape), align_corners=False), mode="bilinear",
+                        padding_mode="zeros", align_corners=False)
+    assert torch.allclose(got, expected, atol=1e-5)
+
+
+def test_no_augmentation_settings_give_the_images_back():
+    x = torch.rand(16, 1, 8, 8)
+    out = ClassicAugmentation(NO_AUGMENTATION)(x, torch.Generator().manual_seed(0))
+    assert torch.allclose(out, x, atol=1e-5)
+
+
+def test_each_image_gets_its_own_draw_and_the_generator_fixes_them():
+    x = torch.rand(1, 1, 28, 28).expand(8, 1, 28, 28).contiguous()  # 8 copies of one image
+    aug = ClassicAugmentation(AugmentationConfig())
+    a = aug(x, torch.Generator().manual_seed(3))
+    b = aug(x, torch.Generator().manual_seed(3))
+    assert torch.equal(a, b)
+    assert len({tuple(img.flatten()[:50].tolist()) for img in a}) == 8  # all different
+    assert a.shape == x.shape and a.min() >= 0 and a.max() <= 1
+
+
+def test_erasing_probability_and_area():
+    g = torch.Generator().manual_seed(0)
+    mask = erase_mask(4000, 28, 28, p=0.25, max_area=0.1, generator=g)
+    erased = mask.flatten(1).any(dim=1)
+    assert erased.float().mean().item() == pytest.approx(0.25, abs=0.03)
+    area = mask.flatten(1).float().mean(dim=1)[erased]
+    assert 0.01 <= area.min().item() and area.max().item() <= 0.13  # 2 %..10 %, rounding of sides
+    assert not erase_mask(100, 8, 8, p=0.0, max_area=0.5, generator=g).any()
+
+
+def test_classic_never_changes_labels_or_batches(digits):
+    """An augmentation that changes nothing gives the real source's classifier bit for bit: the
+    classic source differs from real only by its images' augmentation, never by labels, batch
+    order or initialisation. And the augmentation is handed images only."""
+    seen = []
+
+    def identity(images, generator):
+        seen.append(images.shape)
+        return images
+
+    real, _ = train_classifier(digits.train, digits.val, 10, TINY, seed=0, progress=False)
+    same, _ = train_classifier(digits.train, digits.val, 10, TINY, seed=0, progress=False, augment=identity)
+    assert len(seen) == TINY.steps and all(s[1:] == (1, 8, 8) for s in seen)
+    for a, b in zip(real.state_dict().values(), same.state_dict().values()):
+        assert torch.equal(a, b)
+    augmented, _ = train_classifier(digits.train, digits.val, 10, TINY, seed=0, progress=False,
+                                    augment=ClassicAugmentation(AugmentationConfig()))
+    assert not torch.equal(augmented.head.weight, real.head.weight)
+
+
+# --------------------------------------------------------------------------------------------
+# Rare classes and top-up
+# --------------------------------------------------------------------------------------------
+
+
+def test_imbalance_keeps_exactly_the_asked_counts(digits):
+    cfg = DataConfig(imbalance=ImbalanceConfig(classes=[0, 3], keep=0.1))
+    thinned = load_splits(cfg)
+    before = torch.bincount(digits.train.labels, minlength=10)
+    after = torch.bincount(thinned.train.labels, minlength=10)
+    for c in range(10):
+        want = max(1, round(0.1 * int(before[c]))) if c in (0, 3) else int(before[c])
+        assert int(after[c]) == want, c
+    assert torch.equal(thinned.val.labels, digits.val.labels) and torch.equal(thinned.test.images, digits.test.images)
+    # a subset of the balanced split's images
+    rows = {tuple(x.flatten().tolist()) for x in digits.train.images}
+    assert all(tuple(x.flatten().tolist()) in rows for x in thinned.train.images)
+    # keep so small that round() gives 0: one image stays
+    one = load_splits(DataConfig(imbalance=ImbalanceConfig(classes=[5], keep=0.001)))
+    assert int((one.train.labels == 5).sum()) == 1
+
+
+def test_imbalance_with_a_class_that_does_not_exist_names_the_key():
+    with pytest.raises(DataError, match="data.imbalance.classes: class index 10 does not exist"):
+        load_splits(DataConfig(imbalance=ImbalanceConfig(classes=[10])))
+
+
+def _labeled(counts, value=0.0):
+    labels = labels_from_counts(counts)
+    return LabeledImages(torch.full((len(labels), 1, 4, 4), value), labels)
+
+
+def test_top_up_fills_every_class_to_the_largest():
+    real = _labeled([10, 2, 7])
+    synthetic = _labeled([20, 20, 20], value=1.0)
+    mixed = mix_training_data(real, synthetic, ratio=5.0, seed=0, mode="top_up")  # ratio unused
+    assert torch.bincount(mixed.labels).tolist() == [10, 10, 10]
+    added = mixed.labels[len(real):]
+    assert torch.bincount(added, minlength=3).tolist() == [0, 8, 3]
+    assert (mixed.images[len(real):] == 1.0).all()  # synthetic images after the real ones
+    with pytest.raises(ValueError, match=r"needs 8 synthetic images of class 1 .* \(sample.per_class\)"):
+        mix_training_data(real, _labeled([5, 5, 5]), 1.0, 0, mode="top_up")
+
+
+def test_ratio_mode_is_unchanged_class_balanced():
+    real = _labeled([10, 2, 7])
+    mixed = mix_training_data(real, _labeled([20, 20, 20], 1.0), ratio=1.0, seed=0)
+    assert len(mixed) == 2 * len(real)
+    assert sorted(torch.bincount(mixed.labels[len(real):]).tolist()) == [6, 6, 7]
+
+
+# --------------------------------------------------------------------------------------------
+# Judge-filtered synthesis
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tiny_generator_and_filter(digits):
+    torch.manual_seed(0)
+    model = build_model("cvae", CVAEConfig(latent_dim=4, width=8), (1, 8, 8), 10).eval()
+    net, info = train_filter(digits, TINY, FilterConfig(seed=7))
+    return model, net, info
+
+
+def test_a_filter_with_threshold_zero_keeps_the_plain_sample(tiny_generator_and_filter):
+    model, net, _ = tiny_generator_and_filter
+    kept = filtered_sample(model, net, per_class=6, threshold=0.0, seed=5, batch_size=16)
+    plain = sample_images(model, labels_from_counts([6] * 10), seed=5, batch_size=16)
+    assert torch.equal(kept.images, quantize(plain))
+    assert torch.equal(kept.labels, labels_from_counts([6] * 10))
+    assert kept.drawn == [6] * 10 and kept.accepted == [6] * 10 and kept.acceptance_rate == 1.0
+
+
+class MislabellingGenerator(torch.nn.Module):
+    """A stand-in generator with a known answer: for label y it returns a real digit of class y
+    when the first coordinate of z is >= 0, and a real digit of class y + 1 otherwise (half its
+    images are mislabelled)."""
+
+    name = "stub"
+    latent_dim = 2
+    num_classes = 10
+    image_shape = (1, 8, 8)
+
+    def __init__(self, real: LabeledImages):
+        super().__init__()
+        self.anchor = torch.nn.Parameter(torch.zeros(1))  # gives the stub a device
+        self.by_class = [real.images[real.labels == c] for c in range(10)]
+
+    @torch.no_grad()
+    def generate(self, z, labels):
+        drawn = torch.where(z[:, 0] >= 0, labels, (labels + 1) % 10)
+        index = (z[:, 1].abs() * 1000).long()
+        return torch.stack([self.by_class[c][i % len(self.by_class[c])] for c, i in zip(drawn.tolist(), index.tolist())])
+
+
+def test_filtered_images_all_pass_and_rates_are_recorded(digits):
+    stub = MislabellingGenerator(digits.train)
+    net, _ = train_filter(digits, ClassifierConfig(seeds=[0]), FilterConfig(seed=7))  # the default classifier
+    threshold = 0.5
+    kept = filtered_sample(stub, net, per_class=20, threshold=threshold, seed=0, batch_size=64)
+    assert torch.bincount(kept.labels).tolist() == [20] * 10
+    prob = probabilities(net, kept.images.float() / 255.0)  # [N, K]
+    assert (prob[torch.arange(len(kept.labels)), kept.labels] >= threshold).all()
+    for rate, a, d in zip(kept.acceptance, kept.accepted, kept.drawn):
+        assert rate == pytest.approx(a / d) and a >= 20
+    assert kept.acceptance_rate == pytest.approx(sum(kept.accepted) / sum(kept.drawn))
+    # half the candidates carry the wrong class: a filter that knows digits keeps about half
+    assert 0.4 <= kept.acceptance_rate <= 0.6
+    # and every kept image is one the filter reads as its label
+    truth = probabilities(net, kept.images.float() / 255.0).argmax(dim=1)
+    assert (truth == kept.labels).float().mean() == 1.0
+
+
+def test_an_impossible_threshold_stops_with_the_keys_to_change(tiny_generator_and_filter):
+    model, net, _ = tiny_generator_and_filter
+    with pytest.raises(ValueError, match="sample.filter.threshold or raise sample.filter.max_draws"):
+        filtered_sample(model, net, per_class=4, threshold=1.0, seed=0, max_draws=3)
+
+
+def test_the_filter_network_is_tagged_and_not_the_judge(tiny_generator_and_filter, tmp_path):
+    from evaluation.judge import load_judge
+
+    _, net, info = tiny_generator_and_filter
+    save_filter(tmp_path / "filter.pt", net, info)
+    loaded, meta = load_filter(tmp_path / "filter.pt")
+    assert meta["role"] == "filter" and torch.equal(loaded.head.weight, net.head.weight)
+    with pytest.raises(ValueError, match="not a judge"):
+        load_judge(tmp_path / "filter.pt")
+
+
+# --------------------------------------------------------------------------------------------
+# metrics.json and the report
+# --------------------------------------------------------------------------------------------
+
+REAL = [0.90, 0.91, 0.92]
+OFFSETS = {  # per-seed accuracy = real + offset + noise
+    "classic": 0.02, "cvae": 0.0, "cgan": -0.03, "cvaegan": 0.03, "classic+cvae": 0.02,
+    "classic+cgan": 0.0, "classic+cvaegan": 0.05, "cvae-filtered": 0.01, "cgan-filtered": -0.01,
+    "cvaegan-filtered": 0.03,
+}
+NOISE = (0.001, -0.001, 0.0005)
+NOISY = {"cvaegan": (0.012, -0.011, 0.004)}  # +1 point over classic, but an interval around 0
+
+
+def _result(accs, rare_per_class=None):
+    runs = []
+    for seed, acc in enumerate(accs):
+        per_class = [acc] * 10 if rare_per_class is None else rare_per_class[seed]
+        runs.append({"seed": seed, "accuracy": acc, "macro_f1": acc - 0.01, "train_images": 100,
+                     "per_class_accuracy": per_class})
+    return {"runs": runs, "classes": [str(c) for c in range(10)]}
+
+
+def _results(rare_per_class=None):
+    out = {"real": _result(REAL, rare_per_class)}
+    for source, offset in OFFSETS.items():
+        noise = NOISY.get(source, NOISE)
+        out[source] = _result([a + offset + e for a, e in zip(REAL, noise)], rare_per_class)
+    return out
+
+
+def test_every_source_carries_its_deltas_with_intervals_and_verdicts():
+    results = _results()
+    samples = {filtered_name(m): {"acceptance_rate": 0.8} for m in ("cvae", "cgan", "cvaegan")}
+    metrics = comparison(results, samples=samples)
+    assert list(metrics) == list(SOURCES)
+    acc = {s: [r["accuracy"] for r in results[s]["runs"]] for s in SOURCES}
+    for source, m in metrics.items():
+        assert m["macro_f1_ci_low"] <= m["macro_f1"] <= m["macro_f1_ci_high"]
+        if source == "real":
+            assert "delta_vs_real" not in m and "delta_vs_classic" not in m
+            continue
+        d = paired_delta(acc[source], acc["real"])
+        assert (m["delta_vs_real"], m["delta_ci_low"], m["verdict"]) == (d["mean"], d["ci_low"], verdict(d))
+        if source == "classic":
+            assert "delta_vs_classic" not in m
+            continue
+        d = paired_delta(acc[source], acc["classic"])
+        assert m["delta_vs_classic"] == pytest.approx(d["mean"])
+        assert (m["delta_vs_classic_ci_low"], m["delta_vs_classic_ci_high"]) == (d["ci_low"], d["ci_high"])
+        assert m["verdict_vs_classic"] == verdict(d)
+    assert metrics["classic+cvaegan"]["verdict_vs_classic"] == "helps"
+    assert metrics["cgan"]["verdict_vs_classic"] == "hurts"
+    d = paired_delta(acc["cvae-filtered"], acc["cvae"])
+    assert metrics["cvae-filtered"]["delta_vs_unfiltered"] == pytest.approx(d["mean"])
+    assert metrics["cvae-filtered"]["verdict_vs_unfiltered"] == verdict(d) == "helps"
+    assert metrics["cvae-filtered"]["acceptance_rate"] == 0.8
+    assert "delta_vs_unfiltered" not in metrics["cvae"]
+
+
+def test_the_report_says_beyond_classical_augmentation_only_when_the_interval_is_above_zero():
+    metrics = comparison(_results())
+    sentences = explain(metrics, {})
+    beyond = {s.split(" helps beyond classical augmentation")[0] for s in sentences
+              if " helps beyond classical augmentation" in s}
+    above = {source_label(s) for s, m in metrics.items() if m.get("delta_vs_classic_ci_low", -1) > 0}
+    assert beyond == above == {"classical augmentation + CVAE-GAN", "CVAE-GAN (filtered)"}
+    # CVAE-GAN alone: +1 point over classic on average, but its interval contains 0
+    cvaegan = metrics["cvaegan"]
+    assert cvaegan["delta_vs_classic"] == pytest.approx(0.01, abs=2e-3)
+    assert cvaegan["delta_vs_classic_ci_low"] < 0 < cvaegan["delta_vs_classic_ci_high"]
+    assert any(s.startswith("CVAE-GAN does not beat classical augmentation measurably") for s in sentences)
+    assert any(s.startswith("CVAE does worse than classical augmentation") for s in sentences)
+    table = accuracy_table(metrics)
+    assert "Δ vs classic (points)" in table and "| classical augmentation + CVAE-GAN |" in table
+
+
+def test_filtering_sentences_report_the_change_and_the_acceptance():
+    samples = {"cgan-filtered": {"acceptance_rate": 0.625}}
+    sentences = explain(comparison(_results(), samples=samples), {})
+    cgan = [s for s in sentences if s.startswith("Filtering CGAN's images")]
+    assert cgan == [s for s in cgan if "(the filter accepted 62.5 % of the candidates) helps" in s]
+    assert len(cgan) == 1
+
+
+def test_rare_classes_get_per_class_accuracy_with_intervals_and_macro_f1():
+    rare = [[0.5, 0.6] + [0.9] * 8, [0.55, 0.65] + [0.9] * 8, [0.52, 0.62] + [0.9] * 8]
+    results = _results(rare_per_class=rare)  # every source as good as real on the rare classes...
+    better = [[v + 0.2 if c < 2 else v for c, v in enumerate(row)] for row in rare]
+    results["cvae"] = _result(REAL, rare_per_class=better)  # ...but the CVAE: +20 points
+    metrics = comparison(results, rare_classes=[0, 1], class_names=[str(c) for c in range(10)])
+    real = metrics["real"]
+    expected = summarize([0.5, 0.55, 0.52])
+    assert real["rare_per_class"]["0"] == {"accuracy": expected["mean"], "ci_low": expected["ci_low"],
+                                           "ci_high": expected["ci_high"]}
+    assert real["rare_accuracy"] == pytest.approx(np.mean([0.55, 0.6, 0.57]))
+    assert metrics["cvae"]["rare_delta_vs_real"] == pytest.approx(0.2)
+    assert metrics["cvae"]["rare_verdict_vs_real"] == "helps"
+    text = render_report(metrics, {}, {}, ".", {"dataset": "digits"})
+    assert "## Rare classes" in text and "| CVAE | 0.723 [0.661, 0.786] |" in text
+    assert "Sources that help the rare classes (interval of the delta above 0): CVAE (+20.00)." in text
+    assert "## Rare classes" not in render_report(comparison(_results()), {}, {}, ".", {})
