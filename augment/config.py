@@ -89,7 +89,7 @@ class CVAEConfig:
 
 @dataclass
 class CGANConfig:
-    epochs: int = 30
+    epochs: int = 20  # passes over the real training split
     batch_size: int = 64
     latent_dim: int = 16
     width: int = 32
@@ -107,7 +107,7 @@ class CGANConfig:
 
 @dataclass
 class CVAEGANConfig:
-    epochs: int = 30
+    epochs: int = 10  # passes over the real training split (after the CVAE's, with init_from cvae)
     batch_size: int = 64
     latent_dim: int = 16
     width: int = 32
@@ -124,7 +124,7 @@ class CVAEGANConfig:
     conditioning: str = "planes"  # discriminator: label planes at the input, or projection
     spectral_norm: bool = False  # spectral normalisation of every discriminator layer
     ema: float = 0.0  # decay of an exponential moving average of the decoder for sampling; 0 = off
-    init_from: str = "none"  # none, or cvae: start encoder and decoder from the trained CVAE
+    init_from: str = "cvae"  # cvae: start encoder and decoder from the trained CVAE (the method's way); none
 
 
 @dataclass
@@ -138,8 +138,8 @@ class GeneratorsConfig:
 
 @dataclass
 class FilterConfig:
-    threshold: float = 0.9  # keep a synthetic image when P(intended label | image) >= this
-    max_draws: int = 20  # candidates drawn per kept image of a class before giving up on it
+    threshold: float = 0.5  # keep a synthetic image when P(intended label | image) >= this
+    max_draws: int = 50  # candidates drawn per kept image of a class before giving up on it
     seed: int = 4321  # the filter network's weights and batch order (not a downstream seed)
 
 
@@ -155,9 +155,9 @@ class SampleConfig:
 class ClassifierConfig:
     synthetic_ratio: float = 1.0  # synthetic images per real training image (class-balanced)
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])  # one trained classifier per seed
-    steps: int = 600  # optimizer steps, the same for every source (fairness)
+    steps: int = 300  # optimizer steps, the same for every source (fairness)
     batch_size: int = 64
-    lr: float = 1e-3
+    lr: float = 2e-3
     width: int = 32  # channels of the classifier's first conv layer
     lr_schedule: str = "constant"  # constant, or cosine: lr decays to 0 over `steps`
     synthetic_mode: str = "ratio"  # ratio: synthetic_ratio per real image, class-balanced;

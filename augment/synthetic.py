@@ -42,6 +42,7 @@ from torch.utils.data import Dataset
 
 from augment.config import PathsConfig
 from augment.models import REGISTRY, ConditionalGenerator
+from augment.progress import progress_bar
 
 PathLike = Union[str, Path]
 ModelSpec = Union[str, Path, ConditionalGenerator]
@@ -209,15 +210,12 @@ def sample_images(
     the same pixels, after :func:`quantize`, as ``SyntheticDataset(model, labels=labels,
     seed=seed, batch_size=batch_size)``.
     """
-    from tqdm.auto import tqdm
-
     seed = _check_seed(seed)
     batch_size = _check_int(batch_size, "batch_size", 1)
     labels = resolve_labels(model.num_classes, labels=labels)  # [N] int64, checked in [0, K)
     n = len(labels)
     out = torch.empty(n, *model.image_shape, dtype=torch.float32)  # [N, C, H, W]
-    with tqdm(total=n, desc=f"sample {getattr(model, 'name', 'model')}", unit="img",
-              disable=not progress, dynamic_ncols=True) as bar:
+    with progress_bar(n, f"sample {getattr(model, 'name', 'model')}", "img", progress) as bar:
         for start in range(0, n, batch_size):
             stop = min(start + batch_size, n)
             out[start:stop] = generate_block(model, labels[start:stop], seed, start)
@@ -429,11 +427,8 @@ class SyntheticDataset(Dataset):
         Useful before a DataLoader with workers, so that they inherit the images instead of each
         generating them again, and with ``device='cuda'``, which workers cannot share.
         """
-        from tqdm.auto import tqdm
-
         n_blocks = -(-len(self.targets) // self.batch_size)
-        with tqdm(total=len(self.targets), desc=f"sample {self.model_name}", unit="img",
-                  disable=not progress, dynamic_ncols=True) as bar:
+        with progress_bar(len(self.targets), f"sample {self.model_name}", "img", progress) as bar:
             for b in range(n_blocks):
                 block = self._blocks.get(b)
                 if block is None:

@@ -1,7 +1,7 @@
 """The one training loop. Models supply their step; the loop owns everything else.
 
 It owns epochs and batches (shuffled by a per-pass seed, so a resumed run sees the same
-batches), the moving average of the sampling network (``ema``), a tqdm progress bar with the
+batches), the moving average of the sampling network (``ema``), a progress bar (augment/progress.py) with the
 running losses, per-epoch callbacks, a checkpoint after every epoch (weights, optimizer states,
 RNG state and loss history: enough for ``--resume`` to continue exactly), and a stop on a
 non-finite loss that keeps the last good checkpoint.
@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import torch
-from tqdm.auto import tqdm
 
 from augment.checkpoint import read_checkpoint, save_generator
 from augment.config import ConfigError, one_line
 from augment.data import LabeledImages
 from augment.models import ConditionalGenerator
+from augment.progress import progress_bar
 
 
 class TrainingDiverged(RuntimeError):
@@ -156,7 +156,7 @@ def fit(
     y_all = data.labels.to(device)  # [N]
     batches_per_epoch = steps_per_epoch or len(pass_batches(len(data), batch_size, seed, 0))
     total = max(0, epochs - state.epoch) * batches_per_epoch
-    bar = tqdm(total=total, desc=f"train {model.name}", unit="batch", disable=not progress, dynamic_ncols=True)
+    bar = progress_bar(total, f"train {model.name}", "batch", progress)
     try:
         for epoch in range(state.epoch + 1, epochs + 1):
             sums: dict[str, float] = {}

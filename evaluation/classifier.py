@@ -28,11 +28,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from sklearn.metrics import confusion_matrix, f1_score
-from tqdm.auto import tqdm
 
 from augment.config import ClassifierConfig
 from augment.data import LabeledImages
 from augment.outputs import atomic_torch_save
+from augment.progress import progress_bar
 
 __all__ = [
     "SmallCNN",
@@ -283,8 +283,7 @@ def train_classifier(
     history: list[dict[str, Any]] = []
     best_acc, best_step, best_state = -math.inf, steps, None
     loss_sum, loss_count = 0.0, 0
-    bar = tqdm(total=steps, desc=desc or "classifier", unit="step", disable=not progress,
-               dynamic_ncols=True)
+    bar = progress_bar(steps, desc or "classifier", "step", progress)
     postfix: dict[str, str] = {}
     # Dropout (the dense head) draws from the global generator: fork it and seed it, so that the
     # same (data, config, seed) gives the same weights in any process, and the caller's RNG stays.

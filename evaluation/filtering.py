@@ -23,11 +23,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from tqdm.auto import tqdm
 
 from augment.config import ClassifierConfig, FilterConfig
 from augment.data import Splits
 from augment.models import ConditionalGenerator
+from augment.progress import progress_bar
 from augment.synthetic import generate_block, labels_from_counts, quantize
 from evaluation.classifier import (
     PathLike,
@@ -117,8 +117,7 @@ def filtered_sample(
     labels = labels_from_counts([per_class] * k)  # round 0: the plain sample's labels
     start = 0
     budget = max_draws * per_class
-    bar = tqdm(total=k * per_class, desc=f"filtered sample {generator.name}", unit="img",
-               disable=not progress, dynamic_ncols=True)
+    bar = progress_bar(k * per_class, f"filtered sample {generator.name}", "img", progress)
     try:
         while True:
             for lo in range(0, len(labels), batch_size):
