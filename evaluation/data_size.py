@@ -3,7 +3,7 @@
 Does synthetic data (or classical augmentation) help more when there is little real data? One
 command answers it as a pipeline product (docs/data_size.md)::
 
-    python -m evaluation.data_size run --per-class 20,50,200,800   # or: make data-size
+    python -m evaluation.data_size run --per-class 20,50,200,720   # or: make data-size
 
 ``run`` reads the number of classes K from the prepared splits file, queues one DVC experiment per
 size (``dvc exp run --queue -S data.train_size=<per_class * K>``; a count > 1 is a number of
@@ -122,6 +122,7 @@ class Row:
     train_size: float | None = None  # the data.train_size param as run
     real_train_images: int | None = None  # real training images, when metrics.json holds it
     sources: dict[str, dict[str, Any]] = field(default_factory=dict)  # source -> metrics entry
+    setup: tuple = ()  # the params that must agree across points (SAME_SETUP), as run
 
 
 @dataclass
@@ -146,6 +147,16 @@ def _param(data: dict, param: str, params_file: str) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     return float(value)
+
+
+# Params every point of one figure must share: a row run on other data (the committed digits
+# results in the workspace of a 28x28 run) or with rare classes is another experiment, not a size.
+SAME_SETUP = ("data.dataset", "data.imbalance.classes", "data.imbalance.keep", "classifier.synthetic_mode")
+
+
+def _setup(data: dict, params_file: str) -> tuple:
+    values = (_get(data, "params", params_file, "data", *key.split(".")) for key in SAME_SETUP)
+    return tuple(json.dumps(v, sort_keys=True) for v in values)
 
 
 def _metrics(data: dict, metrics_file: str) -> dict[str, dict[str, Any]] | None:
@@ -173,7 +184,7 @@ def _row(item: dict, kind: str, executor: dict | None, metrics_file: str, params
     name = item.get("name") or (rev if kind != "workspace" else "workspace")
     state = (executor or {}).get("state")
     row = Row(name=name, rev=rev, kind=kind, timestamp=data.get("timestamp"), status="ok",
-              train_size=_param(data, param, params_file))
+              train_size=_param(data, param, params_file), setup=_setup(data, params_file))
     if state in ("queued", "running", "failed"):
         row.status = state
         return row
@@ -233,6 +244,14 @@ def select_points(rows: list[Row]) -> tuple[list[Point], list[str]]:
             notes.append(f"skipped {row.name} (no {PARAM} param and no real_train_images in metrics)")
         else:
             usable.append(row)
+    # One setup per figure: the experiments' (the most common among them), else the most common.
+    reference = [r.setup for r in usable if r.kind == "experiment"] or [r.setup for r in usable]
+    if reference:
+        common = max(set(reference), key=reference.count)
+        for row in [r for r in usable if r.setup != common]:
+            differs = [f"{k}={json.loads(v)}" for k, v, c in zip(SAME_SETUP, row.setup, common) if v != c]
+            notes.append(f"skipped {row.name} (another setup than the experiments': {', '.join(differs)})")
+        usable = [r for r in usable if r.setup == common]
     by_images = all(r.real_train_images is not None for r in usable)
     if not by_images:
         usable = [r for r in usable if r.train_size is not None]
@@ -772,10 +791,12 @@ def check_failures(queued: Sequence[Queued], states: dict[str, str]) -> None:
 
 def collect(out: str | Path = DEFAULT_OUT, csv_path: str | Path = DEFAULT_CSV, from_json: str | None = None,
             all_commits: bool = False, metrics_file: str | None = None,
-            runner: Runner | None = None) -> tuple[list[Point], Path, Path]:
+            runner: Runner | None = None, experiments_only: bool = False) -> tuple[list[Point], Path, Path]:
     """Read the experiments (``dvc exp show --json``, or ``from_json``: a saved copy, ``-`` for
     stdin), choose one row per size, write the figure and the CSV; notes on what was skipped or
-    dropped go to stderr. Raises DataSizeError when nothing can be drawn."""
+    dropped go to stderr. ``experiments_only``: leave out the workspace and the baseline commits
+    (whose committed reports may come from other data than the experiments). Raises
+    DataSizeError when nothing can be drawn."""
     if from_json == "-":
         text = sys.stdin.read()
     elif from_json:
@@ -787,6 +808,8 @@ def collect(out: str | Path = DEFAULT_OUT, csv_path: str | Path = DEFAULT_CSV, f
         text = dvc_exp_show(all_commits=all_commits, runner=runner)
     metrics_file = metrics_file or _metrics_file_from_params(DEFAULT_PARAMS)
     rows = parse_exp_show(text, metrics_file=metrics_file)
+    if experiments_only:
+        rows = [r for r in rows if r.kind == "experiment"]
     points, notes = select_points(rows)
     for note in notes:
         print(f"data_size: {note}", file=sys.stderr)
@@ -797,7 +820,7 @@ def collect(out: str | Path = DEFAULT_OUT, csv_path: str | Path = DEFAULT_CSV, f
         seen = ", ".join(f"{n} {s}" for s, n in counts.items()) or "none"
         older = "" if all_commits or from_json else "; experiments of older commits: --all-commits"
         raise DataSizeError(f"no experiment with {metrics_file} to plot (rows: {seen}); run some with "
-                            "`python -m evaluation.data_size run --per-class 20,50,200,800`, "
+                            "`python -m evaluation.data_size run --per-class 20,50,200,720`, "
                             f"see docs/data_size.md{older}")
     if len(points) == 1:
         print("data_size: only one size has results; queue more sizes for a curve", file=sys.stderr)
@@ -823,16 +846,19 @@ def _main_collect(argv: list[str], runner: Runner | None) -> int:
                     f"{PARAM}: one figure (one line per source, 95%% CI band, up to three panels) and a "
                     "CSV of the points.",
         epilog="To queue, run and then collect the experiments in one go: "
-               "python -m evaluation.data_size run --per-class 20,50,200,800 (see run --help).")
+               "python -m evaluation.data_size run --per-class 20,50,200,720 (see run --help).")
     _output_options(parser)
     parser.add_argument("--from-json", metavar="FILE",
                         help="read a saved `dvc exp show --json` output ('-' for stdin) instead of running dvc")
     parser.add_argument("--all-commits", action="store_true",
                         help="also experiments based on older commits (dvc exp show --all-commits)")
+    parser.add_argument("--experiments-only", action="store_true",
+                        help="leave out the workspace and the commit itself (their reports may be of other data)")
     args = parser.parse_args(argv)
     try:
         points, figure, table = collect(args.out, args.csv, from_json=args.from_json, all_commits=args.all_commits,
-                                        metrics_file=args.metrics_file, runner=runner)
+                                        metrics_file=args.metrics_file, runner=runner,
+                                        experiments_only=args.experiments_only)
     except DataSizeError as err:
         print(f"data_size: error: {err}", file=sys.stderr)
         return EXIT_USAGE
@@ -884,7 +910,9 @@ def _main_run(argv: list[str], runner: Runner | None) -> int:
         start_queue(args.jobs, runner)
         states = wait_for_queue(queued, runner, poll_s=args.poll_seconds, stall_s=args.stall_seconds)
         check_failures(queued, states)
-        points, figure, table = collect(args.out, args.csv, metrics_file=args.metrics_file, runner=runner)
+        # the sizes just run: experiments only (the workspace's reports may be of other data)
+        points, figure, table = collect(args.out, args.csv, metrics_file=args.metrics_file, runner=runner,
+                                        experiments_only=True)
     except DataSizeError as err:
         print(f"data_size: error: {err}", file=sys.stderr)
         return EXIT_USAGE

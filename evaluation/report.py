@@ -34,6 +34,7 @@ from augment.outputs import StagedOutputs
 from augment.sources import CLASSIC, REAL, SOURCES, source_label
 from evaluation.report_bar import (
     beyond_classic_sentences,
+    capitalized,
     delta_cells,
     filter_sentences,
     rare_class_section,
@@ -226,7 +227,7 @@ def _delta_text(entry: dict[str, Any]) -> str:
 def effect_sentence(name: str, entry: dict[str, Any]) -> str:
     """'<method> helps / hurts / has no measurable effect on the classifier: <delta, interval>'."""
     word = effect_verdict(entry)
-    label = method_label(name)
+    label = capitalized(method_label(name))
     if word == HELPS:
         return f"{label} {HELPS} the classifier: {_delta_text(entry)}, entirely above 0."
     if word == HURTS:

@@ -17,9 +17,14 @@ from typing import Any
 from augment.sources import REAL, SOURCES, parse_source, source_label
 from evaluation.stats import HELPS, HURTS, NO_EFFECT, verdict
 
-__all__ = ["delta_cells", "beyond_classic_sentences", "filter_sentences", "rare_class_section"]
+__all__ = ["delta_cells", "beyond_classic_sentences", "filter_sentences", "rare_class_section", "capitalized"]
 
 PP_DECIMALS = 2  # deltas in percentage points, as in evaluation/report.py
+
+
+def capitalized(text: str) -> str:
+    """``text`` with its first letter upper-cased, for a label that starts a sentence."""
+    return text[:1].upper() + text[1:]
 
 
 def _pp(value: float) -> str:
@@ -58,7 +63,7 @@ def beyond_classic_sentences(metrics: dict[str, dict]) -> list[str]:
         word = _word(m, "delta_vs_classic")
         numbers = (f"{_pp(m['delta_vs_classic'])} points against classical augmentation alone, 95 % "
                    f"interval {_interval(m, 'delta_vs_classic')}")
-        label = source_label(source)
+        label = capitalized(source_label(source))
         if word == HELPS:
             out.append(f"{label} {HELPS} beyond classical augmentation: {numbers}, entirely above 0.")
         elif word == HURTS:

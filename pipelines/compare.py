@@ -144,9 +144,11 @@ def _bar_context(params: Params) -> dict[str, str]:
     """The report's setup lines about the classic bar, the filter and the rare classes."""
     a, f, imb = params.augmentation, params.sample.filter, params.data.imbalance
     context = {
-        "classical augmentation": (f"rotation up to {a.degrees:g} degrees, shift up to {a.translate:g} of the side, "
-                                   f"zoom {a.scale_min:g}-{a.scale_max:g}, erasing p={a.erasing:g} (up to "
-                                   f"{a.erasing_max_area:g} of the image), horizontal flip p={a.hflip:g}"),
+        "classical augmentation": ", ".join(
+            [f"rotation up to {a.degrees:g} degrees", f"shift up to {a.translate:g} of the side",
+             f"zoom {a.scale_min:g}-{a.scale_max:g}"]
+            + ([f"erasing p={a.erasing:g} (up to {a.erasing_max_area:g} of the image)"] if a.erasing else [])
+            + ([f"horizontal flip p={a.hflip:g}"] if a.hflip else [])),
         "filtered sets": f"kept when the filter network gives the intended class P >= {f.threshold:g}",
         "synthetic images per class": ("top-up: every class filled to the largest real class"
                                        if params.classifier.synthetic_mode == "top_up" else

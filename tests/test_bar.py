@@ -20,6 +20,7 @@ from evaluation.classic import ClassicAugmentation, affine_theta, erase_mask
 from evaluation.classifier import mix_training_data, probabilities, train_classifier
 from evaluation.filtering import filtered_sample, load_filter, save_filter, train_filter
 from evaluation.report import accuracy_table, explain, render_report
+from evaluation.report_bar import capitalized
 from evaluation.stats import paired_delta, summarize, verdict
 from pipelines.compare import comparison
 
@@ -304,8 +305,8 @@ def test_the_report_says_beyond_classical_augmentation_only_when_the_interval_is
     sentences = explain(metrics, {})
     beyond = {s.split(" helps beyond classical augmentation")[0] for s in sentences
               if " helps beyond classical augmentation" in s}
-    above = {source_label(s) for s, m in metrics.items() if m.get("delta_vs_classic_ci_low", -1) > 0}
-    assert beyond == above == {"classical augmentation + CVAE-GAN", "CVAE-GAN (filtered)"}
+    above = {capitalized(source_label(s)) for s, m in metrics.items() if m.get("delta_vs_classic_ci_low", -1) > 0}
+    assert beyond == above == {"Classical augmentation + CVAE-GAN", "CVAE-GAN (filtered)"}
     # CVAE-GAN alone: +1 point over classic on average, but its interval contains 0
     cvaegan = metrics["cvaegan"]
     assert cvaegan["delta_vs_classic"] == pytest.approx(0.01, abs=2e-3)

@@ -820,3 +820,30 @@ def test_dvc_runner_puts_dvc_first_on_path_and_reads_both_streams(tmp_path, monk
     assert done.stdout.startswith(f"queue {fake.parent}{os.pathsep}")
     with pytest.raises(DataSizeError, match=r"`dvc queue status` failed \(exit 3\): oops"):
         ds._dvc(ds.dvc_runner(), ["queue", "status"])
+
+
+def test_rows_of_another_setup_and_stale_workspace_reports_are_left_out(tmp_path, monkeypatch, capsys):
+    """An experiment with rare classes is not a size of the figure; with --experiments-only the
+    workspace's committed reports (of other data, say) are not either."""
+    doc = copy.deepcopy(FINISHED)
+    rare = copy.deepcopy(_experiment(doc, "girly-heck"))
+    rare["name"] = rare["revs"][0]["name"] = "rare-classes"
+    rare["revs"][0]["data"]["params"]["params.yaml"]["data"]["data"]["imbalance"] = {"classes": [0, 1], "keep": 0.05}
+    _metrics(rare)["real"]["real_train_images"] = 400
+    _metrics(rare)["real"]["train_images"] = 400
+    doc[1]["experiments"].append(rare)
+    points, notes = select_points(parse_exp_show(doc))
+    assert [p.row.name for p in points] == ["butch-ambo", "snaky-mela", "girly-heck", "unfit-omer"]
+    assert "skipped rare-classes (another setup than the experiments': data.imbalance.classes=[0, 1], " \
+           "data.imbalance.keep=0.05)" in notes
+    # a workspace holding metrics of another size: kept by default, left out with --experiments-only
+    doc[0]["data"]["metrics"]["reports/metrics.json"] = {"data": copy.deepcopy(_metrics(_experiment(doc, "unfit-omer")))}
+    for entry in doc[0]["data"]["metrics"]["reports/metrics.json"]["data"].values():
+        entry["real_train_images"] = 5000
+    saved = tmp_path / "show.json"
+    saved.write_text(json.dumps(doc))
+    monkeypatch.chdir(tmp_path)
+    assert main(["--from-json", str(saved), "--csv", "a.csv", "--out", "a.png"]) == 0
+    assert 5000 in {float(r["x"]) for r in csv.DictReader(open("a.csv"))}
+    assert main(["--from-json", str(saved), "--csv", "b.csv", "--out", "b.png", "--experiments-only"]) == 0
+    assert 5000 not in {float(r["x"]) for r in csv.DictReader(open("b.csv"))}

@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from augment.sources import SOURCES, source_label
+from evaluation.report_bar import capitalized
 from pipelines.stage import run_stage
 from tests.conftest import ROOT, copy_project
 
@@ -102,7 +103,7 @@ def test_report_explains_this_runs_numbers(repro):
     assert report.count("| classical augmentation + CVAE-GAN |") == 2  # accuracy and rare-class tables
     for source in ("classic+cvae", "cgan", "cvaegan-filtered"):
         m = metrics[source]
-        said = f"{source_label(source)} helps beyond classical augmentation" in report
+        said = f"{capitalized(source_label(source))} helps beyond classical augmentation" in report
         assert said == (m["verdict_vs_classic"] == "helps")
     assert "Filtering CVAE's images (the filter accepted" in report
     assert "stylize/cvaegan/stylize.png" in report
