@@ -64,6 +64,7 @@ from augment.data import DataError, Splits  # noqa: E402
 from augment.paths import metrics_file as params_metrics_file  # noqa: E402
 from augment.paths import splits_file  # noqa: E402
 from augment.sources import CLASSIC, REAL, SOURCES, parse_source, source_label  # noqa: E402
+from evaluation.figures import METHOD_COLORS  # noqa: E402
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -89,7 +90,7 @@ REAL_STYLE = {"color": "#888888", "linestyle": "--", "marker": "o", "linewidth":
 CLASSIC_STYLE = {"color": "#222222", "linestyle": ":", "marker": "D", "linewidth": 2.0}
 _PALETTE = ("#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3", "#CCB974",
             "#64B5CD")
-METHOD_COLORS = {m: _PALETTE[i % len(_PALETTE)] for i, m in enumerate(MODEL_NAMES)}
+# METHOD_COLORS (evaluation/figures.py): one colour per generator, the same as the accuracy bars
 PANEL_ALONE = "each source alone"
 PANEL_COMBINED = "with classical augmentation"
 PANEL_FILTERED = "filtered synthetic sets"

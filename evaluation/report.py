@@ -33,13 +33,17 @@ from augment.config import MODEL_NAMES
 from augment.outputs import StagedOutputs
 from augment.sources import CLASSIC, REAL, SOURCES, source_label
 from evaluation.report_bar import (
+    PP_DECIMALS,
     beyond_classic_sentences,
     capitalized,
     delta_cells,
     filter_sentences,
+    interval_verdict,
+    one_seed,
     rare_class_section,
 )
-from evaluation.stats import HELPS, HURTS, NO_EFFECT, verdict
+from evaluation.report_bar import points as _pp
+from evaluation.stats import HELPS, HURTS, NO_EFFECT
 
 __all__ = [
     "DECIMALS",
@@ -56,7 +60,6 @@ __all__ = [
 ]
 
 DECIMALS = 3  # quality values are printed, compared and tied at this many decimals
-PP_DECIMALS = 2  # accuracy deltas: percentage points, this many decimals
 # figures: "accuracy" (the bar plot) and "<kind>/<method>" for each kind below
 FIGURE_KINDS = {
     "samples": "Samples, one row per class",
@@ -100,11 +103,6 @@ def _number(value: Any) -> float | None:
 def _fmt(value: Any, decimals: int = DECIMALS) -> str:
     number = _number(value)
     return "n/a" if number is None else f"{number:.{decimals}f}"
-
-
-def _pp(value: float) -> str:
-    """A fraction as signed percentage points: 0.0123 -> '+1.23'."""
-    return f"{100 * value:+.{PP_DECIMALS}f}"
 
 
 def _join(names: list[str]) -> str:
@@ -203,20 +201,13 @@ def best_cas_sentence(quality: dict[str, dict], metrics: dict[str, dict]) -> str
                         "" if real is None else f"; trained on real data: {_fmt(real)}")
 
 
-def _one_seed(entry: dict[str, Any]) -> bool:
-    """True when the entry was measured on a single seed (its interval is undefined)."""
-    seeds = entry.get("accuracy_per_seed", entry.get("seeds"))
-    return seeds is not None and len(seeds) < 2
-
-
 def effect_verdict(entry: dict[str, Any]) -> str:
     """:func:`evaluation.stats.verdict` of a metrics.json method entry's delta interval.
 
     The interval counts as undefined (so never "helps"/"hurts") with fewer than two seeds, as in
     :func:`evaluation.stats.summarize`.
     """
-    return verdict({"ci_low": float(entry["delta_ci_low"]), "ci_high": float(entry["delta_ci_high"]),
-                    "ci_defined": not _one_seed(entry)})
+    return interval_verdict(entry, "delta")  # delta_ci_low / delta_ci_high: the delta vs real
 
 
 def _delta_text(entry: dict[str, Any]) -> str:
@@ -232,7 +223,7 @@ def effect_sentence(name: str, entry: dict[str, Any]) -> str:
         return f"{label} {HELPS} the classifier: {_delta_text(entry)}, entirely above 0."
     if word == HURTS:
         return f"{label} {HURTS} the classifier: {_delta_text(entry)}, entirely below 0."
-    why = ("one seed only: no interval can be estimated" if _one_seed(entry)
+    why = ("one seed only: no interval can be estimated" if one_seed(entry)
            else "the interval contains 0")
     return f"{label} has {NO_EFFECT} on the classifier: {_delta_text(entry)} ({why})."
 

@@ -17,9 +17,10 @@ from typing import Any
 from augment.sources import REAL, SOURCES, parse_source, source_label
 from evaluation.stats import HELPS, HURTS, NO_EFFECT, verdict
 
-__all__ = ["delta_cells", "beyond_classic_sentences", "filter_sentences", "rare_class_section", "capitalized"]
+__all__ = ["delta_cells", "beyond_classic_sentences", "filter_sentences", "rare_class_section", "capitalized",
+           "interval_verdict", "one_seed", "points", "PP_DECIMALS"]
 
-PP_DECIMALS = 2  # deltas in percentage points, as in evaluation/report.py
+PP_DECIMALS = 2  # accuracy deltas: percentage points, this many decimals (here and in evaluation/report.py)
 
 
 def capitalized(text: str) -> str:
@@ -27,30 +28,38 @@ def capitalized(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def _pp(value: float) -> str:
+def points(value: float) -> str:
     """A fraction as signed percentage points: 0.0123 -> '+1.23'."""
     return f"{100 * value:+.{PP_DECIMALS}f}"
+
 
 
 def _ordered(metrics: dict[str, dict]) -> list[str]:
     return [s for s in SOURCES if s in metrics] + sorted(set(metrics) - set(SOURCES))
 
 
-def _word(entry: dict[str, Any], prefix: str) -> str:
-    """The verdict of the interval ``<prefix>_ci_low`` / ``_ci_high``; never an effect on one seed."""
-    seeds = entry.get("accuracy_per_seed", entry.get("seeds")) or []
+def one_seed(entry: dict[str, Any]) -> bool:
+    """True when the entry was measured on a single seed (its interval is undefined)."""
+    seeds = entry.get("accuracy_per_seed", entry.get("seeds"))
+    return seeds is not None and len(seeds) < 2
+
+
+def interval_verdict(entry: dict[str, Any], prefix: str) -> str:
+    """:func:`evaluation.stats.verdict` of the interval ``<prefix>_ci_low`` / ``<prefix>_ci_high``
+    of a metrics.json entry; never an effect on one seed (the interval is then undefined)."""
     return verdict({"ci_low": float(entry[f"{prefix}_ci_low"]), "ci_high": float(entry[f"{prefix}_ci_high"]),
-                    "ci_defined": len(seeds) >= 2})
+                    "ci_defined": not one_seed(entry)})
+
 
 
 def _interval(entry: dict[str, Any], prefix: str) -> str:
-    return f"[{_pp(entry[f'{prefix}_ci_low'])}, {_pp(entry[f'{prefix}_ci_high'])}]"
+    return f"[{points(entry[f'{prefix}_ci_low'])}, {points(entry[f'{prefix}_ci_high'])}]"
 
 
 def delta_cells(entry: dict[str, Any], base: str) -> list[str]:
     """Table cells for ``delta_vs_<base>``: points, 95 % interval, verdict."""
     prefix = f"delta_vs_{base}"
-    return [_pp(entry[prefix]), _interval(entry, prefix), _word(entry, prefix)]
+    return [points(entry[prefix]), _interval(entry, prefix), interval_verdict(entry, prefix)]
 
 
 def beyond_classic_sentences(metrics: dict[str, dict]) -> list[str]:
@@ -60,8 +69,8 @@ def beyond_classic_sentences(metrics: dict[str, dict]) -> list[str]:
         m = metrics[source]
         if "delta_vs_classic" not in m:
             continue
-        word = _word(m, "delta_vs_classic")
-        numbers = (f"{_pp(m['delta_vs_classic'])} points against classical augmentation alone, 95 % "
+        word = interval_verdict(m, "delta_vs_classic")
+        numbers = (f"{points(m['delta_vs_classic'])} points against classical augmentation alone, 95 % "
                    f"interval {_interval(m, 'delta_vs_classic')}")
         label = capitalized(source_label(source))
         if word == HELPS:
@@ -83,9 +92,9 @@ def filter_sentences(metrics: dict[str, dict]) -> list[str]:
         method = parse_source(source).method
         rate = m.get("acceptance_rate")
         kept = f" (the filter accepted {100 * rate:.1f} % of the candidates)" if rate is not None else ""
-        numbers = (f"{_pp(m['delta_vs_unfiltered'])} points against its unfiltered images, 95 % interval "
+        numbers = (f"{points(m['delta_vs_unfiltered'])} points against its unfiltered images, 95 % interval "
                    f"{_interval(m, 'delta_vs_unfiltered')}")
-        word = _word(m, "delta_vs_unfiltered")
+        word = interval_verdict(m, "delta_vs_unfiltered")
         effect = {HELPS: HELPS, HURTS: HURTS}.get(word, f"has {NO_EFFECT}")
         out.append(f"Filtering {source_label(method)}'s images{kept} {effect}: {numbers}.")
     return out
@@ -114,21 +123,21 @@ def rare_class_section(metrics: dict[str, dict]) -> list[str]:
         row = [source_label(source)]
         row += [_cell(v["accuracy"], v["ci_low"], v["ci_high"]) for v in m["rare_per_class"].values()]
         row.append(_cell(m["rare_accuracy"], m["rare_accuracy_ci_low"], m["rare_accuracy_ci_high"]))
-        row.append(f"{_pp(m['rare_delta_vs_real'])} {_interval(m, 'rare_delta_vs_real')}"
+        row.append(f"{points(m['rare_delta_vs_real'])} {_interval(m, 'rare_delta_vs_real')}"
                    if "rare_delta_vs_real" in m else "(baseline)")
         row.append(_cell(m["macro_f1"], m.get("macro_f1_ci_low", m["macro_f1"]),
                          m.get("macro_f1_ci_high", m["macro_f1"])))
         lines.append("| " + " | ".join(row) + " |")
     lines.append("")
-    helping = [s for s in sources if s != REAL and _word(metrics[s], "rare_delta_vs_real") == HELPS]
-    hurting = [s for s in sources if s != REAL and _word(metrics[s], "rare_delta_vs_real") == HURTS]
+    helping = [s for s in sources if s != REAL and interval_verdict(metrics[s], "rare_delta_vs_real") == HELPS]
+    hurting = [s for s in sources if s != REAL and interval_verdict(metrics[s], "rare_delta_vs_real") == HURTS]
     if helping:
         lines.append("Sources that help the rare classes (interval of the delta above 0): "
-                     + ", ".join(f"{source_label(s)} ({_pp(metrics[s]['rare_delta_vs_real'])})" for s in helping) + ".")
+                     + ", ".join(f"{source_label(s)} ({points(metrics[s]['rare_delta_vs_real'])})" for s in helping) + ".")
     else:
         lines.append(f"No source {HELPS} the rare classes measurably in this run.")
     if hurting:
         lines.append("")
-        lines.append("Sources that hurt them: " + ", ".join(f"{source_label(s)} ({_pp(metrics[s]['rare_delta_vs_real'])})"
+        lines.append("Sources that hurt them: " + ", ".join(f"{source_label(s)} ({points(metrics[s]['rare_delta_vs_real'])})"
                                                             for s in hurting) + ".")
     return lines + [""]
