@@ -111,6 +111,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     from augment.outputs import StagedOutputs, check_writable_file
     from augment.paths import synthetic_file
     from augment.synthetic import SyntheticDataset, save_synthetic
+    from augment.training import resolve_device
 
     params = _params(args)
     if args.num_samples < 1:
@@ -124,7 +125,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     seed = params.sample.seed if args.seed is None else args.seed
     dataset = SyntheticDataset(
         args.model, args.num_samples, seed=seed, root=params.paths.generators,
-        batch_size=params.sample.batch_size,
+        batch_size=params.sample.batch_size, device=resolve_device(params.device),
     )
     name = dataset.model_name
     out = args.out or synthetic_file(params, name)
@@ -183,12 +184,14 @@ def cmd_stylize(args: argparse.Namespace) -> int:
     from augment.paths import splits_file, stylize_dir
     from augment.stylize import StylizeNotSupported, write_stylization_figures
     from augment.synthetic import load_model
+    from augment.training import resolve_device
 
     params = _params(args)
     for flag, value, least in (("--rows", args.rows, 1), ("--steps", args.steps, 2), ("--pairs", args.pairs, 1)):
         if value is not None and value < least:
             raise ConfigError(f"{flag}: must be an integer >= {least}, got {value}")
-    model, _, name, checkpoint = load_model(args.model, root=params.paths.generators)
+    model, _, name, checkpoint = load_model(args.model, root=params.paths.generators,
+                                            device=resolve_device(params.device))
     if args.only == "stylize" and not model.can_encode:
         raise StylizeNotSupported(name)  # a ValueError: main() prints it and exits 2
     file = splits_file(params)

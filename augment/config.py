@@ -31,6 +31,7 @@ UPSAMPLINGS = ("transposed", "nearest")  # how a decoder doubles a side (models/
 WARM_STARTS = ("none", "cvae")  # what the CVAE-GAN's encoder and decoder start from
 LR_SCHEDULES = ("constant", "cosine")  # the classifiers' learning rate over their steps
 SYNTHETIC_MODES = ("ratio", "top_up")  # how many synthetic images of each class a classifier gets
+PRECISIONS = ("fp32", "tf32", "bf16")  # the training forward passes' number format (augment/acceleration.py)
 
 DEFAULT_PARAMS_FILE = "params.yaml"
 
@@ -199,6 +200,16 @@ class EvaluationConfig:
 
 
 @dataclass
+class AccelerationConfig:
+    """How the training loops run on the device (augment/acceleration.py). Training only:
+    sampling and every measurement stay float32. Measured: docs/gpu.md."""
+
+    precision: str = "fp32"  # fp32 (IEEE); tf32: TF32 convs on CUDA; bf16: autocast of training
+    channels_last: bool = False  # NHWC memory layout of the conv networks and their batches
+    compile: bool = False  # torch.compile each trained network (its first steps compile)
+
+
+@dataclass
 class PathsConfig:
     splits: str = "data/splits"  # prepare: the real train/val/test tensors
     generators: str = "models/generators"  # train_generator: <name>.pt
@@ -222,6 +233,7 @@ class Params:
     classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
     augmentation: AugmentationConfig = field(default_factory=AugmentationConfig)
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
+    acceleration: AccelerationConfig = field(default_factory=AccelerationConfig)
     paths: PathsConfig = field(default_factory=PathsConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     device: str = "auto"  # auto: CUDA when present, else CPU
@@ -300,6 +312,7 @@ _RANGES: dict[str, tuple[Any, str]] = {
     "evaluation.judge.lr_schedule": (lambda v: v in LR_SCHEDULES, "one of: " + ", ".join(LR_SCHEDULES)),
     "generators.cvaegan.init_from": (lambda v: v in WARM_STARTS, "one of: " + ", ".join(WARM_STARTS)),
     "device": (lambda v: v in DEVICES, "one of: " + ", ".join(DEVICES)),
+    "acceleration.precision": (lambda v: v in PRECISIONS, "one of: " + ", ".join(PRECISIONS)),
     "cpu_threads": (lambda v: 0 <= v <= MAX_CPU_THREADS, f"an integer in [0, {MAX_CPU_THREADS}]"),
 }
 for _name in MODEL_NAMES:

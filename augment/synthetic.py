@@ -410,6 +410,12 @@ class SyntheticDataset(Dataset):
     # -- generation and cache -----------------------------------------------------------------
     def _generate(self, b: int) -> np.ndarray:
         """Decode block b (items ``b * batch_size`` onwards), cache it as uint8, return it."""
+        if torch.utils.data.get_worker_info() is not None and _model_device(self.model).type == "cuda":
+            raise RuntimeError(
+                f"SyntheticDataset({self.model_name!r}) on CUDA cannot generate inside a DataLoader "
+                "worker (CUDA does not survive the fork): call .materialize() before the DataLoader, "
+                "or use num_workers=0, or device='cpu'"
+            )
         start = b * self.batch_size
         stop = min(start + self.batch_size, len(self.targets))
         images = generate_block(self.model, self.labels[start:stop], self.seed, start)  # [n, C, H, W]

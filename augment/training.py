@@ -16,8 +16,9 @@ from typing import Any, Protocol
 
 import torch
 
+from augment.acceleration import batch_layout, configure_precision, prepare_networks, training_precision
 from augment.checkpoint import read_checkpoint, save_generator
-from augment.config import ConfigError, one_line
+from augment.config import AccelerationConfig, ConfigError, one_line
 from augment.data import LabeledImages
 from augment.models import ConditionalGenerator
 from augment.progress import progress_bar
@@ -60,7 +61,9 @@ def resolve_device(name: str) -> torch.device:
 
 
 def configure_torch(params) -> None:
-    """Process-wide torch settings from params: the number of CPU threads (``cpu_threads``)."""
+    """Process-wide torch settings from params: the number of CPU threads (``cpu_threads``), and
+    IEEE float32 on CUDA outside the training steps (augment/acceleration.py)."""
+    configure_precision()
     if params.cpu_threads > 0:
         torch.set_num_threads(params.cpu_threads)
 
@@ -125,6 +128,7 @@ def fit(
     callbacks: list[Callback] = (),
     progress: bool = True,
     steps_per_epoch: int = 0,
+    acceleration: AccelerationConfig | None = None,
 ) -> TrainState:
     """Train ``model`` on ``data`` for ``epochs`` epochs, checkpointing after each.
 
@@ -134,9 +138,13 @@ def fit(
     The caller seeds the global RNG and builds the model; ``fit`` seeds it again from ``seed``
     for the noise of training, and on ``resume`` restores weights, optimizers, RNG state and
     history from ``checkpoint_path`` and continues after its last finished epoch.
+
+    ``acceleration`` (bf16 autocast, channels_last, compile: augment/acceleration.py) changes
+    how each step runs, not the loop; None is float32, eager, NCHW.
     """
     device = torch.device(device)
     model.to(device).train()
+    prepare_networks(model.trained_networks(), acceleration)
     optimizers = model.make_optimizers()
     state = TrainState()
     torch.manual_seed(seed)
@@ -163,8 +171,7 @@ def fit(
             batches = epoch_batches(len(data), batch_size, seed, epoch, steps_per_epoch)
             for step, idx in enumerate(batches, start=1):
                 idx = idx.to(device)
-                losses = model.train_step(x_all[idx], y_all[idx], optimizers)
-                model.update_ema()
+                losses = train_one_step(model, x_all[idx], y_all[idx], optimizers, acceleration)
                 bad = {k: v for k, v in losses.items() if not math.isfinite(v)}
                 if bad:
                     raise TrainingDiverged(
@@ -198,15 +205,43 @@ def fit(
     return state
 
 
+def train_one_step(
+    model: ConditionalGenerator,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    optimizers: dict[str, torch.optim.Optimizer],
+    acceleration: AccelerationConfig | None = None,
+) -> dict[str, float]:
+    """One update of every network on the batch x [B, C, H, W], y [B] (on the model's device),
+    then the moving average; returns the losses. :func:`fit` and benchmarks/gpu_check.py call it."""
+    with training_precision(x.device, acceleration):
+        losses = model.train_step(batch_layout(x, acceleration), y, optimizers)
+    model.update_ema()
+    return losses
+
+
 def _training_entry(state: TrainState, optimizers: dict[str, torch.optim.Optimizer], seed: int) -> dict[str, Any]:
     return {
         "epoch": state.epoch,
         "seed": seed,
         "history": [dict(h) for h in state.history],
-        "optimizers": {name: opt.state_dict() for name, opt in optimizers.items()},
+        # On the CPU, so that a checkpoint written on a GPU loads anywhere (Adam's load_state_dict
+        # moves the moments back to the parameters' device on --resume).
+        "optimizers": {name: _to_cpu(opt.state_dict()) for name, opt in optimizers.items()},
         "rng_state": torch.get_rng_state(),
         "cuda_rng_state": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
     }
+
+
+def _to_cpu(tree: Any) -> Any:
+    """``tree`` (dicts, lists, tensors) with every tensor moved to the CPU."""
+    if isinstance(tree, torch.Tensor):
+        return tree.cpu()
+    if isinstance(tree, dict):
+        return {k: _to_cpu(v) for k, v in tree.items()}
+    if isinstance(tree, (list, tuple)):
+        return type(tree)(_to_cpu(v) for v in tree)
+    return tree
 
 
 def _restore(model, optimizers, checkpoint_path, device, classes, seed) -> TrainState:
@@ -258,8 +293,9 @@ def _restore(model, optimizers, checkpoint_path, device, classes, seed) -> Train
             for group in opt.param_groups:
                 group.update({k: opt.defaults[k] for k in ("lr", "betas") if k in opt.defaults})
         torch.set_rng_state(training["rng_state"])
-        if training.get("cuda_rng_state") and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(training["cuda_rng_state"])
+        cuda_states = training.get("cuda_rng_state") or []
+        if cuda_states and len(cuda_states) == torch.cuda.device_count():  # same GPUs: same noise
+            torch.cuda.set_rng_state_all(cuda_states)
         epoch, history = int(training["epoch"]), [dict(h) for h in training["history"]]
     except (KeyError, TypeError, ValueError, RuntimeError) as err:
         raise CheckpointError(
@@ -320,5 +356,6 @@ def train_generator(
         callbacks=callbacks,
         progress=progress,
         steps_per_epoch=cfg.steps_per_epoch,
+        acceleration=params.acceleration,
     )
     return model, state, out

@@ -30,9 +30,12 @@ from torchvision.transforms import ToTensor
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run from a checkout without installing
 
-from augment.config import DEFAULT_PARAMS_FILE, DataConfig, Params, load_params  # noqa: E402
+from augment.acceleration import prepare_networks  # noqa: E402
+from augment.config import DEFAULT_PARAMS_FILE, AccelerationConfig, DataConfig, Params, load_params  # noqa: E402
 from augment.models import REGISTRY, build_model  # noqa: E402
 from augment.synthetic import SyntheticDataset  # noqa: E402
+from augment.training import configure_torch, resolve_device, train_one_step  # noqa: E402
+from evaluation.classifier import build_classifier, classifier_step  # noqa: E402
 
 MNIST_TEST_IMAGES = REPO / ".." / "shared" / "data" / "mnist" / "t10k-images-idx3-ubyte.gz"
 TARGET_RATIO = 1.2  # SyntheticDataset may take at most this many times the in-memory time
@@ -97,32 +100,64 @@ def best_of(repeats: int, fn: Callable[[], None]) -> float:
 
 
 # --------------------------------------------------------------------------------------------
-# 1. Training throughput: model.train_step on fixed batches
+# 1. Training throughput: the training loops' own step on fixed batches
 # --------------------------------------------------------------------------------------------
 
 
+def fixed_batches(images: torch.Tensor, n: int, batch: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` batches of ``batch`` images and labels drawn with seed 0, moved to ``device`` once
+    (outside any timing): [n, B, C, H, W] and [n, B]."""
+    g = torch.Generator().manual_seed(0)
+    picks = torch.randint(len(images), (n, batch), generator=g)
+    return images[picks].to(device), torch.randint(10, (n, batch), generator=g).to(device)
+
+
+def timed_steps(step: Callable[[int], None], warmup: int, steps: int, device: torch.device) -> float:
+    """Seconds of ``steps`` calls step(warmup), ..., after ``warmup`` untimed ones (which also
+    absorb torch.compile's compilation), synchronised on CUDA."""
+    for i in range(warmup):
+        step(i)
+    sync(device)
+    start = time.perf_counter()
+    for i in range(warmup, warmup + steps):
+        step(i)
+    sync(device)
+    return time.perf_counter() - start
+
+
 def train_throughput(
-    name: str, params: Params, images: torch.Tensor, device: torch.device, warmup: int, steps: int
+    name: str, params: Params, images: torch.Tensor, device: torch.device, warmup: int, steps: int,
+    acceleration: AccelerationConfig | None = None,
 ) -> tuple[float, float]:
-    """(images/s, ms per step) of ``steps`` train_step calls after ``warmup`` untimed ones."""
+    """(images/s, ms per step) of ``steps`` training steps after ``warmup`` untimed ones: the
+    training loop's own step (augment.training.train_one_step: train_step and the moving
+    average) with ``acceleration``'s options."""
     config = params.generator(name)
     batch = config.batch_size
     torch.manual_seed(0)
     model = build_model(name, config, tuple(images.shape[1:]), 10).to(device).train()
+    prepare_networks(model.trained_networks(), acceleration)
     optimizers = model.make_optimizers()
-    g = torch.Generator().manual_seed(0)
-    picks = torch.randint(len(images), (warmup + steps, batch), generator=g)
-    xs = images[picks].to(device)  # [warmup + steps, B, C, H, W], moved once, outside the timing
-    ys = torch.randint(10, (warmup + steps, batch), generator=g).to(device)  # [warmup + steps, B]
-    for i in range(warmup):
-        model.train_step(xs[i], ys[i], optimizers)
-    sync(device)
-    start = time.perf_counter()
-    for i in range(warmup, warmup + steps):
-        model.train_step(xs[i], ys[i], optimizers)
-    sync(device)
-    elapsed = time.perf_counter() - start
+    xs, ys = fixed_batches(images, warmup + steps, batch, device)
+    elapsed = timed_steps(lambda i: train_one_step(model, xs[i], ys[i], optimizers, acceleration),
+                          warmup, steps, device)
     return steps * batch / elapsed, 1000 * elapsed / steps
+
+
+def classifier_throughput(
+    params: Params, images: torch.Tensor, device: torch.device, warmup: int, steps: int,
+    acceleration: AccelerationConfig | None = None,
+) -> tuple[float, float]:
+    """(images/s, ms per step) of the downstream classifier's step
+    (evaluation.classifier.classifier_step), ``params.classifier``'s width and batch size."""
+    cfg = params.classifier
+    model = build_classifier(tuple(images.shape[1:]), 10, cfg.width, seed=0).to(device).train()
+    prepare_networks([model], acceleration)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    xs, ys = fixed_batches(images, warmup + steps, cfg.batch_size, device)
+    elapsed = timed_steps(lambda i: classifier_step(model, optimizer, xs[i], ys[i], acceleration),
+                          warmup, steps, device)
+    return steps * cfg.batch_size / elapsed, 1000 * elapsed / steps
 
 
 # --------------------------------------------------------------------------------------------
@@ -202,8 +237,6 @@ def main(argv: list[str] | None = None) -> int:
                         help="networks and batch sizes of the 28x28 rows (default: the 28x28 profile)")
     args = parser.parse_args(argv)
 
-    from augment.training import configure_torch, resolve_device
-
     device = resolve_device(args.device)
     params = load_params(args.params) if Path(args.params).is_file() else Params()
     params_28 = load_params(args.params_28) if Path(args.params_28).is_file() else params
@@ -226,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"28x28 data: {mnist_src}; networks from {args.params_28 if Path(args.params_28).is_file() else args.params}")
     print()
 
-    print(f"Training: model.train_step, batch = generators.<model>.batch_size, "
+    print(f"Training: the loop's step (train_step + moving average), batch = generators.<model>.batch_size, "
           f"{steps} timed steps after {warmup} warm-up")
     print(f"{'model':<9}{'data':<10}{'width':>6}{'batch':>6}{'images/s':>11}{'ms/step':>10}")
     for name in REGISTRY:

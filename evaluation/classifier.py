@@ -29,7 +29,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from sklearn.metrics import confusion_matrix, f1_score
 
-from augment.config import ClassifierConfig
+from augment.acceleration import batch_layout, outside_autocast, prepare_networks, training_precision
+from augment.config import AccelerationConfig, ClassifierConfig
 from augment.data import LabeledImages
 from augment.outputs import atomic_torch_save
 from augment.progress import progress_bar
@@ -130,7 +131,7 @@ class SmallCNN(nn.Module):
 def build_classifier(image_shape, num_classes: int, width: int, seed: int) -> SmallCNN:
     """A :class:`SmallCNN` whose initial weights are fixed by ``seed``; global RNG untouched."""
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+        torch.default_generator.manual_seed(seed)  # the CPU's only: the network is built there
         return SmallCNN(image_shape, num_classes, width)
 
 
@@ -231,6 +232,20 @@ def _batches(n: int, batch_size: int, generator: torch.Generator):
         yield from chunks
 
 
+def classifier_step(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
+                    acceleration: AccelerationConfig | None = None) -> torch.Tensor:
+    """One Adam step of the cross-entropy on the batch x [B, C, H, W], y [B]; returns the loss
+    (a 0-d tensor, not yet synchronised). train_classifier and benchmarks/gpu_check.py call it."""
+    with training_precision(x.device, acceleration):
+        logits = model(batch_layout(x, acceleration))  # [B, K]
+        loss = F.cross_entropy(logits.float(), y)  # float32, as every loss (augment/models/losses.py)
+        optimizer.zero_grad(set_to_none=True)
+        with outside_autocast(x.device.type):
+            loss.backward()
+        optimizer.step()
+    return loss
+
+
 def train_classifier(
     train: LabeledImages,
     val: LabeledImages,
@@ -241,6 +256,7 @@ def train_classifier(
     progress: bool = True,
     desc: str = "",
     augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None,
+    acceleration: AccelerationConfig | None = None,
 ) -> tuple[SmallCNN, dict[str, Any]]:
     """Train a :class:`SmallCNN` for exactly ``cfg.steps`` Adam steps and keep the best weights.
 
@@ -248,6 +264,9 @@ def train_classifier(
     given, transforms every training batch's images (never the labels, never the validation
     images), drawing from its own generator seeded with ``seed``: the batch order is the same
     with and without it, so ``classic`` differs from ``real`` only by the augmentation.
+
+    ``acceleration`` (bf16 autocast, channels_last, compile: augment/acceleration.py) changes
+    how each step runs; validation and the returned model's predictions stay float32.
 
     ``cfg.lr_schedule``: ``constant`` keeps ``cfg.lr``; ``cosine`` decays it to 0 over the steps
     (torch's CosineAnnealingLR), which settles the weights at the end instead of leaving them
@@ -271,6 +290,7 @@ def train_classifier(
     eval_every = max(1, steps // 10)
 
     model = build_classifier(train.images.shape[1:], num_classes, cfg.width, seed).to(device)
+    prepare_networks([model], acceleration)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     schedule = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
                 if cfg.lr_schedule == "cosine" else None)
@@ -294,10 +314,7 @@ def train_classifier(
             for step in range(1, steps + 1):
                 idx = next(batches).to(device)  # [B]
                 x = x_all[idx] if augment is None else augment(x_all[idx], g_augment)  # [B, C, H, W]
-                loss = F.cross_entropy(model(x), y_all[idx])
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
+                loss = classifier_step(model, optimizer, x, y_all[idx], acceleration)
                 if schedule is not None:
                     schedule.step()
 

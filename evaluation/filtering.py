@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 
-from augment.config import ClassifierConfig, FilterConfig
+from augment.config import AccelerationConfig, ClassifierConfig, FilterConfig
 from augment.data import Splits
 from augment.models import ConditionalGenerator
 from augment.progress import progress_bar
@@ -45,12 +45,14 @@ FILTER_ROLE = "filter"  # meta["role"] of a saved filter network, checked by loa
 
 
 def train_filter(splits: Splits, classifier: ClassifierConfig, cfg: FilterConfig,
-                 device: torch.device | str = "cpu", progress: bool = False) -> tuple[SmallCNN, dict[str, Any]]:
+                 device: torch.device | str = "cpu", progress: bool = False,
+                 acceleration: AccelerationConfig | None = None) -> tuple[SmallCNN, dict[str, Any]]:
     """The filter network: the downstream classifier's architecture and step budget
     (``classifier``), trained once on the real training split with seed ``cfg.seed``."""
     one = dataclasses.replace(classifier, seeds=[cfg.seed], synthetic_ratio=0.0)
     return train_classifier(splits.train, splits.val, splits.num_classes, one, seed=cfg.seed,
-                            device=device, progress=progress, desc="filter network")
+                            device=device, progress=progress, desc="filter network",
+                            acceleration=acceleration)
 
 
 def save_filter(path: PathLike, model: SmallCNN, info: dict[str, Any]) -> Path:

@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from augment.config import ClassifierConfig, JudgeConfig
+from augment.config import AccelerationConfig, ClassifierConfig, JudgeConfig
 from augment.data import Splits
 from evaluation.classifier import (
     PathLike,
@@ -44,7 +44,8 @@ def _classifier_config(cfg: JudgeConfig) -> ClassifierConfig:
 
 
 def train_judge(
-    splits: Splits, cfg: JudgeConfig, device: torch.device | str = "cpu", progress: bool = False
+    splits: Splits, cfg: JudgeConfig, device: torch.device | str = "cpu", progress: bool = False,
+    acceleration: AccelerationConfig | None = None,
 ) -> tuple[SmallCNN, dict[str, Any]]:
     """Train the judge on ``splits.train`` (model selection on ``splits.val``).
 
@@ -55,7 +56,7 @@ def train_judge(
     """
     model, info = train_classifier(splits.train, splits.val, splits.num_classes,
                                    _classifier_config(cfg), seed=cfg.seed, device=device,
-                                   progress=progress, desc="judge")
+                                   progress=progress, desc="judge", acceleration=acceleration)
     info["test_accuracy"] = evaluate(model, splits.test, splits.num_classes, device=device)["accuracy"]
     info["config"] = dataclasses.asdict(cfg)
     return model, info

@@ -35,7 +35,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from augment.config import ClassifierConfig, EvaluationConfig
+from augment.config import AccelerationConfig, ClassifierConfig, EvaluationConfig
 from augment.data import LabeledImages, Splits
 from augment.stylize import stylize
 from evaluation import metrics as M
@@ -65,12 +65,13 @@ class QualityConfig(EvaluationConfig):
     """params.yaml's ``evaluation`` section plus the classifier settings CAS trains with."""
 
     classifier: ClassifierConfig = field(default_factory=ClassifierConfig)  # CAS: steps and seeds
+    acceleration: AccelerationConfig = field(default_factory=AccelerationConfig)  # CAS's training loop
 
 
 def quality_config(params) -> QualityConfig:
     """The QualityConfig of a run: params.yaml's ``evaluation`` section, CAS with ``classifier``."""
     section = {f.name: getattr(params.evaluation, f.name) for f in fields(EvaluationConfig)}
-    return QualityConfig(**section, classifier=params.classifier)
+    return QualityConfig(**section, classifier=params.classifier, acceleration=params.acceleration)
 
 
 # --------------------------------------------------------------------------------------------
@@ -119,6 +120,7 @@ def classification_accuracy_score(
     seeds: Sequence[int] | None = None,
     device: torch.device | str = "cpu",
     progress: bool = False,
+    acceleration: AccelerationConfig | None = None,
 ) -> dict[str, Any]:
     """CAS (Ravuri & Vinyals 2019): train the downstream classifier on ``synthetic`` alone, one per
     seed (``cfg.seeds`` when ``seeds`` is None), select on the *real* validation split, test on the
@@ -136,7 +138,8 @@ def classification_accuracy_score(
     accuracies = []
     for seed in seeds:
         model, _ = train_classifier(synthetic, splits.val, splits.num_classes, cfg, seed=seed,
-                                    device=device, progress=progress, desc=f"CAS seed {seed}")
+                                    device=device, progress=progress, desc=f"CAS seed {seed}",
+                                    acceleration=acceleration)
         accuracies.append(evaluate(model, splits.test, splits.num_classes, device=device)["accuracy"])
     return {**summarize(accuracies), "per_seed": accuracies, "seeds": seeds}
 
@@ -252,7 +255,7 @@ def method_quality(
     fake = balanced_subset(synthetic, n, cfg.seed)  # n synthetic images
     real = balanced_subset(splits.test, n, cfg.seed)  # n real test images
     cas = classification_accuracy_score(synthetic, splits, cfg.classifier, device=device,
-                                        progress=progress)
+                                        progress=progress, acceleration=cfg.acceleration)
     out: dict[str, float | None] = {"cas": cas["mean"], "cas_std": cas["std"]}
     out.update(set_metrics(fake, real, judge, cfg, device))
     out["reconstruction_error"] = reconstruction_error(model, real, device)

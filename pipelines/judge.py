@@ -25,7 +25,8 @@ def judge(params: Params, args=None) -> None:
     """Train the judge and write the real reference numbers."""
     splits = Splits.load(splits_file(params))
     device = resolve_device(params.device)
-    model, info = train_judge(splits, params.evaluation.judge, device, progress=True)
+    model, info = train_judge(splits, params.evaluation.judge, device, progress=True,
+                              acceleration=params.acceleration)
     reference = real_reference(splits, model, quality_config(params), device=device)
     reference["judge_val_accuracy"] = info["val_accuracy"]
     reference["judge_test_accuracy"] = info["test_accuracy"]

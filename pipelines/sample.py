@@ -38,7 +38,7 @@ def sample(params: Params, args) -> None:
     name = args.item
     cfg = params.sample
     checkpoint = generator_checkpoint(params, name)
-    device = "cuda" if params.device == "cuda" else "cpu"
+    device = resolve_device(params.device)  # auto: CUDA when present (float32 sampling either way)
     dataset = SyntheticDataset(checkpoint, per_class=cfg.per_class, seed=cfg.seed,
                                batch_size=cfg.batch_size, device=device)
     filter_net, _ = load_filter(filter_file(params), resolve_device(params.device))

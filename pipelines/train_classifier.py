@@ -62,7 +62,7 @@ def train(params: Params, args) -> None:
                 train_data = mix_training_data(splits.train, synthetic, cfg.synthetic_ratio, seed, cfg.synthetic_mode)
                 model, info = train_classifier(train_data, splits.val, splits.num_classes, cfg, seed,
                                                device=device, desc=f"classifier {source} seed {seed}",
-                                               augment=augment)
+                                               augment=augment, acceleration=params.acceleration)
                 # The test split, once, for the final measurement.
                 result = evaluate(model, splits.test, splits.num_classes, device=device)
                 result.update(seed=seed, train_images=len(train_data), best_step=info["best_step"],

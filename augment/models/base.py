@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from augment.acceleration import outside_autocast
 from augment.models.layers import Decoder, ImageShape
 
 
@@ -63,7 +64,8 @@ class ConditionalGenerator(nn.Module):
         other network's ``.grad`` is touched: each network is updated on its own loss only.
         """
         params = [p for group in optimizer.param_groups for p in group["params"]]
-        grads = torch.autograd.grad(loss, params, retain_graph=retain_graph, allow_unused=True)
+        with outside_autocast(loss.device.type):  # a bf16 training step's backward pass
+            grads = torch.autograd.grad(loss, params, retain_graph=retain_graph, allow_unused=True)
         for p, g in zip(params, grads):
             p.grad = g
         optimizer.step()
@@ -84,6 +86,11 @@ class ConditionalGenerator(nn.Module):
             avg.lerp_(w, 1.0 - self.config.ema)  # avg <- ema * avg + (1 - ema) * w
         for avg, b in zip(self.ema_decoder.buffers(), live.buffers()):
             avg.copy_(b)  # batch-norm running statistics: the live network's
+
+    def trained_networks(self) -> list[nn.Module]:
+        """The networks that training updates (encoder, decoder, generator, discriminator):
+        every child module but the moving average's copy."""
+        return [m for name, m in self.named_children() if name != "ema_decoder"]
 
     # -- generation ----------------------------------------------------------------------------
     def sample_noise(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:

@@ -151,7 +151,9 @@ class Decoder(nn.Module):
         h = self.fc(torch.cat([z, onehot.to(z.dtype)], dim=1))  # [B, base_c * h0 * w0]
         h = h.view(-1, self.base_channels, *self.base_hw)  # [B, base_c, h0, w0]
         h = self.ups(h)  # [B, width, H, W]
-        return torch.sigmoid(self.to_image(h))  # [B, C, H, W] in [0, 1]
+        # The sigmoid in float32 also under bf16 autocast: near 0 and 1, where most pixels of a
+        # digit lie, bf16 would round x~ to exactly 0 or 1 and the reconstruction NLL to its clamp.
+        return torch.sigmoid(self.to_image(h).float())  # [B, C, H, W] in [0, 1], float32
 
 
 class Encoder(nn.Module):

@@ -9,6 +9,11 @@ is the quantity the discriminator *maximises*. Here :func:`discriminator_loss` r
 negative, the binary cross-entropy -L_GAN, which the discriminator *minimises*. The generator
 (CGAN) and the decoder (CVAE-GAN) "minimise -L_GAN" in the non-saturating form:
 :func:`generator_loss` = -ln D(x_fake), i.e. the BCE of fakes against the label "real".
+
+Precision convention (also written once): every loss computes in float32. Under bf16 autocast
+(params ``acceleration.precision``) the networks' outputs are bf16, whose 8-bit mantissa cannot
+hold a sum over 784 pixels or exp(logvar) to the digits these losses need, so each function
+casts its tensor inputs with ``.float()`` (a no-op in float32 training).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ def kl_prior(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
 
     Closed form: -1/2 * sum(1 + logvar - mu^2 - exp(logvar)). Zero iff mu = 0 and logvar = 0.
     """
+    mu, logvar = mu.float(), logvar.float()  # [B, latent] each
     return (-0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(dim=1)).mean()
 
 
@@ -32,6 +38,7 @@ def reconstruction_loss(x_rec: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     gives a NaN loss, which the training loop reports, instead of an exception. Logs are clamped
     at -100, as PyTorch's BCE does.
     """
+    x_rec, x = x_rec.float(), x.float()  # [B, C, H, W] each
     log_p = torch.log(x_rec).clamp_min(-100)  # ln x~
     log_not_p = torch.log1p(-x_rec).clamp_min(-100)  # ln(1 - x~)
     nll = -(x * log_p + (1 - x) * log_not_p)  # [B, C, H, W]
@@ -44,7 +51,7 @@ def llike_loss(feat_real: torch.Tensor, feat_rec: torch.Tensor) -> torch.Tensor:
     The learned similarity of the CVAE-GAN: distance between the discriminator's l-th layer
     activations on the real image and on its reconstruction, summed per image, batch mean.
     """
-    return 0.5 * (feat_real - feat_rec).pow(2).flatten(1).sum(dim=1).mean()
+    return 0.5 * (feat_real.float() - feat_rec.float()).pow(2).flatten(1).sum(dim=1).mean()
 
 
 def discriminator_loss(real_logits: torch.Tensor, *fake_logits: torch.Tensor) -> torch.Tensor:
@@ -52,12 +59,15 @@ def discriminator_loss(real_logits: torch.Tensor, *fake_logits: torch.Tensor) ->
 
     The CGAN passes one fake batch (G(z, y)); the CVAE-GAN passes two (f_d(z_p), f_d(Q(x))).
     """
+    real_logits = real_logits.float()  # [B]
     loss = F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
     for logits in fake_logits:
+        logits = logits.float()
         loss = loss + F.binary_cross_entropy_with_logits(logits, torch.zeros_like(logits))
     return loss
 
 
 def generator_loss(*fake_logits: torch.Tensor) -> torch.Tensor:
     """Non-saturating generator loss: sum_f -ln D(x_f), i.e. BCE of each fake batch against 1."""
-    return sum(F.binary_cross_entropy_with_logits(l, torch.ones_like(l)) for l in fake_logits)
+    return sum(F.binary_cross_entropy_with_logits(l.float(), torch.ones_like(l, dtype=torch.float32))
+               for l in fake_logits)
