@@ -6,6 +6,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # data-size: real training images per class, one DVC experiment each (docs/data_size.md)
 PER_CLASS ?= 20,50,200,720
+# experiments at a time (dvc queue start -j); with JOBS > 1 each experiment gets cpu_threads=1
+JOBS ?= 1
 
 .PHONY: run test bench data-size install clean
 
@@ -28,7 +30,8 @@ test: $(STAMP)
 ## data-size: accuracy vs real training size, one queued DVC experiment per size in PER_CLASS
 ##   (after `make run`; make data-size PER_CLASS=10,20,50,100 for the bundled digits)
 data-size: $(STAMP)
-	$(BIN)/python -m evaluation.data_size run --per-class $(PER_CLASS)
+	$(BIN)/python -m evaluation.data_size run --per-class $(PER_CLASS) -j $(JOBS) \
+	  $(if $(filter-out 1,$(JOBS)),--set cpu_threads=1)
 
 ## bench: throughput benchmarks (not tests)
 bench: $(STAMP)

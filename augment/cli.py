@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -39,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, help="checkpoint path (default: <paths.generators>/<model>.pt)")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint's last finished epoch")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument("--nproc", type=int, default=1, metavar="N",
+                   help="data-parallel over N processes on this machine: runs this command under "
+                        "torchrun --nproc-per-node N (augment/distributed.py; default: 1, no torchrun)")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("sample", help="sample a labeled, class-balanced synthetic dataset")
@@ -83,16 +87,42 @@ def _params(args: argparse.Namespace):
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from augment.distributed import is_main_process
     from augment.training import train_generator
 
-    params = _params(args)
+    params = _params(args)  # checked before any process is started
+    if args.nproc < 1:
+        raise ConfigError(f"--nproc: must be an integer >= 1, got {args.nproc}")
+    if args.nproc > 1:
+        batch = params.generator(args.model).batch_size
+        if batch % args.nproc:  # each rank takes batch / nproc images of every batch
+            raise ConfigError(f"generators.{args.model}.batch_size: {batch} images per step cannot be "
+                              f"split evenly over --nproc {args.nproc} processes; use a multiple of {args.nproc}")
+        return _under_torchrun(args.nproc, args.argv)
     model, state, out = train_generator(
         params, args.model, out=args.out, resume=args.resume, progress=not args.no_progress
     )
-    last = state.history[-1] if state.history else {}
-    print(f"{args.model}: {state.epoch} epochs, final losses "
-          + ", ".join(f"{k}={v:.4g}" for k, v in last.items()) + f"; checkpoint {out}")
+    if is_main_process():
+        last = state.history[-1] if state.history else {}
+        print(f"{args.model}: {state.epoch} epochs, final losses "
+              + ", ".join(f"{k}={v:.4g}" for k, v in last.items()) + f"; checkpoint {out}")
     return 0
+
+
+def _under_torchrun(nproc: int, command: list[str]) -> int:
+    """This same ``augment train`` command line, without ``--nproc``, as ``nproc`` processes of
+    ``torchrun --standalone --nproc-per-node nproc -m augment.cli``; returns its exit code."""
+    argv, skip = [], False
+    for arg in command:
+        if skip:
+            skip = False
+        elif arg == "--nproc":
+            skip = True
+        elif not arg.startswith("--nproc="):
+            argv.append(arg)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
+           "-m", "augment.cli", *argv]
+    return subprocess.run(cmd).returncode
 
 
 def _check_image_path(path: Path, flag: str) -> None:
@@ -220,6 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     returns 130. Anything else is a bug and keeps its traceback.
     """
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # for a relaunch under torchrun
     return report_errors(f"augment {args.command}", lambda: args.func(args))
 
 

@@ -17,9 +17,10 @@ import os
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
-from augment.config import Params
+from augment.config import Params, one_line
+from augment.distributed import is_main_process
 
 TAG_STAGE = "augment.stage"
 TAG_METHOD = "augment.method"
@@ -173,7 +174,8 @@ class Tracker:
 
     def __init__(self, params: Params, stage: str, method: str, run_name: str | None = None,
                  root: str | Path | None = None) -> None:
-        self.enabled = params.tracking.enabled
+        # Under torchrun only rank 0 logs (augment/distributed.py): one run per stage, not per rank.
+        self.enabled = params.tracking.enabled and is_main_process()
         self.params = params
         self.stage, self.method = stage, method
         self.run_name = run_name or f"{stage}:{method}"
@@ -208,15 +210,35 @@ class Tracker:
         if self.run is not None:
             import mlflow
 
-            mlflow.end_run(status="FAILED" if exc_type else "FINISHED")
             self.run = None
+            if exc_type is None:
+                self._store("the end of the run", lambda: mlflow.end_run(status="FINISHED"))
+            else:  # the stage failed (perhaps because the store did): do not hide why
+                try:
+                    mlflow.end_run(status="FAILED")
+                except Exception:  # noqa: BLE001 - the stage's own error is the one to report
+                    pass
+
+    def _store(self, what: str, call: Callable[[], Any]) -> Any:
+        """One call to the tracking store. A store that fails mid-stage (a server that died, a
+        full disk) stops the stage with one TrackingError line (exit 2), not a traceback; DVC
+        then records nothing for the stage, and the next ``dvc repro`` runs it again."""
+        try:
+            return call()
+        except Exception as err:  # noqa: BLE001 - requests, MlflowException, OSError, ...
+            detail = one_line(err)
+            raise TrackingError(
+                f"MLflow tracking store {self.uri} failed while logging {what}: "
+                f"{detail[:300]}{'...' if len(detail) > 300 else ''}; "
+                "this stage stops: bring the store back and run it again (dvc repro)"
+            ) from None
 
     # -- logging --------------------------------------------------------------------------------
     def log_params(self, params: dict[str, Any]) -> None:
         if self.run is not None:
             import mlflow
 
-            mlflow.log_params({k: str(v) for k, v in flatten(params).items()})
+            self._store("params", lambda: mlflow.log_params({k: str(v) for k, v in flatten(params).items()}))
 
     def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
         """Metric names go through :func:`metric_name` (``classic+cvae.accuracy`` is logged as
@@ -224,7 +246,8 @@ class Tracker:
         if self.run is not None:
             import mlflow
 
-            mlflow.log_metrics({metric_name(k): float(v) for k, v in metrics.items()}, step=step)
+            values = {metric_name(k): float(v) for k, v in metrics.items()}
+            self._store("metrics", lambda: mlflow.log_metrics(values, step=step))
 
     def log_image(self, image, key: str, step: int | None = None, artifact_file: str | None = None) -> None:
         """A PIL image: a series (``key``, ``step``) or one file (``artifact_file``)."""
@@ -232,30 +255,28 @@ class Tracker:
             import mlflow
 
             if artifact_file is not None:
-                mlflow.log_image(image, artifact_file=artifact_file)
+                self._store(artifact_file, lambda: mlflow.log_image(image, artifact_file=artifact_file))
             else:
-                mlflow.log_image(image, key=key, step=step, synchronous=True)
+                self._store(f"image {key}", lambda: mlflow.log_image(image, key=key, step=step, synchronous=True))
 
     def log_artifact(self, path: str | Path, artifact_path: str | None = None) -> None:
         if self.run is not None and Path(path).exists():
             import mlflow
 
-            if Path(path).is_dir():
-                mlflow.log_artifacts(str(path), artifact_path)
-            else:
-                mlflow.log_artifact(str(path), artifact_path)
+            log = mlflow.log_artifacts if Path(path).is_dir() else mlflow.log_artifact
+            self._store(f"artifact {Path(path).name}", lambda: log(str(path), artifact_path))
 
     def log_dict(self, data: dict, artifact_file: str) -> None:
         if self.run is not None:
             import mlflow
 
-            mlflow.log_dict(data, artifact_file)
+            self._store(artifact_file, lambda: mlflow.log_dict(data, artifact_file))
 
     def log_table(self, data: dict[str, list], artifact_file: str) -> None:
         if self.run is not None:
             import mlflow
 
-            mlflow.log_table(data, artifact_file)
+            self._store(artifact_file, lambda: mlflow.log_table(data, artifact_file))
 
 
 class TrackingCallback:

@@ -18,6 +18,9 @@ import torch
 
 from augment.acceleration import batch_layout, configure_precision, prepare_networks, training_precision
 from augment.checkpoint import read_checkpoint, save_generator
+from augment.distributed import average_losses, init_from_environment, is_main_process, local_device, shard
+from augment.distributed import synchronise_batch_norm
+from augment.distributed import training_step as distributed_step
 from augment.config import AccelerationConfig, ConfigError, one_line
 from augment.data import LabeledImages
 from augment.models import ConditionalGenerator
@@ -144,8 +147,11 @@ def fit(
     """
     device = torch.device(device)
     model.to(device).train()
+    synchronise_batch_norm(model)  # under torchrun: the global batch's statistics
     prepare_networks(model.trained_networks(), acceleration)
     optimizers = model.make_optimizers()
+    main = is_main_process()  # under torchrun only rank 0 writes checkpoints and runs callbacks
+    callbacks = list(callbacks) if main else []
     state = TrainState()
     torch.manual_seed(seed)
     if resume and Path(checkpoint_path).is_file():
@@ -164,13 +170,13 @@ def fit(
     y_all = data.labels.to(device)  # [N]
     batches_per_epoch = steps_per_epoch or len(pass_batches(len(data), batch_size, seed, 0))
     total = max(0, epochs - state.epoch) * batches_per_epoch
-    bar = progress_bar(total, f"train {model.name}", "batch", progress)
+    bar = progress_bar(total, f"train {model.name}", "batch", progress and main)
     try:
         for epoch in range(state.epoch + 1, epochs + 1):
             sums: dict[str, float] = {}
             batches = epoch_batches(len(data), batch_size, seed, epoch, steps_per_epoch)
             for step, idx in enumerate(batches, start=1):
-                idx = idx.to(device)
+                idx = shard(idx, f"generators.{model.name}.batch_size").to(device)  # this rank's slice
                 losses = train_one_step(model, x_all[idx], y_all[idx], optimizers, acceleration)
                 bad = {k: v for k, v in losses.items() if not math.isfinite(v)}
                 if bad:
@@ -191,7 +197,8 @@ def fit(
             means = {k: v / len(batches) for k, v in sums.items()}
             state.epoch = epoch
             state.history.append(means)
-            save_generator(checkpoint_path, model, classes, _training_entry(state, optimizers, seed))
+            if main:
+                save_generator(checkpoint_path, model, classes, _training_entry(state, optimizers, seed))
             saved = epoch
             for callback in callbacks:
                 callback.on_epoch_end(model, epoch, means)
@@ -213,11 +220,12 @@ def train_one_step(
     acceleration: AccelerationConfig | None = None,
 ) -> dict[str, float]:
     """One update of every network on the batch x [B, C, H, W], y [B] (on the model's device),
-    then the moving average; returns the losses. :func:`fit` and benchmarks/gpu_check.py call it."""
-    with training_precision(x.device, acceleration):
+    then the moving average; returns the losses (under torchrun: this rank's slice of the global
+    batch, and the losses' mean over the ranks). :func:`fit` and benchmarks/gpu_check.py call it."""
+    with training_precision(x.device, acceleration), distributed_step():
         losses = model.train_step(batch_layout(x, acceleration), y, optimizers)
     model.update_ema()
-    return losses
+    return average_losses(losses)
 
 
 def _training_entry(state: TrainState, optimizers: dict[str, torch.optim.Optimizer], seed: int) -> dict[str, Any]:
@@ -334,6 +342,8 @@ def train_generator(
     splits = splits if splits is not None else load_splits(params.data)
     report_dir = generator_report_dir(params, name)
     device = resolve_device(params.device)
+    if init_from_environment(device):  # launched by torchrun: one rank of a data-parallel run
+        device = local_device(device)
     torch.manual_seed(params.generators.seed)  # weight initialisation
     model = build_model(name, cfg, splits.image_shape, splits.num_classes)
     if not (resume and out.is_file()):  # a resumed run continues from its own checkpoint

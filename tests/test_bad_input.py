@@ -252,7 +252,7 @@ CONFIG = [
     _row("precision-fp16", ["train", "cvae", "--set", "acceleration.precision=fp16"], 2,
          "acceleration.precision: must be one of: fp32, tf32, bf16, got 'fp16'"),
     _row("compile-not-a-bool", ["cvae", "--set", "acceleration.compile=yes please"], 2,
-         "acceleration.compile: must be true or false", entry="train_classifier"),
+         "acceleration.compile: expected true or false, got 'yes please'", entry="train_classifier"),
     _row("filter-threshold-above-1", ["cvae", "--set", "sample.filter.threshold=1.5"], 2,
          "sample.filter.threshold: must be a probability in [0, 1], got 1.5", entry="sample"),
     _row("imbalance-repeated-class", ["--set", "data.imbalance.classes=[1, 1]"], 2,

@@ -215,6 +215,27 @@ def test_dvc_plots_show_renders_every_plot(repro):
         assert title in html, title
 
 
+def test_a_dvc_remote_round_trip_leaves_repro_nothing_to_do(repro, tmp_path):
+    """A team's flow: push the pipeline's outputs to a shared remote (a local folder here; the
+    README shows an object store), clone the project afresh, pull, and `dvc repro` has no work."""
+    project, env, _ = repro
+    remote = tmp_path / "remote"
+    _run(["dvc", "remote", "add", "--default", "shared", str(remote)], project, env)
+    for cmd in (["git", "add", "-A"], ["git", "commit", "-qm", "results and the shared remote"]):
+        _run(cmd, project, env)
+    _run(["dvc", "push"], project, env)
+    assert any(p.is_file() for p in remote.rglob("*"))
+    clone = tmp_path / "clone"
+    _run(["git", "clone", "-q", str(project), str(clone)], tmp_path, env)
+    assert not (clone / "models/generators/cvaegan.pt").exists()  # not in git: in the remote
+    _run(["dvc", "pull"], clone, env)
+    assert (clone / "models/generators/cvaegan.pt").read_bytes() == (project / "models/generators/cvaegan.pt").read_bytes()
+    assert json.loads(_run(["dvc", "status", "--json"], clone, env).stdout or "{}") == {}
+    again = _run(["dvc", "repro"], clone, env)
+    assert "Running stage" not in again.stdout
+    assert (clone / "reports/metrics.json").read_bytes() == (project / "reports/metrics.json").read_bytes()
+
+
 def test_dvc_exp_run_with_a_param_override(repro):
     project, env, _ = repro
     _run(["dvc", "exp", "run", "-S", "generators.cvaegan.gamma=0.25", "-n", "gamma-quarter"], project, env)

@@ -8,7 +8,9 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from augment import distributed
 from augment.acceleration import outside_autocast
+from augment.distributed import average_gradients
 from augment.models.layers import Decoder, ImageShape
 
 
@@ -62,10 +64,13 @@ class ConditionalGenerator(nn.Module):
 
         Gradients are taken with ``torch.autograd.grad`` for exactly those parameters, so no
         other network's ``.grad`` is touched: each network is updated on its own loss only.
+        Under torchrun they are averaged over the ranks before the update (DDP's hooks would not
+        see these gradients).
         """
         params = [p for group in optimizer.param_groups for p in group["params"]]
         with outside_autocast(loss.device.type):  # a bf16 training step's backward pass
             grads = torch.autograd.grad(loss, params, retain_graph=retain_graph, allow_unused=True)
+        average_gradients(list(grads))  # data-parallel: the mean over ranks (augment/distributed.py)
         for p, g in zip(params, grads):
             p.grad = g
         optimizer.step()
@@ -96,7 +101,7 @@ class ConditionalGenerator(nn.Module):
     def sample_noise(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """z_p ~ P(z) = N(0, I): [n, latent_dim] on the model's device."""
         device = next(self.parameters()).device
-        z = torch.randn(n, self.latent_dim, generator=generator)
+        z = distributed.randn(n, self.latent_dim, generator=generator)  # torch.randn, sharded under torchrun
         return z.to(device)
 
     def sampling_decoder(self) -> Decoder:

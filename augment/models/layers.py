@@ -33,6 +33,7 @@ from torch import nn
 from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import spectral_norm
 
+from augment import distributed
 from augment.config import CONDITIONINGS, UPSAMPLINGS
 
 ImageShape = tuple[int, int, int]  # (C, H, W)
@@ -218,7 +219,8 @@ class Discriminator(nn.Module):
 
 def reparameterize(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """z = mu + sigma * eps with eps ~ N(0, I), so gradients flow to mu and logvar."""
-    return mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
+    eps = distributed.randn(*mu.shape, device=mu.device, dtype=mu.dtype)  # randn_like(mu); torchrun: sharded
+    return mu + torch.exp(0.5 * logvar) * eps
 
 
 def init_weights(module: nn.Module) -> None:
