@@ -1,8 +1,10 @@
 """The training loops' speed options (params ``acceleration``): bf16 autocast, channels_last, compile.
 
 Both training loops (augment/training.py for the generators, evaluation/classifier.py for the
-classifiers, the judge and the filter) call these three helpers, so that an option means the
-same everywhere. They change how fast a step runs, not what it computes, up to rounding:
+classifiers, the judge and the filter) call these helpers, so that an option means the same
+everywhere: ``prepare_networks`` once, ``batch_layout`` per batch, ``training_precision`` around
+a step and ``outside_autocast`` around its backward passes. They change how fast a step runs,
+not what it computes, up to rounding:
 
 - ``precision``: ``fp32`` is IEEE float32 throughout (:func:`configure_precision` turns off
   TF32, which PyTorch allows for cuDNN convolutions by default). ``tf32``: a training step's

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -93,7 +94,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     params = _params(args)  # checked before any process is started
     if args.nproc < 1:
         raise ConfigError(f"--nproc: must be an integer >= 1, got {args.nproc}")
-    if args.nproc > 1:
+    if args.nproc > 1 and "WORLD_SIZE" not in os.environ:  # not yet under torchrun
         batch = params.generator(args.model).batch_size
         if batch % args.nproc:  # each rank takes batch / nproc images of every batch
             raise ConfigError(f"generators.{args.model}.batch_size: {batch} images per step cannot be "
@@ -113,13 +114,15 @@ def _under_torchrun(nproc: int, command: list[str]) -> int:
     """This same ``augment train`` command line, without ``--nproc``, as ``nproc`` processes of
     ``torchrun --standalone --nproc-per-node nproc -m augment.cli``; returns its exit code."""
     argv, skip = [], False
-    for arg in command:
+    for arg in command:  # drop --nproc N in any spelling argparse accepts (--nproc=N, --npr N, ...)
+        flag = arg.split("=", 1)[0]
         if skip:
             skip = False
-        elif arg == "--nproc":
-            skip = True
-        elif not arg.startswith("--nproc="):
+        elif len(flag) >= 4 and "--nproc".startswith(flag):
+            skip = "=" not in arg
+        else:
             argv.append(arg)
+    # The ranks see WORLD_SIZE and train instead of launching torchrun again (cmd_train).
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
            "-m", "augment.cli", *argv]
     return subprocess.run(cmd).returncode

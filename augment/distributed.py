@@ -64,8 +64,11 @@ def rank_and_world() -> tuple[int, int]:
 
 
 def is_main_process() -> bool:
-    """Rank 0, or a single process: the one that writes files and MLflow runs."""
-    return rank_and_world()[0] == 0
+    """Rank 0, or a single process: the one that writes files and MLflow runs. Before the
+    process group exists (a stage opens its MLflow run first), torchrun's ``RANK`` says."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank() == 0
+    return int(os.environ.get("RANK", "0")) == 0
 
 
 def local_device(device: torch.device) -> torch.device:
@@ -103,14 +106,20 @@ def training_step() -> Iterator[None]:
         _IN_STEP = previous
 
 
-def randn(rows: int, *rest: int, device=None, dtype=None, generator: torch.Generator | None = None) -> torch.Tensor:
+def randn(rows: int, *rest: int, device: torch.device | str | None = None, dtype: torch.dtype | None = None,
+          generator: torch.Generator | None = None) -> torch.Tensor:
     """``torch.randn(rows, *rest)``; inside a data-parallel training step (and without an
-    explicit ``generator``), this rank's ``rows`` of the draw for all ranks' rows together."""
+    explicit ``generator``), this rank's ``rows`` of the draw for all ranks' rows together.
+
+    That draw is made on the CPU and then moved: the CPU generator is in the same state on
+    every rank (same seed, same draws), and the checkpoint that rank 0 writes holds it, so a
+    resumed run continues every rank's noise; each GPU's own generator would differ by rank.
+    """
     rank, world = rank_and_world()
     if not _IN_STEP or generator is not None or world == 1:
         return torch.randn(rows, *rest, device=device, dtype=dtype, generator=generator)
-    full = torch.randn(rows * world, *rest, device=device, dtype=dtype)  # the same on every rank
-    return full[rank * rows:(rank + 1) * rows]
+    full = torch.randn(rows * world, *rest, dtype=dtype)  # [world * rows, ...], the same on every rank
+    return full[rank * rows:(rank + 1) * rows].to(device)
 
 
 def average_gradients(grads: list[torch.Tensor | None]) -> None:
@@ -136,11 +145,6 @@ def average_losses(losses: dict[str, float]) -> dict[str, float]:
     values = torch.tensor([losses[k] for k in losses], dtype=torch.float64)
     dist.all_reduce(values)
     return {k: float(v) / world for k, v in zip(losses, values)}
-
-
-def barrier() -> None:
-    if rank_and_world()[1] > 1:
-        dist.barrier()
 
 
 # --------------------------------------------------------------------------------------------

@@ -228,7 +228,7 @@ class Tracker:
         except Exception as err:  # noqa: BLE001 - requests, MlflowException, OSError, ...
             detail = one_line(err)
             raise TrackingError(
-                f"MLflow tracking store {self.uri} failed while logging {what}: "
+                f"MLflow tracking store {self.uri} failed while logging {what}: {type(err).__name__}: "
                 f"{detail[:300]}{'...' if len(detail) > 300 else ''}; "
                 "this stage stops: bring the store back and run it again (dvc repro)"
             ) from None

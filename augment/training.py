@@ -18,8 +18,14 @@ import torch
 
 from augment.acceleration import batch_layout, configure_precision, prepare_networks, training_precision
 from augment.checkpoint import read_checkpoint, save_generator
-from augment.distributed import average_losses, init_from_environment, is_main_process, local_device, shard
-from augment.distributed import synchronise_batch_norm
+from augment.distributed import (
+    average_losses,
+    init_from_environment,
+    is_main_process,
+    local_device,
+    shard,
+    synchronise_batch_norm,
+)
 from augment.distributed import training_step as distributed_step
 from augment.config import AccelerationConfig, ConfigError, one_line
 from augment.data import LabeledImages

@@ -1,6 +1,6 @@
 """GPU check: does every stage run on the device, and which `acceleration` options pay there?
 
-    bash benchmarks/gpu_check.sh                      # on a GPU machine: about 4 minutes
+    bash benchmarks/gpu_check.sh                      # on a GPU machine: about 2 minutes (H200)
     bash benchmarks/gpu_check.sh --device cpu --quick # the same checks on the CPU (minutes)
 
 Two parts, each printed as it goes and written to ``--out`` (gpu_check_pipeline.csv,
@@ -43,6 +43,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run from a checkout without installing
 
+from augment.acceleration import configure_precision  # noqa: E402
 from augment.config import AccelerationConfig, load_params  # noqa: E402
 from augment.models import REGISTRY  # noqa: E402
 from augment.training import resolve_device  # noqa: E402
@@ -147,6 +148,7 @@ def check_speed(devices: list[torch.device], variants: list[str], cpu_variants: 
     overrides = [] if batch is None else [f"classifier.batch_size={batch}",
                                           *(f"generators.{name}.batch_size={batch}" for name in REGISTRY)]
     params = load_params(REPO / "params-mnist.yaml", overrides)
+    configure_precision()  # fp32 rows in IEEE float32, as the stages run them (no cuDNN TF32)
     batch_label = "the profile's batch sizes" if batch is None else f"batch {batch}"
     images = torch.rand(4096, 1, 28, 28)  # the speed does not depend on the pixels
     rows: list[dict] = []
@@ -227,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{torch.get_num_threads()} CPU threads\n", flush=True)
     ok = True
     if "pipeline" not in args.skip:
-        ok = check_pipeline(str(device), args.overrides, out, short=not args.full_pipeline)
+        ok = check_pipeline(args.device, args.overrides, out, short=not args.full_pipeline)  # auto as given
     if "speed" not in args.skip:
         variants = [v for v in args.variants.split(",") if v]
         cpu_variants = [v for v in args.cpu_variants.split(",") if v]

@@ -10,7 +10,6 @@ from torch import nn
 
 from augment import distributed
 from augment.acceleration import outside_autocast
-from augment.distributed import average_gradients
 from augment.models.layers import Decoder, ImageShape
 
 
@@ -70,7 +69,7 @@ class ConditionalGenerator(nn.Module):
         params = [p for group in optimizer.param_groups for p in group["params"]]
         with outside_autocast(loss.device.type):  # a bf16 training step's backward pass
             grads = torch.autograd.grad(loss, params, retain_graph=retain_graph, allow_unused=True)
-        average_gradients(list(grads))  # data-parallel: the mean over ranks (augment/distributed.py)
+        distributed.average_gradients(list(grads))  # data-parallel: the mean over ranks (augment/distributed.py)
         for p, g in zip(params, grads):
             p.grad = g
         optimizer.step()
