@@ -108,13 +108,17 @@ def generator_payload(
 
 
 def _canonical(value: Any) -> Any:
-    """``value`` with every string interned, containers rebuilt, tensors untouched.
+    """``value`` with every string interned, containers rebuilt, tensors on the CPU.
 
     Pickle writes a string once per distinct object and refers back to it afterwards, so a
     resumed run (whose history and optimizer keys were read back from a file: new string
     objects) would otherwise write different bytes for the same content. Interned, the same
-    checkpoint content always gives the same file.
+    checkpoint content always gives the same file. Tensors move to the CPU (a no-op for those
+    already there), so a checkpoint written on a GPU, optimizer moments included, loads on any
+    machine; Adam's load_state_dict moves the moments back to the parameters' device on --resume.
     """
+    if isinstance(value, torch.Tensor):
+        return value.cpu()
     if isinstance(value, str):
         return sys.intern(value)
     if isinstance(value, dict):

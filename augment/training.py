@@ -18,6 +18,7 @@ import torch
 
 from augment.acceleration import batch_layout, configure_precision, prepare_networks, training_precision
 from augment.checkpoint import read_checkpoint, save_generator
+from augment.config import AccelerationConfig, ConfigError, one_line
 from augment.distributed import (
     average_losses,
     init_from_environment,
@@ -27,7 +28,6 @@ from augment.distributed import (
     synchronise_batch_norm,
 )
 from augment.distributed import training_step as distributed_step
-from augment.config import AccelerationConfig, ConfigError, one_line
 from augment.data import LabeledImages
 from augment.models import ConditionalGenerator
 from augment.progress import progress_bar
@@ -239,23 +239,10 @@ def _training_entry(state: TrainState, optimizers: dict[str, torch.optim.Optimiz
         "epoch": state.epoch,
         "seed": seed,
         "history": [dict(h) for h in state.history],
-        # On the CPU, so that a checkpoint written on a GPU loads anywhere (Adam's load_state_dict
-        # moves the moments back to the parameters' device on --resume).
-        "optimizers": {name: _to_cpu(opt.state_dict()) for name, opt in optimizers.items()},
+        "optimizers": {name: opt.state_dict() for name, opt in optimizers.items()},  # saved on the CPU
         "rng_state": torch.get_rng_state(),
         "cuda_rng_state": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
     }
-
-
-def _to_cpu(tree: Any) -> Any:
-    """``tree`` (dicts, lists, tensors) with every tensor moved to the CPU."""
-    if isinstance(tree, torch.Tensor):
-        return tree.cpu()
-    if isinstance(tree, dict):
-        return {k: _to_cpu(v) for k, v in tree.items()}
-    if isinstance(tree, (list, tuple)):
-        return type(tree)(_to_cpu(v) for v in tree)
-    return tree
 
 
 def _restore(model, optimizers, checkpoint_path, device, classes, seed) -> TrainState:
