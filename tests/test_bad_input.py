@@ -249,6 +249,7 @@ CONFIG = [
          "augmentation.erasing: must be a probability in [0, 1], got 1.5", entry="train_classifier"),
     _row("synthetic-mode-unknown", ["cvae", "--set", "classifier.synthetic_mode=all"], 2,
          "classifier.synthetic_mode: must be one of: ratio, top_up, got 'all'", entry="train_classifier"),
+    _row("nproc-0", ["train", "cvae", "--nproc", "0"], 2, "--nproc: must be an integer >= 1, got 0"),
     _row("precision-fp16", ["train", "cvae", "--set", "acceleration.precision=fp16"], 2,
          "acceleration.precision: must be one of: fp32, tf32, bf16, got 'fp16'"),
     _row("compile-not-a-bool", ["cvae", "--set", "acceleration.compile=yes please"], 2,
