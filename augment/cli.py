@@ -3,6 +3,11 @@
     augment train MODEL [--params FILE] [--set KEY=VALUE ...] [--out PATH] [--resume]
     augment sample MODEL -n N [--seed S] [--out PATH] [--grid PNG]
     augment info CHECKPOINT
+    augment stylize MODEL [--out DIR]
+    augment ui [--port P]
+
+MODEL is a name (cvae, cgan, cvaegan), a checkpoint file or an MLflow model URI
+(``models:/augment-cvaegan/1``); CHECKPOINT a checkpoint file or such a URI.
 
 Expected errors (bad parameters or arguments, missing, corrupt or unsafe files, outputs that
 cannot be written) print one line naming the problem and exit with code 2; no traceback, and no
@@ -47,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("sample", help="sample a labeled, class-balanced synthetic dataset")
-    p.add_argument("model", help="a model name (cvae, cgan, cvaegan) or a checkpoint path")
+    p.add_argument("model", help="a model name (cvae, cgan, cvaegan), a checkpoint path, or an MLflow "
+                                 "model URI (models:/augment-cvaegan/1)")
     p.add_argument("-n", "--num-samples", type=int, required=True, help="number of images")
     p.add_argument("--seed", type=int, help="fixes every image by (seed, index) (default: sample.seed)")
     p.add_argument("--out", type=Path, help="output file (default: <paths.synthetic>/<model>.pt)")
@@ -57,12 +63,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_sample)
 
     p = sub.add_parser("info", help="describe a generator checkpoint")
-    p.add_argument("checkpoint", type=Path)
+    p.add_argument("checkpoint", help="a checkpoint path, or an MLflow model URI (models:/augment-cvaegan/1; "
+                                      "the store of MLFLOW_TRACKING_URI, else the project's mlflow.db)")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.set_defaults(func=cmd_info)
 
     p = sub.add_parser("stylize", help="stylisation and latent interpolation grids of a generator")
-    p.add_argument("model", help="a model name (cvae, cgan, cvaegan) or a checkpoint path")
+    p.add_argument("model", help="a model name (cvae, cgan, cvaegan), a checkpoint path or an MLflow model URI")
     _add_params_args(p)
     p.add_argument("--out", type=Path, help="output folder (default: <paths.reports>/stylize/<model>/)")
     p.add_argument("--rows", type=int, help="real images in the stylisation grid (default: one per class)")
@@ -75,6 +82,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--only", choices=("stylize", "interpolate"),
                    help="write only this figure (stylize fails for a cgan: it has no encoder)")
     p.set_defaults(func=cmd_stylize)
+
+    p = sub.add_parser("ui", help="start `mlflow ui` on this project's runs and print the runs page's address")
+    _add_params_args(p)
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    p.add_argument("--port", type=int, default=5000, help="port (default: %(default)s)")
+    p.set_defaults(func=cmd_ui)
     return parser
 
 
@@ -144,6 +157,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     from augment.outputs import StagedOutputs, check_writable_file
     from augment.paths import synthetic_file
     from augment.synthetic import SyntheticDataset, save_synthetic
+    from augment.tracking_store import tracking_uri
     from augment.training import resolve_device
 
     params = _params(args)
@@ -159,6 +173,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     dataset = SyntheticDataset(
         args.model, args.num_samples, seed=seed, root=params.paths.generators,
         batch_size=params.sample.batch_size, device=resolve_device(params.device),
+        tracking_uri=tracking_uri(params),
     )
     name = dataset.model_name
     out = args.out or synthetic_file(params, name)
@@ -180,8 +195,9 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 def cmd_info(args: argparse.Namespace) -> int:
     from augment.checkpoint import read_checkpoint
+    from augment.mlflow_model import is_model_uri, read_model_uri
 
-    payload = read_checkpoint(args.checkpoint)
+    payload = read_model_uri(args.checkpoint) if is_model_uri(args.checkpoint) else read_checkpoint(args.checkpoint)
     training = payload.get("training") or {}
     n_params = sum(v.numel() for k, v in payload["state_dict"].items() if not k.endswith(("running_mean", "running_var", "num_batches_tracked")))
     info = {
@@ -217,6 +233,7 @@ def cmd_stylize(args: argparse.Namespace) -> int:
     from augment.paths import splits_file, stylize_dir
     from augment.stylize import StylizeNotSupported, write_stylization_figures
     from augment.synthetic import load_model
+    from augment.tracking_store import tracking_uri
     from augment.training import resolve_device
 
     params = _params(args)
@@ -224,13 +241,13 @@ def cmd_stylize(args: argparse.Namespace) -> int:
         if value is not None and value < least:
             raise ConfigError(f"{flag}: must be an integer >= {least}, got {value}")
     model, _, name, checkpoint = load_model(args.model, root=params.paths.generators,
-                                            device=resolve_device(params.device))
+                                            device=resolve_device(params.device), tracking_uri=tracking_uri(params))
     if args.only == "stylize" and not model.can_encode:
         raise StylizeNotSupported(name)  # a ValueError: main() prints it and exits 2
     file = splits_file(params)
     splits = Splits.load(file) if file.is_file() else load_splits(params.data)
     real = getattr(splits, args.split)
-    label = checkpoint.stem if checkpoint is not None else name
+    label = checkpoint.stem if isinstance(checkpoint, Path) else name  # a models:/ URI: the method
     out = Path(args.out or stylize_dir(params, label))
     with StagedOutputs() as staged:
         staging = staged.folder(out)
@@ -243,6 +260,34 @@ def cmd_stylize(args: argparse.Namespace) -> int:
     for kind, path in written.items():
         print(f"{name}: {kind} ({args.split} split, seed {args.seed}) -> {path}")
     return 0
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    """``mlflow ui`` on the project's store, opened on the experiment's runs.
+
+    MLflow 3's UI opens on its GenAI pages unless the address asks for the model-training view
+    (``workflowType=machine_learning``), so this prints that address. A server URI
+    (``http://...``) is not started again: its runs page is printed.
+    """
+    from augment.tracking import runs_page_url
+    from augment.tracking_store import check_reachable, tracking_uri
+
+    params = _params(args)
+    uri = tracking_uri(params)
+    check_reachable(uri)
+    if uri.startswith(("http://", "https://")):
+        print(f"MLflow runs of experiment {params.tracking.experiment!r}: {runs_page_url(params, uri)}")
+        return 0
+    if not 1 <= args.port <= 65535:
+        raise ConfigError(f"--port: must be in 1..65535, got {args.port}")
+    server = f"http://{args.host}:{args.port}"
+    print(f"MLflow runs of experiment {params.tracking.experiment!r}: {runs_page_url(params, uri, server)}", flush=True)
+    command = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri,
+               "--host", args.host, "--port", str(args.port)]
+    try:
+        return subprocess.call(command)
+    except KeyboardInterrupt:
+        return 0
 
 
 def main(argv: list[str] | None = None) -> int:

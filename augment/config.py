@@ -223,6 +223,7 @@ class TrackingConfig:
     enabled: bool = True  # log runs to MLflow (MLFLOW_TRACKING_URI overrides `uri`)
     uri: str = "sqlite:///mlflow.db"  # relative sqlite paths resolve against the project root
     experiment: str = "augment"
+    register: bool = True  # register each trained generator as the MLflow model augment-<method>
 
 
 @dataclass

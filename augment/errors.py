@@ -34,7 +34,7 @@ def report_errors(label: str, run: Callable[[], int | None]) -> int:
     from augment.checkpoint import CheckpointError
     from augment.config import ConfigError
     from augment.data import DataError
-    from augment.tracking import TrackingError
+    from augment.tracking_store import TrackingError
     from augment.training import TrainingDiverged
 
     def fail(message: str, code: int) -> int:

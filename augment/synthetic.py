@@ -41,6 +41,7 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from augment.config import PathsConfig
+from augment.mlflow_model import is_model_uri, load_model_uri
 from augment.models import REGISTRY, ConditionalGenerator
 from augment.progress import progress_bar
 
@@ -243,12 +244,16 @@ def load_model(
     model: ModelSpec,
     root: PathLike = PathsConfig().generators,
     device: str | torch.device = "cpu",
-) -> tuple[ConditionalGenerator, list[str] | None, str, Path | None]:
-    """Resolve ``model`` to (generator in eval mode, classes or None, model name, checkpoint path).
+    tracking_uri: str | None = None,
+) -> tuple[ConditionalGenerator, list[str] | None, str, Path | str | None]:
+    """Resolve ``model`` to (generator in eval mode, classes or None, model name, where from).
 
     ``model`` is a registered name (read from ``<root>/<name>.pt``), a checkpoint path (a
-    ``Path``, or a string ending in ``.pt`` or naming an existing file), or a loaded generator
-    (copied, so that training it further does not change images already promised).
+    ``Path``, or a string ending in ``.pt`` or naming an existing file), an MLflow model URI
+    (``models:/augment-cvaegan/3``, ``models:/augment-cvaegan@champion``: the registry of
+    ``tracking_uri``, default ``MLFLOW_TRACKING_URI`` or the project's ``mlflow.db``; see
+    augment/mlflow_model.py), or a loaded generator (copied, so that training it further does not
+    change images already promised).
 
     The global RNG is left as it was: rebuilding a network draws initial weights from it (then
     overwritten by the checkpoint's), which would otherwise shift the caller's random stream.
@@ -260,6 +265,10 @@ def load_model(
         snapshot = copy.deepcopy(model).to(device).eval()
         return snapshot, None, model.name, None
 
+    if is_model_uri(model):
+        with torch.random.fork_rng(devices=[]):
+            generator, payload = load_model_uri(model, device=device, tracking_uri=tracking_uri)
+        return generator, [str(c) for c in payload["classes"]], payload["model"], model
     if isinstance(model, str) and model in REGISTRY:
         path = Path(root) / f"{model}.pt"
         if not path.is_file():
@@ -285,7 +294,8 @@ def load_model(
     else:
         raise ValueError(
             f"model: unknown model {model!r}; give a registered name ({', '.join(REGISTRY)}), "
-            f"a checkpoint path (*.pt) or a ConditionalGenerator"
+            f"a checkpoint path (*.pt), an MLflow model URI (models:/augment-<name>/<version>) "
+            f"or a ConditionalGenerator"
         )
     return generator, [str(c) for c in payload["classes"]], payload["model"], path
 
@@ -311,8 +321,9 @@ class SyntheticDataset(Dataset):
 
     Args:
         model: a registered name (``cvae``, ``cgan``, ``cvaegan``: read from
-            ``<root>/<name>.pt``), a checkpoint path, or a loaded :class:`ConditionalGenerator`
-            (a snapshot is taken).
+            ``<root>/<name>.pt``), a checkpoint path, an MLflow model URI
+            (``models:/augment-cvaegan/3``), or a loaded :class:`ConditionalGenerator` (a
+            snapshot is taken).
         num_samples: the number of items, class-balanced (item i has label ``i % K``).
             Default 1000 when neither ``per_class`` nor ``labels`` is given.
         per_class: an int (that many of every class) or K counts; class k is repeated
@@ -326,6 +337,8 @@ class SyntheticDataset(Dataset):
         batch_size: items decoded per forward pass. It fixes the blocks, so keep it unchanged
             to reproduce a dataset bit for bit (the default matches ``sample.batch_size``).
         device: where the generator runs (``cpu``, ``cuda``, ``auto``).
+        tracking_uri: the MLflow store of a ``models:/`` model (default ``MLFLOW_TRACKING_URI``,
+            else the project's ``sqlite:///mlflow.db``).
 
     Images are generated lazily, a block of ``batch_size`` consecutive items the first time any
     of them is asked for, and cached as uint8 arrays, so an item costs one ``Image.fromarray``
@@ -352,10 +365,11 @@ class SyntheticDataset(Dataset):
         target_transform: Optional[Callable] = None,
         batch_size: int = 256,
         device: str | torch.device = "cpu",
+        tracking_uri: str | None = None,
     ) -> None:
         self.seed = _check_seed(seed)
         self.batch_size = _check_int(batch_size, "batch_size", 1)
-        self.model, stored_classes, self.model_name, self.checkpoint = load_model(model, root, device)
+        self.model, stored_classes, self.model_name, self.checkpoint = load_model(model, root, device, tracking_uri)
         k = self.model.num_classes
         c = self.model.image_shape[0]
         if c not in (1, 3):

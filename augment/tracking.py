@@ -13,45 +13,36 @@ Every run carries the tags docs/design.md promises:
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 import uuid
+import warnings
 from pathlib import Path
 from typing import Any, Callable
 
+import torch
+
 from augment.config import Params, one_line
 from augment.distributed import is_main_process
+from augment.mlflow_model import log_model, registered_name
+from augment.paths import splits_file
+from augment.tracking_store import (
+    TrackingError,
+    check_reachable,
+    configure_mlflow_client,
+    project_root,
+    tracking_uri,
+)
 
 TAG_STAGE = "augment.stage"
 TAG_METHOD = "augment.method"
 TAG_EXECUTION = "augment.execution"
+PIPELINE_STAGE = "pipeline"  # augment.stage of the parent run of one execution
+# MLflow 3's experiment kind: a model-training experiment, not a GenAI one (the UI's workflow
+# switch still decides what `mlflow ui` shows first: see `augment ui`).
+EXPERIMENT_TAGS = {"mlflow.experimentKind": "custom_model_development"}
 EXECUTION_ENV = "AUGMENT_EXECUTION_ID"
-
-
-class TrackingError(RuntimeError):
-    """The tracking store cannot be reached or written."""
-
-
-def project_root() -> Path:
-    """The project's folder: ``DVC_ROOT`` under DVC, else the working directory.
-
-    DVC runs a queued experiment (``dvc exp run --queue``) in a temporary copy of the project,
-    deleted afterwards, and sets ``DVC_ROOT`` to the real project for it; relative paths of the
-    tracking store must resolve there, or the experiment's runs would vanish with the copy.
-    """
-    return Path(os.environ.get("DVC_ROOT") or ".")
-
-
-def tracking_uri(params: Params, root: str | Path | None = None) -> str:
-    """``MLFLOW_TRACKING_URI`` when set, else ``tracking.uri``; a relative sqlite path is made
-    absolute against the project root (:func:`project_root`), so every stage and every queued
-    experiment writes the same database."""
-    uri = os.environ.get("MLFLOW_TRACKING_URI") or params.tracking.uri
-    prefix = "sqlite:///"
-    if uri.startswith(prefix) and not uri.startswith(prefix + "/"):
-        base = Path(root) if root is not None else project_root()
-        uri = prefix + str((base / uri[len(prefix):]).resolve())
-    return uri
 
 
 def execution_id() -> str:
@@ -80,73 +71,6 @@ def execution_id() -> str:
     return f"run-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
 
 
-def _probe_write(folder: Path, uri: str, what: str) -> None:
-    """Create and delete a file in ``folder``: the real test of writability (``os.access``
-    says yes to root on a read-only mount, for instance)."""
-    import tempfile
-
-    try:
-        with tempfile.TemporaryFile(dir=folder):
-            pass
-    except OSError as err:
-        raise TrackingError(
-            f"MLflow tracking {what} is not writable: {folder} ({err.strerror or err}; uri {uri}); "
-            "fix MLFLOW_TRACKING_URI / tracking.uri, or set tracking.enabled: false"
-        ) from None
-
-
-def check_reachable(uri: str) -> None:
-    """Fail fast, with a one-line message naming the URI, when the tracking store is unusable:
-    a missing or unwritable sqlite folder, a file that is not an sqlite database, an unwritable
-    MLflow folder, an HTTP server that does not answer within a few seconds."""
-    if uri.startswith("sqlite:///"):
-        db = Path(uri[len("sqlite:///"):])
-        folder = db.parent
-        if not folder.is_dir():
-            raise TrackingError(f"MLflow tracking database folder does not exist: {folder} (uri {uri})")
-        _probe_write(folder, uri, "database folder")
-        if db.exists():
-            if not db.is_file():
-                raise TrackingError(f"MLflow tracking database {db} is not a file (uri {uri})")
-            import sqlite3
-
-            try:
-                with open(db, "r+b"):
-                    pass
-                connection = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
-                try:
-                    connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
-                finally:
-                    connection.close()
-            except OSError as err:
-                raise TrackingError(
-                    f"MLflow tracking store is not writable: {db} ({err.strerror or err}; uri {uri})"
-                ) from None
-            except sqlite3.DatabaseError as err:
-                raise TrackingError(
-                    f"MLflow tracking database {db} is unreadable ({err}); move it away or fix "
-                    f"MLFLOW_TRACKING_URI / tracking.uri (uri {uri})"
-                ) from None
-    elif uri.startswith(("http://", "https://")):
-        import urllib.error
-        import urllib.request
-
-        try:
-            urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=5).read()
-        except (urllib.error.URLError, OSError) as err:
-            raise TrackingError(
-                f"MLflow tracking server unreachable at {uri}: {getattr(err, 'reason', err)}; "
-                "start it, fix MLFLOW_TRACKING_URI / tracking.uri, or set tracking.enabled: false"
-            ) from None
-    elif uri.startswith("file:") or "://" not in uri:
-        folder = Path(uri[len("file://"):] if uri.startswith("file://") else uri[len("file:"):] if uri.startswith("file:") else uri)
-        while not folder.exists() and folder != folder.parent:
-            folder = folder.parent  # MLflow creates the missing part
-        if not folder.is_dir():
-            raise TrackingError(f"MLflow tracking folder {folder} is not a folder (uri {uri})")
-        _probe_write(folder, uri, "folder")
-
-
 def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     """Nested dicts -> dotted keys, for ``log_params``."""
     flat: dict[str, Any] = {}
@@ -159,11 +83,46 @@ def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+def dataset_digest(images: torch.Tensor, labels: torch.Tensor) -> str:
+    """12 hex digits of the SHA-256 of a dataset's shape, pixels and labels: every byte counts
+    (MLflow's own numpy digest reads only the first 10,000 values, about a dozen 28x28 images)."""
+    h = hashlib.sha256(repr((tuple(images.shape), str(images.dtype))).encode())
+    h.update(images.contiguous().numpy().tobytes())
+    h.update(labels.to(torch.int64).contiguous().numpy().tobytes())
+    return h.hexdigest()[:12]
+
+
 def metric_name(key: str) -> str:
     """``key`` as an MLflow metric name. MLflow allows letters, digits, ``_ - . / :`` and spaces;
     a combined source's ``+`` (``classic+cvae``) becomes ``_plus_``, the one character this project's
     names use outside that set."""
     return key.replace("+", "_plus_")
+
+
+def experiment_for(params: Params, uri: str) -> str:
+    """The id of the experiment ``tracking.experiment`` in the store ``uri``, created when
+    missing, and tagged as a model-training experiment (:data:`EXPERIMENT_TAGS`)."""
+    import mlflow
+
+    client = mlflow.MlflowClient(uri)
+    experiment = client.get_experiment_by_name(params.tracking.experiment)
+    if experiment is None:
+        # sqlite store: artifacts next to the database, in the project, not in the working
+        # directory, which for a queued DVC experiment is a temporary copy. A server keeps its
+        # own artifact store.
+        location = (project_root() / "mlruns").resolve().as_uri() if uri.startswith("sqlite:") else None
+        return client.create_experiment(params.tracking.experiment, artifact_location=location, tags=EXPERIMENT_TAGS)
+    for key, value in EXPERIMENT_TAGS.items():
+        if experiment.tags.get(key) != value:  # an experiment made by an earlier version
+            client.set_experiment_tag(experiment.experiment_id, key, value)
+    return experiment.experiment_id
+
+
+def runs_page_url(params: Params, uri: str, server: str | None = None) -> str:
+    """The address of the experiment's runs in MLflow's UI, in its model-training view
+    (MLflow 3 shows its GenAI pages unless the address asks for ``machine_learning``)."""
+    base = (server or uri).rstrip("/")
+    return f"{base}/#/experiments/{experiment_for(params, uri)}/runs?workflowType=machine_learning"
 
 
 class Tracker:
@@ -181,6 +140,7 @@ class Tracker:
         self.run_name = run_name or f"{stage}:{method}"
         self.uri = tracking_uri(params, root) if self.enabled else None
         self.run = None
+        self.parent: str | None = None  # the execution's parent run (see _parent_run)
         if self.enabled:
             check_reachable(self.uri)
 
@@ -189,33 +149,56 @@ class Tracker:
             return self
         import mlflow
 
-        os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+        configure_mlflow_client()
         mlflow.set_tracking_uri(self.uri)
         try:
-            name = self.params.tracking.experiment
-            if self.uri.startswith("sqlite:") and mlflow.get_experiment_by_name(name) is None:
-                # Artifacts next to the database, in the project: not in the working directory,
-                # which for a queued DVC experiment is a temporary copy.
-                mlflow.create_experiment(name, artifact_location=(project_root() / "mlruns").resolve().as_uri())
-            mlflow.set_experiment(name)
+            experiment_id = experiment_for(self.params, self.uri)
+            execution = execution_id()
+            self.parent = self._parent_run(experiment_id, execution)
             self.run = mlflow.start_run(
-                run_name=self.run_name,
-                tags={TAG_STAGE: self.stage, TAG_METHOD: self.method, TAG_EXECUTION: execution_id()},
+                experiment_id=experiment_id, run_name=self.run_name, parent_run_id=self.parent,
+                tags={TAG_STAGE: self.stage, TAG_METHOD: self.method, TAG_EXECUTION: execution},
             )
         except Exception as err:  # noqa: BLE001 - any store failure here is a set-up error
             raise TrackingError(f"MLflow tracking store {self.uri}: {err}".splitlines()[0]) from None
         return self
+
+    def _parent_run(self, experiment_id: str, execution: str) -> str:
+        """The id of this execution's parent run, created by its first stage.
+
+        The stages of one ``dvc repro`` (or one queued experiment) run one after another in
+        separate processes; each finds the parent by its ``augment.execution`` tag, marks it
+        RUNNING while it works, and FINISHED or FAILED when it ends (:meth:`__exit__`).
+        """
+        import mlflow
+
+        client = mlflow.MlflowClient()
+        found = client.search_runs(
+            [experiment_id], max_results=1,
+            filter_string=f"tags.`{TAG_STAGE}` = '{PIPELINE_STAGE}' and tags.`{TAG_EXECUTION}` = '{execution}'",
+        )
+        if found:
+            client.update_run(found[0].info.run_id, status="RUNNING")
+            return found[0].info.run_id
+        parent = client.create_run(experiment_id, run_name=execution, tags={
+            TAG_STAGE: PIPELINE_STAGE, TAG_METHOD: "all", TAG_EXECUTION: execution,
+            "mlflow.note.content": "One pipeline execution: each stage's run is nested under this one.",
+        })
+        return parent.info.run_id
 
     def __exit__(self, exc_type, exc, tb) -> None:
         if self.run is not None:
             import mlflow
 
             self.run = None
+            status = "FINISHED" if exc_type is None else "FAILED"
             if exc_type is None:
-                self._store("the end of the run", lambda: mlflow.end_run(status="FINISHED"))
+                self._store("the end of the run", lambda: mlflow.end_run(status=status))
+                self._store("the parent run", lambda: mlflow.MlflowClient().set_terminated(self.parent, status))
             else:  # the stage failed (perhaps because the store did): do not hide why
                 try:
-                    mlflow.end_run(status="FAILED")
+                    mlflow.end_run(status=status)
+                    mlflow.MlflowClient().set_terminated(self.parent, status)
                 except Exception:  # noqa: BLE001 - the stage's own error is the one to report
                     pass
 
@@ -271,6 +254,44 @@ class Tracker:
             import mlflow
 
             self._store(artifact_file, lambda: mlflow.log_dict(data, artifact_file))
+
+    def log_dataset(self, images: torch.Tensor, labels: torch.Tensor, name: str, source: str | Path,
+                    context: str) -> None:
+        """A dataset this run used, as an MLflow run input (the runs page's Dataset column).
+
+        images [N, C, H, W] (uint8 or float), labels [N]; ``name`` says what it is
+        (``mnist:train``, ``synthetic:cvae``), ``source`` the file it was read from or written
+        to, ``context`` its role (``training``, ``validation``, ``evaluation``, ``generated``).
+        The digest is :func:`dataset_digest` (every pixel and label); the size is in the profile.
+        """
+        if self.run is not None:
+            import mlflow
+
+            with warnings.catch_warnings():  # MLflow registers its local-file source twice and
+                warnings.simplefilter("ignore", UserWarning)  # warns about it for every local path
+                dataset = mlflow.data.from_numpy(images.numpy(), targets=labels.numpy(), source=str(source),
+                                                 name=name, digest=dataset_digest(images, labels))
+            self._store(f"dataset {name}", lambda: mlflow.log_input(dataset, context=context))
+
+    def log_real_data(self, splits, contexts: dict[str, str]) -> None:
+        """The real splits this run used, e.g. ``{"train": "training", "test": "evaluation"}``:
+        each named ``<data.dataset>:<split>``, with the prepared splits file as its source."""
+        for split, context in contexts.items():
+            part = getattr(splits, split)  # LabeledImages
+            self.log_dataset(part.images, part.labels, f"{self.params.data.dataset}:{split}",
+                             splits_file(self.params), context)
+
+    def log_generator(self, checkpoint: str | Path) -> str | None:
+        """The trained generator as this run's MLflow model ``generator`` (flavour ``augment``,
+        augment/mlflow_model.py); with ``tracking.register`` a new version of the registered
+        model ``augment-<method>``. Returns the model's URI (``models:/augment-cvae/3``)."""
+        if self.run is None:
+            return None
+        registered = registered_name(self.method) if self.params.tracking.register else None
+        info = self._store("the generator model", lambda: log_model(checkpoint, registered))
+        if registered:
+            return f"models:/{registered}/{info.registered_model_version}"
+        return info.model_uri
 
     def log_table(self, data: dict[str, list], artifact_file: str) -> None:
         if self.run is not None:

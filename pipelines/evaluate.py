@@ -37,6 +37,9 @@ def evaluate(params: Params, args) -> None:
     judge, _ = load_judge(judge_file(params), device=device)
     with Tracker(params, stage="evaluate", method=name, run_name=f"evaluate:{name}") as tracker:
         tracker.log_params({"model": name, "evaluation": params.to_dict()["evaluation"]})
+        tracker.log_real_data(splits, {"val": "evaluation", "test": "evaluation"})
+        tracker.log_dataset(synthetic.images, synthetic.labels, f"synthetic:{name}", synthetic_file(params, name),
+                            "evaluation")
         quality = method_quality(name, model, synthetic, splits, judge, quality_config(params),
                                  device=device, progress=True)
         out, folder = quality_file(params, name), stylize_dir(params, name)

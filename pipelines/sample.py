@@ -65,6 +65,9 @@ def sample(params: Params, args) -> None:
                            {**meta, "filter": str(filter_file(params)), "threshold": cfg.filter.threshold})
             save_grid(kept.images[first].float() / 255.0, staged.path(sample_grid_file(params, filtered)), columns)
             staged.path(sample_record(params, filtered)).write_text(json.dumps(record, indent=2))
+        tracker.log_dataset(images, labels, f"synthetic:{name}", synthetic_file(params, name), "generated")
+        tracker.log_dataset(kept.images, kept.labels, f"synthetic:{filtered}", synthetic_file(params, filtered),
+                            "generated")
         tracker.log_metrics({"acceptance_rate": kept.acceptance_rate,
                              **{f"acceptance_rate.class_{k}": r for k, r in enumerate(kept.acceptance)}})
         for path in (sample_grid_file(params, name), sample_grid_file(params, filtered), sample_record(params, filtered)):

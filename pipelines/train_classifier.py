@@ -48,12 +48,15 @@ def train(params: Params, args) -> None:
         if classes != splits.classes:
             raise ValueError(f"{path}: classes {classes} differ from the data's {splits.classes}")
     augment = ClassicAugmentation(params.augmentation) if source.classic else None
-    source = source.name
+    synthetic_name, source = source.synthetic, source.name
     device = resolve_device(params.device)
     runs = []
     with Tracker(params, stage="train_classifier", method=source, run_name=f"classifier:{source}") as tracker:
         tracker.log_params({"source": source, "classifier": vars(cfg).copy(), "data": params.to_dict()["data"],
                             **({"augmentation": vars(params.augmentation).copy()} if augment else {})})
+        tracker.log_real_data(splits, {"train": "training", "val": "validation", "test": "evaluation"})
+        if synthetic is not None:
+            tracker.log_dataset(synthetic.images, synthetic.labels, f"synthetic:{synthetic_name}", path, "training")
         out = classifier_result(params, source)
         # Every file of this stage is staged and moved into place only once all seeds are done:
         # a failure or Ctrl-C half way leaves no weights of some seeds without the results.

@@ -22,12 +22,15 @@ def train(params: Params, args) -> None:
     with Tracker(params, stage="train_generator", method=name, run_name=f"generator:{name}") as tracker:
         tracker.log_params({"model": name, name: vars(cfg).copy(), "data": params.to_dict()["data"],
                             "generators.seed": params.generators.seed, "train_images": len(splits.train)})
+        tracker.log_real_data(splits, {"train": "training"})
         callback = TrackingCallback(tracker, params.generators.grid_every, params.generators.seed, cfg.epochs)
         model, state, out = train_generator(params, name, splits=splits, extra_callbacks=[callback])
         grid = to_grid_image(sample_grid(model, GRID_COLUMNS, params.generators.seed), GRID_COLUMNS)
         tracker.log_image(grid, key="samples", artifact_file="samples.png")
         tracker.log_artifact(generator_report_dir(params, name) / "losses.csv")
-    print(f"train_generator: {name} trained for {state.epoch} epochs -> {out}")
+        model_uri = tracker.log_generator(out)
+    logged = f"; MLflow model {model_uri}" if model_uri else ""
+    print(f"train_generator: {name} trained for {state.epoch} epochs -> {out}{logged}")
 
 
 if __name__ == "__main__":

@@ -118,9 +118,11 @@ def test_a_dvc_repro_logs_every_run_metric_and_image_through_the_server(tmp_path
     experiment = client.get_experiment_by_name("augment")
     runs = client.search_runs([experiment.experiment_id])
     by_stage = {(r.data.tags["augment.stage"], r.data.tags["augment.method"]): r for r in runs}
-    assert set(by_stage) == {("train_generator", "cvae"), ("train_classifier", "real")}
+    assert set(by_stage) == {("train_generator", "cvae"), ("train_classifier", "real"), ("pipeline", "all")}
     assert all(r.info.status == "FINISHED" for r in runs)
     assert len({r.data.tags["augment.execution"] for r in runs}) == 1  # one dvc repro
+    parent = by_stage[("pipeline", "all")].info.run_id
+    assert by_stage[("train_classifier", "real")].data.tags["mlflow.parentRunId"] == parent
 
     generator = by_stage[("train_generator", "cvae")]
     history = client.get_metric_history(generator.info.run_id, "loss")
@@ -134,7 +136,11 @@ def test_a_dvc_repro_logs_every_run_metric_and_image_through_the_server(tmp_path
     # The files are in the server's artifact folder, not the project: they went through HTTP.
     stored = [p for p in server.artifacts.rglob("*") if p.is_file()]
     assert any(p.suffix == ".png" for p in stored)
-    assert len(server.query("SELECT run_uuid FROM runs")) == 2  # nothing else logged there yet
+    # the generator, registered on the server, its checkpoint in the server's artifact store
+    (version,) = client.search_model_versions("name = 'augment-cvae'")
+    checkpoint = (project / "models/generators/cvae.pt").read_bytes()
+    assert [p.read_bytes() == checkpoint for p in stored if p.name == "generator.pt"] == [True]
+    assert len(server.query("SELECT run_uuid FROM runs")) == 3  # nothing else logged there yet
 
 
 def test_a_server_that_dies_mid_stage_fails_the_stage_in_one_line_and_the_next_repro_finishes(tmp_path, server):
@@ -168,6 +174,7 @@ def test_a_server_that_dies_mid_stage_fails_the_stage_in_one_line_and_the_next_r
     assert (project / "models/generators/cvae.pt").is_file()
     statuses = sorted(status for (run, status) in server.query("SELECT run_uuid, status FROM runs")
                       if run not in runs_before)
-    assert statuses == ["FINISHED", "RUNNING"], statuses  # the rerun's; the killed one, never closed
+    # the rerun's run and parent; the killed run and its parent, never closed
+    assert statuses == ["FINISHED", "FINISHED", "RUNNING", "RUNNING"], statuses
     status = _dvc(project, env, "status", "train_generator@cvae")
     assert "up to date" in status.stdout or status.stdout.strip() == "", status.stdout

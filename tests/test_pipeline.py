@@ -139,10 +139,26 @@ def test_mlflow_runs_carry_the_tags_and_images(repro):
     expected |= {("sample", m) for m in ("cvae", "cgan", "cvaegan")}
     expected |= {("train_classifier", s) for s in SOURCES}
     expected |= {("evaluate", m) for m in ("cvae", "cgan", "cvaegan")}
-    expected |= {("compare", "all")}
-    assert set(by) == expected
+    expected |= {("compare", "all"), ("pipeline", "all")}
+    assert set(by) == expected and len(runs) == len(expected)
     assert len({r.data.tags["augment.execution"] for r in runs}) == 1  # one pipeline execution
     assert all(r.info.status == "FINISHED" for r in runs)
+    # one parent run per execution, every stage's run nested under it
+    parent = by[("pipeline", "all")].info.run_id
+    assert all(r.data.tags.get("mlflow.parentRunId") == parent for k, r in by.items() if k[0] != "pipeline")
+
+    # the data each run saw, as run inputs: (name, context) -> digest
+    def inputs(key):
+        return {(d.dataset.name, {t.key: t.value for t in d.tags}["mlflow.data.context"]): d.dataset.digest
+                for d in by[key].inputs.dataset_inputs}
+
+    train = inputs(("train_generator", "cvae"))
+    assert list(train) == [("digits:train", "training")]
+    clf = inputs(("train_classifier", "classic+cgan"))
+    assert set(clf) == {("digits:train", "training"), ("synthetic:cgan", "training"),
+                        ("digits:val", "validation"), ("digits:test", "evaluation")}
+    assert clf[("digits:train", "training")] == train[("digits:train", "training")]  # the same images
+    assert inputs(("sample", "cgan"))[("synthetic:cgan", "generated")] == clf[("synthetic:cgan", "training")]
 
     client = MlflowClient(uri)
     gen = by[("train_generator", "cvaegan")]
@@ -169,6 +185,22 @@ def test_mlflow_runs_carry_the_tags_and_images(repro):
     assert "comparison.md" in [f.path for f in client.list_artifacts(compare_run)]
     stylize = [f.path for f in client.list_artifacts(by[("evaluate", "cvaegan")].info.run_id, "stylize")]
     assert {"stylize/stylize.png", "stylize/interpolate.png"} <= set(stylize)
+
+
+def test_each_generator_is_a_registered_model_giving_the_checkpoints_images(repro):
+    project, _, first = repro
+    from mlflow.tracking import MlflowClient
+
+    from augment.synthetic import SyntheticDataset
+
+    uri = f"sqlite:///{project / 'mlflow.db'}"
+    client = MlflowClient(uri)
+    for name in ("cvae", "cgan", "cvaegan"):
+        (version,) = client.search_model_versions(f"name = 'augment-{name}'")
+        assert f"MLflow model models:/augment-{name}/{version.version}" in first.stdout
+        registered = SyntheticDataset(f"models:/augment-{name}/{version.version}", 20, tracking_uri=uri)
+        local = SyntheticDataset(project / f"models/generators/{name}.pt", 20)
+        assert registered.tensors()[0].equal(local.tensors()[0])
 
 
 def test_second_repro_does_no_work_and_metrics_show(repro):
