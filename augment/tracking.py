@@ -171,6 +171,7 @@ class Tracker:
         RUNNING while it works, and FINISHED or FAILED when it ends (:meth:`__exit__`).
         """
         import mlflow
+        from mlflow.entities import Param
 
         client = mlflow.MlflowClient()
         found = client.search_runs(
@@ -184,6 +185,10 @@ class Tracker:
             TAG_STAGE: PIPELINE_STAGE, TAG_METHOD: "all", TAG_EXECUTION: execution,
             "mlflow.note.content": "One pipeline execution: each stage's run is nested under this one.",
         })
+        # The whole params.yaml on the parent, so that executions (queued experiments with
+        # different --set-param values) compare side by side in the UI.
+        client.log_batch(parent.info.run_id, params=[
+            Param(key, str(value)) for key, value in flatten(self.params.to_dict()).items()])
         return parent.info.run_id
 
     def __exit__(self, exc_type, exc, tb) -> None:

@@ -5,6 +5,7 @@ server that dies in the middle of a stage. Small on purpose: two stages, tiny ne
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import sqlite3
@@ -141,6 +142,29 @@ def test_a_dvc_repro_logs_every_run_metric_and_image_through_the_server(tmp_path
     checkpoint = (project / "models/generators/cvae.pt").read_bytes()
     assert [p.read_bytes() == checkpoint for p in stored if p.name == "generator.pt"] == [True]
     assert len(server.query("SELECT run_uuid FROM runs")) == 3  # nothing else logged there yet
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="no Chromium: apt-get install chromium")
+def test_the_address_augment_ui_prints_opens_the_training_runs_in_a_real_browser(server, capsys, monkeypatch):
+    # Runs after the repro test above, whose runs the server holds.
+    from mlflow.tracking import MlflowClient
+
+    from augment.cli import main
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", server.uri)
+    assert main(["ui"]) == 0  # a server URI: prints its runs page, starts nothing
+    url = capsys.readouterr().out.strip().split(": ", 1)[1]
+    assert url.startswith(server.uri + "/#/experiments/") and url.endswith("/runs?workflowType=machine_learning")
+    client = MlflowClient(server.uri)
+    parents = client.search_runs([client.get_experiment_by_name("augment").experiment_id],
+                                 filter_string="tags.`augment.stage` = 'pipeline'")
+    assert parents, "the repro test did not run first"
+    dom = subprocess.run([shutil.which("chromium"), "--headless", "--no-sandbox", "--disable-gpu",
+                          "--virtual-time-budget=20000", "--dump-dom", url],
+                         capture_output=True, text=True, timeout=120).stdout
+    # The runs table, with the execution's parent run, not MLflow 3's GenAI overview.
+    assert "Run Name" in dom and parents[0].info.run_name in dom, dom[-2000:]
+    assert "Token usage" not in dom
 
 
 def test_a_server_that_dies_mid_stage_fails_the_stage_in_one_line_and_the_next_repro_finishes(tmp_path, server):

@@ -145,6 +145,7 @@ def test_mlflow_runs_carry_the_tags_and_images(repro):
     assert all(r.info.status == "FINISHED" for r in runs)
     # one parent run per execution, every stage's run nested under it
     parent = by[("pipeline", "all")].info.run_id
+    assert by[("pipeline", "all")].data.params["generators.cvae.epochs"] == "2"  # all of params.yaml
     assert all(r.data.tags.get("mlflow.parentRunId") == parent for k, r in by.items() if k[0] != "pipeline")
 
     # the data each run saw, as run inputs: (name, context) -> digest
