@@ -11,9 +11,14 @@ from pathlib import Path
 
 from augment.grids import sample_grid, save_grid
 from augment.models import ConditionalGenerator
-from augment.outputs import StagedOutputs
+from augment.outputs import write_csv
 
 GRID_COLUMNS = 10  # samples per class (row) in progress and sample grids
+
+
+def grid_due(epoch: int, every: int, last_epoch: int | None) -> bool:
+    """A progress grid is drawn every ``every`` epochs and after the last one."""
+    return epoch % every == 0 or epoch == last_epoch
 
 
 class ProgressGrid:
@@ -28,15 +33,14 @@ class ProgressGrid:
         self.written: list[Path] = []
 
     def on_epoch_end(self, model: ConditionalGenerator, epoch: int, losses: dict[str, float]) -> None:
-        if epoch % self.every == 0 or epoch == self.last_epoch:
+        if grid_due(epoch, self.every, self.last_epoch):
             self._write(model, epoch)
 
     def on_resume(self, model: ConditionalGenerator, state) -> None:
         """The restored model is the model of the checkpoint's epoch: draw that epoch's grid if a
         kill between the checkpoint and this callback left it out."""
         epoch = state.epoch
-        due = epoch and (epoch % self.every == 0 or epoch == self.last_epoch)
-        if due and not (self.folder / f"epoch_{epoch:03d}.png").is_file():
+        if epoch and grid_due(epoch, self.every, self.last_epoch) and not (self.folder / f"epoch_{epoch:03d}.png").is_file():
             self._write(model, epoch)
 
     def _write(self, model: ConditionalGenerator, epoch: int) -> None:
@@ -66,8 +70,4 @@ class LossLog:
 
     def on_epoch_end(self, model: ConditionalGenerator, epoch: int, losses: dict[str, float]) -> None:
         self.rows = [r for r in self.rows if r["epoch"] < epoch] + [{"epoch": epoch, **losses}]
-        with StagedOutputs() as staged:
-            with staged.path(self.path).open("w", newline="") as f:
-                writer = csv.DictWriter(f, fieldnames=list(self.rows[-1]))
-                writer.writeheader()
-                writer.writerows(self.rows)
+        write_csv(self.path, list(self.rows[-1]), self.rows)

@@ -156,7 +156,8 @@ def _check_image_path(path: Path, flag: str) -> None:
 def cmd_sample(args: argparse.Namespace) -> int:
     from augment.outputs import StagedOutputs, check_writable_file
     from augment.paths import synthetic_file
-    from augment.synthetic import SyntheticDataset, save_synthetic
+    from augment.synthetic import SyntheticDataset
+    from augment.synthetic_files import save_synthetic
     from augment.tracking_store import tracking_uri
     from augment.training import resolve_device
 
@@ -184,10 +185,9 @@ def cmd_sample(args: argparse.Namespace) -> int:
                        {"model": name, "seed": seed, "source": str(args.model)})
         if args.grid:
             from augment.callbacks import GRID_COLUMNS
-            from augment.grids import save_grid
-            import torch
+            from augment.grids import first_of_each_class, save_grid
 
-            picks = torch.cat([torch.nonzero(labels == k).flatten()[:GRID_COLUMNS] for k in range(len(dataset.classes))])
+            picks = first_of_each_class(labels, GRID_COLUMNS, len(dataset.classes))
             save_grid(images[picks], staged.path(args.grid), GRID_COLUMNS)
     print(f"{name}: {len(labels)} images ({len(dataset.classes)} classes, seed {seed}) -> {out}")
     return 0
@@ -232,7 +232,7 @@ def cmd_stylize(args: argparse.Namespace) -> int:
     from augment.outputs import StagedOutputs
     from augment.paths import splits_file, stylize_dir
     from augment.stylize import StylizeNotSupported, write_stylization_figures
-    from augment.synthetic import load_model
+    from augment.model_loading import load_model
     from augment.tracking_store import tracking_uri
     from augment.training import resolve_device
 

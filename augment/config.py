@@ -434,7 +434,7 @@ def all_keys(cls: type = Params, prefix: str = "") -> list[str]:
 
 
 def _validate(params: Params) -> None:
-    flat = _flatten(params.to_dict())
+    flat = flatten(params.to_dict())
     for key, (ok, allowed) in _RANGES.items():
         if key in flat and not ok(flat[key]):
             raise ConfigError(f"{key}: must be {allowed}, got {flat[key]!r}")
@@ -444,12 +444,14 @@ def _validate(params: Params) -> None:
                           f"got {a.scale_min}")
 
 
-def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    flat = {}
+def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested dicts -> dotted keys (``{"data": {"seed": 0}}`` -> ``{"data.seed": 0}``): the names
+    of ``--set``, of the validation errors and of the MLflow params."""
+    flat: dict[str, Any] = {}
     for key, value in tree.items():
-        dotted = f"{prefix}.{key}" if prefix else key
+        dotted = f"{prefix}.{key}" if prefix else str(key)
         if isinstance(value, dict):
-            flat.update(_flatten(value, dotted))
+            flat.update(flatten(value, dotted))
         else:
             flat[dotted] = value
     return flat

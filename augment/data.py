@@ -36,6 +36,7 @@ from PIL import Image
 
 from augment.config import DataConfig
 from augment.outputs import StagedOutputs, atomic_torch_save
+from augment.pixels import dequantize, quantize
 
 PathLike = Union[str, os.PathLike]
 
@@ -145,7 +146,7 @@ def _to_uint8(images: torch.Tensor) -> torch.Tensor:
     """[..., C, H, W] float [0, 1] -> [..., H, W] (C == 1) or [..., H, W, 3] (C == 3) uint8."""
     if images.shape[-3] not in (1, 3):
         raise ValueError(f"expected 1 or 3 channels, got shape {tuple(images.shape)}")
-    pixels = (images.detach().float().clamp(0, 1) * 255).round().to(torch.uint8).cpu()
+    pixels = quantize(images)  # [..., C, H, W] uint8
     if pixels.shape[-3] == 1:
         return pixels.squeeze(-3)  # [..., H, W]
     return pixels.movedim(-3, -1).contiguous()  # [..., H, W, 3]
@@ -318,7 +319,7 @@ def _load_mnist_family(cfg: DataConfig) -> tuple[LabeledImages, LabeledImages, l
             )
         if cfg.dataset == "emnist":
             data = data.transpose(1, 2)  # EMNIST's files store images transposed: make them upright
-        images = data.unsqueeze(1).float().div_(255.0)  # [N, 1, H, W] in [0, 1]
+        images = dequantize(data.unsqueeze(1))  # [N, 1, H, W] in [0, 1]
         parts.append(LabeledImages(images, targets))
         classes = [str(c) for c in dataset.classes]
 
@@ -364,7 +365,7 @@ def _load_imagefolder(cfg: DataConfig) -> tuple[LabeledImages, None, list[str]]:
             image = image.resize((size, size), Image.Resampling.BILINEAR)
         pixels.append(np.asarray(image, dtype=np.uint8).reshape(size, size, -1))  # [H, W, C]
     stacked = torch.from_numpy(np.stack(pixels))  # [N, H, W, C] uint8
-    images = stacked.permute(0, 3, 1, 2).float().div_(255.0).contiguous()  # [N, C, H, W] in [0, 1]
+    images = dequantize(stacked.permute(0, 3, 1, 2)).contiguous()  # [N, C, H, W] in [0, 1]
     labels = torch.tensor(folder.targets, dtype=torch.long)  # [N]
     return LabeledImages(images, labels), None, list(folder.classes)
 

@@ -9,6 +9,9 @@ import torch.nn.functional as F
 from PIL import Image
 from torchvision.utils import make_grid
 
+from augment.inference import module_device
+from augment.pixels import quantize
+
 MIN_CELL_PIXELS = 48  # images smaller than this are upscaled (nearest) to at least this side
 
 
@@ -32,8 +35,14 @@ def to_grid_image(images: torch.Tensor, ncols: int, min_cell: int = MIN_CELL_PIX
     if scale > 1:
         images = F.interpolate(images.float(), scale_factor=scale, mode="nearest")
     grid = make_grid(images.clamp(0, 1).cpu(), nrow=ncols, padding=2, pad_value=1.0)  # [3, H', W']
-    array = (grid.permute(1, 2, 0) * 255).round().to(torch.uint8).numpy()
+    array = quantize(grid).permute(1, 2, 0).numpy()  # [H', W', 3] uint8
     return Image.fromarray(array, mode="RGB")
+
+
+def first_of_each_class(labels: torch.Tensor, per_class: int, num_classes: int) -> torch.Tensor:
+    """Indices of the first ``per_class`` items of each class, class by class: the rows of a grid
+    of a labeled set (a class with fewer items gives what it has)."""
+    return torch.cat([torch.nonzero(labels == k).flatten()[:per_class] for k in range(num_classes)])
 
 
 def save_grid(images: torch.Tensor, path: str | Path, ncols: int) -> Path:
@@ -47,5 +56,5 @@ def save_grid(images: torch.Tensor, path: str | Path, ncols: int) -> Path:
 def sample_grid(model, per_class: int = 10, seed: int = 0) -> torch.Tensor:
     """Samples of ``model`` for a fixed noise batch: [K*per_class, C, H, W], row k = class k."""
     z, y = class_grid_inputs(model.num_classes, per_class, model.latent_dim, seed)
-    device = next(model.parameters()).device
+    device = module_device(model)
     return model.generate(z.to(device), y.to(device)).cpu()

@@ -206,7 +206,7 @@ class GeneratorPyfunc:
         self.model = model
 
     def predict(self, model_input, params: dict[str, Any] | None = None) -> np.ndarray:
-        from augment.synthetic import sample_images
+        from augment.generation import sample_images  # here: generation -> models, and loading models:/ -> this module
 
         labels = torch.tensor(np.asarray(model_input["label"], dtype=np.int64))  # [N], a copy
         seed = int((params or {}).get("seed", 0))

@@ -19,11 +19,13 @@ no cleanup) are removed the next time a file is staged in the same folder.
 
 from __future__ import annotations
 
+import csv
 import os
 import re
 import shutil
 import tempfile
 from pathlib import Path
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Union
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -95,6 +97,22 @@ def atomic_torch_save(obj: Any, path: PathLike) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_csv(path: PathLike, header: Sequence[str], rows: Iterable[Sequence[Any] | Mapping[str, Any]]) -> Path:
+    """A CSV table: the ``header`` row, then one line per row (a sequence in header order, or a
+    mapping read by the header's names), written to a temporary file renamed into place, so a
+    reader never sees half a table. Within a :class:`StagedOutputs` block pass ``staged.path(...)``.
+    Parent folders are created. Returns ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with StagedOutputs() as staged:
+        with staged.path(path).open("w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(header)
+            for row in rows:
+                writer.writerow([row.get(k, "") for k in header] if isinstance(row, Mapping) else row)
+    return path
 
 
 class StagedOutputs:

@@ -33,6 +33,7 @@ import torch.nn.functional as F
 
 from augment.data import LabeledImages
 from augment.grids import save_grid
+from augment.inference import inference, module_device
 from augment.models.base import ConditionalGenerator
 from augment.models.layers import Decoder
 
@@ -53,27 +54,6 @@ class StylizeNotSupported(ValueError):
 # --------------------------------------------------------------------------------------------
 # Helpers
 # --------------------------------------------------------------------------------------------
-
-
-def _device(model: ConditionalGenerator) -> torch.device:
-    return next(model.parameters()).device
-
-
-class _EvalNoGrad:
-    """``with _EvalNoGrad(model):`` eval mode and no gradients, the mode restored afterwards."""
-
-    def __init__(self, model: torch.nn.Module) -> None:
-        self.model = model
-
-    def __enter__(self) -> None:
-        self.was_training = self.model.training
-        self.no_grad = torch.no_grad()
-        self.no_grad.__enter__()
-        self.model.eval()
-
-    def __exit__(self, *exc) -> None:
-        self.model.train(self.was_training)
-        self.no_grad.__exit__(*exc)
 
 
 def _check_real(model: ConditionalGenerator, images: torch.Tensor, labels: torch.Tensor) -> None:
@@ -125,8 +105,8 @@ def stylize(model: ConditionalGenerator, images: torch.Tensor, labels: torch.Ten
     _require_encoder(model)
     _check_real(model, images, labels)
     n, k = len(labels), model.num_classes
-    device = _device(model)
-    with _EvalNoGrad(model):
+    device = module_device(model)
+    with inference(model):
         mu, _ = model.encode(images.to(device).float(), labels.to(device).long())  # [N, latent]
         z = mu.repeat_interleave(k, dim=0)  # [N*K, latent]: row i's code K times
         y = torch.arange(k, device=device).repeat(n)  # [N*K]: 0..K-1 for each row
@@ -208,12 +188,12 @@ def interpolate(
     for y in (y0, y1):
         if not 0 <= y < model.num_classes:
             raise ValueError(f"labels must lie in 0..{model.num_classes - 1}, got {y}")
-    device = _device(model)
+    device = module_device(model)
     z0 = z0.reshape(1, -1).to(device).float()  # [1, latent]
     z1 = z1.reshape(1, -1).to(device).float()  # [1, latent]
     t = torch.linspace(0.0, 1.0, steps, device=device).unsqueeze(1)  # [steps, 1], exact 0 and 1
     z = (1 - t) * z0 + t * z1  # [steps, latent]; t = 0 / 1 give z0 / z1 exactly
-    with _EvalNoGrad(model):
+    with inference(model):
         if y0 == y1:
             out = model.decode(z, torch.full((steps,), y0, dtype=torch.long, device=device))
         else:
@@ -285,8 +265,8 @@ def interpolation_grid(
     flat = [i for pair in ends for i in pair]
     labels = real.labels[flat].long()  # [2 * rows]
     if model.can_encode:
-        device = _device(model)
-        with _EvalNoGrad(model):
+        device = module_device(model)
+        with inference(model):
             codes, _ = model.encode(real.images[flat].to(device).float(), labels.to(device))  # [2*rows, latent]
     else:
         codes = torch.randn(len(flat), model.latent_dim, generator=g)  # z_p ~ P(z), [2*rows, latent]

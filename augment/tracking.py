@@ -23,8 +23,10 @@ from typing import Any, Callable
 
 import torch
 
-from augment.config import Params, one_line
+from augment.callbacks import GRID_COLUMNS, grid_due
+from augment.config import Params, flatten, one_line
 from augment.distributed import is_main_process
+from augment.grids import sample_grid, to_grid_image
 from augment.mlflow_model import log_model, registered_name
 from augment.paths import splits_file
 from augment.tracking_store import (
@@ -69,18 +71,6 @@ def execution_id() -> str:
     except Exception:  # noqa: BLE001 - any psutil failure just means "not under dvc"
         pass
     return f"run-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
-
-
-def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Nested dicts -> dotted keys, for ``log_params``."""
-    flat: dict[str, Any] = {}
-    for key, value in tree.items():
-        dotted = f"{prefix}.{key}" if prefix else str(key)
-        if isinstance(value, dict):
-            flat.update(flatten(value, dotted))
-        else:
-            flat[dotted] = value
-    return flat
 
 
 def dataset_digest(images: torch.Tensor, labels: torch.Tensor) -> str:
@@ -317,9 +307,6 @@ class TrackingCallback:
 
     def on_epoch_end(self, model, epoch: int, losses: dict[str, float]) -> None:
         self.tracker.log_metrics(losses, step=epoch)
-        if self.tracker.run is not None and (epoch % self.grid_every == 0 or epoch == self.last_epoch):
-            from augment.callbacks import GRID_COLUMNS
-            from augment.grids import sample_grid, to_grid_image
-
+        if self.tracker.run is not None and grid_due(epoch, self.grid_every, self.last_epoch):
             image = to_grid_image(sample_grid(model, GRID_COLUMNS, self.seed), GRID_COLUMNS)
             self.tracker.log_image(image, key="progress", step=epoch)

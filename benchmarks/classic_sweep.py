@@ -18,7 +18,6 @@ augmentation.
 from __future__ import annotations
 
 import argparse
-import csv
 import dataclasses
 import sys
 import time
@@ -30,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from augment.config import AugmentationConfig, load_params  # noqa: E402
 from augment.data import LabeledImages, load_splits  # noqa: E402
+from augment.outputs import write_csv  # noqa: E402
 from augment.training import configure_torch, resolve_device  # noqa: E402
 from evaluation.classic import ClassicAugmentation  # noqa: E402
 from evaluation.classifier import evaluate, train_classifier  # noqa: E402
@@ -113,12 +113,7 @@ def main(argv: list[str] | None = None) -> int:
                 line += f"  vs none {100 * d['mean']:+.2f} [{100 * d['ci_low']:+.2f}, {100 * d['ci_high']:+.2f}] points"
             print(line, flush=True)
 
-    out = Path(args.out) / "classic_sweep.csv"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    out = write_csv(Path(args.out) / "classic_sweep.csv", list(rows[0]), rows)
     print(f"-> {out}")
     return 0
 

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import csv
 import json
 import os
 import platform
@@ -46,6 +45,7 @@ sys.path.insert(0, str(REPO))  # run from a checkout without installing
 from augment.acceleration import configure_precision  # noqa: E402
 from augment.config import AccelerationConfig, load_params  # noqa: E402
 from augment.models import REGISTRY  # noqa: E402
+from augment.outputs import write_csv  # noqa: E402
 from augment.training import resolve_device  # noqa: E402
 from benchmarks.throughput import classifier_throughput, sync, train_throughput  # noqa: E402
 
@@ -132,7 +132,7 @@ def check_pipeline(device: str, extra: list[str], out: Path, short: bool) -> boo
             for source, entry in json.loads(metrics.read_text()).items():  # source -> its numbers
                 if isinstance(entry, dict) and "accuracy" in entry:
                     print(f"  test accuracy of {source:<18} {entry['accuracy']:.4f}")
-    write_csv(out / "gpu_check_pipeline.csv", rows)
+    write_table(out / "gpu_check_pipeline.csv", rows)
     total = sum(r["seconds"] for r in rows)
     print(f"Pipeline: {'every stage passed' if ok else 'FAILED'} in {total:.1f} s on {device}\n", flush=True)
     return ok
@@ -184,19 +184,15 @@ def check_speed(devices: list[torch.device], variants: list[str], cpu_variants: 
                 rows.append({"device": device.type, "variant": variant, "network": network, "batch": batch or "",
                              "ms_per_step": round(ms, 3), "images_per_s": round(rate), "warmup_s": round(warm, 1),
                              "error": ""})
-                write_csv(out / f"gpu_check_speed{'' if batch is None else f'_batch{batch}'}.csv", rows)  # every row
+                write_table(out / f"gpu_check_speed{'' if batch is None else f'_batch{batch}'}.csv", rows)  # every row
         torch._dynamo.reset()  # compiled graphs of one device are no use to the next
     print()
 
 
-def write_csv(path: Path, rows: list[dict]) -> None:
-    if not rows:
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+def write_table(path: Path, rows: list[dict]) -> None:
+    """All rows so far, rewritten after every row: a run cut off by its time limit keeps them."""
+    if rows:
+        write_csv(path, list(rows[0]), rows)
 
 
 def main(argv: list[str] | None = None) -> int:

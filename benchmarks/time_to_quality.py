@@ -33,7 +33,6 @@ do not compare).
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 import time
 from pathlib import Path
@@ -44,8 +43,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from augment.config import load_params  # noqa: E402
 from augment.data import LabeledImages, load_splits  # noqa: E402
+from augment.generation import sample_images  # noqa: E402
+from augment.labels import balanced_labels  # noqa: E402
 from augment.models import build_model  # noqa: E402
-from augment.synthetic import balanced_labels, sample_images  # noqa: E402
+from augment.outputs import write_csv  # noqa: E402
 from augment.training import configure_torch, epoch_batches, resolve_device  # noqa: E402
 from augment.warm_start import copy_encoder_decoder  # noqa: E402
 from evaluation.classifier import evaluate, predict, train_classifier  # noqa: E402
@@ -163,8 +164,6 @@ def main(argv=None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     csv_path = out / "time_to_quality.csv"
-    with open(csv_path, "w", newline="") as f:
-        csv.DictWriter(f, fieldnames=COLUMNS).writeheader()
     rows, cvae, cvae_seconds = [], None, 0.0
     for label, name, *sets in runs:
         run_params = load_params(args.params, overrides + sets)
@@ -174,8 +173,7 @@ def main(argv=None) -> int:
         new, model, seconds = train_and_measure(label, name, run_params, splits, judge, real, args, device,
                                                 start=start, clock0=cvae_seconds if start is not None else 0.0)
         rows += new
-        with open(csv_path, "a", newline="") as f:  # run by run, so a cut-off run keeps what it measured
-            csv.DictWriter(f, fieldnames=COLUMNS).writerows(new)
+        write_csv(csv_path, COLUMNS, rows)  # run by run, so a cut-off run keeps what it measured
         if name == "cvae":
             cvae, cvae_seconds = model, seconds
     plot(rows, out / "time_to_quality.png", "step" if args.steps else "seconds")

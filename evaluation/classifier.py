@@ -32,6 +32,7 @@ from sklearn.metrics import confusion_matrix, f1_score
 from augment.acceleration import batch_layout, outside_autocast, prepare_networks, training_precision
 from augment.config import AccelerationConfig, ClassifierConfig
 from augment.data import LabeledImages
+from augment.inference import inference
 from augment.outputs import atomic_torch_save
 from augment.progress import progress_bar
 
@@ -367,16 +368,11 @@ def _images_of(images: torch.Tensor | LabeledImages) -> torch.Tensor:
     return images.images if isinstance(images, LabeledImages) else images
 
 
-@torch.no_grad()
 def _batched(fn, model: nn.Module, images, batch_size: int, device) -> torch.Tensor:
     """Apply ``fn(model, x)`` in eval mode over batches; the model's train/eval mode is restored."""
     x = _images_of(images)
-    was_training = model.training
-    model.to(device).eval()
-    try:
+    with inference(model.to(device)):
         outs = [fn(model, chunk.to(device)).cpu() for chunk in x.split(batch_size)]
-    finally:
-        model.train(was_training)
     return torch.cat(outs) if outs else None
 
 

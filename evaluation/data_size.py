@@ -33,14 +33,13 @@ baseline commit; the others are reported as dropped. Queued, running and failed 
 and rows without metrics, are skipped and reported.
 
 The parsing (:func:`parse_exp_show`, :func:`select_points`, :func:`parse_queue_status`) and drawing
-(:func:`plot_data_size`, :func:`write_csv`) are pure functions of their inputs; every DVC call goes
+(:func:`plot_data_size`, :func:`write_points`) are pure functions of their inputs; every DVC call goes
 through a :data:`Runner` (``dvc`` arguments -> completed process), so tests can fake DVC.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import re
@@ -61,6 +60,7 @@ from matplotlib.ticker import FixedLocator, NullLocator  # noqa: E402
 
 from augment.config import MODEL_NAMES, ConfigError, load_params  # noqa: E402
 from augment.data import DataError, Splits  # noqa: E402
+from augment.outputs import write_csv  # noqa: E402
 from augment.paths import metrics_file as params_metrics_file  # noqa: E402
 from augment.paths import splits_file  # noqa: E402
 from augment.sources import CLASSIC, REAL, SOURCES, parse_source, source_label  # noqa: E402
@@ -355,15 +355,9 @@ def csv_rows(points: list[Point]) -> list[list]:
     return out
 
 
-def write_csv(points: list[Point], path: str | Path) -> Path:
+def write_points(points: list[Point], path: str | Path) -> Path:
     """The plotted points, one row per (size, source)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(CSV_HEADER)
-        writer.writerows(csv_rows(points))
-    return path
+    return write_csv(path, CSV_HEADER, csv_rows(points))
 
 
 def _tick(point: Point) -> str:
@@ -825,7 +819,7 @@ def collect(out: str | Path = DEFAULT_OUT, csv_path: str | Path = DEFAULT_CSV, f
                             f"see docs/data_size.md{older}")
     if len(points) == 1:
         print("data_size: only one size has results; queue more sizes for a curve", file=sys.stderr)
-    return points, plot_data_size(points, out), write_csv(points, csv_path)
+    return points, plot_data_size(points, out), write_points(points, csv_path)
 
 
 def _report(points: list[Point], figure: Path, table: Path) -> None:

@@ -28,7 +28,10 @@ from augment.config import AccelerationConfig, ClassifierConfig, FilterConfig
 from augment.data import Splits
 from augment.models import ConditionalGenerator
 from augment.progress import progress_bar
-from augment.synthetic import generate_block, labels_from_counts, quantize
+from augment.generation import generate_block
+from augment.inference import module_device
+from augment.labels import labels_from_counts
+from augment.pixels import dequantize, quantize
 from evaluation.classifier import (
     PathLike,
     SmallCNN,
@@ -111,7 +114,7 @@ def filtered_sample(
     naming ``sample.filter.threshold`` and ``sample.filter.max_draws``.
     """
     k = generator.num_classes
-    device = next(iter(filter_net.parameters())).device
+    device = module_device(filter_net)
     kept: list[list[torch.Tensor]] = [[] for _ in range(k)]  # class -> uint8 [n, C, H, W] chunks
     have = [0] * k
     drawn = [0] * k
@@ -125,7 +128,7 @@ def filtered_sample(
             for lo in range(0, len(labels), batch_size):
                 block = labels[lo:lo + batch_size]  # [b]
                 images = quantize(generate_block(generator, block, seed, start + lo))  # [b, C, H, W] uint8
-                prob = probabilities(filter_net, images.float() / 255.0, device=device)  # [b, K]
+                prob = probabilities(filter_net, dequantize(images), device=device)  # [b, K]
                 ok = prob[torch.arange(len(block)), block] >= threshold  # [b] P(intended) >= t
                 for c in block.unique().tolist():
                     mine = block == c

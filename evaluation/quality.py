@@ -37,6 +37,7 @@ import torch
 
 from augment.config import AccelerationConfig, ClassifierConfig, EvaluationConfig
 from augment.data import LabeledImages, Splits
+from augment.inference import inference
 from augment.stylize import stylize
 from evaluation import metrics as M
 from evaluation.classifier import SmallCNN, evaluate, features, predict, train_classifier
@@ -149,23 +150,18 @@ def classification_accuracy_score(
 # --------------------------------------------------------------------------------------------
 
 
-@torch.no_grad()
 def reconstruction_error(model, real: LabeledImages, device: torch.device | str = "cpu",
                          batch_size: int = 256) -> float | None:
     """Per-pixel MSE of x against decode(mu(x), y) on ``real`` (the posterior mean, no sampling,
     so the number is deterministic); None for a model without an encoder (a CGAN) or no model."""
     if model is None or not getattr(model, "can_encode", False):
         return None
-    was_training = model.training
-    model.to(device).eval()
-    try:
-        recs = []
+    recs = []
+    with inference(model.to(device)):
         for x, y in zip(real.images.split(batch_size), real.labels.split(batch_size)):
             x, y = x.to(device), y.to(device)  # [B, C, H, W], [B]
             mu, _ = model.encode(x, y)  # [B, latent]
             recs.append(model.decode(mu, y).float().cpu())  # [B, C, H, W]
-    finally:
-        model.train(was_training)
     return M.reconstruction_error(real.images.cpu().numpy(), torch.cat(recs).numpy())
 
 

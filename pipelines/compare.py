@@ -12,14 +12,13 @@ and logs all of it to one MLflow compare run.
 
 from __future__ import annotations
 
-import csv
 import json
 import sys
 from pathlib import Path
 
-from augment.config import MODEL_NAMES, Params
+from augment.config import MODEL_NAMES, Params, flatten
 from augment.sources import CLASSIC, REAL, SOURCES, filtered_name, parse_source
-from augment.outputs import StagedOutputs
+from augment.outputs import StagedOutputs, write_csv
 from augment.paths import (
     classifier_result,
     comparison_report,
@@ -31,7 +30,7 @@ from augment.paths import (
     sample_record,
     stylize_dir,
 )
-from augment.tracking import Tracker, flatten
+from augment.tracking import Tracker
 from evaluation.figures import accuracy_bars, loss_curves, side_by_side
 from evaluation.quality import QUALITY_KEYS
 from evaluation.report import figure_key, method_label, write_report
@@ -132,14 +131,6 @@ def _read_json(path: Path, stage: str) -> dict:
     return json.loads(path.read_text())
 
 
-def _write_csv(path: Path, header: list[str], rows: list[list]) -> Path:
-    with Path(path).open("w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(header)
-        writer.writerows(rows)
-    return path
-
-
 def _bar_context(params: Params) -> dict[str, str]:
     """The report's setup lines about the classic bar, the filter and the rare classes."""
     a, f, imb = params.augmentation, params.sample.filter, params.data.imbalance
@@ -181,11 +172,11 @@ def compare(params: Params, args=None) -> None:
         with StagedOutputs() as staged:
             staged.path(out).write_text(json.dumps(metrics, indent=2))
             # DVC plots: accuracy per source, quality per method.
-            _write_csv(staged.path(accuracy_csv),
+            write_csv(staged.path(accuracy_csv),
                        ["source", "accuracy", "ci_low", "ci_high", "delta_vs_real", "delta_vs_classic"],
                        [[s, m["accuracy"], m["accuracy_ci_low"], m["accuracy_ci_high"], m.get("delta_vs_real", 0.0),
                          m.get("delta_vs_classic", "")] for s, m in metrics.items()])
-            _write_csv(staged.path(quality_csv), ["method", *QUALITY_KEYS],
+            write_csv(staged.path(quality_csv), ["method", *QUALITY_KEYS],
                        [[m, *(quality[m][k] for k in QUALITY_KEYS)] for m in MODEL_NAMES])
 
             staging = staged.folder(figures_out)

@@ -18,7 +18,7 @@ from augment.data import Splits
 from augment.outputs import StagedOutputs
 from augment.paths import generator_checkpoint, judge_file, quality_file, splits_file, stylize_dir, synthetic_file
 from augment.stylize import write_stylization_figures
-from augment.synthetic import load_synthetic
+from augment.synthetic_files import load_synthetic
 from augment.tracking import Tracker
 from augment.training import resolve_device
 from evaluation.judge import load_judge

@@ -17,20 +17,17 @@ import sys
 
 from augment.callbacks import GRID_COLUMNS
 from augment.config import MODEL_NAMES, Params
-from augment.grids import save_grid
+from augment.grids import first_of_each_class, save_grid
 from augment.outputs import StagedOutputs
 from augment.paths import filter_file, generator_checkpoint, sample_grid_file, sample_record, synthetic_file
+from augment.pixels import dequantize
 from augment.sources import filtered_name
-from augment.synthetic import SyntheticDataset, save_synthetic
+from augment.synthetic import SyntheticDataset
+from augment.synthetic_files import save_synthetic
 from augment.tracking import Tracker
 from augment.training import resolve_device
 from evaluation.filtering import filtered_sample, load_filter
 from pipelines.stage import run_stage
-
-
-def _first_of_each_class(per_class: int, num_classes: int) -> list[int]:
-    """Indices of the first GRID_COLUMNS images of every class (labels run class by class)."""
-    return [k * per_class + j for k in range(num_classes) for j in range(min(GRID_COLUMNS, per_class))]
 
 
 def sample(params: Params, args) -> None:
@@ -55,15 +52,15 @@ def sample(params: Params, args) -> None:
             "per_class_acceptance": dict(zip(classes, kept.acceptance)),
             "drawn": dict(zip(classes, kept.drawn)), "accepted": dict(zip(classes, kept.accepted)),
         }
-        first = _first_of_each_class(cfg.per_class, len(classes))
         columns = min(GRID_COLUMNS, cfg.per_class)
+        rows = first_of_each_class(labels, columns, len(classes))  # both sets run class by class
         with StagedOutputs() as staged:  # every file or none
             meta = {"model": name, "seed": cfg.seed, "checkpoint": str(checkpoint)}
             save_synthetic(staged.path(synthetic_file(params, name)), images, labels, classes, meta)
-            save_grid(images[first], staged.path(sample_grid_file(params, name)), columns)
+            save_grid(images[rows], staged.path(sample_grid_file(params, name)), columns)
             save_synthetic(staged.path(synthetic_file(params, filtered)), kept.images, kept.labels, classes,
                            {**meta, "filter": str(filter_file(params)), "threshold": cfg.filter.threshold})
-            save_grid(kept.images[first].float() / 255.0, staged.path(sample_grid_file(params, filtered)), columns)
+            save_grid(dequantize(kept.images[rows]), staged.path(sample_grid_file(params, filtered)), columns)
             staged.path(sample_record(params, filtered)).write_text(json.dumps(record, indent=2))
         tracker.log_dataset(images, labels, f"synthetic:{name}", synthetic_file(params, name), "generated")
         tracker.log_dataset(kept.images, kept.labels, f"synthetic:{filtered}", synthetic_file(params, filtered),

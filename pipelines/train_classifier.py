@@ -11,14 +11,13 @@ on the real validation split, and is measured once, at the end, on the real test
 
 from __future__ import annotations
 
-import csv
 import json
 import sys
 
 from augment.config import Params
 from augment.sources import SOURCES, parse_source
 from augment.data import Splits
-from augment.outputs import StagedOutputs
+from augment.outputs import StagedOutputs, write_csv
 from augment.paths import (
     classifier_dir,
     classifier_predictions,
@@ -26,7 +25,7 @@ from augment.paths import (
     splits_file,
     synthetic_file,
 )
-from augment.synthetic import load_synthetic
+from augment.synthetic_files import load_synthetic
 from augment.training import resolve_device
 from evaluation.classic import ClassicAugmentation
 from evaluation.classifier import evaluate, mix_training_data, predict, save_classifier, train_classifier
@@ -95,11 +94,8 @@ def train(params: Params, args) -> None:
 def _write_predictions(path, splits: Splits, model, device) -> None:
     """(actual, predicted) class names per test image, for `dvc plots` confusion matrices."""
     predicted = predict(model, splits.test.images, device=device)
-    with open(path, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["actual", "predicted"])
-        for a, p in zip(splits.test.labels.tolist(), predicted.tolist()):
-            writer.writerow([splits.classes[a], splits.classes[p]])
+    write_csv(path, ["actual", "predicted"], ([splits.classes[a], splits.classes[p]]
+                                              for a, p in zip(splits.test.labels.tolist(), predicted.tolist())))
 
 
 if __name__ == "__main__":

@@ -53,7 +53,9 @@ from augment.config import (
 )
 from augment.data import load_splits
 from augment.models import build_model
-from augment.synthetic import SyntheticDataset, sample_images, save_synthetic
+from augment.generation import sample_images
+from augment.synthetic import SyntheticDataset
+from augment.synthetic_files import save_synthetic
 from pipelines.stage import run_stage
 from tests.conftest import ROOT, copy_project, merge
 from tests.test_data import fake_mnist, write_png
@@ -855,9 +857,9 @@ PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=[Healt
 
 
 def _flat(params: Params) -> dict:
-    from augment.config import _flatten
+    from augment.config import flatten
 
-    return _flatten(params.to_dict())
+    return flatten(params.to_dict())
 
 
 def _load(key: str, value) -> Params:

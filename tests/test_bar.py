@@ -15,7 +15,9 @@ from augment.config import AugmentationConfig, ClassifierConfig, CVAEConfig, Dat
 from augment.data import DataError, LabeledImages, load_splits
 from augment.models import build_model
 from augment.sources import SOURCES, filtered_name, parse_source, source_label
-from augment.synthetic import labels_from_counts, quantize, sample_images
+from augment.generation import sample_images
+from augment.labels import labels_from_counts
+from augment.pixels import quantize
 from evaluation.classic import ClassicAugmentation, affine_theta, erase_mask
 from evaluation.classifier import mix_training_data, probabilities, train_classifier
 from evaluation.filtering import filtered_sample, load_filter, save_filter, train_filter

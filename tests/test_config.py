@@ -23,10 +23,10 @@ def test_params_yaml_matches_the_dataclass_defaults():
 def test_params_yaml_lists_every_key():
     import yaml
 
-    from augment.config import _flatten
+    from augment.config import flatten
 
     raw = yaml.safe_load((ROOT / "params.yaml").read_text())
-    assert set(_flatten(raw)) == set(all_keys())
+    assert set(flatten(raw)) == set(all_keys())
 
 
 def test_issue_keys_exist():
@@ -95,10 +95,10 @@ def test_the_28x28_profile_has_exactly_the_keys_of_params_yaml():
     # One profile file: `cp params-mnist.yaml params.yaml` must give a complete, valid params.yaml.
     import yaml
 
-    from augment.config import _flatten
+    from augment.config import flatten
 
     raw = yaml.safe_load((ROOT / "params-mnist.yaml").read_text())
-    assert set(_flatten(raw)) == set(all_keys())
+    assert set(flatten(raw)) == set(all_keys())
     profile = load_params(ROOT / "params-mnist.yaml")
     assert profile.data.dataset == "mnist"
 

@@ -27,7 +27,7 @@ from augment.data import LabeledImages, Splits
 from augment.sources import SOURCES
 from evaluation import data_size as ds
 from evaluation.data_size import (DataSizeError, main, panel_layout, parse_exp_show, parse_queue_status,
-                                  plot_data_size, select_points, source_style, write_csv)
+                                  plot_data_size, select_points, source_style, write_points)
 
 FINISHED = json.loads(r"""
 [
@@ -413,7 +413,7 @@ def test_figure_and_csv(tmp_path):
     points, _ = select_points(parse_exp_show(FINISHED))
     figure = plot_data_size(points, tmp_path / "fig" / "data_size.png")
     assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and figure.stat().st_size > 10_000
-    table = write_csv(points, tmp_path / "data_size.csv")
+    table = write_points(points, tmp_path / "data_size.csv")
     with table.open(newline="") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 4 * 4
@@ -564,7 +564,7 @@ def test_every_source_gets_a_line_on_its_panels(tmp_path, monkeypatch):
 
 def test_csv_has_a_row_per_size_and_source_with_the_classic_deltas(tmp_path):
     points, _ = select_points(parse_exp_show(_with_all_sources(FINISHED)))
-    with write_csv(points, tmp_path / "t.csv").open(newline="") as f:
+    with write_points(points, tmp_path / "t.csv").open(newline="") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 4 * len(SOURCES)
     assert [r["source"] for r in rows[:len(SOURCES)]] == list(SOURCES)  # SOURCES order within a size
@@ -580,7 +580,7 @@ def test_csv_has_a_row_per_size_and_source_with_the_classic_deltas(tmp_path):
 def test_older_metrics_keep_one_panel_and_blank_new_columns(tmp_path, monkeypatch):
     points, _ = select_points(parse_exp_show(FINISHED))
     assert _plotted(monkeypatch, points, tmp_path / "old.png") == [("", ["real data", "CVAE", "CGAN", "CVAE-GAN"])]
-    with write_csv(points, tmp_path / "t.csv").open(newline="") as f:
+    with write_points(points, tmp_path / "t.csv").open(newline="") as f:
         rows = list(csv.DictReader(f))
     assert list(rows[0])[:15] == ds.CSV_HEADER[:15]  # the old columns first, in their old order
     for column in ("delta_vs_classic", "delta_vs_classic_ci_low", "verdict_vs_classic", "macro_f1"):

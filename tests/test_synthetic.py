@@ -23,15 +23,11 @@ from augment.checkpoint import save_generator
 from augment.config import Params
 from augment.data import DataError, LabeledImages
 from augment.models import build_model
-from augment.synthetic import (
-    SyntheticDataset,
-    balanced_labels,
-    labels_from_counts,
-    load_synthetic,
-    quantize,
-    sample_images,
-    save_synthetic,
-)
+from augment.generation import sample_images
+from augment.labels import balanced_labels, labels_from_counts
+from augment.pixels import quantize
+from augment.synthetic import SyntheticDataset
+from augment.synthetic_files import load_synthetic, save_synthetic
 
 K = 10
 CLASSES = [f"class-{k}" for k in range(K)]

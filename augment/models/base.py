@@ -10,6 +10,7 @@ from torch import nn
 
 from augment import distributed
 from augment.acceleration import outside_autocast
+from augment.inference import inference, module_device
 from augment.models.layers import Decoder, ImageShape
 
 
@@ -99,7 +100,7 @@ class ConditionalGenerator(nn.Module):
     # -- generation ----------------------------------------------------------------------------
     def sample_noise(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """z_p ~ P(z) = N(0, I): [n, latent_dim] on the model's device."""
-        device = next(self.parameters()).device
+        device = module_device(self)
         z = distributed.randn(n, self.latent_dim, generator=generator)  # torch.randn, sharded under torchrun
         return z.to(device)
 
@@ -111,15 +112,10 @@ class ConditionalGenerator(nn.Module):
         """f_d(z, y) or G(z, y): [B, latent], [B] -> images [B, C, H, W] in [0, 1]."""
         return self.sampling_decoder()(z, y)
 
-    @torch.no_grad()
     def generate(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Images for codes z and labels y, in eval mode (batch norm uses running statistics)."""
-        was_training = self.training
-        self.eval()
-        try:
+        with inference(self):
             return self.decode(z, y)
-        finally:
-            self.train(was_training)
 
     # -- encoding (CVAE, CVAE-GAN) -------------------------------------------------------------
     def encode(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
