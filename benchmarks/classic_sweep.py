@@ -32,7 +32,8 @@ from augment.data import LabeledImages, load_splits  # noqa: E402
 from augment.outputs import write_csv  # noqa: E402
 from augment.training import configure_torch, resolve_device  # noqa: E402
 from evaluation.classic import ClassicAugmentation  # noqa: E402
-from evaluation.classifier import evaluate, train_classifier  # noqa: E402
+from evaluation.classifier import train_classifier  # noqa: E402
+from evaluation.prediction import evaluate  # noqa: E402
 from evaluation.stats import paired_delta, summarize  # noqa: E402
 
 NONE = "none"

@@ -35,7 +35,8 @@ from augment.config import DEFAULT_PARAMS_FILE, AccelerationConfig, DataConfig, 
 from augment.models import REGISTRY, build_model  # noqa: E402
 from augment.synthetic import SyntheticDataset  # noqa: E402
 from augment.training import configure_torch, resolve_device, train_one_step  # noqa: E402
-from evaluation.classifier import build_classifier, classifier_step  # noqa: E402
+from evaluation.classifier import classifier_step  # noqa: E402
+from evaluation.classifier_net import build_classifier  # noqa: E402
 
 MNIST_TEST_IMAGES = REPO / ".." / "shared" / "data" / "mnist" / "t10k-images-idx3-ubyte.gz"
 TARGET_RATIO = 1.2  # SyntheticDataset may take at most this many times the in-memory time

@@ -49,7 +49,8 @@ from augment.models import build_model  # noqa: E402
 from augment.outputs import write_csv  # noqa: E402
 from augment.training import configure_torch, epoch_batches, resolve_device  # noqa: E402
 from augment.warm_start import copy_encoder_decoder  # noqa: E402
-from evaluation.classifier import evaluate, predict, train_classifier  # noqa: E402
+from evaluation.classifier import train_classifier  # noqa: E402
+from evaluation.prediction import evaluate, predict  # noqa: E402
 from evaluation.judge import train_judge  # noqa: E402
 from evaluation.metrics import label_fidelity  # noqa: E402
 from evaluation.quality import reconstruction_error, stylize_accuracy  # noqa: E402

@@ -2,7 +2,7 @@
 recognises it as the class it was drawn for.
 
 A generator's worst images (a 4 that reads as a 9, a smudge) teach the downstream classifier the
-wrong thing. The *filter network* is a :class:`~evaluation.classifier.SmallCNN` trained on the real
+wrong thing. The *filter network* is a :class:`~evaluation.classifier_net.SmallCNN` trained on the real
 training split, selected on the validation split, never shown the test split, with its own seed:
 it is neither the judge of the metrics (which must stay an independent ruler) nor any downstream
 classifier. A candidate image of intended class y is kept when the filter gives
@@ -26,20 +26,15 @@ import torch
 
 from augment.config import AccelerationConfig, ClassifierConfig, FilterConfig
 from augment.data import Splits
-from augment.models import ConditionalGenerator
-from augment.progress import progress_bar
 from augment.generation import generate_block
 from augment.inference import module_device
 from augment.labels import labels_from_counts
+from augment.models import ConditionalGenerator
 from augment.pixels import dequantize, quantize
-from evaluation.classifier import (
-    PathLike,
-    SmallCNN,
-    load_classifier,
-    probabilities,
-    save_classifier,
-    train_classifier,
-)
+from augment.progress import progress_bar
+from evaluation.classifier import train_classifier
+from evaluation.classifier_net import PathLike, SmallCNN, load_classifier, save_classifier
+from evaluation.prediction import probabilities
 
 __all__ = ["FILTER_ROLE", "FilteredSample", "train_filter", "save_filter", "load_filter",
            "filtered_sample"]

@@ -3,7 +3,7 @@ FID, KID, precision/recall/density/coverage and intra-class diversity, and whose
 label fidelity.
 
 Inception-v3 plays this role for natural images, but its weights would have to be downloaded and
-it has never seen 8x8 digits; a :class:`~evaluation.classifier.SmallCNN` trained on the real
+it has never seen 8x8 digits; a :class:`~evaluation.classifier_net.SmallCNN` trained on the real
 training split (validation split for model selection, never the test split) is available offline
 for every dataset this project reads.
 
@@ -22,14 +22,9 @@ import torch
 
 from augment.config import AccelerationConfig, ClassifierConfig, JudgeConfig
 from augment.data import Splits
-from evaluation.classifier import (
-    PathLike,
-    SmallCNN,
-    evaluate,
-    load_classifier,
-    save_classifier,
-    train_classifier,
-)
+from evaluation.classifier import train_classifier
+from evaluation.classifier_net import PathLike, SmallCNN, load_classifier, save_classifier
+from evaluation.prediction import evaluate
 
 __all__ = ["JudgeConfig", "train_judge", "save_judge", "load_judge", "JUDGE_ROLE"]
 

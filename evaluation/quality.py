@@ -40,7 +40,9 @@ from augment.data import LabeledImages, Splits
 from augment.inference import inference
 from augment.stylize import stylize
 from evaluation import metrics as M
-from evaluation.classifier import SmallCNN, evaluate, features, predict, train_classifier
+from evaluation.classifier import train_classifier
+from evaluation.classifier_net import SmallCNN
+from evaluation.prediction import evaluate, features, predict
 from evaluation.stats import summarize
 
 __all__ = [

@@ -28,7 +28,10 @@ from augment.paths import (
 from augment.synthetic_files import load_synthetic
 from augment.training import resolve_device
 from evaluation.classic import ClassicAugmentation
-from evaluation.classifier import evaluate, mix_training_data, predict, save_classifier, train_classifier
+from evaluation.classifier import train_classifier
+from evaluation.classifier_net import save_classifier
+from evaluation.mixing import mix_training_data
+from evaluation.prediction import evaluate, predict
 from evaluation.figures import confusion_figure
 from evaluation.stats import summarize
 from augment.tracking import Tracker

@@ -104,7 +104,7 @@ def template(tmp_path_factory) -> Path:
     labels = torch.arange(200) % 10
     save_synthetic(root / "data/synthetic/cvae.pt", sample_images(model, labels, seed=0), labels, CLASSES,
                    {"model": "cvae"})
-    from evaluation.classifier import SmallCNN
+    from evaluation.classifier_net import SmallCNN
     from evaluation.filtering import save_filter
     from evaluation.judge import save_judge
 
@@ -646,7 +646,7 @@ def _compare_inputs_untracked(project: Path) -> None:
     edit_params(project, {"tracking": {"enabled": False}})
 
 
-from evaluation.classifier import save_classifier as _save_classifier  # noqa: E402
+from evaluation.classifier_net import save_classifier as _save_classifier  # noqa: E402
 
 OUTPUTS = [
     _row("train-classifier-fails-after-weights", ["real"], 2, "No space left on device", entry="train_classifier",

@@ -19,7 +19,9 @@ from augment.generation import sample_images
 from augment.labels import labels_from_counts
 from augment.pixels import quantize
 from evaluation.classic import ClassicAugmentation, affine_theta, erase_mask
-from evaluation.classifier import mix_training_data, probabilities, train_classifier
+from evaluation.classifier import train_classifier
+from evaluation.mixing import mix_training_data
+from evaluation.prediction import probabilities
 from evaluation.filtering import filtered_sample, load_filter, save_filter, train_filter
 from evaluation.report import accuracy_table, explain, render_report
 from evaluation.report_bar import capitalized

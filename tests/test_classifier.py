@@ -11,16 +11,10 @@ import torch.nn.functional as F
 from augment.config import ClassifierConfig
 from augment.data import LabeledImages
 from evaluation import classifier as clf
-from evaluation.classifier import (
-    SmallCNN,
-    evaluate,
-    features,
-    load_classifier,
-    mix_training_data,
-    predict,
-    save_classifier,
-    train_classifier,
-)
+from evaluation.classifier import train_classifier
+from evaluation.classifier_net import SmallCNN, load_classifier, save_classifier
+from evaluation.mixing import mix_training_data
+from evaluation.prediction import evaluate, features, predict
 
 SHAPES = [(1, 8, 8), (1, 28, 28), (3, 32, 32)]
 

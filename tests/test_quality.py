@@ -12,7 +12,8 @@ import torch
 from augment.config import CGANConfig, ClassifierConfig, CVAEConfig
 from augment.data import LabeledImages
 from augment.models import CVAE, build_model
-from evaluation.classifier import build_classifier, features, predict, save_classifier
+from evaluation.classifier_net import build_classifier, save_classifier
+from evaluation.prediction import features, predict
 from evaluation.judge import JudgeConfig, load_judge, save_judge, train_judge
 from evaluation.quality import (
     QUALITY_KEYS,
