@@ -31,7 +31,7 @@ from typing import Any
 import torch
 
 import augment
-from augment.config import one_line
+from augment.config import ConfigError, one_line, params_from_dict
 from augment.models import REGISTRY, ConditionalGenerator, build_model, model_class
 from augment.outputs import atomic_torch_save  # noqa: F401 - re-exported: save_synthetic uses it
 
@@ -202,8 +202,6 @@ def build_from_checkpoint(path: str | Path, payload: dict[str, Any]) -> Conditio
     The network is first built on the ``meta`` device (no memory) and its parameter shapes are
     compared with the stored ones, so a config that asks for a huge network fails cleanly.
     """
-    from augment.config import ConfigError, params_from_dict
-
     name = payload["model"]
     cls = model_class(name)
     try:

@@ -24,8 +24,25 @@ import subprocess
 import sys
 from pathlib import Path
 
+from PIL import Image
+
+from augment.callbacks import GRID_COLUMNS
+from augment.checkpoint import read_checkpoint
 from augment.config import DEFAULT_PARAMS_FILE, MODEL_NAMES, ConfigError, load_params
+from augment.data import Splits, load_splits
+from augment.distributed import is_main_process
 from augment.errors import OneLineArgumentParser, report_errors
+from augment.grids import first_of_each_class, save_grid
+from augment.mlflow_model import is_model_uri, read_model_uri
+from augment.model_loading import load_model
+from augment.outputs import StagedOutputs, check_writable_file
+from augment.paths import splits_file, stylize_dir, synthetic_file
+from augment.stylize import StylizeNotSupported, write_stylization_figures
+from augment.synthetic import SyntheticDataset
+from augment.synthetic_files import save_synthetic
+from augment.tracking import runs_page_url
+from augment.tracking_store import check_reachable, tracking_uri
+from augment.training import configure_torch, resolve_device, train_generator
 
 
 def _add_params_args(p: argparse.ArgumentParser) -> None:
@@ -93,17 +110,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _params(args: argparse.Namespace):
     """Load and validate params (with --set), then apply the process-wide torch settings."""
-    from augment.training import configure_torch
-
     params = load_params(args.params, args.overrides)
     configure_torch(params)
     return params
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from augment.distributed import is_main_process
-    from augment.training import train_generator
-
     params = _params(args)  # checked before any process is started
     if args.nproc < 1:
         raise ConfigError(f"--nproc: must be an integer >= 1, got {args.nproc}")
@@ -143,9 +155,7 @@ def _under_torchrun(nproc: int, command: list[str]) -> int:
 
 def _check_image_path(path: Path, flag: str) -> None:
     """Before any work: ``path`` must be writable as a file with an image format PIL knows."""
-    from PIL import Image
 
-    from augment.outputs import check_writable_file
 
     check_writable_file(path, flag)
     Image.init()
@@ -154,13 +164,6 @@ def _check_image_path(path: Path, flag: str) -> None:
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
-    from augment.outputs import StagedOutputs, check_writable_file
-    from augment.paths import synthetic_file
-    from augment.synthetic import SyntheticDataset
-    from augment.synthetic_files import save_synthetic
-    from augment.tracking_store import tracking_uri
-    from augment.training import resolve_device
-
     params = _params(args)
     if args.num_samples < 1:
         raise ConfigError(f"-n: must be an integer >= 1, got {args.num_samples}")
@@ -184,8 +187,6 @@ def cmd_sample(args: argparse.Namespace) -> int:
         save_synthetic(staged.path(out), images, labels, dataset.classes,
                        {"model": name, "seed": seed, "source": str(args.model)})
         if args.grid:
-            from augment.callbacks import GRID_COLUMNS
-            from augment.grids import first_of_each_class, save_grid
 
             picks = first_of_each_class(labels, GRID_COLUMNS, len(dataset.classes))
             save_grid(images[picks], staged.path(args.grid), GRID_COLUMNS)
@@ -194,9 +195,6 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from augment.checkpoint import read_checkpoint
-    from augment.mlflow_model import is_model_uri, read_model_uri
-
     payload = read_model_uri(args.checkpoint) if is_model_uri(args.checkpoint) else read_checkpoint(args.checkpoint)
     training = payload.get("training") or {}
     n_params = sum(v.numel() for k, v in payload["state_dict"].items() if not k.endswith(("running_mean", "running_var", "num_batches_tracked")))
@@ -228,14 +226,6 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_stylize(args: argparse.Namespace) -> int:
-    from augment.data import Splits, load_splits
-    from augment.outputs import StagedOutputs
-    from augment.paths import splits_file, stylize_dir
-    from augment.stylize import StylizeNotSupported, write_stylization_figures
-    from augment.model_loading import load_model
-    from augment.tracking_store import tracking_uri
-    from augment.training import resolve_device
-
     params = _params(args)
     for flag, value, least in (("--rows", args.rows, 1), ("--steps", args.steps, 2), ("--pairs", args.pairs, 1)):
         if value is not None and value < least:
@@ -269,8 +259,6 @@ def cmd_ui(args: argparse.Namespace) -> int:
     (``workflowType=machine_learning``), so this prints that address. A server URI
     (``http://...``) is not started again: its runs page is printed.
     """
-    from augment.tracking import runs_page_url
-    from augment.tracking_store import check_reachable, tracking_uri
 
     params = _params(args)
     uri = tracking_uri(params)

@@ -32,7 +32,11 @@ from typing import Any, Callable, Optional, Union
 
 import numpy as np
 import torch
+import torchvision.datasets as tvd
 from PIL import Image
+from sklearn.datasets import load_digits
+from torchvision.datasets import ImageFolder
+from torchvision.datasets.mnist import read_image_file, read_label_file
 
 from augment.config import DataConfig
 from augment.outputs import StagedOutputs, atomic_torch_save
@@ -205,8 +209,6 @@ class ImageTensorDataset(torch.utils.data.Dataset):
 
 def _load_digits() -> tuple[LabeledImages, None, list[str]]:
     """scikit-learn's 1,797 8x8 digits (shipped inside scikit-learn: no network needed)."""
-    from sklearn.datasets import load_digits
-
     bunch = load_digits()
     images = torch.from_numpy(bunch.images).float().div_(16.0).unsqueeze(1)  # [N, 1, 8, 8], 0..16 -> [0, 1]
     labels = torch.from_numpy(bunch.target).long()  # [N]
@@ -257,8 +259,6 @@ def _missing_files_error(
 
 def _find_bad_idx_file(files: list[Path]) -> tuple[Path, Exception] | None:
     """Re-read each IDX file on its own to name the one that torchvision could not read."""
-    from torchvision.datasets.mnist import read_image_file, read_label_file
-
     for file, read in zip(files, [read_image_file, read_label_file] * 2):
         try:
             read(str(file))
@@ -273,8 +273,6 @@ def _load_mnist_family(cfg: DataConfig) -> tuple[LabeledImages, LabeledImages, l
     The whole dataset is read from the torchvision dataset's ``.data`` / ``.targets`` (uint8
     [N, H, W]) rather than image by image. The official test set becomes the test split.
     """
-    import torchvision.datasets as tvd
-
     cls = getattr(tvd, TORCHVISION_DATASETS[cfg.dataset])
     kwargs: dict[str, Any] = {}
     if cfg.dataset == "emnist":
@@ -337,8 +335,6 @@ def _load_mnist_family(cfg: DataConfig) -> tuple[LabeledImages, LabeledImages, l
 def _load_imagefolder(cfg: DataConfig) -> tuple[LabeledImages, None, list[str]]:
     """The user's own images: ``<root>/<class name>/<image>``, converted to 'L' (channels 1) or
     'RGB' (channels 3) and resized to image_size x image_size."""
-    from torchvision.datasets import ImageFolder
-
     root = Path(cfg.root)
     layout = "expected one sub-folder of images per class: <root>/<class name>/<image>.png"
     if not root.is_dir():

@@ -14,7 +14,11 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from augment.config import one_line
+from augment.checkpoint import CheckpointError
+from augment.config import ConfigError, one_line
+from augment.data import DataError
+from augment.tracking_store import TrackingError
+from augment.training import TrainingDiverged
 
 EXIT_USAGE = 2
 EXIT_FAILED = 1
@@ -31,12 +35,6 @@ class OneLineArgumentParser(argparse.ArgumentParser):
 
 def report_errors(label: str, run: Callable[[], int | None]) -> int:
     """Call ``run``; turn the expected errors into ``LABEL: error: ...`` and their exit code."""
-    from augment.checkpoint import CheckpointError
-    from augment.config import ConfigError
-    from augment.data import DataError
-    from augment.tracking_store import TrackingError
-    from augment.training import TrainingDiverged
-
     def fail(message: str, code: int) -> int:
         print(f"{label}: {message}", file=sys.stderr)
         return code

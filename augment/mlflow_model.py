@@ -36,12 +36,13 @@ import yaml
 import augment
 from augment.checkpoint import CheckpointError, load_generator, read_checkpoint
 from augment.config import Params, one_line
+from augment.generation import sample_images
 from augment.tracking_store import configure_mlflow_client
 from augment.tracking_store import tracking_uri as project_tracking_uri
 
-# MLflow (and pandas, its dependency) are imported inside the functions that use them: both are
-# needed only when a model is logged or a models:/ URI is given, and importing MLflow takes
-# seconds, which every `import augment.synthetic` would otherwise pay.
+# MLflow (and pandas, its dependency) are imported inside the functions that use them: tracking
+# is optional, both are needed only when a model is logged or a models:/ URI is given, and
+# importing MLflow takes about a second, which every `import augment.synthetic` would otherwise pay.
 
 FLAVOR = "augment"
 CHECKPOINT = "data/generator.pt"  # inside the model folder
@@ -206,8 +207,6 @@ class GeneratorPyfunc:
         self.model = model
 
     def predict(self, model_input, params: dict[str, Any] | None = None) -> np.ndarray:
-        from augment.generation import sample_images  # here: generation -> models, and loading models:/ -> this module
-
         labels = torch.tensor(np.asarray(model_input["label"], dtype=np.int64))  # [N], a copy
         seed = int((params or {}).get("seed", 0))
         return sample_images(self.model, labels, seed).numpy()

@@ -28,6 +28,8 @@ from pathlib import Path
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Union
 
+import torch
+
 PathLike = Union[str, "os.PathLike[str]"]
 
 _PARTIAL = re.compile(r"^\..+\.partial-(\d+)-")
@@ -82,8 +84,6 @@ def check_writable_file(path: PathLike, what: str = "output") -> Path:
 def atomic_torch_save(obj: Any, path: PathLike) -> None:
     """``torch.save`` to ``path`` through a temporary file in the same folder (fsynced) and an
     atomic rename: a crash or a kill during the save leaves the previous file intact."""
-    import torch
-
     path = check_writable_file(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_partials(path.parent)

@@ -9,6 +9,7 @@ non-finite loss that keeps the last good checkpoint.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +18,8 @@ from typing import Any, Protocol
 import torch
 
 from augment.acceleration import batch_layout, configure_precision, prepare_networks, training_precision
-from augment.checkpoint import read_checkpoint, save_generator
+from augment.callbacks import LossLog, ProgressGrid
+from augment.checkpoint import CheckpointError, read_checkpoint, save_generator
 from augment.config import AccelerationConfig, ConfigError, one_line
 from augment.distributed import (
     average_losses,
@@ -28,9 +30,12 @@ from augment.distributed import (
     synchronise_batch_norm,
 )
 from augment.distributed import training_step as distributed_step
-from augment.data import LabeledImages
-from augment.models import ConditionalGenerator
+from augment.data import LabeledImages, load_splits
+from augment.models import ConditionalGenerator, build_model
+from augment.outputs import check_writable_file
+from augment.paths import generator_checkpoint, generator_report_dir
 from augment.progress import progress_bar
+from augment.warm_start import warm_start
 
 
 class TrainingDiverged(RuntimeError):
@@ -249,10 +254,6 @@ def _restore(model, optimizers, checkpoint_path, device, classes, seed) -> Train
     """Weights, optimizer moments, RNG state and history from ``checkpoint_path``, after
     checking that it is the same kind of training: model, image shape, classes, config (all
     but RESUMABLE_CHANGES) and seed. Every problem is one CheckpointError line."""
-    import dataclasses
-
-    from augment.checkpoint import CheckpointError
-
     where = f"--resume: {checkpoint_path}"
     payload = read_checkpoint(checkpoint_path)
     if payload["model"] != model.name or tuple(payload["image_shape"]) != tuple(model.image_shape):
@@ -322,14 +323,6 @@ def train_generator(
     The generator sees only ``splits.train``: the real training data the downstream classifier
     sees (after ``data.train_size``), never the validation or test split.
     """
-    from augment.callbacks import LossLog, ProgressGrid
-    from augment.data import load_splits
-    from augment.models import build_model
-    from augment.paths import generator_checkpoint, generator_report_dir
-
-    from augment.outputs import check_writable_file
-    from augment.warm_start import warm_start
-
     cfg = params.generator(name)
     out = check_writable_file(Path(out) if out is not None else generator_checkpoint(params, name), "checkpoint")
     splits = splits if splits is not None else load_splits(params.data)

@@ -5,6 +5,7 @@ matplotlib runs with the non-interactive Agg backend: the pipeline draws to file
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import matplotlib
@@ -103,8 +104,6 @@ def side_by_side(images: dict[str, str | Path], path: str | Path, title: str = "
 
 def loss_curves(csv_path: str | Path, title: str, path: str | Path) -> Path:
     """A generator's per-epoch mean losses (the training loop's losses.csv), one line per loss."""
-    import csv
-
     with Path(csv_path).open(newline="") as f:
         rows = list(csv.DictReader(f))
     epochs = [int(r["epoch"]) for r in rows]

@@ -25,6 +25,7 @@ import warnings
 import numpy as np
 from scipy import linalg
 from scipy.spatial.distance import pdist
+from sklearn.metrics.pairwise import polynomial_kernel
 from sklearn.neighbors import NearestNeighbors
 
 __all__ = [
@@ -119,8 +120,9 @@ def frechet_distance(feats_a: np.ndarray, feats_b: np.ndarray) -> float:
 # --------------------------------------------------------------------------------------------------
 
 def _polynomial_kernel(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """k(x, y) = (x . y / d + 1)^3 for all pairs: [n, D] x [m, D] -> [n, m]."""
-    return (x @ y.T / x.shape[1] + 1.0) ** 3
+    """k(x, y) = (x . y / d + 1)^3 for all pairs: [n, D] x [m, D] -> [n, m] (KID's kernel;
+    scikit-learn's, bit-identical to the formula written out)."""
+    return polynomial_kernel(x, y, degree=3, gamma=1.0 / x.shape[1], coef0=1.0)
 
 
 def _mmd2_unbiased(x: np.ndarray, y: np.ndarray) -> float:
@@ -183,7 +185,10 @@ def _kth_neighbour_radius(feats: np.ndarray, k: int) -> np.ndarray:
 
 def _count_in_balls(queries: np.ndarray, centres: np.ndarray, radii: np.ndarray,
                     chunk: int = 1024) -> np.ndarray:
-    """For each query q: #{centres c : ||q - c|| < radius_c}. Chunked to bound memory. -> [Nq]."""
+    """For each query q: #{centres c : ||q - c|| < radius_c}. Chunked to bound memory. -> [Nq].
+
+    Written out rather than ``NearestNeighbors.radius_neighbors``: that takes one radius per
+    *query* and counts ``<=``, while PRDC needs each *centre's* own radius and a strict ``<``."""
     counts = np.empty(queries.shape[0], dtype=np.int64)
     c_sq = (centres**2).sum(axis=1)  # [Nc]
     for start in range(0, queries.shape[0], chunk):

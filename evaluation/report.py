@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from augment.config import MODEL_NAMES
+from augment.models import REGISTRY
 from augment.outputs import StagedOutputs
 from augment.sources import CLASSIC, REAL, SOURCES, source_label
 from evaluation.report_bar import (
@@ -414,8 +415,6 @@ def _link(path: str | os.PathLike, out_dir: Path, alt: str) -> str:
 
 def _can_encode(name: str, quality: dict[str, dict]) -> bool:
     """From the model registry; for a name it does not know, whether a reconstruction was measured."""
-    from augment.models import REGISTRY
-
     if name in REGISTRY:
         return bool(REGISTRY[name].can_encode)
     return _number(quality.get(name, {}).get("reconstruction_error")) is not None

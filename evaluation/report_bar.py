@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from augment.sources import REAL, SOURCES, parse_source, source_label
-from evaluation.stats import HELPS, HURTS, NO_EFFECT, verdict
+from evaluation.stats import HELPS, HURTS, NO_EFFECT, verdict_key
 
 __all__ = ["delta_cells", "beyond_classic_sentences", "filter_sentences", "rare_class_section", "capitalized",
            "interval_verdict", "one_seed", "points", "PP_DECIMALS"]
@@ -45,10 +45,10 @@ def one_seed(entry: dict[str, Any]) -> bool:
 
 
 def interval_verdict(entry: dict[str, Any], prefix: str) -> str:
-    """:func:`evaluation.stats.verdict` of the interval ``<prefix>_ci_low`` / ``<prefix>_ci_high``
-    of a metrics.json entry; never an effect on one seed (the interval is then undefined)."""
-    return verdict({"ci_low": float(entry[f"{prefix}_ci_low"]), "ci_high": float(entry[f"{prefix}_ci_high"]),
-                    "ci_defined": not one_seed(entry)})
+    """The verdict pipelines/compare.py stored for the interval ``<prefix>_ci_low`` /
+    ``<prefix>_ci_high`` of a metrics.json entry (:func:`evaluation.stats.delta_fields`): computed
+    once there, never recomputed here."""
+    return entry[verdict_key(prefix)]
 
 
 

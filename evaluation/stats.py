@@ -65,6 +65,22 @@ def paired_delta(
     return summarize(m - r, confidence)
 
 
+def verdict_key(prefix: str) -> str:
+    """The metrics.json key of the verdict on the interval ``<prefix>_ci_low`` / ``_ci_high``:
+    ``delta`` -> ``verdict``, ``delta_vs_classic`` -> ``verdict_vs_classic``,
+    ``rare_delta_vs_real`` -> ``rare_verdict_vs_real``."""
+    return prefix.replace("delta", "verdict", 1)
+
+
+def delta_fields(value_key: str, prefix: str, delta_summary: dict[str, Any]) -> dict[str, Any]:
+    """A paired delta as metrics.json fields: the mean under ``value_key``, the interval under
+    ``<prefix>_ci_low`` / ``<prefix>_ci_high`` and its :func:`verdict` under :func:`verdict_key`.
+    The verdict is computed here, once; the report reads it back."""
+    d = delta_summary
+    return {value_key: d["mean"], f"{prefix}_ci_low": d["ci_low"], f"{prefix}_ci_high": d["ci_high"],
+            verdict_key(prefix): verdict(d)}
+
+
 def verdict(delta_summary: dict[str, Any]) -> str:
     """"helps" if the delta's interval lies entirely above 0 (``ci_low > 0``), "hurts" if entirely
     below (``ci_high < 0``), otherwise -- including when the interval is undefined (one seed) --

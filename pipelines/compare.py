@@ -34,7 +34,7 @@ from augment.tracking import Tracker
 from evaluation.figures import accuracy_bars, loss_curves, side_by_side
 from evaluation.quality import QUALITY_KEYS
 from evaluation.report import figure_key, method_label, write_report
-from evaluation.stats import paired_delta, summarize, verdict
+from evaluation.stats import delta_fields, paired_delta, summarize
 from pipelines.stage import run_stage
 
 
@@ -73,9 +73,7 @@ def comparison(results: dict[str, dict], quality: dict[str, dict] | None = None,
         if entry["seeds"] != seeds:
             raise ValueError(f"{source}: seeds {entry['seeds']} differ from real's {seeds}; rerun train_classifier")
         if source != REAL:
-            d = paired_delta(acc, _per_seed(results[REAL], "accuracy"))
-            entry.update(delta_vs_real=d["mean"], delta_ci_low=d["ci_low"], delta_ci_high=d["ci_high"],
-                         verdict=verdict(d))
+            entry.update(delta_fields("delta_vs_real", "delta", paired_delta(acc, _per_seed(results[REAL], "accuracy"))))
         if source not in (REAL, CLASSIC) and CLASSIC in results:
             entry.update(_delta_entry("classic", acc, _per_seed(results[CLASSIC], "accuracy")))
         parsed = parse_source(source) if source in SOURCES else None
@@ -93,9 +91,7 @@ def comparison(results: dict[str, dict], quality: dict[str, dict] | None = None,
 
 def _delta_entry(base: str, values: list[float], base_values: list[float]) -> dict:
     """``delta_vs_<base>``, its interval and ``verdict_vs_<base>``, paired by seed."""
-    d = paired_delta(values, base_values)
-    return {f"delta_vs_{base}": d["mean"], f"delta_vs_{base}_ci_low": d["ci_low"],
-            f"delta_vs_{base}_ci_high": d["ci_high"], f"verdict_vs_{base}": verdict(d)}
+    return delta_fields(f"delta_vs_{base}", f"delta_vs_{base}", paired_delta(values, base_values))
 
 
 def _rare_class_entry(result: dict, real: dict, rare: list[int], class_names: list[str] | None,
@@ -109,9 +105,8 @@ def _rare_class_entry(result: dict, real: dict, rare: list[int], class_names: li
     entry = {"rare_accuracy": mean["mean"], "rare_accuracy_ci_low": mean["ci_low"],
              "rare_accuracy_ci_high": mean["ci_high"]}
     if not is_real:
-        d = paired_delta(rare_mean(result), rare_mean(real))
-        entry.update(rare_delta_vs_real=d["mean"], rare_delta_vs_real_ci_low=d["ci_low"],
-                     rare_delta_vs_real_ci_high=d["ci_high"], rare_verdict_vs_real=verdict(d))
+        entry.update(delta_fields("rare_delta_vs_real", "rare_delta_vs_real",
+                                  paired_delta(rare_mean(result), rare_mean(real))))
     per_class = {}
     for c in rare:
         s = summarize([r["per_class_accuracy"][c] for r in result["runs"]])
