@@ -35,7 +35,7 @@ import torch
 import torchvision.datasets as tvd
 from PIL import Image
 from sklearn.datasets import load_digits
-from torchvision.datasets import ImageFolder
+from torchvision.datasets import ImageFolder, VisionDataset
 from torchvision.datasets.mnist import read_image_file, read_label_file
 
 from augment.config import DataConfig
@@ -163,7 +163,7 @@ def to_pil(image: torch.Tensor) -> Image.Image:
     return Image.fromarray(_to_uint8(image).numpy())  # 2-D uint8 -> 'L', [H, W, 3] -> 'RGB'
 
 
-class ImageTensorDataset(torch.utils.data.Dataset):
+class ImageTensorDataset(VisionDataset):
     """A :class:`LabeledImages` viewed like torchvision's MNIST.
 
     ``dataset[i]`` is ``(PIL image, int)`` ('L' for one channel, 'RGB' for three) after the
@@ -182,8 +182,7 @@ class ImageTensorDataset(torch.utils.data.Dataset):
         self.images = images
         self.classes = list(classes)
         self.class_to_idx = {name: i for i, name in enumerate(self.classes)}
-        self.transform = transform
-        self.target_transform = target_transform
+        super().__init__(root=None, transform=transform, target_transform=target_transform)
         self.data = _to_uint8(images.images)  # [N, H, W] or [N, H, W, 3] uint8
         self.targets: list[int] = images.labels.tolist()
 
@@ -198,8 +197,9 @@ class ImageTensorDataset(torch.utils.data.Dataset):
             target = self.target_transform(target)
         return image, target
 
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(n={len(self)}, classes={len(self.classes)})"
+    def extra_repr(self) -> str:
+        """Printed by torchvision's ``VisionDataset.__repr__`` after the size."""
+        return f"Image shape: {tuple(self.images.images.shape[1:])}\nClasses: {len(self.classes)}"
 
 
 # --------------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from typing import Any, Optional
 import numpy as np
 import torch
 from PIL import Image
-from torch.utils.data import Dataset
+from torchvision.datasets import VisionDataset
 
 from augment.config import PathsConfig
 from augment.generation import check_seed, generate_block
@@ -33,13 +33,7 @@ from augment.pixels import dequantize, quantize
 from augment.progress import progress_bar
 
 
-def _format_transform(head: str, transform: Callable) -> list[str]:
-    """torchvision's layout: the first line after ``head``, the others aligned under it."""
-    lines = repr(transform).splitlines()
-    return [head + lines[0]] + [" " * len(head) + line for line in lines[1:]]
-
-
-class SyntheticDataset(Dataset):
+class SyntheticDataset(VisionDataset):
     """Images drawn from a class-conditional generator, served like torchvision's MNIST.
 
     ``dataset[i]`` is ``(PIL image, int)`` — mode 'L' for one channel, 'RGB' for three — after
@@ -115,8 +109,9 @@ class SyntheticDataset(Dataset):
         self.targets: list[int] = self.labels.tolist()
         self.classes = classes
         self.class_to_idx = {name: i for i, name in enumerate(classes)}
-        self.transform = transform
-        self.target_transform = target_transform
+        # VisionDataset keeps transform / target_transform (and their StandardTransform, which
+        # its __repr__ prints); root=None: no folder line in the repr.
+        super().__init__(root=None, transform=transform, target_transform=target_transform)
         self.image_shape: tuple[int, int, int] = tuple(self.model.image_shape)  # (C, H, W)
         # block index -> uint8 [B, H, W] ('L') or [B, H, W, 3] ('RGB'), C-contiguous
         self._blocks: dict[int, np.ndarray] = {}
@@ -203,19 +198,9 @@ class SyntheticDataset(Dataset):
         return dequantize(pixels).contiguous(), self.labels.clone()
 
     # -- description --------------------------------------------------------------------------
-    def __repr__(self) -> str:
+    def extra_repr(self) -> str:
+        """The lines torchvision's ``VisionDataset.__repr__`` prints after the size (there is no
+        root folder: the images come from the model)."""
         source = f" ({self.checkpoint})" if self.checkpoint is not None else " (in-memory model)"
-        body = [
-            f"Number of datapoints: {len(self)}",
-            f"Model: {self.model_name}{source}",
-            f"Seed: {self.seed}",
-            f"Image shape: {self.image_shape}",
-            f"Classes: {len(self.classes)}",
-        ]
-        if self.transform is not None or self.target_transform is not None:
-            body.append("StandardTransform")
-            if self.transform is not None:
-                body += _format_transform("Transform: ", self.transform)
-            if self.target_transform is not None:
-                body += _format_transform("Target transform: ", self.target_transform)
-        return "\n".join([f"Dataset {type(self).__name__}"] + ["    " + line for line in body])
+        return "\n".join([f"Model: {self.model_name}{source}", f"Seed: {self.seed}",
+                          f"Image shape: {self.image_shape}", f"Classes: {len(self.classes)}"])
