@@ -44,7 +44,7 @@ COMPILE_OPTIONS: dict[str, Any] = {}
 
 def configure_precision() -> None:
     """Process-wide: IEEE float32 convolutions and matrix products on CUDA (no TF32) outside
-    the training steps that ask for it. Called by augment.training.configure_torch."""
+    the training steps that ask for it. Called by augment.device.configure_torch."""
     torch.backends.cudnn.allow_tf32 = False
     torch.backends.cuda.matmul.allow_tf32 = False
 

@@ -42,7 +42,8 @@ from augment.synthetic import SyntheticDataset
 from augment.synthetic_files import save_synthetic
 from augment.tracking import runs_page_url
 from augment.tracking_store import check_reachable, tracking_uri
-from augment.training import configure_torch, resolve_device, train_generator
+from augment.device import configure_torch, resolve_device
+from augment.generator_training import train_generator
 
 
 def _add_params_args(p: argparse.ArgumentParser) -> None:

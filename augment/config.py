@@ -184,7 +184,7 @@ class JudgeConfig:
     steps: int = 800  # Adam steps on the real training split (best val accuracy is kept)
     batch_size: int = 64  # images per step
     lr: float = 1e-3  # Adam learning rate
-    width: int = 32  # channels of the first conv layer (features: see evaluation/classifier.py)
+    width: int = 32  # channels of the first conv layer (features: see evaluation/classifier_net.py)
     seed: int = 1234  # weight init and batch order; differs from the downstream classifier's seeds
     lr_schedule: str = "constant"  # constant, or cosine: lr decays to 0 over `steps`
 

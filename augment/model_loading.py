@@ -15,7 +15,7 @@ from augment.checkpoint import load_generator
 from augment.config import PathsConfig
 from augment.mlflow_model import is_model_uri, load_model_uri
 from augment.models import REGISTRY, ConditionalGenerator
-from augment.training import resolve_device
+from augment.device import resolve_device
 
 PathLike = Union[str, Path]
 ModelSpec = Union[str, Path, ConditionalGenerator]

@@ -12,7 +12,7 @@ A *source* is the training set a downstream classifier sees (docs/design.md, "So
 ====================  =====================================================================
 
 Every source gets the same step budget, seeds, model selection and test rule
-(evaluation/classifier.py). ``real`` is the baseline of ``delta_vs_real``; ``classic`` the
+(evaluation/mixing.py, evaluation/classifier.py). ``real`` is the baseline of ``delta_vs_real``; ``classic`` the
 baseline of ``delta_vs_classic``: the bar a generator has to clear, because flips, small affine
 moves and erasing cost nothing.
 """

@@ -17,33 +17,23 @@ from typing import Any, Protocol
 
 import torch
 
-from augment.acceleration import batch_layout, configure_precision, prepare_networks, training_precision
-from augment.callbacks import LossLog, ProgressGrid
+from augment.acceleration import batch_layout, prepare_networks, training_precision
 from augment.checkpoint import CheckpointError, read_checkpoint, save_generator
-from augment.config import AccelerationConfig, ConfigError, one_line
+from augment.config import AccelerationConfig, one_line
 from augment.distributed import (
     average_losses,
-    init_from_environment,
     is_main_process,
-    local_device,
     shard,
     synchronise_batch_norm,
 )
 from augment.distributed import training_step as distributed_step
-from augment.data import LabeledImages, load_splits
-from augment.models import ConditionalGenerator, build_model
-from augment.outputs import check_writable_file
-from augment.paths import generator_checkpoint, generator_report_dir
+from augment.data import LabeledImages
+from augment.models import ConditionalGenerator
 from augment.progress import progress_bar
-from augment.warm_start import warm_start
 
 
 class TrainingDiverged(RuntimeError):
     """A loss became NaN or infinite; the last good checkpoint is kept."""
-
-
-class DeviceUnavailable(ConfigError, RuntimeError):
-    """``device: cuda`` on a machine without one: a usage error (exit 2)."""
 
 
 class TrainingInterrupted(KeyboardInterrupt):
@@ -63,23 +53,6 @@ class Callback(Protocol):
     # Optional: ``on_resume(model, state)`` is called once after a checkpoint was restored, with
     # the restored history, so that files written by callbacks agree with the checkpoint (a kill
     # between the checkpoint and a callback's write must not lose that epoch's row or grid).
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` -> CUDA when available, else CPU; ``cuda`` without a GPU is an error."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise DeviceUnavailable("device: cuda was asked for, but no CUDA device is available; use auto or cpu")
-    return torch.device(name)
-
-
-def configure_torch(params) -> None:
-    """Process-wide torch settings from params: the number of CPU threads (``cpu_threads``), and
-    IEEE float32 on CUDA outside the training steps (augment/acceleration.py)."""
-    configure_precision()
-    if params.cpu_threads > 0:
-        torch.set_num_threads(params.cpu_threads)
 
 
 @dataclass
@@ -307,51 +280,3 @@ def _restore(model, optimizers, checkpoint_path, device, classes, seed) -> Train
     return TrainState(epoch=epoch, history=history)
 
 
-def train_generator(
-    params,
-    name: str,
-    *,
-    out: str | Path | None = None,
-    resume: bool = False,
-    splits=None,
-    extra_callbacks: list[Callback] = (),
-    progress: bool = True,
-) -> tuple[ConditionalGenerator, TrainState, Path]:
-    """Train generator ``name`` with ``params`` on the real training split; the CLI and the
-    DVC stage both call this. Returns (model, state, checkpoint path).
-
-    The generator sees only ``splits.train``: the real training data the downstream classifier
-    sees (after ``data.train_size``), never the validation or test split.
-    """
-    cfg = params.generator(name)
-    out = check_writable_file(Path(out) if out is not None else generator_checkpoint(params, name), "checkpoint")
-    splits = splits if splits is not None else load_splits(params.data)
-    report_dir = generator_report_dir(params, name)
-    device = resolve_device(params.device)
-    if init_from_environment(device):  # launched by torchrun: one rank of a data-parallel run
-        device = local_device(device)
-    torch.manual_seed(params.generators.seed)  # weight initialisation
-    model = build_model(name, cfg, splits.image_shape, splits.num_classes)
-    if not (resume and out.is_file()):  # a resumed run continues from its own checkpoint
-        warm_start(model, params, splits.classes)
-    callbacks = [
-        LossLog(report_dir / "losses.csv", resume=resume),
-        ProgressGrid(report_dir / "progress", params.generators.grid_every, params.generators.seed, cfg.epochs),
-        *extra_callbacks,
-    ]
-    state = fit(
-        model,
-        splits.train,
-        splits.classes,
-        epochs=cfg.epochs,
-        batch_size=cfg.batch_size,
-        seed=params.generators.seed,
-        checkpoint_path=out,
-        resume=resume,
-        device=device,
-        callbacks=callbacks,
-        progress=progress,
-        steps_per_epoch=cfg.steps_per_epoch,
-        acceleration=params.acceleration,
-    )
-    return model, state, out

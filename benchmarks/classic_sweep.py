@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from augment.config import AugmentationConfig, load_params  # noqa: E402
 from augment.data import LabeledImages, load_splits  # noqa: E402
 from augment.outputs import write_csv  # noqa: E402
-from augment.training import configure_torch, resolve_device  # noqa: E402
+from augment.device import configure_torch, resolve_device  # noqa: E402
 from evaluation.classic import ClassicAugmentation  # noqa: E402
 from evaluation.classifier import train_classifier  # noqa: E402
 from evaluation.prediction import evaluate  # noqa: E402

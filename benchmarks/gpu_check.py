@@ -46,7 +46,7 @@ from augment.acceleration import configure_precision  # noqa: E402
 from augment.config import AccelerationConfig, load_params  # noqa: E402
 from augment.models import REGISTRY  # noqa: E402
 from augment.outputs import write_csv  # noqa: E402
-from augment.training import resolve_device  # noqa: E402
+from augment.device import resolve_device  # noqa: E402
 from benchmarks.throughput import classifier_throughput, sync, train_throughput  # noqa: E402
 
 # The shortened pipeline: enough steps to run every code path of every stage.

@@ -34,7 +34,8 @@ from augment.acceleration import prepare_networks  # noqa: E402
 from augment.config import DEFAULT_PARAMS_FILE, AccelerationConfig, DataConfig, Params, load_params  # noqa: E402
 from augment.models import REGISTRY, build_model  # noqa: E402
 from augment.synthetic import SyntheticDataset  # noqa: E402
-from augment.training import configure_torch, resolve_device, train_one_step  # noqa: E402
+from augment.device import configure_torch, resolve_device  # noqa: E402
+from augment.training import train_one_step  # noqa: E402
 from evaluation.classifier import classifier_step  # noqa: E402
 from evaluation.classifier_net import build_classifier  # noqa: E402
 

@@ -47,7 +47,8 @@ from augment.generation import sample_images  # noqa: E402
 from augment.labels import balanced_labels  # noqa: E402
 from augment.models import build_model  # noqa: E402
 from augment.outputs import write_csv  # noqa: E402
-from augment.training import configure_torch, epoch_batches, resolve_device  # noqa: E402
+from augment.device import configure_torch, resolve_device  # noqa: E402
+from augment.training import epoch_batches  # noqa: E402
 from augment.warm_start import copy_encoder_decoder  # noqa: E402
 from evaluation.classifier import train_classifier  # noqa: E402
 from evaluation.prediction import evaluate, predict  # noqa: E402

@@ -20,7 +20,7 @@ from augment.paths import generator_checkpoint, judge_file, quality_file, splits
 from augment.stylize import write_stylization_figures
 from augment.synthetic_files import load_synthetic
 from augment.tracking import Tracker
-from augment.training import resolve_device
+from augment.device import resolve_device
 from evaluation.judge import load_judge
 from evaluation.quality import method_quality, quality_config
 from pipelines.stage import run_stage

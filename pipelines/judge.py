@@ -15,7 +15,7 @@ from augment.config import Params
 from augment.data import Splits
 from augment.outputs import StagedOutputs
 from augment.paths import judge_file, quality_file, splits_file
-from augment.training import resolve_device
+from augment.device import resolve_device
 from evaluation.judge import save_judge, train_judge
 from evaluation.quality import quality_config, real_reference
 from pipelines.stage import run_stage

@@ -25,7 +25,7 @@ from augment.sources import filtered_name
 from augment.synthetic import SyntheticDataset
 from augment.synthetic_files import save_synthetic
 from augment.tracking import Tracker
-from augment.training import resolve_device
+from augment.device import resolve_device
 from evaluation.filtering import filtered_sample, load_filter
 from pipelines.stage import run_stage
 

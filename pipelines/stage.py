@@ -17,7 +17,7 @@ import psutil
 
 from augment.config import DEFAULT_PARAMS_FILE, Params, load_params
 from augment.errors import OneLineArgumentParser, report_errors
-from augment.training import configure_torch
+from augment.device import configure_torch
 
 
 def run_stage(

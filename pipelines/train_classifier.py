@@ -26,7 +26,7 @@ from augment.paths import (
     synthetic_file,
 )
 from augment.synthetic_files import load_synthetic
-from augment.training import resolve_device
+from augment.device import resolve_device
 from evaluation.classic import ClassicAugmentation
 from evaluation.classifier import train_classifier
 from evaluation.classifier_net import save_classifier

@@ -13,7 +13,7 @@ from augment.config import Params
 from augment.data import Splits
 from augment.outputs import StagedOutputs
 from augment.paths import filter_file, splits_file
-from augment.training import resolve_device
+from augment.device import resolve_device
 from evaluation.filtering import save_filter, train_filter
 from pipelines.stage import run_stage
 

@@ -10,7 +10,7 @@ from augment.data import Splits
 from augment.grids import sample_grid, to_grid_image
 from augment.paths import generator_report_dir, splits_file
 from augment.tracking import Tracker, TrackingCallback
-from augment.training import train_generator
+from augment.generator_training import train_generator
 from pipelines.stage import run_stage
 
 

@@ -1,0 +1,73 @@
+"""Training one generator from params: the set-up around the loop (augment/training.py's ``fit``).
+
+:func:`train_generator` loads the real training split, builds the model from its config section,
+applies the CVAE-GAN's warm start, attaches the progress-grid and loss-table callbacks, and calls
+``fit`` (which restores a checkpoint for ``--resume``). The ``augment train`` command and the
+train_generator stage both call it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from augment.callbacks import LossLog, ProgressGrid
+from augment.data import load_splits
+from augment.device import resolve_device
+from augment.distributed import init_from_environment, local_device
+from augment.models import ConditionalGenerator, build_model
+from augment.outputs import check_writable_file
+from augment.paths import generator_checkpoint, generator_report_dir
+from augment.training import Callback, TrainState, fit
+from augment.warm_start import warm_start
+
+
+def train_generator(
+    params,
+    name: str,
+    *,
+    out: str | Path | None = None,
+    resume: bool = False,
+    splits=None,
+    extra_callbacks: list[Callback] = (),
+    progress: bool = True,
+) -> tuple[ConditionalGenerator, TrainState, Path]:
+    """Train generator ``name`` with ``params`` on the real training split; the CLI and the
+    DVC stage both call this. Returns (model, state, checkpoint path).
+
+    The generator sees only ``splits.train``: the real training data the downstream classifier
+    sees (after ``data.train_size``), never the validation or test split.
+    """
+    cfg = params.generator(name)
+    out = check_writable_file(Path(out) if out is not None else generator_checkpoint(params, name), "checkpoint")
+    splits = splits if splits is not None else load_splits(params.data)
+    report_dir = generator_report_dir(params, name)
+    device = resolve_device(params.device)
+    if init_from_environment(device):  # launched by torchrun: one rank of a data-parallel run
+        device = local_device(device)
+    torch.manual_seed(params.generators.seed)  # weight initialisation
+    model = build_model(name, cfg, splits.image_shape, splits.num_classes)
+    if not (resume and out.is_file()):  # a resumed run continues from its own checkpoint
+        warm_start(model, params, splits.classes)
+    callbacks = [
+        LossLog(report_dir / "losses.csv", resume=resume),
+        ProgressGrid(report_dir / "progress", params.generators.grid_every, params.generators.seed, cfg.epochs),
+        *extra_callbacks,
+    ]
+    state = fit(
+        model,
+        splits.train,
+        splits.classes,
+        epochs=cfg.epochs,
+        batch_size=cfg.batch_size,
+        seed=params.generators.seed,
+        checkpoint_path=out,
+        resume=resume,
+        device=device,
+        callbacks=callbacks,
+        progress=progress,
+        steps_per_epoch=cfg.steps_per_epoch,
+        acceleration=params.acceleration,
+    )
+    return model, state, out
