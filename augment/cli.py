@@ -29,7 +29,8 @@ from PIL import Image
 from augment.callbacks import GRID_COLUMNS
 from augment.checkpoint import read_checkpoint
 from augment.config import DEFAULT_PARAMS_FILE, MODEL_NAMES, ConfigError, load_params
-from augment.data import Splits, load_splits
+from augment.data import load_splits
+from augment.labeled import Splits
 from augment.distributed import is_main_process
 from augment.errors import OneLineArgumentParser, report_errors
 from augment.grids import first_of_each_class, save_grid

@@ -69,7 +69,7 @@ class DataConfig:
     val_fraction: float = 0.1  # share of the training pool held out for model selection
     test_fraction: float = 0.2  # share held out for the test split where there is no official one
     seed: int = 0  # seeds every split and subsample
-    imbalance: ImbalanceConfig = field(default_factory=ImbalanceConfig)  # rare classes (augment/data.py)
+    imbalance: ImbalanceConfig = field(default_factory=ImbalanceConfig)  # rare classes (augment/splitting.py)
 
 
 @dataclass

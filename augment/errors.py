@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from augment.checkpoint import CheckpointError
 from augment.config import ConfigError, one_line
-from augment.data import DataError
+from augment.labeled import DataError
 from augment.tracking_store import TrackingError
 from augment.training import TrainingDiverged
 

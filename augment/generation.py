@@ -17,7 +17,7 @@ size, shuffling or number of workers, and whether it came from the Dataset or fr
   decoded in one forward pass of the same items, in eval mode (batch norm uses its running
   statistics), so not even floating-point summation order depends on how items are asked for.
 * Pixels are quantised once, ``round(clamp(x, 0, 1) * 255)`` to uint8, the same rule as
-  :func:`augment.data.to_pil`.
+  :func:`augment.labeled.to_pil`.
 """
 
 from __future__ import annotations

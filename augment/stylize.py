@@ -31,7 +31,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from augment.data import LabeledImages
+from augment.labeled import LabeledImages
 from augment.grids import save_grid
 from augment.inference import inference, module_device
 from augment.models.base import ConditionalGenerator

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from augment.checkpoint import CheckpointError, safe_torch_load
-from augment.data import DataError, LabeledImages
+from augment.labeled import DataError, LabeledImages
 from augment.pixels import dequantize, quantize
 from augment.outputs import atomic_torch_save
 
@@ -74,7 +74,7 @@ def load_synthetic(path: PathLike):
     """Read a file written by :func:`save_synthetic`: (LabeledImages, classes, meta).
 
     The images come back as float32 [N, C, H, W] in [0, 1] (uint8 / 255). A missing, corrupt or
-    foreign file raises :class:`augment.data.DataError` naming the file.
+    foreign file raises :class:`augment.labeled.DataError` naming the file.
     """
     path = Path(path)
     if not path.is_file():

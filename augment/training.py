@@ -27,7 +27,7 @@ from augment.distributed import (
     synchronise_batch_norm,
 )
 from augment.distributed import training_step as distributed_step
-from augment.data import LabeledImages
+from augment.labeled import LabeledImages
 from augment.models import ConditionalGenerator
 from augment.progress import progress_bar
 

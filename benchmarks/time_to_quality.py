@@ -42,7 +42,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from augment.config import load_params  # noqa: E402
-from augment.data import LabeledImages, load_splits  # noqa: E402
+from augment.data import load_splits  # noqa: E402
+from augment.labeled import LabeledImages  # noqa: E402
 from augment.generation import sample_images  # noqa: E402
 from augment.labels import balanced_labels  # noqa: E402
 from augment.models import build_model  # noqa: E402

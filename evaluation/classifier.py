@@ -28,7 +28,7 @@ import torch.nn.functional as F
 
 from augment.acceleration import batch_layout, outside_autocast, prepare_networks, training_precision
 from augment.config import AccelerationConfig, ClassifierConfig
-from augment.data import LabeledImages
+from augment.labeled import LabeledImages
 from augment.progress import progress_bar
 from evaluation.classifier_net import SmallCNN, build_classifier
 from evaluation.prediction import predict

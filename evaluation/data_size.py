@@ -59,7 +59,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import FixedLocator, NullLocator  # noqa: E402
 
 from augment.config import MODEL_NAMES, ConfigError, load_params  # noqa: E402
-from augment.data import DataError, Splits  # noqa: E402
+from augment.labeled import DataError, Splits  # noqa: E402
 from augment.outputs import write_csv  # noqa: E402
 from augment.paths import metrics_file as params_metrics_file  # noqa: E402
 from augment.paths import splits_file  # noqa: E402

@@ -25,7 +25,7 @@ from typing import Any
 import torch
 
 from augment.config import AccelerationConfig, ClassifierConfig, FilterConfig
-from augment.data import Splits
+from augment.labeled import Splits
 from augment.generation import generate_block
 from augment.inference import module_device
 from augment.labels import labels_from_counts

@@ -21,7 +21,7 @@ from typing import Any
 import torch
 
 from augment.config import AccelerationConfig, ClassifierConfig, JudgeConfig
-from augment.data import Splits
+from augment.labeled import Splits
 from evaluation.classifier import train_classifier
 from evaluation.classifier_net import PathLike, SmallCNN, load_classifier, save_classifier
 from evaluation.prediction import evaluate

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from augment.data import LabeledImages
+from augment.labeled import LabeledImages
 
 
 def mix_training_data(

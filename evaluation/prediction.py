@@ -15,7 +15,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from sklearn.metrics import confusion_matrix, f1_score
 
-from augment.data import LabeledImages
+from augment.labeled import LabeledImages
 from augment.inference import inference
 from evaluation.classifier_net import SmallCNN
 

@@ -36,7 +36,7 @@ import numpy as np
 import torch
 
 from augment.config import AccelerationConfig, ClassifierConfig, EvaluationConfig
-from augment.data import LabeledImages, Splits
+from augment.labeled import LabeledImages, Splits
 from augment.inference import inference
 from augment.stylize import stylize
 from evaluation import metrics as M

@@ -14,7 +14,7 @@ import sys
 
 from augment.checkpoint import load_generator
 from augment.config import MODEL_NAMES, Params
-from augment.data import Splits
+from augment.labeled import Splits
 from augment.outputs import StagedOutputs
 from augment.paths import generator_checkpoint, judge_file, quality_file, splits_file, stylize_dir, synthetic_file
 from augment.stylize import write_stylization_figures

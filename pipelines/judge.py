@@ -12,7 +12,7 @@ import json
 import sys
 
 from augment.config import Params
-from augment.data import Splits
+from augment.labeled import Splits
 from augment.outputs import StagedOutputs
 from augment.paths import judge_file, quality_file, splits_file
 from augment.device import resolve_device

@@ -16,7 +16,7 @@ import sys
 
 from augment.config import Params
 from augment.sources import SOURCES, parse_source
-from augment.data import Splits
+from augment.labeled import Splits
 from augment.outputs import StagedOutputs, write_csv
 from augment.paths import (
     classifier_dir,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 
 from augment.config import Params
-from augment.data import Splits
+from augment.labeled import Splits
 from augment.outputs import StagedOutputs
 from augment.paths import filter_file, splits_file
 from augment.device import resolve_device

@@ -6,7 +6,7 @@ import sys
 
 from augment.callbacks import GRID_COLUMNS
 from augment.config import MODEL_NAMES, Params
-from augment.data import Splits
+from augment.labeled import Splits
 from augment.grids import sample_grid, to_grid_image
 from augment.paths import generator_report_dir, splits_file
 from augment.tracking import Tracker, TrackingCallback

@@ -12,7 +12,8 @@ import torchvision.transforms.v2.functional as TF
 from torchvision.transforms import InterpolationMode
 
 from augment.config import AugmentationConfig, ClassifierConfig, CVAEConfig, DataConfig, FilterConfig, ImbalanceConfig
-from augment.data import DataError, LabeledImages, load_splits
+from augment.data import load_splits
+from augment.labeled import DataError, LabeledImages
 from augment.models import build_model
 from augment.sources import SOURCES, filtered_name, parse_source, source_label
 from augment.generation import sample_images

@@ -9,7 +9,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from augment.config import ClassifierConfig
-from augment.data import LabeledImages
+from augment.labeled import LabeledImages
 from evaluation import classifier as clf
 from evaluation.classifier import train_classifier
 from evaluation.classifier_net import SmallCNN, load_classifier, save_classifier

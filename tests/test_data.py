@@ -18,15 +18,9 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from augment.config import DataConfig
-from augment.data import (
-    DataError,
-    ImageTensorDataset,
-    LabeledImages,
-    Splits,
-    load_splits,
-    split_indices,
-    to_pil,
-)
+from augment.data import load_splits
+from augment.labeled import DataError, ImageTensorDataset, LabeledImages, Splits, to_pil
+from augment.splitting import split_indices
 
 # --------------------------------------------------------------------------------------------
 # helpers

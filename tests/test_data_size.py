@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from augment.data import LabeledImages, Splits
+from augment.labeled import LabeledImages, Splits
 from augment.sources import SOURCES
 from evaluation import data_size as ds
 from evaluation.data_size import (DataSizeError, main, panel_layout, parse_exp_show, parse_queue_status,

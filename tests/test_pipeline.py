@@ -54,7 +54,7 @@ def test_metrics_file_has_every_source_and_method_deltas(repro):
     real = metrics["real"]
     # the asked composition: real with classes 0 and 1 thinned to half; each method tops every
     # class up to the largest, with or without classical augmentation or filter
-    from augment.data import Splits
+    from augment.labeled import Splits
 
     counts = Splits.load(project / "data/splits/splits.pt").train.labels.bincount()
     assert real["train_images"] == metrics["classic"]["train_images"] == int(counts.sum())

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from augment.config import CGANConfig, ClassifierConfig, CVAEConfig
-from augment.data import LabeledImages
+from augment.labeled import LabeledImages
 from augment.models import CVAE, build_model
 from evaluation.classifier_net import build_classifier, save_classifier
 from evaluation.prediction import features, predict

@@ -18,7 +18,7 @@ from PIL import Image
 from augment.checkpoint import save_generator
 from augment.cli import main
 from augment.config import Params
-from augment.data import LabeledImages, Splits
+from augment.labeled import LabeledImages, Splits
 from augment.models import build_model
 from augment.stylize import (
     StylizeNotSupported,

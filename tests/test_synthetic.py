@@ -21,7 +21,7 @@ from torchvision.transforms import ToTensor
 
 from augment.checkpoint import save_generator
 from augment.config import Params
-from augment.data import DataError, LabeledImages
+from augment.labeled import DataError, LabeledImages
 from augment.models import build_model
 from augment.generation import sample_images
 from augment.labels import balanced_labels, labels_from_counts
