@@ -30,7 +30,7 @@ test: $(STAMP)
 ## data-size: accuracy vs real training size, one queued DVC experiment per size in PER_CLASS
 ##   (after `make run`; make data-size PER_CLASS=10,20,50,100 for the bundled digits)
 data-size: $(STAMP)
-	$(BIN)/python -m evaluation.data_size run --per-class $(PER_CLASS) -j $(JOBS) \
+	$(BIN)/python -m pipelines.data_size run --per-class $(PER_CLASS) -j $(JOBS) \
 	  $(if $(filter-out 1,$(JOBS)),--set cpu_threads=1)
 
 ## bench: throughput benchmarks (not tests)

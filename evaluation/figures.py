@@ -45,8 +45,13 @@ def confusion_figure(matrix: list[list[int]], classes: list[str], title: str, pa
     return _save(fig, path)
 
 
-# One colour per generator, kept by its combined and filtered sources; greys for the baselines.
-METHOD_COLORS = {"cvae": "#4C72B0", "cgan": "#DD8452", "cvaegan": "#55A868"}
+# Every colour of the figures (here and in evaluation/data_size_figure.py): one per generator, kept
+# by its combined and filtered sources; greys for the baselines; the rest of the palette (seaborn's
+# "deep") for names outside SOURCES.
+PALETTE = ("#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3", "#CCB974",
+           "#64B5CD")
+METHOD_COLORS = {"cvae": PALETTE[0], "cgan": PALETTE[1], "cvaegan": PALETTE[2]}
+OTHER_COLOR = PALETTE[3]
 BASELINE_COLORS = {REAL: "#888888", CLASSIC: "#555555"}
 
 
@@ -56,9 +61,9 @@ def source_style(name: str) -> dict:
     if name in BASELINE_COLORS:
         return {"color": BASELINE_COLORS[name], "hatch": "//" if name == CLASSIC else None, "alpha": 1.0}
     if name not in SOURCES:
-        return {"color": "#C44E52", "hatch": None, "alpha": 1.0}
+        return {"color": OTHER_COLOR, "hatch": None, "alpha": 1.0}
     s = parse_source(name)
-    return {"color": METHOD_COLORS.get(s.method, "#C44E52"), "hatch": "//" if s.classic else None,
+    return {"color": METHOD_COLORS.get(s.method, OTHER_COLOR), "hatch": "//" if s.classic else None,
             "alpha": 0.55 if s.filtered else 1.0}
 
 

@@ -1,6 +1,7 @@
-"""Value vs data size (evaluation/data_size.py): parsing `dvc exp show --json`, one point per size,
-skipped and dropped rows, the figure (panels, one line per source) and CSV, the command's errors, and
-the `run` command (queue, start, wait, collect) against a fake DVC.
+"""Value vs data size (pipelines/data_size.py and the evaluation/data_size_*.py, evaluation/dvc_queue.py
+modules): parsing `dvc exp show --json`, one point per size, skipped and dropped rows, the figure
+(panels, one line per source) and CSV, the command's errors, and the `run` command (queue, start,
+wait, collect) against a fake DVC.
 
 The documents below are real `dvc exp show --json` output of DVC 3.67, trimmed (deps, outs and most
 metrics keys removed, numbers rounded): FINISHED is the recipe of docs/data_size.md after
@@ -25,9 +26,14 @@ import torch
 
 from augment.labeled import LabeledImages, Splits
 from augment.sources import SOURCES
-from evaluation import data_size as ds
-from evaluation.data_size import (DataSizeError, main, panel_layout, parse_exp_show, parse_queue_status,
-                                  plot_data_size, select_points, source_style, write_points)
+from evaluation import data_size_figure
+from evaluation import dvc_queue
+from evaluation.data_size_figure import (CSV_HEADER, format_table, panel_layout, plot_data_size, source_style,
+                                         write_points)
+from evaluation.data_size_points import DataSizeError, parse_exp_show, select_points, sources_of
+from evaluation.dvc_queue import parse_queue_status
+from evaluation.figures import BASELINE_COLORS, METHOD_COLORS, PALETTE
+from pipelines.data_size import main
 
 FINISHED = json.loads(r"""
 [
@@ -458,8 +464,8 @@ def test_cli_error_missing_file(tmp_path, capsys):
 
 
 def test_cli_error_without_dvc(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(ds.shutil, "which", lambda name: None)
-    monkeypatch.setattr(ds.sys, "executable", str(tmp_path / "python"))  # no dvc next to it
+    monkeypatch.setattr(dvc_queue.shutil, "which", lambda name: None)
+    monkeypatch.setattr(dvc_queue.sys, "executable", str(tmp_path / "python"))  # no dvc next to it
     monkeypatch.chdir(tmp_path)
     assert main([]) == 2
     assert "dvc is not available" in _error_line(capsys)
@@ -468,7 +474,7 @@ def test_cli_error_without_dvc(tmp_path, monkeypatch, capsys):
 def test_dvc_failure_is_one_line(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # not a git or DVC repository
     with pytest.raises(DataSizeError, match="dvc exp show --json. failed"):
-        ds.dvc_exp_show()
+        dvc_queue.dvc_exp_show()
 
 
 @pytest.mark.slow
@@ -498,7 +504,7 @@ def test_real_dvc_experiments(tmp_path, monkeypatch, capsys):
         done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, f"{cmd}: {done.stdout[-2000:]} {done.stderr[-2000:]}"
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(ds.shutil, "which", lambda name: None)  # the venv's dvc, found next to python
+    monkeypatch.setattr(dvc_queue.shutil, "which", lambda name: None)  # the venv's dvc, found next to python
     assert main([]) == 0
     rows = list(csv.DictReader((tmp_path / "reports" / "data_size.csv").open()))
     assert sorted({float(r["x"]) for r in rows}) == [200, 500]  # the workspace (0.5) is the same size: dropped
@@ -534,7 +540,7 @@ def _with_all_sources(doc: list) -> list:
 def _plotted(monkeypatch, points, path) -> list[tuple[str, list[str]]]:
     """(panel title, legend labels) of each panel plot_data_size draws."""
     figures = []
-    monkeypatch.setattr(ds.plt, "close", figures.append)
+    monkeypatch.setattr(data_size_figure.plt, "close", figures.append)
     plot_data_size(points, path)
     assert len(figures) == 1
     return [(ax.get_title(), [t.get_text() for t in ax.get_legend().get_texts()]) for ax in figures[0].axes]
@@ -543,7 +549,7 @@ def _plotted(monkeypatch, points, path) -> list[tuple[str, list[str]]]:
 def test_every_source_gets_a_line_on_its_panels(tmp_path, monkeypatch):
     points, _ = select_points(parse_exp_show(_with_all_sources(FINISHED)))
     assert [set(p.row.sources) for p in points] == [set(SOURCES)] * 4
-    assert panel_layout(ds._sources(points)) == [
+    assert panel_layout(sources_of(points)) == [
         ("each source alone", ["real", "classic", "cvae", "cgan", "cvaegan"]),
         ("with classical augmentation", ["real", "classic", "classic+cvae", "classic+cgan", "classic+cvaegan"]),
         ("filtered synthetic sets", ["real", "cvae", "cgan", "cvaegan", "cvae-filtered", "cgan-filtered",
@@ -582,7 +588,7 @@ def test_older_metrics_keep_one_panel_and_blank_new_columns(tmp_path, monkeypatc
     assert _plotted(monkeypatch, points, tmp_path / "old.png") == [("", ["real data", "CVAE", "CGAN", "CVAE-GAN"])]
     with write_points(points, tmp_path / "t.csv").open(newline="") as f:
         rows = list(csv.DictReader(f))
-    assert list(rows[0])[:15] == ds.CSV_HEADER[:15]  # the old columns first, in their old order
+    assert list(rows[0])[:15] == CSV_HEADER[:15]  # the old columns first, in their old order
     for column in ("delta_vs_classic", "delta_vs_classic_ci_low", "verdict_vs_classic", "macro_f1"):
         assert {r[column] for r in rows} == {""}
 
@@ -597,7 +603,7 @@ def test_some_new_sources_give_their_panels_only(tmp_path, monkeypatch):
     panels = _plotted(monkeypatch, points, tmp_path / "f.png")
     assert [title for title, _ in panels] == ["each source alone", "with classical augmentation"]
     assert "classical augmentation + CGAN" in panels[1][1]
-    line = next(ln for ln in ds.format_table(points).splitlines() if ln.startswith("classic+cgan "))
+    line = next(ln for ln in format_table(points).splitlines() if ln.startswith("classic+cgan "))
     assert line.split()[1] == "-"  # the size where it is absent
 
 
@@ -814,12 +820,12 @@ def test_dvc_runner_puts_dvc_first_on_path_and_reads_both_streams(tmp_path, monk
     fake.parent.mkdir()
     fake.write_text('#!/bin/sh\necho "$1 $PATH"\necho oops >&2\nexit 3\n')
     fake.chmod(0o755)
-    monkeypatch.setattr(ds.shutil, "which", lambda name: str(fake))
-    done = ds.dvc_runner(cwd=tmp_path)(["queue"])
+    monkeypatch.setattr(dvc_queue.shutil, "which", lambda name: str(fake))
+    done = dvc_queue.dvc_runner(cwd=tmp_path)(["queue"])
     assert done.returncode == 3 and done.stderr == "oops\n"
     assert done.stdout.startswith(f"queue {fake.parent}{os.pathsep}")
     with pytest.raises(DataSizeError, match=r"`dvc queue status` failed \(exit 3\): oops"):
-        ds._dvc(ds.dvc_runner(), ["queue", "status"])
+        dvc_queue._dvc(dvc_queue.dvc_runner(), ["queue", "status"])
 
 
 def test_rows_of_another_setup_and_stale_workspace_reports_are_left_out(tmp_path, monkeypatch, capsys):
@@ -847,3 +853,12 @@ def test_rows_of_another_setup_and_stale_workspace_reports_are_left_out(tmp_path
     assert 5000 in {float(r["x"]) for r in csv.DictReader(open("a.csv"))}
     assert main(["--from-json", str(saved), "--csv", "b.csv", "--out", "b.png", "--experiments-only"]) == 0
     assert 5000 not in {float(r["x"]) for r in csv.DictReader(open("b.csv"))}
+
+
+def test_colours_come_from_the_accuracy_figures():
+    """One source of truth for colours: evaluation/figures.py (the data-size classic line was #222222)."""
+    from_figures = {"real": BASELINE_COLORS["real"], "classic": BASELINE_COLORS["classic"],
+                    **{m: METHOD_COLORS[m] for m in ("cvae", "cgan", "cvaegan")}}
+    assert {s: source_style(s)["color"] for s in from_figures} == from_figures
+    assert source_style("classic")["color"] == "#555555"
+    assert source_style("not-a-source")["color"] in PALETTE

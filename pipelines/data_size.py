@@ -1,0 +1,152 @@
+"""Command: value vs data size, rerun the comparison at several real training sizes and draw one figure.
+
+Does synthetic data (or classical augmentation) help more when there is little real data? One
+command answers it as a pipeline product (docs/data_size.md)::
+
+    python -m pipelines.data_size run --per-class 20,50,200,720   # or: make data-size
+
+``run`` reads the number of classes K from the prepared splits file, queues one DVC experiment per
+size (``dvc exp run --queue -S data.train_size=<per_class * K>``; a count > 1 is a number of
+images), starts the queue (``dvc queue start -j <jobs>``), waits for every one of those
+experiments by polling ``dvc queue status``, stops with one error line (exit 2) if any of them
+failed, then collects: ``reports/data_size.png`` and ``reports/data_size.csv``. ``--sizes N,N,...``
+queues the ``data.train_size`` values as given instead. Collecting alone, from experiments queued
+by hand, is ``python -m pipelines.data_size`` (or ``... collect``).
+
+This file only parses the arguments and turns expected failures into one line and an exit code
+(2; 130 on Ctrl-C while waiting). The work is in the library: which sizes
+(evaluation/data_size_sizes.py), the DVC queue (evaluation/dvc_queue.py), the points
+(evaluation/data_size_points.py), the figure and CSV (evaluation/data_size_figure.py) and collecting
+them (evaluation/data_size_collect.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from evaluation.data_size_collect import DEFAULT_CSV, DEFAULT_OUT, collect
+from evaluation.data_size_figure import format_table
+from evaluation.data_size_points import DEFAULT_PARAMS, PARAM, DataSizeError, Point
+from evaluation.data_size_sizes import (check_available, parse_per_class, parse_sizes, per_class_sizes,
+                                        prepared_splits)
+from evaluation.dvc_queue import (DEFAULT_POLL_S, DEFAULT_STALL_S, Runner, check_failures, dvc_runner,
+                                  queue_experiments, start_queue, wait_for_queue)
+
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+PROG = "python -m pipelines.data_size"
+
+
+def _report(points: list[Point], figure: Path, table: Path) -> None:
+    print(format_table(points))
+    print(f"data_size: {len(points)} size{'s' if len(points) > 1 else ''} -> {figure}, {table}")
+
+
+def _output_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", default=DEFAULT_OUT, help=f"figure to write (default {DEFAULT_OUT})")
+    parser.add_argument("--csv", default=DEFAULT_CSV, help=f"CSV of the points (default {DEFAULT_CSV})")
+    parser.add_argument("--metrics-file", default=None,
+                        help="metrics file as dvc names it (default: from params.yaml, reports/metrics.json)")
+
+
+def _main_collect(argv: list[str], runner: Runner | None) -> int:
+    parser = argparse.ArgumentParser(
+        prog=f"{PROG} [collect]",
+        description="Test accuracy vs real training size, from the DVC experiments that vary "
+                    f"{PARAM}: one figure (one line per source, 95%% CI band, up to three panels) and a "
+                    "CSV of the points.",
+        epilog="To queue, run and then collect the experiments in one go: "
+               f"{PROG} run --per-class 20,50,200,720 (see run --help).")
+    _output_options(parser)
+    parser.add_argument("--from-json", metavar="FILE",
+                        help="read a saved `dvc exp show --json` output ('-' for stdin) instead of running dvc")
+    parser.add_argument("--all-commits", action="store_true",
+                        help="also experiments based on older commits (dvc exp show --all-commits)")
+    parser.add_argument("--experiments-only", action="store_true",
+                        help="leave out the workspace and the commit itself (their reports may be of other data)")
+    args = parser.parse_args(argv)
+    try:
+        points, figure, table = collect(args.out, args.csv, from_json=args.from_json, all_commits=args.all_commits,
+                                        metrics_file=args.metrics_file, runner=runner,
+                                        experiments_only=args.experiments_only)
+    except DataSizeError as err:
+        print(f"data_size: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    _report(points, figure, table)
+    return 0
+
+
+def _main_run(argv: list[str], runner: Runner | None) -> int:
+    parser = argparse.ArgumentParser(
+        prog=f"{PROG} run",
+        description="Queue one DVC experiment per real training size (dvc exp run --queue -S "
+                    f"{PARAM}=...), run them (dvc queue start), wait for all of them (dvc queue status), "
+                    f"then write the figure and the CSV as `{PROG}` does.")
+    sizes = parser.add_mutually_exclusive_group(required=True)
+    sizes.add_argument("--per-class", metavar="N,N,...",
+                       help="real training images per class; times the number of classes K of the prepared "
+                            "splits (needs `dvc repro` first) gives each experiment's data.train_size")
+    sizes.add_argument("--sizes", metavar="N,N,...",
+                       help=f"{PARAM} values as given: a whole number > 1 is a count of images in total, "
+                            "a value <= 1 a fraction of the training split")
+    parser.add_argument("--jobs", "-j", type=int, default=1,
+                        help="experiments run at a time (dvc queue start -j; default 1)")
+    parser.add_argument("--set", "-S", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="another param for every experiment (dvc exp run -S), e.g. cpu_threads=1 "
+                             "with --jobs 2; repeatable")
+    parser.add_argument("--copy", "-C", action="append", default=[], metavar="PATH",
+                        help="an untracked or git-ignored path the experiments need (a dataset under data/raw), "
+                             "copied into each (dvc exp run -C); repeatable")
+    _output_options(parser)
+    parser.add_argument("--poll-seconds", type=float, default=DEFAULT_POLL_S,
+                        help=f"seconds between two `dvc queue status` (default {DEFAULT_POLL_S:g})")
+    parser.add_argument("--stall-seconds", type=float, default=DEFAULT_STALL_S,
+                        help="give up when no worker is active for this long while experiments wait "
+                             f"(default {DEFAULT_STALL_S:g})")
+    args = parser.parse_args(argv)
+    try:
+        if args.jobs < 1:
+            raise DataSizeError(f"--jobs: expected a whole number >= 1, got {args.jobs}")
+        if args.per_class is not None:
+            per_class = parse_per_class(args.per_class)
+            prepared = prepared_splits(DEFAULT_PARAMS)
+            todo = per_class_sizes(per_class, prepared.num_classes)
+        else:
+            todo = [(size, "") for size in parse_sizes(args.sizes)]
+            prepared = prepared_splits(DEFAULT_PARAMS, required=False) if Path(DEFAULT_PARAMS).is_file() else None
+        check_available(todo, prepared)
+        runner = runner or dvc_runner()
+        queued = queue_experiments(todo, runner, copy_paths=args.copy, overrides=args.overrides)
+        start_queue(args.jobs, runner)
+        states = wait_for_queue(queued, runner, poll_s=args.poll_seconds, stall_s=args.stall_seconds)
+        check_failures(queued, states)
+        # the sizes just run: experiments only (the workspace's reports may be of other data)
+        points, figure, table = collect(args.out, args.csv, metrics_file=args.metrics_file, runner=runner,
+                                        experiments_only=True)
+    except DataSizeError as err:
+        print(f"data_size: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("data_size: interrupted; queued experiments keep running in the background (`dvc queue status`); "
+              f"draw the figure once they finish with `{PROG}`", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    _report(points, figure, table)
+    return 0
+
+
+def main(argv: list[str] | None = None, runner: Runner | None = None) -> int:
+    """``python -m pipelines.data_size [collect] [options]`` or ``... run --per-class N,N,...``.
+
+    ``runner`` replaces the dvc subprocess (tests); by default the installed dvc runs."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["run"]:
+        return _main_run(argv[1:], runner)
+    if argv[:1] == ["collect"]:
+        argv = argv[1:]
+    return _main_collect(argv, runner)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
