@@ -47,85 +47,131 @@ def one_line(message: Any) -> str:
 
 
 # --------------------------------------------------------------------------------------------
-# Sections. Each field carries a comment; `_check` gives its allowed range.
+# Ranges: (predicate, what is allowed), attached to a field with ranged(); checked after the
+# types (_validate), so each field's allowed values stand next to it.
+# --------------------------------------------------------------------------------------------
+
+_POSITIVE_INT = (lambda v: v >= 1, "an integer >= 1")
+_POSITIVE = (lambda v: v > 0, "a number > 0")
+_NON_NEGATIVE = (lambda v: v >= 0, "a number >= 0")
+_UNIT_OPEN = (lambda v: 0 <= v < 1, "a number in [0, 1)")
+_BETA = (lambda v: 0 <= v < 1, "a number in [0, 1)")
+MAX_SEED = 2**32 - 1  # numpy's SeedSequence, torch.manual_seed and the batch-order seeds all take it
+_SEED = (lambda v: 0 <= v <= MAX_SEED, f"an integer in [0, {MAX_SEED}]")
+MAX_CPU_THREADS = 1024
+
+_STEPS_PER_EPOCH = (lambda v: v >= 0, "an integer >= 0 (0: one pass over the data)")
+_EMA = (lambda v: 0 <= v < 1, "a number in [0, 1) (0: no moving average)")
+_PROBABILITY = (lambda v: 0 <= v <= 1, "a probability in [0, 1]")
+_SEEDS = (lambda v: len(v) >= 1 and all(0 <= s <= MAX_SEED for s in v),
+          f"a non-empty list of integers in [0, {MAX_SEED}]")
+_CLASS_INDICES = (lambda v: all(c >= 0 for c in v) and len(set(v)) == len(v), "a list of distinct class indices >= 0")
+
+
+def _one_of(choices: tuple[str, ...]) -> tuple[Any, str]:
+    return (lambda v: v in choices, "one of: " + ", ".join(choices))
+
+
+RANGE = "range"  # the metadata key of a field's (predicate, what is allowed)
+
+
+def ranged(default: Any, rule: tuple[Any, str]) -> Any:
+    """A dataclass field with its allowed range: ``rule`` is (predicate, what is allowed)."""
+    return field(default=default, metadata={RANGE: rule})
+
+
+# --------------------------------------------------------------------------------------------
+# Sections. Each field carries a comment and, where it has one, its allowed range (ranged).
 # --------------------------------------------------------------------------------------------
 
 
 @dataclass
 class ImbalanceConfig:
-    classes: list[int] = field(default_factory=list)  # class indices to thin; empty = balanced data
-    keep: float = 0.05  # share of each thinned class's training images kept (at least one image)
+    # class indices to thin; empty = balanced data
+    classes: list[int] = field(default_factory=list, metadata={RANGE: _CLASS_INDICES})
+    # share of each thinned class's training images kept (at least one image)
+    keep: float = ranged(0.05, (lambda v: 0 < v <= 1, "a number in (0, 1]"))
 
 
 @dataclass
 class DataConfig:
-    dataset: str = "digits"  # one of DATASETS; digits ships inside scikit-learn (offline)
+    dataset: str = ranged("digits", _one_of(DATASETS))  # one of DATASETS; digits ships inside scikit-learn (offline)
     root: str = "data/raw"  # folder of torchvision datasets / the user's ImageFolder
     download: bool = False  # let torchvision download the MNIST family into `root`
     emnist_split: str = "digits"  # EMNIST's split (digits, letters, balanced, ...)
-    image_size: int = 28  # side of ImageFolder images after resizing (other datasets: native)
-    channels: int = 1  # ImageFolder only: 1 (grey, 'L') or 3 (RGB)
-    train_size: float = 1.0  # <= 1.0: fraction of the training split; > 1: a count of images
-    val_fraction: float = 0.1  # share of the training pool held out for model selection
-    test_fraction: float = 0.2  # share held out for the test split where there is no official one
-    seed: int = 0  # seeds every split and subsample
+    # side of ImageFolder images after resizing (other datasets: native)
+    image_size: int = ranged(28, (lambda v: v >= 4, "an integer >= 4"))
+    channels: int = ranged(1, (lambda v: v in (1, 3), "1 or 3"))  # ImageFolder only: 1 (grey, 'L') or 3 (RGB)
+    train_size: float = ranged(1.0, _POSITIVE)  # <= 1.0: fraction of the training split; > 1: a count of images
+    val_fraction: float = ranged(0.1, _UNIT_OPEN)  # share of the training pool held out for model selection
+    # share held out for the test split where there is no official one
+    test_fraction: float = ranged(0.2, (lambda v: 0 < v < 1, "a number in (0, 1)"))
+    seed: int = ranged(0, _SEED)  # seeds every split and subsample
     imbalance: ImbalanceConfig = field(default_factory=ImbalanceConfig)  # rare classes (augment/splitting.py)
 
 
 @dataclass
 class CVAEConfig:
-    epochs: int = 30  # passes over the real training split
-    batch_size: int = 64  # images per optimizer step
-    latent_dim: int = 16  # size of z
-    width: int = 32  # channels of the first conv layer; doubles per downsampling
-    lr: float = 1e-3  # Adam learning rate
-    beta1: float = 0.9  # Adam beta1
-    beta2: float = 0.999  # Adam beta2
-    kl_weight: float = 1.0  # weight of KL[Q(z|x,y) || P(z)] against the reconstruction
-    steps_per_epoch: int = 0  # optimizer steps per epoch; 0 = one pass over the data (see training.py)
-    upsample: str = "transposed"  # decoder: transposed (4x4 stride-2) or nearest (x2 + 3x3 conv)
+    epochs: int = ranged(30, _POSITIVE_INT)  # passes over the real training split
+    batch_size: int = ranged(64, _POSITIVE_INT)  # images per optimizer step
+    latent_dim: int = ranged(16, _POSITIVE_INT)  # size of z
+    width: int = ranged(32, _POSITIVE_INT)  # channels of the first conv layer; doubles per downsampling
+    lr: float = ranged(1e-3, _POSITIVE)  # Adam learning rate
+    beta1: float = ranged(0.9, _BETA)  # Adam beta1
+    beta2: float = ranged(0.999, _BETA)  # Adam beta2
+    kl_weight: float = ranged(1.0, _NON_NEGATIVE)  # weight of KL[Q(z|x,y) || P(z)] against the reconstruction
+    # optimizer steps per epoch; 0 = one pass over the data (see training.py)
+    steps_per_epoch: int = ranged(0, _STEPS_PER_EPOCH)
+    # decoder: transposed (4x4 stride-2) or nearest (x2 + 3x3 conv)
+    upsample: str = ranged("transposed", _one_of(UPSAMPLINGS))
     stem: bool = True  # encoder: a stride-1 3x3 conv before the halvings (models/layers.py)
-    ema: float = 0.0  # decay of an exponential moving average of the decoder for sampling; 0 = off
+    ema: float = ranged(0.0, _EMA)  # decay of an exponential moving average of the decoder for sampling; 0 = off
 
 
 @dataclass
 class CGANConfig:
-    epochs: int = 20  # passes over the real training split
-    batch_size: int = 64
-    latent_dim: int = 16
-    width: int = 32
-    lr: float = 2e-4  # Adam learning rate, generator and discriminator
-    beta1: float = 0.5  # DCGAN's beta1
-    beta2: float = 0.999
-    d_steps: int = 1  # k: discriminator steps per generator step
-    steps_per_epoch: int = 0  # generator steps per epoch; 0 = one pass over the data
-    upsample: str = "transposed"  # generator: transposed (4x4 stride-2) or nearest (x2 + 3x3 conv)
+    epochs: int = ranged(20, _POSITIVE_INT)  # passes over the real training split
+    batch_size: int = ranged(64, _POSITIVE_INT)
+    latent_dim: int = ranged(16, _POSITIVE_INT)
+    width: int = ranged(32, _POSITIVE_INT)
+    lr: float = ranged(2e-4, _POSITIVE)  # Adam learning rate, generator and discriminator
+    beta1: float = ranged(0.5, _BETA)  # DCGAN's beta1
+    beta2: float = ranged(0.999, _BETA)
+    d_steps: int = ranged(1, _POSITIVE_INT)  # k: discriminator steps per generator step
+    steps_per_epoch: int = ranged(0, _STEPS_PER_EPOCH)  # generator steps per epoch; 0 = one pass over the data
+    # generator: transposed (4x4 stride-2) or nearest (x2 + 3x3 conv)
+    upsample: str = ranged("transposed", _one_of(UPSAMPLINGS))
     stem: bool = True  # discriminator: a stride-1 3x3 conv before the halvings
-    conditioning: str = "planes"  # discriminator: label planes at the input, or projection
+    # discriminator: label planes at the input, or projection
+    conditioning: str = ranged("planes", _one_of(CONDITIONINGS))
     spectral_norm: bool = False  # spectral normalisation of every discriminator layer
-    ema: float = 0.0  # decay of an exponential moving average of G for sampling; 0 = off
+    ema: float = ranged(0.0, _EMA)  # decay of an exponential moving average of G for sampling; 0 = off
 
 
 @dataclass
 class CVAEGANConfig:
-    epochs: int = 10  # passes over the real training split (after the CVAE's, with init_from cvae)
-    batch_size: int = 64
-    latent_dim: int = 16
-    width: int = 32
-    lr: float = 3e-4  # Adam learning rate, all three networks
-    beta1: float = 0.5
-    beta2: float = 0.999
-    d_steps: int = 1  # k: discriminator steps per encoder/decoder step
-    gamma: float = 1.0  # decoder: gamma * L_llike - L_GAN (content against style)
-    kl_weight: float = 1.0  # weight of L_prior in the encoder's loss
+    # passes over the real training split (after the CVAE's, with init_from cvae)
+    epochs: int = ranged(10, _POSITIVE_INT)
+    batch_size: int = ranged(64, _POSITIVE_INT)
+    latent_dim: int = ranged(16, _POSITIVE_INT)
+    width: int = ranged(32, _POSITIVE_INT)
+    lr: float = ranged(3e-4, _POSITIVE)  # Adam learning rate, all three networks
+    beta1: float = ranged(0.5, _BETA)
+    beta2: float = ranged(0.999, _BETA)
+    d_steps: int = ranged(1, _POSITIVE_INT)  # k: discriminator steps per encoder/decoder step
+    gamma: float = ranged(1.0, _NON_NEGATIVE)  # decoder: gamma * L_llike - L_GAN (content against style)
+    kl_weight: float = ranged(1.0, _NON_NEGATIVE)  # weight of L_prior in the encoder's loss
     llike_layer: int = -1  # l: which discriminator conv layer L_llike compares (-1: the last)
-    steps_per_epoch: int = 0  # encoder/decoder steps per epoch; 0 = one pass over the data
-    upsample: str = "transposed"  # decoder: transposed (4x4 stride-2) or nearest (x2 + 3x3 conv)
+    steps_per_epoch: int = ranged(0, _STEPS_PER_EPOCH)  # encoder/decoder steps per epoch; 0 = one pass over the data
+    # decoder: transposed (4x4 stride-2) or nearest (x2 + 3x3 conv)
+    upsample: str = ranged("transposed", _one_of(UPSAMPLINGS))
     stem: bool = True  # encoder and discriminator: a stride-1 3x3 conv before the halvings
-    conditioning: str = "planes"  # discriminator: label planes at the input, or projection
+    # discriminator: label planes at the input, or projection
+    conditioning: str = ranged("planes", _one_of(CONDITIONINGS))
     spectral_norm: bool = False  # spectral normalisation of every discriminator layer
-    ema: float = 0.0  # decay of an exponential moving average of the decoder for sampling; 0 = off
-    init_from: str = "cvae"  # cvae: start encoder and decoder from the trained CVAE (the method's way); none
+    ema: float = ranged(0.0, _EMA)  # decay of an exponential moving average of the decoder for sampling; 0 = off
+    # cvae: start encoder and decoder from the trained CVAE (the method's way); none
+    init_from: str = ranged("cvae", _one_of(WARM_STARTS))
 
 
 @dataclass
@@ -133,35 +179,37 @@ class GeneratorsConfig:
     cvae: CVAEConfig = field(default_factory=CVAEConfig)
     cgan: CGANConfig = field(default_factory=CGANConfig)
     cvaegan: CVAEGANConfig = field(default_factory=CVAEGANConfig)
-    seed: int = 0  # seeds weight initialisation, noise and shuffling of generator training
-    grid_every: int = 5  # write a progress grid every this many epochs (and at the last)
+    seed: int = ranged(0, _SEED)  # seeds weight initialisation, noise and shuffling of generator training
+    grid_every: int = ranged(5, _POSITIVE_INT)  # write a progress grid every this many epochs (and at the last)
 
 
 @dataclass
 class FilterConfig:
-    threshold: float = 0.5  # keep a synthetic image when P(intended label | image) >= this
-    max_draws: int = 50  # candidates drawn per kept image of a class before giving up on it
-    seed: int = 4321  # the filter network's weights and batch order (not a downstream seed)
+    threshold: float = ranged(0.5, _PROBABILITY)  # keep a synthetic image when P(intended label | image) >= this
+    max_draws: int = ranged(50, _POSITIVE_INT)  # candidates drawn per kept image of a class before giving up on it
+    seed: int = ranged(4321, _SEED)  # the filter network's weights and batch order (not a downstream seed)
 
 
 @dataclass
 class SampleConfig:
-    per_class: int = 200  # synthetic images drawn per class for each method's dataset
-    seed: int = 0  # fixes every synthetic image by (seed, index)
-    batch_size: int = 256  # images generated per forward pass
+    per_class: int = ranged(200, _POSITIVE_INT)  # synthetic images drawn per class for each method's dataset
+    seed: int = ranged(0, _SEED)  # fixes every synthetic image by (seed, index)
+    batch_size: int = ranged(256, _POSITIVE_INT)  # images generated per forward pass
     filter: FilterConfig = field(default_factory=FilterConfig)  # the <method>-filtered sets
 
 
 @dataclass
 class ClassifierConfig:
-    synthetic_ratio: float = 1.0  # synthetic images per real training image (class-balanced)
-    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])  # one trained classifier per seed
-    steps: int = 300  # optimizer steps, the same for every source (fairness)
-    batch_size: int = 64
-    lr: float = 2e-3
-    width: int = 32  # channels of the classifier's first conv layer
-    lr_schedule: str = "constant"  # constant, or cosine: lr decays to 0 over `steps`
-    synthetic_mode: str = "ratio"  # ratio: synthetic_ratio per real image, class-balanced;
+    synthetic_ratio: float = ranged(1.0, _NON_NEGATIVE)  # synthetic images per real training image (class-balanced)
+    # one trained classifier per seed
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2], metadata={RANGE: _SEEDS})
+    steps: int = ranged(300, _POSITIVE_INT)  # optimizer steps, the same for every source (fairness)
+    batch_size: int = ranged(64, _POSITIVE_INT)
+    lr: float = ranged(2e-3, _POSITIVE)
+    width: int = ranged(32, _POSITIVE_INT)  # channels of the classifier's first conv layer
+    lr_schedule: str = ranged("constant", _one_of(LR_SCHEDULES))  # constant, or cosine: lr decays to 0 over `steps`
+    # ratio: synthetic_ratio per real image, class-balanced;
+    synthetic_mode: str = ranged("ratio", _one_of(SYNTHETIC_MODES))
     # top_up: each class gets synthetic images until it has as many as the largest real class
 
 
@@ -170,32 +218,38 @@ class AugmentationConfig:
     """Classical augmentation of the ``classic`` and ``classic+<method>`` sources
     (evaluation/classic.py): torchvision transforms.v2, drawn afresh for every image of every batch."""
 
-    degrees: float = 5.0  # rotation by an angle drawn from [-degrees, degrees]
-    translate: float = 0.05  # shift by up to this share of the width / height
-    scale_min: float = 0.95  # zoom drawn from [scale_min, scale_max]
-    scale_max: float = 1.05
-    erasing: float = 0.0  # probability of blanking one random rectangle (RandomErasing)
-    erasing_max_area: float = 0.1  # the rectangle covers 2 % up to this share of the image
-    hflip: float = 0.0  # probability of a horizontal flip: 0 for digits (a mirrored 7 is no 7)
+    # rotation by an angle drawn from [-degrees, degrees]
+    degrees: float = ranged(5.0, (lambda v: 0 <= v <= 180, "a number of degrees in [0, 180]"))
+    # shift by up to this share of the width / height
+    translate: float = ranged(0.05, (lambda v: 0 <= v <= 1, "a share of the side in [0, 1]"))
+    scale_min: float = ranged(0.95, _POSITIVE)  # zoom drawn from [scale_min, scale_max]
+    scale_max: float = ranged(1.05, _POSITIVE)
+    erasing: float = ranged(0.0, _PROBABILITY)  # probability of blanking one random rectangle (RandomErasing)
+    # the rectangle covers 2 % up to this share of the image
+    erasing_max_area: float = ranged(0.1, (lambda v: 0.02 <= v <= 1, "a share of the image in [0.02, 1]"))
+    hflip: float = ranged(0.0, _PROBABILITY)  # probability of a horizontal flip: 0 for digits (a mirrored 7 is no 7)
 
 
 @dataclass
 class JudgeConfig:
-    steps: int = 800  # Adam steps on the real training split (best val accuracy is kept)
-    batch_size: int = 64  # images per step
-    lr: float = 1e-3  # Adam learning rate
-    width: int = 32  # channels of the first conv layer (features: see evaluation/classifier_net.py)
-    seed: int = 1234  # weight init and batch order; differs from the downstream classifier's seeds
-    lr_schedule: str = "constant"  # constant, or cosine: lr decays to 0 over `steps`
+    steps: int = ranged(800, _POSITIVE_INT)  # Adam steps on the real training split (best val accuracy is kept)
+    batch_size: int = ranged(64, _POSITIVE_INT)  # images per step
+    lr: float = ranged(1e-3, _POSITIVE)  # Adam learning rate
+    # channels of the first conv layer (features: see evaluation/classifier_net.py)
+    width: int = ranged(32, _POSITIVE_INT)
+    seed: int = ranged(1234, _SEED)  # weight init and batch order; differs from the downstream classifier's seeds
+    lr_schedule: str = ranged("constant", _one_of(LR_SCHEDULES))  # constant, or cosine: lr decays to 0 over `steps`
 
 
 @dataclass
 class EvaluationConfig:
-    max_images: int = 1000  # at most this many synthetic and real test images per set metric
-    k: int = 5  # neighbours of precision / recall / density / coverage
-    kid_subsets: int = 10  # KID: random subsets averaged (their std is kid_std)
-    kid_subset_size: int = 1000  # KID: images per subset, capped at n // 2 so that subsets differ
-    seed: int = 0  # which images are chosen, the KID subsets, the stylisation rows
+    # at most this many synthetic and real test images per set metric
+    max_images: int = ranged(1000, (lambda v: v >= 10, "an integer >= 10"))
+    k: int = ranged(5, _POSITIVE_INT)  # neighbours of precision / recall / density / coverage
+    kid_subsets: int = ranged(10, _POSITIVE_INT)  # KID: random subsets averaged (their std is kid_std)
+    # KID: images per subset, capped at n // 2 so that subsets differ
+    kid_subset_size: int = ranged(1000, (lambda v: v >= 2, "an integer >= 2"))
+    seed: int = ranged(0, _SEED)  # which images are chosen, the KID subsets, the stylisation rows
     judge: JudgeConfig = field(default_factory=JudgeConfig)  # feature extractor of the metrics
 
 
@@ -204,7 +258,8 @@ class AccelerationConfig:
     """How the training loops run on the device (augment/acceleration.py). Training only:
     sampling and every measurement stay float32. Measured: docs/gpu.md."""
 
-    precision: str = "fp32"  # fp32 (IEEE); tf32: TF32 convs on CUDA; bf16: autocast of training
+    # fp32 (IEEE); tf32: TF32 convs on CUDA; bf16: autocast of training
+    precision: str = ranged("fp32", _one_of(PRECISIONS))
     channels_last: bool = False  # NHWC memory layout of the conv networks and their batches
     compile: bool = False  # torch.compile each trained network (its first steps compile)
 
@@ -237,8 +292,9 @@ class Params:
     acceleration: AccelerationConfig = field(default_factory=AccelerationConfig)
     paths: PathsConfig = field(default_factory=PathsConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
-    device: str = "auto"  # auto: CUDA when present, else CPU
-    cpu_threads: int = 1  # torch CPU threads per process (0: torch's default, one per core)
+    device: str = ranged("auto", _one_of(DEVICES))  # auto: CUDA when present, else CPU
+    # torch CPU threads per process (0: torch's default, one per core)
+    cpu_threads: int = ranged(1, (lambda v: 0 <= v <= MAX_CPU_THREADS, f"an integer in [0, {MAX_CPU_THREADS}]"))
 
     def generator(self, name: str):
         """The config section of one registered generator."""
@@ -248,92 +304,6 @@ class Params:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
-
-
-# --------------------------------------------------------------------------------------------
-# Ranges: dotted key -> (predicate, what is allowed). Checked after types.
-# --------------------------------------------------------------------------------------------
-
-_POSITIVE_INT = (lambda v: v >= 1, "an integer >= 1")
-_POSITIVE = (lambda v: v > 0, "a number > 0")
-_NON_NEGATIVE = (lambda v: v >= 0, "a number >= 0")
-_UNIT_OPEN = (lambda v: 0 <= v < 1, "a number in [0, 1)")
-_BETA = (lambda v: 0 <= v < 1, "a number in [0, 1)")
-MAX_SEED = 2**32 - 1  # numpy's SeedSequence, torch.manual_seed and the batch-order seeds all take it
-_SEED = (lambda v: 0 <= v <= MAX_SEED, f"an integer in [0, {MAX_SEED}]")
-MAX_CPU_THREADS = 1024
-
-_RANGES: dict[str, tuple[Any, str]] = {
-    "data.dataset": (lambda v: v in DATASETS, "one of: " + ", ".join(DATASETS)),
-    "data.image_size": (lambda v: v >= 4, "an integer >= 4"),
-    "data.channels": (lambda v: v in (1, 3), "1 or 3"),
-    "data.train_size": _POSITIVE,
-    "data.val_fraction": _UNIT_OPEN,
-    "data.test_fraction": (lambda v: 0 < v < 1, "a number in (0, 1)"),
-    "data.seed": _SEED,
-    "data.imbalance.classes": (lambda v: all(c >= 0 for c in v) and len(set(v)) == len(v),
-                               "a list of distinct class indices >= 0"),
-    "data.imbalance.keep": (lambda v: 0 < v <= 1, "a number in (0, 1]"),
-    "sample.filter.threshold": (lambda v: 0 <= v <= 1, "a probability in [0, 1]"),
-    "sample.filter.max_draws": _POSITIVE_INT,
-    "sample.filter.seed": _SEED,
-    "classifier.synthetic_mode": (lambda v: v in SYNTHETIC_MODES, "one of: " + ", ".join(SYNTHETIC_MODES)),
-    "augmentation.degrees": (lambda v: 0 <= v <= 180, "a number of degrees in [0, 180]"),
-    "augmentation.translate": (lambda v: 0 <= v <= 1, "a share of the side in [0, 1]"),
-    "augmentation.scale_min": _POSITIVE,
-    "augmentation.scale_max": _POSITIVE,
-    "augmentation.erasing": (lambda v: 0 <= v <= 1, "a probability in [0, 1]"),
-    "augmentation.erasing_max_area": (lambda v: 0.02 <= v <= 1, "a share of the image in [0.02, 1]"),
-    "augmentation.hflip": (lambda v: 0 <= v <= 1, "a probability in [0, 1]"),
-    "generators.seed": _SEED,
-    "sample.seed": _SEED,
-    "evaluation.seed": _SEED,
-    "evaluation.judge.seed": _SEED,
-    "generators.grid_every": _POSITIVE_INT,
-    "sample.per_class": _POSITIVE_INT,
-    "sample.batch_size": _POSITIVE_INT,
-    "classifier.synthetic_ratio": _NON_NEGATIVE,
-    "classifier.seeds": (
-        lambda v: len(v) >= 1 and all(0 <= s <= MAX_SEED for s in v),
-        f"a non-empty list of integers in [0, {MAX_SEED}]",
-    ),
-    "classifier.steps": _POSITIVE_INT,
-    "classifier.batch_size": _POSITIVE_INT,
-    "classifier.lr": _POSITIVE,
-    "classifier.width": _POSITIVE_INT,
-    "evaluation.max_images": (lambda v: v >= 10, "an integer >= 10"),
-    "evaluation.k": _POSITIVE_INT,
-    "evaluation.kid_subsets": _POSITIVE_INT,
-    "evaluation.kid_subset_size": (lambda v: v >= 2, "an integer >= 2"),
-    "evaluation.judge.steps": _POSITIVE_INT,
-    "evaluation.judge.batch_size": _POSITIVE_INT,
-    "evaluation.judge.lr": _POSITIVE,
-    "evaluation.judge.width": _POSITIVE_INT,
-    "classifier.lr_schedule": (lambda v: v in LR_SCHEDULES, "one of: " + ", ".join(LR_SCHEDULES)),
-    "evaluation.judge.lr_schedule": (lambda v: v in LR_SCHEDULES, "one of: " + ", ".join(LR_SCHEDULES)),
-    "generators.cvaegan.init_from": (lambda v: v in WARM_STARTS, "one of: " + ", ".join(WARM_STARTS)),
-    "device": (lambda v: v in DEVICES, "one of: " + ", ".join(DEVICES)),
-    "acceleration.precision": (lambda v: v in PRECISIONS, "one of: " + ", ".join(PRECISIONS)),
-    "cpu_threads": (lambda v: 0 <= v <= MAX_CPU_THREADS, f"an integer in [0, {MAX_CPU_THREADS}]"),
-}
-for _name in MODEL_NAMES:
-    for _key, _rule in {
-        "epochs": _POSITIVE_INT,
-        "batch_size": _POSITIVE_INT,
-        "latent_dim": _POSITIVE_INT,
-        "width": _POSITIVE_INT,
-        "lr": _POSITIVE,
-        "beta1": _BETA,
-        "beta2": _BETA,
-        "d_steps": _POSITIVE_INT,
-        "gamma": _NON_NEGATIVE,
-        "kl_weight": _NON_NEGATIVE,
-        "steps_per_epoch": (lambda v: v >= 0, "an integer >= 0 (0: one pass over the data)"),
-        "upsample": (lambda v: v in UPSAMPLINGS, "one of: " + ", ".join(UPSAMPLINGS)),
-        "conditioning": (lambda v: v in CONDITIONINGS, "one of: " + ", ".join(CONDITIONINGS)),
-        "ema": (lambda v: 0 <= v < 1, "a number in [0, 1) (0: no moving average)"),
-    }.items():
-        _RANGES[f"generators.{_name}.{_key}"] = _rule
 
 
 # --------------------------------------------------------------------------------------------
@@ -433,11 +403,21 @@ def all_keys(cls: type = Params, prefix: str = "") -> list[str]:
     return keys
 
 
+def _check_ranges(section: Any, prefix: str = "") -> None:
+    """Every field's ``ranged`` rule, depth first in the order of the fields."""
+    for f in dataclasses.fields(section):
+        value = getattr(section, f.name)
+        dotted = f"{prefix}.{f.name}" if prefix else f.name
+        if dataclasses.is_dataclass(value):
+            _check_ranges(value, dotted)
+        elif RANGE in f.metadata:
+            ok, allowed = f.metadata[RANGE]
+            if not ok(value):
+                raise ConfigError(f"{dotted}: must be {allowed}, got {value!r}")
+
+
 def _validate(params: Params) -> None:
-    flat = flatten(params.to_dict())
-    for key, (ok, allowed) in _RANGES.items():
-        if key in flat and not ok(flat[key]):
-            raise ConfigError(f"{key}: must be {allowed}, got {flat[key]!r}")
+    _check_ranges(params)
     a = params.augmentation
     if a.scale_min > a.scale_max:
         raise ConfigError(f"augmentation.scale_min: must be <= augmentation.scale_max ({a.scale_max}), "
