@@ -28,7 +28,8 @@ from PIL import Image
 
 from augment.callbacks import GRID_COLUMNS
 from augment.checkpoint import read_checkpoint
-from augment.config import DEFAULT_PARAMS_FILE, MODEL_NAMES, ConfigError, load_params
+from augment.config import DEFAULT_PARAMS_FILE, MODEL_NAMES, ConfigError
+from augment.params_file import load_params
 from augment.data import load_splits
 from augment.labeled import Splits
 from augment.distributed import is_main_process

@@ -27,7 +27,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from augment.config import AugmentationConfig, load_params  # noqa: E402
+from augment.config import AugmentationConfig  # noqa: E402
+from augment.params_file import load_params  # noqa: E402
 from augment.data import load_splits  # noqa: E402
 from augment.labeled import LabeledImages  # noqa: E402
 from augment.outputs import write_csv  # noqa: E402

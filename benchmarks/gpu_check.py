@@ -43,7 +43,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run from a checkout without installing
 
 from augment.acceleration import configure_precision  # noqa: E402
-from augment.config import AccelerationConfig, load_params  # noqa: E402
+from augment.config import AccelerationConfig  # noqa: E402
+from augment.params_file import load_params  # noqa: E402
 from augment.models import REGISTRY  # noqa: E402
 from augment.outputs import write_csv  # noqa: E402
 from augment.device import resolve_device  # noqa: E402

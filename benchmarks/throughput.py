@@ -31,7 +31,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run from a checkout without installing
 
 from augment.acceleration import prepare_networks  # noqa: E402
-from augment.config import DEFAULT_PARAMS_FILE, AccelerationConfig, DataConfig, Params, load_params  # noqa: E402
+from augment.config import DEFAULT_PARAMS_FILE, AccelerationConfig, DataConfig, Params  # noqa: E402
+from augment.params_file import load_params  # noqa: E402
 from augment.models import REGISTRY, build_model  # noqa: E402
 from augment.synthetic import SyntheticDataset  # noqa: E402
 from augment.device import configure_torch, resolve_device  # noqa: E402

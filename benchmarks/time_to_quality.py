@@ -41,7 +41,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from augment.config import load_params  # noqa: E402
+from augment.params_file import load_params  # noqa: E402
 from augment.data import load_splits  # noqa: E402
 from augment.labeled import LabeledImages  # noqa: E402
 from augment.generation import sample_images  # noqa: E402

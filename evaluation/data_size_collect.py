@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from augment.config import load_params
+from augment.params_file import load_params
 from augment.paths import metrics_file as params_metrics_file
 from evaluation.data_size_figure import plot_data_size, write_points
 from evaluation.data_size_points import (DEFAULT_METRICS, DEFAULT_PARAMS, DataSizeError, Point, parse_exp_show,

@@ -4,13 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from augment.config import (
-    ConfigError,
-    Params,
-    all_keys,
-    load_params,
-    params_from_dict,
-)
+from augment.config import ConfigError, Params
+from augment.params_file import all_keys, load_params, params_from_dict
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -309,7 +309,8 @@ def test_stage_with_missing_input_names_the_file(tmp_path, monkeypatch, capsys):
 def test_every_param_that_changes_results_is_a_dependency_of_some_stage():
     """So that `dvc exp run -S KEY=VALUE` (and editing params.yaml) reruns what KEY affects.
     `paths` is templated into dvc.yaml itself and `tracking` changes no output."""
-    from augment.config import MODEL_NAMES, all_keys
+    from augment.config import MODEL_NAMES
+    from augment.params_file import all_keys
 
     stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
     declared = set()
