@@ -26,7 +26,7 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-from augment.config import load_params
+from augment.params_file import load_params
 from augment.tracking import PIPELINE_STAGE, TAG_METHOD, TAG_STAGE, experiment_for, runs_page_url
 from augment.tracking_store import tracking_uri
 
