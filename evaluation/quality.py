@@ -57,10 +57,34 @@ __all__ = [
     "real_reference",
 ]
 
-# keys of method_quality's dict, in the order of the report's table
-QUALITY_KEYS = ("cas", "cas_std", "fid", "kid", "kid_std", "precision", "recall", "density",
-                "coverage", "label_fidelity", "diversity_ratio", "sharpness_ratio",
-                "reconstruction_error", "stylize_accuracy")
+@dataclass(frozen=True)
+class QualityMetric:
+    """One number of reports/quality/<method>.json: its key, the report's column header, the
+    decimals it is printed with, and the key of its spread (shown as ``mean ± spread``)."""
+
+    key: str
+    label: str
+    decimals: int = 3
+    spread: str | None = None
+
+
+# The one list of quality numbers, in the order of the report's table and of quality.csv.
+QUALITY_METRICS = (
+    QualityMetric("cas", "CAS ↑", spread="cas_std"),
+    QualityMetric("fid", "FID ↓"),
+    QualityMetric("kid", "KID ↓", decimals=4, spread="kid_std"),
+    QualityMetric("precision", "Precision"),
+    QualityMetric("recall", "Recall"),
+    QualityMetric("density", "Density"),
+    QualityMetric("coverage", "Coverage"),
+    QualityMetric("label_fidelity", "Label fidelity"),
+    QualityMetric("diversity_ratio", "Diversity ratio"),
+    QualityMetric("sharpness_ratio", "Sharpness ratio"),
+    QualityMetric("reconstruction_error", "Reconstruction MSE ↓", decimals=4),
+    QualityMetric("stylize_accuracy", "Stylisation accuracy"),
+)
+# keys of method_quality's dict (each number, then its spread)
+QUALITY_KEYS = tuple(k for m in QUALITY_METRICS for k in (m.key, m.spread) if k is not None)
 
 
 @dataclass

@@ -44,6 +44,7 @@ from evaluation.report_bar import (
     rare_class_section,
 )
 from evaluation.report_bar import points as _pp
+from evaluation.quality import QUALITY_METRICS, QualityMetric
 from evaluation.stats import HELPS, HURTS, NO_EFFECT
 
 __all__ = [
@@ -369,21 +370,14 @@ def _pm(mean: Any, std: Any, decimals: int = DECIMALS) -> str:
     return _fmt(mean, decimals) + ("" if _number(std) is None else f" ± {_fmt(std, decimals)}")
 
 
-QUALITY_COLUMNS = [  # header, cell
-    ("CAS ↑", lambda q: _pm(q.get("cas"), q.get("cas_std"))),
-    ("FID ↓", lambda q: _fmt(q.get("fid"))),
-    ("KID ↓", lambda q: _pm(q.get("kid"), q.get("kid_std"), 4)),
-    ("Precision", lambda q: _fmt(q.get("precision"))),
-    ("Recall", lambda q: _fmt(q.get("recall"))),
-    ("Density", lambda q: _fmt(q.get("density"))),
-    ("Coverage", lambda q: _fmt(q.get("coverage"))),
-    ("Label fidelity", lambda q: _fmt(q.get("label_fidelity"))),
-    ("Diversity ratio", lambda q: _fmt(q.get("diversity_ratio"))),
-    ("Sharpness ratio", lambda q: _fmt(q.get("sharpness_ratio"))),
-    ("Reconstruction MSE ↓", lambda q: _fmt(q.get("reconstruction_error"), 4)),
-    ("Stylisation accuracy", lambda q: _fmt(q.get("stylize_accuracy"))),
-    ("n", lambda q: _fmt(q.get("n"), 0)),
-]
+def _quality_cell(metric: QualityMetric) -> Callable[[dict], str]:
+    if metric.spread is not None:
+        return lambda q: _pm(q.get(metric.key), q.get(metric.spread), metric.decimals)
+    return lambda q: _fmt(q.get(metric.key), metric.decimals)
+
+
+# header, cell: one column per evaluation/quality.py QUALITY_METRICS entry, then the set size
+QUALITY_COLUMNS = [(m.label, _quality_cell(m)) for m in QUALITY_METRICS] + [("n", lambda q: _fmt(q.get("n"), 0))]
 
 
 def quality_table(quality: dict[str, dict], metrics: dict[str, dict] | None = None) -> str:
