@@ -29,23 +29,23 @@ from PIL import Image
 from augment.callbacks import GRID_COLUMNS
 from augment.checkpoint import read_checkpoint
 from augment.config import DEFAULT_PARAMS_FILE, MODEL_NAMES, ConfigError
-from augment.params_file import load_params
 from augment.data import load_splits
-from augment.labeled import Splits
+from augment.device import configure_torch, resolve_device
 from augment.distributed import is_main_process
 from augment.errors import OneLineArgumentParser, report_errors
+from augment.generator_training import train_generator
 from augment.grids import first_of_each_class, save_grid
+from augment.labeled import Splits
 from augment.mlflow_model import is_model_uri, read_model_uri
 from augment.model_loading import load_model
 from augment.outputs import StagedOutputs, check_writable_file
+from augment.params_file import load_params
 from augment.paths import splits_file, stylize_dir, synthetic_file
 from augment.stylize import StylizeNotSupported, write_stylization_figures
 from augment.synthetic import SyntheticDataset
 from augment.synthetic_files import save_synthetic
 from augment.tracking import runs_page_url
 from augment.tracking_store import check_reachable, tracking_uri
-from augment.device import configure_torch, resolve_device
-from augment.generator_training import train_generator
 
 
 def _add_params_args(p: argparse.ArgumentParser) -> None:

@@ -13,9 +13,9 @@ import torch
 
 from augment.checkpoint import load_generator
 from augment.config import PathsConfig
+from augment.device import resolve_device
 from augment.mlflow_model import is_model_uri, load_model_uri
 from augment.models import REGISTRY, ConditionalGenerator
-from augment.device import resolve_device
 
 PathLike = Union[str, Path]
 ModelSpec = Union[str, Path, ConditionalGenerator]

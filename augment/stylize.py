@@ -31,9 +31,9 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from augment.labeled import LabeledImages
 from augment.grids import save_grid
 from augment.inference import inference, module_device
+from augment.labeled import LabeledImages
 from augment.models.base import ConditionalGenerator
 from augment.models.layers import Decoder
 

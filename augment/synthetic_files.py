@@ -16,8 +16,8 @@ import torch
 
 from augment.checkpoint import CheckpointError, safe_torch_load
 from augment.labeled import DataError, LabeledImages
-from augment.pixels import dequantize, quantize
 from augment.outputs import atomic_torch_save
+from augment.pixels import dequantize, quantize
 
 PathLike = Union[str, Path]
 SYNTHETIC_FORMAT = 1  # version of the file written by save_synthetic

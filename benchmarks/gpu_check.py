@@ -44,10 +44,10 @@ sys.path.insert(0, str(REPO))  # run from a checkout without installing
 
 from augment.acceleration import configure_precision  # noqa: E402
 from augment.config import AccelerationConfig  # noqa: E402
-from augment.params_file import load_params  # noqa: E402
+from augment.device import resolve_device  # noqa: E402
 from augment.models import REGISTRY  # noqa: E402
 from augment.outputs import write_csv  # noqa: E402
-from augment.device import resolve_device  # noqa: E402
+from augment.params_file import load_params  # noqa: E402
 from benchmarks.throughput import classifier_throughput, sync, train_throughput  # noqa: E402
 
 # The shortened pipeline: enough steps to run every code path of every stage.

@@ -32,10 +32,11 @@ sys.path.insert(0, str(REPO))  # run from a checkout without installing
 
 from augment.acceleration import prepare_networks  # noqa: E402
 from augment.config import DEFAULT_PARAMS_FILE, AccelerationConfig, DataConfig, Params  # noqa: E402
-from augment.params_file import load_params  # noqa: E402
-from augment.models import REGISTRY, build_model  # noqa: E402
-from augment.synthetic import SyntheticDataset  # noqa: E402
+from augment.data import load_splits  # noqa: E402
 from augment.device import configure_torch, resolve_device  # noqa: E402
+from augment.models import REGISTRY, build_model  # noqa: E402
+from augment.params_file import load_params  # noqa: E402
+from augment.synthetic import SyntheticDataset  # noqa: E402
 from augment.training import train_one_step  # noqa: E402
 from evaluation.classifier import classifier_step  # noqa: E402
 from evaluation.classifier_net import build_classifier  # noqa: E402
@@ -66,8 +67,6 @@ def read_idx_images(path: Path) -> np.ndarray:
 def digits_images() -> tuple[torch.Tensor, str]:
     """The digits training split [N, 1, 8, 8] in [0, 1], or random images if it cannot load."""
     try:
-        from augment.data import load_splits
-
         return load_splits(DataConfig(dataset="digits")).train.images, "digits (training split)"
     except Exception as err:  # noqa: BLE001 - a benchmark falls back rather than stops
         return torch.rand(1437, 1, 8, 8), f"random 1x8x8 tensors (digits unavailable: {err})"

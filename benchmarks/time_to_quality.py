@@ -37,24 +37,28 @@ import sys
 import time
 from pathlib import Path
 
+import matplotlib
 import torch
+
+matplotlib.use("Agg")  # draws to files, no screen
+import matplotlib.pyplot as plt  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from augment.params_file import load_params  # noqa: E402
 from augment.data import load_splits  # noqa: E402
-from augment.labeled import LabeledImages  # noqa: E402
+from augment.device import configure_torch, resolve_device  # noqa: E402
 from augment.generation import sample_images  # noqa: E402
+from augment.labeled import LabeledImages  # noqa: E402
 from augment.labels import balanced_labels  # noqa: E402
 from augment.models import build_model  # noqa: E402
 from augment.outputs import write_csv  # noqa: E402
-from augment.device import configure_torch, resolve_device  # noqa: E402
+from augment.params_file import load_params  # noqa: E402
 from augment.training import epoch_batches  # noqa: E402
 from augment.warm_start import copy_encoder_decoder  # noqa: E402
 from evaluation.classifier import train_classifier  # noqa: E402
-from evaluation.prediction import evaluate, predict  # noqa: E402
 from evaluation.judge import train_judge  # noqa: E402
 from evaluation.metrics import label_fidelity  # noqa: E402
+from evaluation.prediction import evaluate, predict  # noqa: E402
 from evaluation.quality import reconstruction_error, stylize_accuracy  # noqa: E402
 
 COLUMNS = ("label", "model", "step", "seconds", "label_fidelity", "cas", "reconstruction_error",
@@ -116,11 +120,6 @@ def train_and_measure(label, name, params, splits, judge, real, args, device, st
 
 
 def plot(rows, path: Path, x: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     for label in dict.fromkeys(r["label"] for r in rows):
         mine = [r for r in rows if r["label"] == label]

@@ -24,6 +24,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+from mlflow.tracking import MlflowClient
 from playwright.sync_api import sync_playwright
 
 from augment.params_file import load_params
@@ -78,8 +79,6 @@ def main(argv: list[str] | None = None) -> int:
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
         sys.exit("no Chromium on PATH: apt-get install chromium")
-
-    from mlflow.tracking import MlflowClient
 
     params = load_params(args.params)
     uri = tracking_uri(params)

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Sequence
 
 from augment.config import ConfigError
-from augment.params_file import load_params
 from augment.labeled import DataError, Splits
+from augment.params_file import load_params
 from augment.paths import splits_file
 from evaluation.data_size_points import DEFAULT_PARAMS, PARAM, DataSizeError
 from evaluation.dvc_queue import size_text

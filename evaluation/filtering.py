@@ -25,9 +25,9 @@ from typing import Any
 import torch
 
 from augment.config import AccelerationConfig, ClassifierConfig, FilterConfig
-from augment.labeled import Splits
 from augment.generation import generate_block
 from augment.inference import module_device
+from augment.labeled import Splits
 from augment.labels import labels_from_counts
 from augment.models import ConditionalGenerator
 from augment.pixels import dequantize, quantize

@@ -15,8 +15,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from sklearn.metrics import confusion_matrix, f1_score
 
-from augment.labeled import LabeledImages
 from augment.inference import inference
+from augment.labeled import LabeledImages
 from evaluation.classifier_net import SmallCNN
 
 

@@ -36,8 +36,8 @@ import numpy as np
 import torch
 
 from augment.config import AccelerationConfig, ClassifierConfig, EvaluationConfig
-from augment.labeled import LabeledImages, Splits
 from augment.inference import inference
+from augment.labeled import LabeledImages, Splits
 from augment.stylize import stylize
 from evaluation import metrics as M
 from evaluation.classifier import train_classifier

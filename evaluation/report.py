@@ -43,8 +43,8 @@ from evaluation.report_bar import (
     one_seed,
     rare_class_section,
 )
-from evaluation.report_bar import points as _pp
 from evaluation.quality import QUALITY_METRICS, QualityMetric
+from evaluation.report_bar import points as _pp
 from evaluation.stats import HELPS, HURTS, NO_EFFECT
 
 __all__ = [

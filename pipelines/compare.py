@@ -17,8 +17,8 @@ import sys
 from pathlib import Path
 
 from augment.config import MODEL_NAMES, Params, flatten
-from augment.sources import CLASSIC, REAL, SOURCES, filtered_name, parse_source
 from augment.outputs import StagedOutputs, write_csv
+from augment.sources import CLASSIC, REAL, SOURCES, filtered_name, parse_source
 from augment.paths import (
     classifier_result,
     comparison_report,

@@ -14,13 +14,13 @@ import sys
 
 from augment.checkpoint import load_generator
 from augment.config import MODEL_NAMES, Params
+from augment.device import resolve_device
 from augment.labeled import Splits
 from augment.outputs import StagedOutputs
 from augment.paths import generator_checkpoint, judge_file, quality_file, splits_file, stylize_dir, synthetic_file
 from augment.stylize import write_stylization_figures
 from augment.synthetic_files import load_synthetic
 from augment.tracking import Tracker
-from augment.device import resolve_device
 from evaluation.judge import load_judge
 from evaluation.quality import method_quality, quality_config
 from pipelines.stage import run_stage

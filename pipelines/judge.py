@@ -12,10 +12,10 @@ import json
 import sys
 
 from augment.config import Params
+from augment.device import resolve_device
 from augment.labeled import Splits
 from augment.outputs import StagedOutputs
 from augment.paths import judge_file, quality_file, splits_file
-from augment.device import resolve_device
 from evaluation.judge import save_judge, train_judge
 from evaluation.quality import quality_config, real_reference
 from pipelines.stage import run_stage

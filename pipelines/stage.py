@@ -16,9 +16,9 @@ from collections.abc import Callable, Sequence
 import psutil
 
 from augment.config import DEFAULT_PARAMS_FILE, Params
-from augment.params_file import load_params
-from augment.errors import OneLineArgumentParser, report_errors
 from augment.device import configure_torch
+from augment.errors import OneLineArgumentParser, report_errors
+from augment.params_file import load_params
 
 
 def run_stage(

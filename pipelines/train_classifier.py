@@ -15,9 +15,9 @@ import json
 import sys
 
 from augment.config import Params
-from augment.sources import SOURCES, parse_source
 from augment.labeled import Splits
 from augment.outputs import StagedOutputs, write_csv
+from augment.sources import SOURCES, parse_source
 from augment.paths import (
     classifier_dir,
     classifier_predictions,
@@ -25,16 +25,16 @@ from augment.paths import (
     splits_file,
     synthetic_file,
 )
-from augment.synthetic_files import load_synthetic
 from augment.device import resolve_device
+from augment.synthetic_files import load_synthetic
+from augment.tracking import Tracker
 from evaluation.classic import ClassicAugmentation
 from evaluation.classifier import train_classifier
 from evaluation.classifier_net import save_classifier
+from evaluation.figures import confusion_figure
 from evaluation.mixing import mix_training_data
 from evaluation.prediction import evaluate, predict
-from evaluation.figures import confusion_figure
 from evaluation.stats import summarize
-from augment.tracking import Tracker
 from pipelines.stage import run_stage
 
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 import sys
 
 from augment.config import Params
+from augment.device import resolve_device
 from augment.labeled import Splits
 from augment.outputs import StagedOutputs
 from augment.paths import filter_file, splits_file
-from augment.device import resolve_device
 from evaluation.filtering import save_filter, train_filter
 from pipelines.stage import run_stage
 

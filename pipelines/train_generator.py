@@ -6,11 +6,11 @@ import sys
 
 from augment.callbacks import GRID_COLUMNS
 from augment.config import MODEL_NAMES, Params
-from augment.labeled import Splits
+from augment.generator_training import train_generator
 from augment.grids import sample_grid, to_grid_image
+from augment.labeled import Splits
 from augment.paths import generator_report_dir, splits_file
 from augment.tracking import Tracker, TrackingCallback
-from augment.generator_training import train_generator
 from pipelines.stage import run_stage
 
 

@@ -37,12 +37,12 @@ from hypothesis import strategies as st
 
 from augment.checkpoint import CheckpointError, read_checkpoint, save_generator
 from augment.cli import main
-from augment.sources import SOURCES
 from augment.config import DATASETS, MAX_SEED, MODEL_NAMES, ConfigError, DataConfig, Params
-from augment.params_file import all_keys, apply_overrides, load_params, params_from_dict, parse_override
 from augment.data import load_splits
-from augment.models import build_model
 from augment.generation import sample_images
+from augment.models import build_model
+from augment.params_file import all_keys, apply_overrides, load_params, params_from_dict, parse_override
+from augment.sources import SOURCES
 from augment.synthetic import SyntheticDataset
 from augment.synthetic_files import save_synthetic
 from pipelines.stage import run_stage

@@ -13,17 +13,17 @@ from torchvision.transforms import InterpolationMode
 
 from augment.config import AugmentationConfig, ClassifierConfig, CVAEConfig, DataConfig, FilterConfig, ImbalanceConfig
 from augment.data import load_splits
-from augment.labeled import DataError, LabeledImages
-from augment.models import build_model
-from augment.sources import SOURCES, filtered_name, parse_source, source_label
 from augment.generation import sample_images
+from augment.labeled import DataError, LabeledImages
 from augment.labels import labels_from_counts
+from augment.models import build_model
 from augment.pixels import quantize
+from augment.sources import SOURCES, filtered_name, parse_source, source_label
 from evaluation.classic import ClassicAugmentation, affine_theta, erase_mask
 from evaluation.classifier import train_classifier
+from evaluation.filtering import filtered_sample, load_filter, save_filter, train_filter
 from evaluation.mixing import mix_training_data
 from evaluation.prediction import probabilities
-from evaluation.filtering import filtered_sample, load_filter, save_filter, train_filter
 from evaluation.report import accuracy_table, explain, render_report
 from evaluation.report_bar import capitalized
 from evaluation.stats import paired_delta, summarize, verdict

@@ -13,8 +13,8 @@ from augment.config import CGANConfig, ClassifierConfig, CVAEConfig
 from augment.labeled import LabeledImages
 from augment.models import CVAE, build_model
 from evaluation.classifier_net import build_classifier, save_classifier
-from evaluation.prediction import features, predict
 from evaluation.judge import JudgeConfig, load_judge, save_judge, train_judge
+from evaluation.prediction import features, predict
 from evaluation.quality import (
     QUALITY_KEYS,
     QualityConfig,

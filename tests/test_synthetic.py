@@ -21,10 +21,10 @@ from torchvision.transforms import ToTensor
 
 from augment.checkpoint import save_generator
 from augment.config import Params
-from augment.labeled import DataError, LabeledImages
-from augment.models import build_model
 from augment.generation import sample_images
+from augment.labeled import DataError, LabeledImages
 from augment.labels import balanced_labels, labels_from_counts
+from augment.models import build_model
 from augment.pixels import quantize
 from augment.synthetic import SyntheticDataset
 from augment.synthetic_files import load_synthetic, save_synthetic

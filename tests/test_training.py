@@ -9,11 +9,11 @@ import pytest
 import torch
 
 from augment.checkpoint import read_checkpoint
+from augment.device import resolve_device
+from augment.generator_training import train_generator
 from augment.models import build_model
 from augment.models.layers import reparameterize
 from augment.models.losses import reconstruction_loss
-from augment.device import resolve_device
-from augment.generator_training import train_generator
 from augment.training import TrainingDiverged, epoch_batches, fit
 from tests.conftest import tiny_params
 
