@@ -33,7 +33,8 @@ from augment.paths import (
 from augment.tracking import Tracker
 from evaluation.figures import accuracy_bars, loss_curves, side_by_side
 from evaluation.quality import QUALITY_KEYS
-from evaluation.report import figure_key, method_label, write_report
+from evaluation.report import figure_key, write_report
+from evaluation.report_findings import method_label
 from evaluation.stats import delta_fields, paired_delta, summarize
 from pipelines.stage import run_stage
 

@@ -24,7 +24,8 @@ from evaluation.classifier import train_classifier
 from evaluation.filtering import filtered_sample, load_filter, save_filter, train_filter
 from evaluation.mixing import mix_training_data
 from evaluation.prediction import probabilities
-from evaluation.report import accuracy_table, explain, render_report
+from evaluation.report import accuracy_table, render_report
+from evaluation.report_findings import explain
 from evaluation.report_bar import capitalized
 from evaluation.stats import paired_delta, summarize, verdict
 from pipelines.compare import comparison

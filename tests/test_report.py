@@ -5,7 +5,8 @@ import copy
 
 import pytest
 
-from evaluation.report import explain, render_report, write_report
+from evaluation.report import render_report, write_report
+from evaluation.report_findings import explain
 from evaluation.stats import HELPS, HURTS, NO_EFFECT, paired_delta, summarize, verdict
 
 REAL_ACC = [0.90, 0.92, 0.91]
