@@ -70,24 +70,27 @@ def source_style(name: str) -> dict:
 def accuracy_bars(summaries: dict[str, dict], path: str | Path, title: str = "Test accuracy") -> Path:
     """One horizontal bar per source, in the order given: the mean over seeds, with the 95 %
     confidence interval as error bar and every seed's value as a dot; dotted lines mark the
-    ``real`` and ``classic`` means, the two bars every other source is measured against."""
+    ``real`` and ``classic`` means, the two bars every other source is measured against.
+
+    ``summaries`` maps each source to its reports/metrics.json entry (``accuracy``,
+    ``accuracy_ci_low``, ``accuracy_ci_high``, ``accuracy_per_seed``)."""
     names = list(summaries)
     means = np.array([summaries[n]["accuracy"] for n in names])
-    low = means - np.array([summaries[n]["ci_low"] for n in names])
-    high = np.array([summaries[n]["ci_high"] for n in names]) - means
+    low = means - np.array([summaries[n]["accuracy_ci_low"] for n in names])
+    high = np.array([summaries[n]["accuracy_ci_high"] for n in names]) - means
     fig, ax = plt.subplots(figsize=(7.5, 0.42 * len(names) + 1.4))
     y = np.arange(len(names))[::-1]  # first source on top
     for i, n in enumerate(names):
         style = source_style(n)
         ax.barh(y[i], means[i], xerr=[[low[i]], [high[i]]], capsize=4, color=style["color"],
                 alpha=style["alpha"], hatch=style["hatch"], edgecolor="white")
-        seeds = summaries[n]["per_seed"]
+        seeds = summaries[n]["accuracy_per_seed"]
         ax.scatter(seeds, [y[i]] * len(seeds), color="black", s=10, zorder=3)
     for ref in (REAL, CLASSIC):
         if ref in summaries:
             ax.axvline(summaries[ref]["accuracy"], color=BASELINE_COLORS[ref], linestyle=":", linewidth=1)
     ax.set_yticks(y, names)
-    lo = min(min(summaries[n]["per_seed"]) for n in names)
+    lo = min(min(summaries[n]["accuracy_per_seed"]) for n in names)
     ax.set_xlim(max(0.0, lo - 0.03), min(1.0, max(means + high) + 0.01))
     ax.set_xlabel("accuracy on the real test split")
     ax.set_title(f"{title} (mean, 95% CI, dots: seeds)")

@@ -176,10 +176,7 @@ def compare(params: Params, args=None) -> None:
                        [[m, *(quality[m][k] for k in QUALITY_KEYS)] for m in MODEL_NAMES])
 
             staging = staged.folder(figures_out)
-            accuracy_bars(
-                {s: {"accuracy": m["accuracy"], "ci_low": m["accuracy_ci_low"], "ci_high": m["accuracy_ci_high"],
-                     "per_seed": m["accuracy_per_seed"]} for s, m in metrics.items()},
-                staging / "accuracy.png")
+            accuracy_bars(metrics, staging / "accuracy.png")
             figures = {"accuracy": figures_out / "accuracy.png"}
             side_by_side({n: sample_grid_file(params, n) for n in MODEL_NAMES},
                          staging / "samples.png", "Synthetic samples, one row per class")
