@@ -31,7 +31,7 @@ from augment.checkpoint import read_checkpoint
 from augment.config import DEFAULT_PARAMS_FILE, MODEL_NAMES, ConfigError
 from augment.data import load_splits
 from augment.device import configure_torch, resolve_device
-from augment.distributed import is_main_process
+from augment.distributed import check_divisible, is_main_process
 from augment.errors import OneLineArgumentParser, report_errors
 from augment.generator_training import train_generator
 from augment.grids import first_of_each_class, save_grid
@@ -123,10 +123,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.nproc < 1:
         raise ConfigError(f"--nproc: must be an integer >= 1, got {args.nproc}")
     if args.nproc > 1 and "WORLD_SIZE" not in os.environ:  # not yet under torchrun
-        batch = params.generator(args.model).batch_size
-        if batch % args.nproc:  # each rank takes batch / nproc images of every batch
-            raise ConfigError(f"generators.{args.model}.batch_size: {batch} images per step cannot be "
-                              f"split evenly over --nproc {args.nproc} processes; use a multiple of {args.nproc}")
+        check_divisible(params.generator(args.model).batch_size, args.nproc, f"generators.{args.model}.batch_size")
         return _under_torchrun(args.nproc, args.argv)
     model, state, out = train_generator(
         params, args.model, out=args.out, resume=args.resume, progress=not args.no_progress

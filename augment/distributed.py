@@ -78,6 +78,16 @@ def local_device(device: torch.device) -> torch.device:
     return device
 
 
+def check_divisible(images: int, world: int, what: str) -> None:
+    """Each of ``world`` processes takes ``images / world`` images of every step: a step that does
+    not split evenly is refused in one line naming ``what`` (the batch-size key). The command
+    checks the configured batch before starting any process, :func:`shard` every actual batch
+    (the one batch of a training split smaller than ``batch_size``)."""
+    if images % world:
+        raise ConfigError(f"{what}: {images} images per step cannot be split evenly over {world} processes; "
+                          f"use a multiple of {world}")
+
+
 def shard(indices: torch.Tensor, what: str) -> torch.Tensor:
     """This rank's contiguous slice of one global batch's indices [B] -> [B / world].
 
@@ -86,11 +96,7 @@ def shard(indices: torch.Tensor, what: str) -> torch.Tensor:
     rank, world = rank_and_world()
     if world == 1:
         return indices
-    if len(indices) % world:
-        raise ConfigError(
-            f"{what}: a batch of {len(indices)} images cannot be split evenly over {world} processes; "
-            f"use a batch size (and a training split) divisible by {world}"
-        )
+    check_divisible(len(indices), world, what)
     size = len(indices) // world
     return indices[rank * size:(rank + 1) * size]
 

@@ -84,12 +84,6 @@ def find_decoder(model: ConditionalGenerator) -> Decoder:
     return model.sampling_decoder()
 
 
-def forward_soft(decoder: Decoder, z: torch.Tensor, onehot: torch.Tensor) -> torch.Tensor:
-    """``Decoder.forward`` with a given (possibly soft) one-hot [B, K] instead of labels [B]:
-    :meth:`Decoder.forward_onehot`, the path ``decoder(z, y)`` itself takes."""
-    return decoder.forward_onehot(z, onehot)
-
-
 # --------------------------------------------------------------------------------------------
 # Stylisation
 # --------------------------------------------------------------------------------------------
@@ -178,7 +172,7 @@ def interpolate(
 
     Image j decodes z(t) = (1 - t) z0 + t z1 with t = j / (steps - 1). When y0 == y1 every image
     is ``model.generate(z(t), y0)``. When they differ the label is interpolated too, as the soft
-    one-hot (1 - t) onehot(y0) + t onehot(y1) fed to the model's decoder (:func:`forward_soft`);
+    one-hot (1 - t) onehot(y0) + t onehot(y1) fed to the model's decoder (:meth:`Decoder.forward_onehot`, the path ``decoder(z, y)`` itself takes);
     it is exactly one-hot at both ends, so image 0 is the model's decoding of (z0, y0) and the
     last image that of (z1, y1).
     """
@@ -199,7 +193,7 @@ def interpolate(
         else:
             onehots = F.one_hot(torch.tensor([y0, y1], device=device), model.num_classes).float()  # [2, K]
             c = (1 - t) * onehots[0] + t * onehots[1]  # [steps, K], soft one-hot
-            out = forward_soft(find_decoder(model), z, c)  # [steps, C, H, W]
+            out = find_decoder(model).forward_onehot(z, c)  # [steps, C, H, W]
     return out.cpu()
 
 
@@ -322,7 +316,6 @@ def write_stylization_figures(
 __all__ = [
     "StylizeNotSupported",
     "find_decoder",
-    "forward_soft",
     "interpolate",
     "interpolation_grid",
     "pick_rows",

@@ -88,5 +88,5 @@ def test_a_batch_that_does_not_split_over_the_processes_is_refused_before_any_st
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "augment train: error: generators.cvae.batch_size: 33 images per step cannot be split evenly "
-        "over --nproc 2 processes; use a multiple of 2"]
+        "over 2 processes; use a multiple of 2"]
     assert not (tmp_path / "x.pt").exists()
