@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
 from augment.config import DataConfig, Params
 from augment.data import load_splits
@@ -65,14 +71,6 @@ def copy_project(project: Path, params_overrides: dict) -> dict:
     ``params_overrides`` to its params.yaml, and make it a git repository of its own, as DVC
     needs. Returns the environment to run ``dvc`` there: this venv on PATH, no MLflow or augment
     variables of the caller, one thread, a git identity."""
-    import copy
-    import os
-    import shutil
-    import subprocess
-    import sys
-
-    import yaml
-
     files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True, check=True)
     for name in filter(None, files.stdout.split("\0")):
         src = ROOT / name

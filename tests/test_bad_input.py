@@ -16,28 +16,36 @@ interrupted ``dvc repro`` is marked slow (about two minutes) but is part of the 
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import json
 import os
 import re
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import time
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import torch
+import torchvision.datasets as tvd
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from PIL import Image
+from torch.utils.data import DataLoader
+from torchvision.transforms import PILToTensor
 
+import augment.outputs
 from augment.checkpoint import CheckpointError, read_checkpoint, save_generator
 from augment.cli import main
-from augment.config import DATASETS, MAX_SEED, MODEL_NAMES, ConfigError, DataConfig, Params
+from augment.config import DATASETS, MAX_SEED, MODEL_NAMES, ConfigError, DataConfig, Params, flatten
 from augment.data import load_splits
 from augment.generation import sample_images
 from augment.models import build_model
@@ -45,7 +53,12 @@ from augment.params_file import all_keys, apply_overrides, load_params, params_f
 from augment.sources import SOURCES
 from augment.synthetic import SyntheticDataset
 from augment.synthetic_files import save_synthetic
+from evaluation.classifier_net import SmallCNN
+from evaluation.filtering import save_filter
+from evaluation.judge import save_judge
+from evaluation.quality import QUALITY_KEYS
 from pipelines.stage import run_stage
+from pipelines.train_classifier import train as train_classifier_stage
 from tests.conftest import ROOT, copy_project, merge
 from tests.test_data import fake_mnist, write_png
 
@@ -93,9 +106,6 @@ def template(tmp_path_factory) -> Path:
     labels = torch.arange(200) % 10
     save_synthetic(root / "data/synthetic/cvae.pt", sample_images(model, labels, seed=0), labels, CLASSES,
                    {"model": "cvae"})
-    from evaluation.classifier_net import SmallCNN
-    from evaluation.filtering import save_filter
-    from evaluation.judge import save_judge
 
     save_judge(root / "models/classifiers/judge.pt", SmallCNN((1, 8, 8), 10, 8), {"val_accuracy": 0.5})
     save_filter(root / "models/classifiers/filter.pt", SmallCNN((1, 8, 8), 10, 8), {"val_accuracy": 0.5})
@@ -304,10 +314,7 @@ def truncated(path: str) -> Callable[[Path], None]:
 def flipped_byte(path: str) -> Callable[[Path], None]:
     """One byte of the weights changed: the zip still opens and torch would load it."""
     def setup(project: Path) -> None:
-        import zipfile
-
         file = project / path
-        import struct
 
         with zipfile.ZipFile(file) as archive:
             info = next(i for i in archive.infolist() if "/data/" in i.filename and i.file_size > 64)
@@ -451,8 +458,6 @@ def mnist_files(corrupt: str | None = None) -> Callable[[Path], None]:
 
 
 def no_network(project: Path) -> None:
-    import torchvision.datasets as tvd
-
     def download(self):
         raise RuntimeError("Error downloading train-images-idx3-ubyte.gz: <urlopen error [Errno -3] no network>")
 
@@ -568,8 +573,6 @@ SYNTHETIC_CLI = [
 # Outputs that cannot be written, and all-or-nothing outputs ---------------------------------
 def _fail_on_second_save(project: Path) -> None:
     """The disk fills up while the checkpoint of epoch 2 is written."""
-    import augment.outputs
-
     real_save, calls = torch.save, []
 
     def save(obj, f, *args, **kwargs):
@@ -594,8 +597,6 @@ def _epoch_1_intact(project: Path) -> None:
 
 def _grid_fails(project: Path) -> None:
     """The grid cannot be written after the dataset was: neither file may stay."""
-    from PIL import Image
-
     def broken(*args, **kwargs):
         raise OSError(5, "Input/output error")
 
@@ -607,8 +608,6 @@ def _grid_fails(project: Path) -> None:
 def patch(module: str, name: str, replacement) -> Callable[[Path], None]:
     """Replace ``module.name`` for the duration of one row."""
     def setup(project: Path) -> None:
-        import importlib
-
         mp = pytest.MonkeyPatch()
         mp.setattr(importlib.import_module(module), name, replacement)
         _UNDO.append(mp)
@@ -678,7 +677,6 @@ def sqlite_unwritable(project: Path) -> dict[str, str]:
 def compare_inputs(project: Path) -> None:
     """What compare reads, with made-up numbers: enough to reach its tracking check."""
     tracking_on(project)
-    from evaluation.quality import QUALITY_KEYS
 
     runs = [{"seed": s, "accuracy": 0.9, "macro_f1": 0.9, "train_images": 200} for s in (0, 1)]
     for source in SOURCES:
@@ -749,8 +747,6 @@ def run_row(row: Row, project: Path, capsys) -> tuple[int, str]:
         if row.entry == "augment":
             code = main(row.argv)
         else:
-            import importlib
-
             module, body, choices = STAGES[row.entry]
             code = run_stage(row.entry, getattr(importlib.import_module(module), body), row.argv, choices)
     except SystemExit as exit_info:  # argparse's own usage errors
@@ -846,8 +842,6 @@ PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=[Healt
 
 
 def _flat(params: Params) -> dict:
-    from augment.config import flatten
-
     return flatten(params.to_dict())
 
 
@@ -1234,11 +1228,9 @@ def test_augment_train_is_byte_identical_across_runs(project):
 
 
 def test_classifier_metrics_are_identical_across_runs(project, capsys):
-    from pipelines.train_classifier import train
-
     results = []
     for _ in range(2):
-        assert run_stage("train_classifier", train, ["cvae"], SOURCES) == 0
+        assert run_stage("train_classifier", train_classifier_stage, ["cvae"], SOURCES) == 0
         results.append({p.name: p.read_bytes() for p in sorted((project / "reports/classifiers").iterdir())
                         if p.suffix in (".json", ".csv")})
         results[-1].update({p.name: torch.load(p, weights_only=True)["state_dict"]
@@ -1253,9 +1245,6 @@ def test_classifier_metrics_are_identical_across_runs(project, capsys):
 
 
 def test_synthetic_dataset_items_identical_across_worker_counts(project):
-    from torch.utils.data import DataLoader
-    from torchvision.transforms import PILToTensor
-
     def items(workers: int) -> tuple[torch.Tensor, torch.Tensor]:
         dataset = SyntheticDataset("cvaegan", 90, seed=3, root="models/generators", batch_size=16,
                                    transform=PILToTensor())

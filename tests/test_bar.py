@@ -3,7 +3,6 @@ rare classes. Known answers where one exists; the metrics and report contract fo
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 import torch
@@ -22,11 +21,12 @@ from augment.sources import SOURCES, filtered_name, parse_source, source_label
 from evaluation.classic import ClassicAugmentation, affine_theta, erase_mask
 from evaluation.classifier import train_classifier
 from evaluation.filtering import filtered_sample, load_filter, save_filter, train_filter
+from evaluation.judge import load_judge
 from evaluation.mixing import mix_training_data
 from evaluation.prediction import probabilities
 from evaluation.report import accuracy_table, render_report
-from evaluation.report_findings import explain
 from evaluation.report_bar import capitalized
+from evaluation.report_findings import explain
 from evaluation.stats import paired_delta, summarize, verdict
 from pipelines.compare import comparison
 
@@ -236,8 +236,6 @@ def test_an_impossible_threshold_stops_with_the_keys_to_change(tiny_generator_an
 
 
 def test_the_filter_network_is_tagged_and_not_the_judge(tiny_generator_and_filter, tmp_path):
-    from evaluation.judge import load_judge
-
     _, net, info = tiny_generator_and_filter
     save_filter(tmp_path / "filter.pt", net, info)
     loaded, meta = load_filter(tmp_path / "filter.pt")

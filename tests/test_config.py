@@ -3,8 +3,9 @@
 from pathlib import Path
 
 import pytest
+import yaml
 
-from augment.config import ConfigError, Params
+from augment.config import ConfigError, Params, flatten
 from augment.params_file import all_keys, load_params, params_from_dict
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -16,10 +17,6 @@ def test_params_yaml_matches_the_dataclass_defaults():
 
 
 def test_params_yaml_lists_every_key():
-    import yaml
-
-    from augment.config import flatten
-
     raw = yaml.safe_load((ROOT / "params.yaml").read_text())
     assert set(flatten(raw)) == set(all_keys())
 
@@ -88,9 +85,7 @@ def test_missing_params_file_is_named(tmp_path):
 
 def test_the_28x28_profile_has_exactly_the_keys_of_params_yaml():
     # One profile file: `cp params-mnist.yaml params.yaml` must give a complete, valid params.yaml.
-    import yaml
 
-    from augment.config import flatten
 
     raw = yaml.safe_load((ROOT / "params-mnist.yaml").read_text())
     assert set(flatten(raw)) == set(all_keys())

@@ -13,9 +13,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import torchvision.datasets as tvd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
+from sklearn.datasets import load_digits
+from torchvision.transforms import ToTensor
 
 from augment.config import DataConfig
 from augment.data import load_splits
@@ -86,8 +89,6 @@ def test_digits_shapes_range_and_sizes(digits: Splits):
 
 
 def test_digits_splits_are_disjoint_and_cover_everything():
-    from sklearn.datasets import load_digits
-
     bunch = load_digits()
     labels = torch.from_numpy(bunch.target)
     train, val, test = split_indices(labels, 10, DataConfig())
@@ -254,8 +255,6 @@ def test_missing_mnist_files_name_the_expected_files(tmp_path: Path):
 
 
 def test_failed_download_is_a_data_error(tmp_path: Path, monkeypatch):
-    import torchvision.datasets as tvd
-
     def no_network(self):
         raise RuntimeError("Error downloading train-images-idx3-ubyte.gz:\nno network")
 
@@ -391,8 +390,6 @@ def test_to_pil_modes_and_rounding():
 
 
 def test_image_tensor_dataset_behaves_like_mnist(digits: Splits):
-    from torchvision.transforms import ToTensor
-
     ds = ImageTensorDataset(digits.test, digits.classes)
     assert len(ds) == len(digits.test)
     image, target = ds[3]

@@ -1,10 +1,12 @@
 """Known-answer tests for evaluation.metrics (all deterministic: fixed-seed local generators)."""
+
 import math
 
 import numpy as np
 import pytest
 from scipy.spatial.distance import cdist
 
+import evaluation.metrics as m
 from evaluation.metrics import (
     frechet_distance,
     frechet_distance_gaussians,
@@ -71,7 +73,6 @@ def test_fid_handles_singular_covariance():
 
 def test_fid_retries_with_eps_when_sqrtm_is_not_finite(monkeypatch):
     # Force the pytorch-fid fallback: the first square root fails, the retry adds eps * I.
-    import evaluation.metrics as m
 
     real_sqrtm, calls = m.linalg.sqrtm, []
 

@@ -9,6 +9,7 @@ import pickle
 from pathlib import Path
 
 import mlflow
+import pandas as pd
 import pytest
 import torch
 import yaml
@@ -79,7 +80,6 @@ def test_an_alias_and_the_generic_pyfunc_loader_give_the_same_images(store):
     expected = SyntheticDataset(store["checkpoint"], 6, seed=1, batch_size=6).tensors()[0]  # [6, 1, 8, 8]
     torch.testing.assert_close(by_alias.tensors()[0], expected, rtol=0, atol=0)
 
-    import pandas as pd
 
     mlflow.set_tracking_uri(store["uri"])
     pyfunc = mlflow.pyfunc.load_model(store["model_uri"])

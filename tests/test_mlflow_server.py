@@ -16,7 +16,9 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from mlflow.tracking import MlflowClient
 
+from augment.cli import main
 from tests.conftest import copy_project
 
 pytestmark = pytest.mark.server
@@ -113,7 +115,6 @@ def test_a_dvc_repro_logs_every_run_metric_and_image_through_the_server(tmp_path
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert not (project / "mlflow.db").exists() and not (project / "mlruns").exists()  # nothing local
 
-    from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri=server.uri)
     experiment = client.get_experiment_by_name("augment")
@@ -147,9 +148,7 @@ def test_a_dvc_repro_logs_every_run_metric_and_image_through_the_server(tmp_path
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="no Chromium: apt-get install chromium")
 def test_the_address_augment_ui_prints_opens_the_training_runs_in_a_real_browser(server, capsys, monkeypatch):
     # Runs after the repro test above, whose runs the server holds.
-    from mlflow.tracking import MlflowClient
 
-    from augment.cli import main
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", server.uri)
     assert main(["ui"]) == 0  # a server URI: prints its runs page, starts nothing

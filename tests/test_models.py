@@ -8,7 +8,8 @@ import torch
 
 from augment.config import CGANConfig, CVAEConfig, CVAEGANConfig
 from augment.models import REGISTRY, build_model, model_class
-from augment.models.layers import num_halvings
+from augment.models.layers import num_halvings, reparameterize
+from augment.models.losses import kl_prior, llike_loss
 
 SHAPES = [(1, 8, 8), (1, 28, 28), (3, 32, 32)]
 SMALL = {
@@ -121,8 +122,6 @@ def test_cvaegan_encoder_gets_exactly_the_gradient_of_prior_plus_llike():
     opts["decoder"] = torch.optim.SGD(model.decoder.parameters(), lr=0.0)
     before = weights(model.encoder)
 
-    from augment.models.layers import reparameterize
-    from augment.models.losses import kl_prior, llike_loss
 
     torch.manual_seed(5)
     mu, logvar = model.encoder(x, y)

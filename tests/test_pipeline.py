@@ -10,12 +10,20 @@ import subprocess
 import sys
 from pathlib import Path
 
+import mlflow
 import pytest
 import yaml
+from mlflow.tracking import MlflowClient
 
+from augment.checkpoint import read_checkpoint
+from augment.config import MODEL_NAMES
+from augment.labeled import Splits
+from augment.params_file import all_keys
 from augment.sources import SOURCES, source_label
+from augment.synthetic import SyntheticDataset
 from evaluation.report_bar import capitalized
 from pipelines.stage import run_stage
+from pipelines.train_generator import train as train_generator_stage
 from tests.conftest import ROOT, copy_project
 
 BIN = Path(sys.executable).parent
@@ -54,7 +62,6 @@ def test_metrics_file_has_every_source_and_method_deltas(repro):
     real = metrics["real"]
     # the asked composition: real with classes 0 and 1 thinned to half; each method tops every
     # class up to the largest, with or without classical augmentation or filter
-    from augment.labeled import Splits
 
     counts = Splits.load(project / "data/splits/splits.pt").train.labels.bincount()
     assert real["train_images"] == metrics["classic"]["train_images"] == int(counts.sum())
@@ -128,8 +135,6 @@ def test_outputs_exist_where_params_yaml_says(repro):
 
 def test_mlflow_runs_carry_the_tags_and_images(repro):
     project, _, _ = repro
-    import mlflow
-    from mlflow.tracking import MlflowClient
 
     uri = f"sqlite:///{project / 'mlflow.db'}"
     mlflow.set_tracking_uri(uri)
@@ -190,9 +195,7 @@ def test_mlflow_runs_carry_the_tags_and_images(repro):
 
 def test_each_generator_is_a_registered_model_giving_the_checkpoints_images(repro):
     project, _, first = repro
-    from mlflow.tracking import MlflowClient
 
-    from augment.synthetic import SyntheticDataset
 
     uri = f"sqlite:///{project / 'mlflow.db'}"
     client = MlflowClient(uri)
@@ -214,7 +217,6 @@ def test_second_repro_does_no_work_and_metrics_show(repro):
 
 def test_the_cvaegan_starts_from_the_cvae_through_dvc(repro):
     project, _, first = repro
-    from augment.checkpoint import read_checkpoint
 
     out = first.stdout
     assert out.index("Running stage 'train_generator@cvae'") < out.index("Running stage 'train_generator@cvaegan'")
@@ -300,18 +302,14 @@ def test_stage_argument_errors_exit_2(tmp_path, monkeypatch, capsys, argv, messa
 def test_stage_with_missing_input_names_the_file(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     shutil.copy(ROOT / "params.yaml", tmp_path / "params.yaml")
-    from pipelines.train_generator import train
 
-    assert run_stage("train_generator", train, ["cvae"], choices=["cvae"]) == 2
+    assert run_stage("train_generator", train_generator_stage, ["cvae"], choices=["cvae"]) == 2
     assert "data/splits/splits.pt" in capsys.readouterr().err
 
 
 def test_every_param_that_changes_results_is_a_dependency_of_some_stage():
     """So that `dvc exp run -S KEY=VALUE` (and editing params.yaml) reruns what KEY affects.
     `paths` is templated into dvc.yaml itself and `tracking` changes no output."""
-    from augment.config import MODEL_NAMES
-    from augment.params_file import all_keys
-
     stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
     declared = set()
     for stage in stages.values():

@@ -14,7 +14,9 @@ from augment.generator_training import train_generator
 from augment.models import build_model
 from augment.models.layers import reparameterize
 from augment.models.losses import reconstruction_loss
+from augment.paths import generator_checkpoint
 from augment.training import TrainingDiverged, epoch_batches, fit
+from augment.warm_start import warm_start
 from tests.conftest import tiny_params
 
 
@@ -168,8 +170,6 @@ def test_resume_with_steps_per_epoch_equals_an_uninterrupted_run(tmp_path, digit
 
 
 def test_warm_start_copies_encoder_and_decoder_and_nothing_else(tmp_path, digits):
-    from augment.paths import generator_checkpoint
-
     params = tiny_params(tmp_path, epochs=1, ema=0.9)
     cvae, _, cvae_path = train_generator(params, "cvae", splits=digits, progress=False)
     assert cvae_path == generator_checkpoint(params, "cvae")
@@ -178,7 +178,6 @@ def test_warm_start_copies_encoder_and_decoder_and_nothing_else(tmp_path, digits
     cold = build_model("cvaegan", params.generators.cvaegan, digits.image_shape, digits.num_classes)
     params.generators.cvaegan = dataclasses.replace(params.generators.cvaegan, init_from="cvae")
 
-    from augment.warm_start import warm_start
 
     torch.manual_seed(params.generators.seed)
     warm = build_model("cvaegan", params.generators.cvaegan, digits.image_shape, digits.num_classes)
