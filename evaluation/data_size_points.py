@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from augment.sources import SOURCES
+from evaluation.results import Metrics
 
 PARAM = "data.train_size"
 DEFAULT_METRICS = "reports/metrics.json"
@@ -102,7 +103,7 @@ def _setup(data: dict, params_file: str) -> tuple:
     return tuple(json.dumps(v, sort_keys=True) for v in values)
 
 
-def _metrics(data: dict, metrics_file: str) -> dict[str, dict[str, Any]] | None:
+def _metrics(data: dict, metrics_file: str) -> Metrics | None:
     """The per-source objects of metrics.json, or None when the file is absent or unreadable."""
     content = _get(data, "metrics", metrics_file, "data")
     if not isinstance(content, dict):

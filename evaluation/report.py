@@ -31,6 +31,7 @@ from evaluation.report_findings import (
     methods_of,
     number,
 )
+from evaluation.results import Metrics
 from evaluation.stats import HELPS, HURTS, NO_EFFECT
 
 __all__ = [
@@ -72,7 +73,7 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def accuracy_table(metrics: dict[str, dict]) -> str:
+def accuracy_table(metrics: Metrics) -> str:
     """Source | accuracy | its 95 % interval | delta vs real (points) with interval and verdict |
     the same against classical augmentation, when the run has the ``classic`` source."""
     header = ["Source", "Test accuracy", "95 % interval", "Δ vs real (points)",
@@ -114,7 +115,7 @@ def _quality_cell(metric: QualityMetric) -> Callable[[dict], str]:
 QUALITY_COLUMNS = [(m.label, _quality_cell(m)) for m in QUALITY_METRICS] + [("n", lambda q: fmt(q.get("n"), 0))]
 
 
-def quality_table(quality: dict[str, dict], metrics: dict[str, dict] | None = None) -> str:
+def quality_table(quality: dict[str, dict], metrics: Metrics | None = None) -> str:
     """One row per method, then the held-out real reference. The reference's CAS is the real
     source's downstream accuracy (a classifier trained on real data, tested on the real test
     split), taken from ``metrics`` when the reference itself has none."""
@@ -186,7 +187,7 @@ def figures_section(figures: dict[str, str], methods: list[str], quality: dict[s
 # --------------------------------------------------------------------------------------------
 
 
-def _setup(context: dict[str, Any], metrics: dict[str, dict]) -> str:
+def _setup(context: dict[str, Any], metrics: Metrics) -> str:
     """'Setup: dataset digits, 1294 real training images, classifier seeds 0, 1, 2.' plus a bullet
     for every other context item."""
     seeds = context.get("seeds", metrics.get(REAL, {}).get("seeds"))
@@ -219,7 +220,7 @@ QUALITY_NOTE = (
 )
 
 
-def render_report(metrics: dict[str, dict], quality: dict[str, dict], figures: dict[str, str],
+def render_report(metrics: Metrics, quality: dict[str, dict], figures: dict[str, str],
                   out_dir: str | os.PathLike, context: dict[str, Any] | None = None) -> str:
     """The markdown text of the report; figure links are relative to ``out_dir``."""
     methods = [m for m in MODEL_NAMES if m in metrics or m in quality]
@@ -241,7 +242,7 @@ def render_report(metrics: dict[str, dict], quality: dict[str, dict], figures: d
     return "\n".join(parts).rstrip() + "\n"
 
 
-def write_report(metrics: dict[str, dict], quality: dict[str, dict], figures: dict[str, str],
+def write_report(metrics: Metrics, quality: dict[str, dict], figures: dict[str, str],
                  out_path: str | os.PathLike, context: dict[str, Any] | None = None) -> str:
     """Write :func:`render_report` to ``out_path`` (e.g. ``reports/comparison.md``) atomically
     and return the markdown text."""

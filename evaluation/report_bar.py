@@ -12,9 +12,8 @@ numbers (pipelines/compare.py), with the words of :func:`evaluation.stats.verdic
 
 from __future__ import annotations
 
-from typing import Any
-
 from augment.sources import REAL, SOURCES, parse_source, source_label
+from evaluation.results import Metrics, SourceMetrics
 from evaluation.stats import HELPS, HURTS, NO_EFFECT, verdict_key
 
 __all__ = ["delta_cells", "beyond_classic_sentences", "filter_sentences", "rare_class_section", "capitalized",
@@ -34,17 +33,17 @@ def points(value: float) -> str:
 
 
 
-def _ordered(metrics: dict[str, dict]) -> list[str]:
+def _ordered(metrics: Metrics) -> list[str]:
     return [s for s in SOURCES if s in metrics] + sorted(set(metrics) - set(SOURCES))
 
 
-def one_seed(entry: dict[str, Any]) -> bool:
+def one_seed(entry: SourceMetrics) -> bool:
     """True when the entry was measured on a single seed (its interval is undefined)."""
     seeds = entry.get("accuracy_per_seed", entry.get("seeds"))
     return seeds is not None and len(seeds) < 2
 
 
-def interval_verdict(entry: dict[str, Any], prefix: str) -> str:
+def interval_verdict(entry: SourceMetrics, prefix: str) -> str:
     """The verdict pipelines/compare.py stored for the interval ``<prefix>_ci_low`` /
     ``<prefix>_ci_high`` of a metrics.json entry (:func:`evaluation.stats.delta_fields`): computed
     once there, never recomputed here."""
@@ -52,17 +51,17 @@ def interval_verdict(entry: dict[str, Any], prefix: str) -> str:
 
 
 
-def _interval(entry: dict[str, Any], prefix: str) -> str:
+def _interval(entry: SourceMetrics, prefix: str) -> str:
     return f"[{points(entry[f'{prefix}_ci_low'])}, {points(entry[f'{prefix}_ci_high'])}]"
 
 
-def delta_cells(entry: dict[str, Any], base: str) -> list[str]:
+def delta_cells(entry: SourceMetrics, base: str) -> list[str]:
     """Table cells for ``delta_vs_<base>``: points, 95 % interval, verdict."""
     prefix = f"delta_vs_{base}"
     return [points(entry[prefix]), _interval(entry, prefix), interval_verdict(entry, prefix)]
 
 
-def beyond_classic_sentences(metrics: dict[str, dict]) -> list[str]:
+def beyond_classic_sentences(metrics: Metrics) -> list[str]:
     """One sentence per source measured against ``classic``."""
     out = []
     for source in _ordered(metrics):
@@ -82,7 +81,7 @@ def beyond_classic_sentences(metrics: dict[str, dict]) -> list[str]:
     return out
 
 
-def filter_sentences(metrics: dict[str, dict]) -> list[str]:
+def filter_sentences(metrics: Metrics) -> list[str]:
     """One sentence per filtered set: how filtering changed the method's accuracy."""
     out = []
     for source in _ordered(metrics):
@@ -104,7 +103,7 @@ def _cell(mean: float, low: float, high: float) -> str:
     return f"{mean:.3f} [{low:.3f}, {high:.3f}]"
 
 
-def rare_class_section(metrics: dict[str, dict]) -> list[str]:
+def rare_class_section(metrics: Metrics) -> list[str]:
     """Markdown lines: per source, each rare class's test accuracy and their mean with 95 %
     intervals, macro-F1 with its interval, and the sentences of the sources that help or hurt the
     rare classes. Empty when the run has no rare classes (``data.imbalance.classes`` empty)."""

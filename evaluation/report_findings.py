@@ -36,6 +36,7 @@ from evaluation.report_bar import (
     one_seed,
 )
 from evaluation.report_bar import points as _pp
+from evaluation.results import Metrics, SourceMetrics
 from evaluation.stats import HELPS, HURTS, NO_EFFECT
 
 DECIMALS = 3  # quality values are printed, compared and tied at this many decimals
@@ -157,7 +158,7 @@ def lowest_fid_sentence(quality: dict[str, dict]) -> str | None:
                         _reference(quality, "fid", "held-out real data"))
 
 
-def best_cas_sentence(quality: dict[str, dict], metrics: dict[str, dict]) -> str | None:
+def best_cas_sentence(quality: dict[str, dict], metrics: Metrics) -> str | None:
     """Which method's images alone train the best classifier, against real data's accuracy."""
     def head(names: str, tied: bool) -> str:
         return (f"{names} {'are tied for' if tied else 'has'} the highest CAS, the accuracy of a "
@@ -168,7 +169,7 @@ def best_cas_sentence(quality: dict[str, dict], metrics: dict[str, dict]) -> str
                         "" if real is None else f"; trained on real data: {fmt(real)}")
 
 
-def effect_verdict(entry: dict[str, Any]) -> str:
+def effect_verdict(entry: SourceMetrics) -> str:
     """:func:`evaluation.stats.verdict` of a metrics.json method entry's delta interval.
 
     The interval counts as undefined (so never "helps"/"hurts") with fewer than two seeds, as in
@@ -177,12 +178,12 @@ def effect_verdict(entry: dict[str, Any]) -> str:
     return interval_verdict(entry, "delta")  # delta_ci_low / delta_ci_high: the delta vs real
 
 
-def _delta_text(entry: dict[str, Any]) -> str:
+def _delta_text(entry: SourceMetrics) -> str:
     return (f"{_pp(entry['delta_vs_real'])} percentage points of test accuracy against real data "
             f"alone, 95 % interval [{_pp(entry['delta_ci_low'])}, {_pp(entry['delta_ci_high'])}]")
 
 
-def effect_sentence(name: str, entry: dict[str, Any]) -> str:
+def effect_sentence(name: str, entry: SourceMetrics) -> str:
     """'<method> helps / hurts / has no measurable effect on the classifier: <delta, interval>'."""
     word = effect_verdict(entry)
     label = capitalized(method_label(name))
@@ -195,13 +196,13 @@ def effect_sentence(name: str, entry: dict[str, Any]) -> str:
     return f"{label} has {NO_EFFECT} on the classifier: {_delta_text(entry)} ({why})."
 
 
-def effect_sentences(metrics: dict[str, dict]) -> list[str]:
+def effect_sentences(metrics: Metrics) -> list[str]:
     """One :func:`effect_sentence` per method of ``metrics``."""
     return [effect_sentence(m, metrics[m]) for m in methods_of(metrics)
             if "delta_ci_low" in metrics[m]]
 
 
-def helps_most_sentence(metrics: dict[str, dict]) -> str | None:
+def helps_most_sentence(metrics: Metrics) -> str | None:
     """Which of the methods that help has the largest mean delta (ties named); or that none helps."""
     entries = {m: metrics[m] for m in methods_of(metrics) if "delta_ci_low" in metrics[m]}
     if not entries:
@@ -267,7 +268,7 @@ def stylisation_sentence(quality: dict[str, dict]) -> str | None:
     return text + "."
 
 
-def explain(metrics: dict[str, dict], quality: dict[str, dict]) -> list[str]:
+def explain(metrics: Metrics, quality: dict[str, dict]) -> list[str]:
     """The explanation's sentences, each computed from ``metrics`` / ``quality`` (module rules)."""
     findings: list[Callable[[], str | list[str] | None]] = [
         lambda: effect_sentences(metrics),

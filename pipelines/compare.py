@@ -35,14 +35,15 @@ from evaluation.figures import accuracy_bars, loss_curves, side_by_side
 from evaluation.quality import QUALITY_KEYS
 from evaluation.report import figure_key, write_report
 from evaluation.report_findings import method_label
+from evaluation.results import Metrics, SourceMetrics
 from evaluation.stats import delta_fields, paired_delta, summarize
 from pipelines.stage import run_stage
 
 
 def comparison(results: dict[str, dict], quality: dict[str, dict] | None = None,
                samples: dict[str, dict] | None = None, rare_classes: list[int] | None = None,
-               class_names: list[str] | None = None) -> dict[str, dict]:
-    """The metrics.json content (docs/design.md, "metrics.json").
+               class_names: list[str] | None = None) -> Metrics:
+    """The metrics.json content: one :class:`evaluation.results.SourceMetrics` per source.
 
     ``results``: each source's train_classifier result (``real`` required); ``quality``: each
     method's quality numbers; ``samples``: each filtered set's sample record (acceptance rates);
@@ -53,12 +54,12 @@ def comparison(results: dict[str, dict], quality: dict[str, dict] | None = None,
     ``delta_vs_unfiltered`` for each ``<method>-filtered`` against ``<method>``.
     """
     seeds = [r["seed"] for r in results[REAL]["runs"]]
-    metrics = {}
+    metrics: Metrics = {}
     for source in [s for s in SOURCES if s in results] + sorted(set(results) - set(SOURCES)):
         result = results[source]
         acc = _per_seed(result, "accuracy")
         s, f1 = summarize(acc), summarize(_per_seed(result, "macro_f1"))
-        entry = {
+        entry: SourceMetrics = {
             "accuracy": s["mean"],
             "accuracy_std": s["std"],
             "accuracy_ci_low": s["ci_low"],

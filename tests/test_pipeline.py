@@ -22,6 +22,7 @@ from augment.params_file import all_keys
 from augment.sources import SOURCES, source_label
 from augment.synthetic import SyntheticDataset
 from evaluation.report_bar import capitalized
+from evaluation.results import ClassInterval, declared_keys
 from pipelines.stage import run_stage
 from pipelines.train_generator import train as train_generator_stage
 from tests.conftest import ROOT, copy_project
@@ -59,6 +60,10 @@ def test_metrics_file_has_every_source_and_method_deltas(repro):
     project, _, _ = repro
     metrics = json.loads((project / "reports/metrics.json").read_text())
     assert list(metrics) == list(SOURCES)
+    # every key of every entry is declared by the one record type (evaluation/results.py); this
+    # tiny run has rare classes, filtered sets and quality numbers, so every kind of key is here
+    assert set().union(*metrics.values()) == declared_keys()
+    assert set(metrics["real"]["rare_per_class"]["0"]) == set(ClassInterval.__annotations__)
     real = metrics["real"]
     # the asked composition: real with classes 0 and 1 thinned to half; each method tops every
     # class up to the largest, with or without classical augmentation or filter

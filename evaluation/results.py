@@ -1,0 +1,81 @@
+"""The record of one source in ``reports/metrics.json``: :class:`SourceMetrics`, the one place in
+code that names every key pipelines/compare.py writes and the report (evaluation/report*.py), the
+data-size product and the tests read, with what each means (docs/design.md, "metrics.json").
+
+A ``TypedDict`` rather than a dataclass: the file is JSON that DVC reads as it is, so an entry
+stays a plain dict, and which keys it carries depends on the source (the real baseline has no
+delta, only the filtered sets have ``delta_vs_unfiltered``). :data:`Metrics` maps each source, in
+augment/sources.py's order, to its entry. tests/test_pipeline.py checks that every key of a real
+metrics.json is declared here.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, TypedDict
+
+from evaluation.quality import QUALITY_KEYS
+
+
+class ClassInterval(TypedDict):
+    """One rare class's test accuracy: mean over seeds with its 95 % interval."""
+
+    accuracy: float
+    ci_low: float
+    ci_high: float
+
+
+# A generator's quality numbers (evaluation/quality.py QUALITY_METRICS), carried by the entries of
+# the three methods; None where a number does not apply (a CGAN has no reconstruction error).
+QualityNumbers = TypedDict("QualityNumbers", {key: Optional[float] for key in QUALITY_KEYS}, total=False)
+
+
+class SourceMetrics(QualityNumbers, total=False):
+    """One source's entry. Intervals are 95 % Student-t intervals over the classifier seeds;
+    deltas are paired by seed (evaluation/stats.py); every verdict is
+    :func:`evaluation.stats.verdict` of the interval stored beside it (``delta_fields``)."""
+
+    # test accuracy and macro-F1 on the real test split, over the classifier seeds
+    accuracy: float
+    accuracy_std: float
+    accuracy_ci_low: float
+    accuracy_ci_high: float
+    accuracy_per_seed: list[float]
+    macro_f1: float
+    macro_f1_ci_low: float
+    macro_f1_ci_high: float
+    seeds: list[int]
+    train_images: int  # images the classifier trained on: real (+ synthetic)
+    real_train_images: int  # real training images (the same for every source)
+    # against real (every source but real)
+    delta_vs_real: float
+    delta_ci_low: float
+    delta_ci_high: float
+    verdict: str
+    # against classical augmentation (every source but real and classic)
+    delta_vs_classic: float
+    delta_vs_classic_ci_low: float
+    delta_vs_classic_ci_high: float
+    verdict_vs_classic: str
+    # a filtered set against its unfiltered images (<method>-filtered only)
+    delta_vs_unfiltered: float
+    delta_vs_unfiltered_ci_low: float
+    delta_vs_unfiltered_ci_high: float
+    verdict_vs_unfiltered: str
+    acceptance_rate: Optional[float]  # share of candidates the filter kept
+    # the rare classes (data.imbalance.classes set): their mean accuracy, its delta against real
+    rare_accuracy: float
+    rare_accuracy_ci_low: float
+    rare_accuracy_ci_high: float
+    rare_delta_vs_real: float
+    rare_delta_vs_real_ci_low: float
+    rare_delta_vs_real_ci_high: float
+    rare_verdict_vs_real: str
+    rare_per_class: dict[str, ClassInterval]  # class name -> its accuracy
+
+
+Metrics = dict[str, SourceMetrics]  # source -> entry: the whole of reports/metrics.json
+
+
+def declared_keys() -> set[str]:
+    """Every key a :class:`SourceMetrics` entry may carry."""
+    return set(SourceMetrics.__annotations__) | set(QUALITY_KEYS)
