@@ -7,7 +7,7 @@ and returns CPU tensors or plain Python types.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TypedDict
 
 import numpy as np
 import torch
@@ -53,8 +53,19 @@ def features(model: SmallCNN, images: torch.Tensor | LabeledImages, batch_size: 
     return out if out is not None else torch.zeros(0, model.feature_dim)
 
 
+class EvaluationMetrics(TypedDict):
+    """What :func:`evaluate` measures on one labeled set (the test split: once, after training)."""
+
+    accuracy: float  # fraction of correct predictions
+    macro_f1: float  # sklearn f1_score(average="macro", zero_division=0)
+    per_class_accuracy: list[float]  # K: recall of each class; 0.0 for a class with no images
+    support: list[int]  # K: images of each class
+    confusion_matrix: list[list[int]]  # K x K: rows = true labels, columns = predictions
+    n: int  # images
+
+
 def evaluate(model: SmallCNN, data: LabeledImages, num_classes: int, batch_size: int = 512,
-             device: torch.device | str = "cpu") -> dict[str, Any]:
+             device: torch.device | str = "cpu") -> EvaluationMetrics:
     """Classification metrics of ``model`` on ``data``, as plain Python types:
 
     - ``accuracy``: fraction of correct predictions;

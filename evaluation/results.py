@@ -1,19 +1,44 @@
-"""The record of one source in ``reports/metrics.json``: :class:`SourceMetrics`, the one place in
-code that names every key pipelines/compare.py writes and the report (evaluation/report*.py), the
-data-size product and the tests read, with what each means (docs/design.md, "metrics.json").
+"""The records of the pipeline's result files, one type each, the one place in code that names
+their keys with what each means (docs/design.md, contracts):
+
+- :class:`ClassifierResult`, ``reports/classifiers/<source>.json`` (train_classifier): one
+  :class:`ClassifierRun` per seed (the test metrics of :class:`evaluation.prediction.EvaluationMetrics`
+  plus how it trained) and the summary over seeds;
+- :class:`SourceMetrics`, one entry of ``reports/metrics.json`` (compare), which the report
+  (evaluation/report*.py), the data-size product and the tests read.
 
 A ``TypedDict`` rather than a dataclass: the file is JSON that DVC reads as it is, so an entry
 stays a plain dict, and which keys it carries depends on the source (the real baseline has no
 delta, only the filtered sets have ``delta_vs_unfiltered``). :data:`Metrics` maps each source, in
 augment/sources.py's order, to its entry. tests/test_pipeline.py checks that every key of a real
-metrics.json is declared here.
+metrics.json, and of a classifier result, is declared here.
 """
 
 from __future__ import annotations
 
 from typing import Optional, TypedDict
 
+from evaluation.prediction import EvaluationMetrics
 from evaluation.quality import QUALITY_KEYS
+
+
+class ClassifierRun(EvaluationMetrics):
+    """One seed's downstream classifier: its test metrics and how it trained."""
+
+    seed: int
+    train_images: int  # real (+ synthetic) images it trained on
+    best_step: int  # the step whose weights were kept (best validation accuracy)
+    val_accuracy: float  # at that step
+
+
+class ClassifierResult(TypedDict):
+    """``reports/classifiers/<source>.json``: every seed's run and the summary over seeds."""
+
+    source: str
+    seeds: list[int]
+    summary: dict[str, dict]  # accuracy / macro_f1 -> evaluation.stats.summarize's dict
+    runs: list[ClassifierRun]
+    classes: list[str]  # class names, index = label
 
 
 class ClassInterval(TypedDict):

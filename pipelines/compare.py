@@ -35,12 +35,12 @@ from evaluation.figures import accuracy_bars, loss_curves, side_by_side
 from evaluation.quality import QUALITY_KEYS
 from evaluation.report import figure_key, write_report
 from evaluation.report_findings import method_label
-from evaluation.results import Metrics, SourceMetrics
+from evaluation.results import ClassifierResult, Metrics, SourceMetrics
 from evaluation.stats import delta_fields, paired_delta, summarize
 from pipelines.stage import run_stage
 
 
-def comparison(results: dict[str, dict], quality: dict[str, dict] | None = None,
+def comparison(results: dict[str, ClassifierResult], quality: dict[str, dict] | None = None,
                samples: dict[str, dict] | None = None, rare_classes: list[int] | None = None,
                class_names: list[str] | None = None) -> Metrics:
     """The metrics.json content: one :class:`evaluation.results.SourceMetrics` per source.

@@ -34,6 +34,7 @@ from evaluation.classifier_net import save_classifier
 from evaluation.figures import confusion_figure
 from evaluation.mixing import mix_training_data
 from evaluation.prediction import evaluate, predict
+from evaluation.results import ClassifierResult, ClassifierRun
 from evaluation.stats import summarize
 from pipelines.stage import run_stage
 
@@ -52,7 +53,7 @@ def train(params: Params, args) -> None:
     augment = ClassicAugmentation(params.augmentation) if source.classic else None
     synthetic_name, source = source.synthetic, source.name
     device = resolve_device(params.device)
-    runs = []
+    runs: list[ClassifierRun] = []
     with Tracker(params, stage="train_classifier", method=source, run_name=f"classifier:{source}") as tracker:
         tracker.log_params({"source": source, "classifier": vars(cfg).copy(), "data": params.to_dict()["data"],
                             **({"augmentation": vars(params.augmentation).copy()} if augment else {})})
@@ -69,9 +70,9 @@ def train(params: Params, args) -> None:
                                                device=device, desc=f"classifier {source} seed {seed}",
                                                augment=augment, acceleration=params.acceleration)
                 # The test split, once, for the final measurement.
-                result = evaluate(model, splits.test, splits.num_classes, device=device)
-                result.update(seed=seed, train_images=len(train_data), best_step=info["best_step"],
-                              val_accuracy=info["val_accuracy"])
+                result: ClassifierRun = {**evaluate(model, splits.test, splits.num_classes, device=device),
+                                         "seed": seed, "train_images": len(train_data),
+                                         "best_step": info["best_step"], "val_accuracy": info["val_accuracy"]}
                 runs.append(result)
                 save_classifier(staged.path(classifier_dir(params, source) / f"seed_{seed}.pt"), model,
                                 {"source": source, "seed": seed, "classes": splits.classes})
@@ -80,7 +81,7 @@ def train(params: Params, args) -> None:
                 if seed == cfg.seeds[0]:
                     _write_predictions(staged.path(classifier_predictions(params, source)), splits, model, device)
             summary = {key: summarize([r[key] for r in runs]) for key in ("accuracy", "macro_f1")}
-            report = {"source": source, "seeds": list(cfg.seeds), "summary": summary, "runs": runs,
+            report: ClassifierResult = {"source": source, "seeds": list(cfg.seeds), "summary": summary, "runs": runs,
                       "classes": splits.classes}
             staged.path(out).write_text(json.dumps(report, indent=2))
             figure = out.with_name(f"{source}_confusion.png")

@@ -22,7 +22,7 @@ from augment.params_file import all_keys
 from augment.sources import SOURCES, source_label
 from augment.synthetic import SyntheticDataset
 from evaluation.report_bar import capitalized
-from evaluation.results import ClassInterval, declared_keys
+from evaluation.results import ClassifierResult, ClassifierRun, ClassInterval, declared_keys
 from pipelines.stage import run_stage
 from pipelines.train_generator import train as train_generator_stage
 from tests.conftest import ROOT, copy_project
@@ -64,6 +64,9 @@ def test_metrics_file_has_every_source_and_method_deltas(repro):
     # tiny run has rare classes, filtered sets and quality numbers, so every kind of key is here
     assert set().union(*metrics.values()) == declared_keys()
     assert set(metrics["real"]["rare_per_class"]["0"]) == set(ClassInterval.__annotations__)
+    result = json.loads((project / "reports/classifiers/classic+cgan.json").read_text())
+    assert set(result) == set(ClassifierResult.__annotations__)
+    assert all(set(run) == set(ClassifierRun.__annotations__) for run in result["runs"])
     real = metrics["real"]
     # the asked composition: real with classes 0 and 1 thinned to half; each method tops every
     # class up to the largest, with or without classical augmentation or filter
@@ -278,10 +281,12 @@ def test_a_dvc_remote_round_trip_leaves_repro_nothing_to_do(repro, tmp_path):
 
 def test_dvc_exp_run_with_a_param_override(repro):
     project, env, _ = repro
-    _run(["dvc", "exp", "run", "-S", "generators.cvaegan.gamma=0.25", "-n", "gamma-quarter"], project, env)
+    # evaluation.k (the PRDC neighbours): reruns judge, evaluate@* and compare, a third of what a
+    # generator's parameter would (which stages those rerun: the gamma test above)
+    _run(["dvc", "exp", "run", "-S", "evaluation.k=3", "-n", "k-three"], project, env)
     shown = json.loads(_run(["dvc", "exp", "show", "--json"], project, env).stdout)
     text = json.dumps(shown)
-    assert "gamma-quarter" in text and "0.25" in text and "delta_vs_real" in text
+    assert "k-three" in text and '"k": 3' in text and "delta_vs_real" in text
 
 
 @pytest.mark.parametrize(
