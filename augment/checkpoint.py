@@ -33,7 +33,7 @@ import torch
 import augment
 from augment.config import ConfigError, one_line
 from augment.models import REGISTRY, ConditionalGenerator, build_model, model_class
-from augment.outputs import atomic_torch_save  # noqa: F401 - re-exported: save_synthetic uses it
+from augment.outputs import atomic_torch_save
 from augment.params_file import params_from_dict
 
 FORMAT_VERSION = 1
