@@ -14,16 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from augment.config import ConfigError
+from augment.config import ConfigError, one_line
 from augment.labeled import DataError, Splits
 from augment.params_file import load_params
 from augment.paths import splits_file
 from evaluation.data_size_points import DEFAULT_PARAMS, PARAM, DataSizeError
 from evaluation.dvc_queue import size_text
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
 
 
 def parse_per_class(text: str) -> list[int]:
@@ -76,7 +72,7 @@ def prepared_splits(params_file: str | Path = DEFAULT_PARAMS, required: bool = T
     try:
         params = load_params(params_file)
     except (ConfigError, OSError) as err:
-        raise DataSizeError(f"{params_file}: {_one_line(str(err))}") from None
+        raise DataSizeError(f"{params_file}: {one_line(err)}") from None
     path = splits_file(params)
     if not path.is_file():
         if not required:
@@ -86,7 +82,7 @@ def prepared_splits(params_file: str | Path = DEFAULT_PARAMS, required: bool = T
     try:
         splits = Splits.load(path)
     except DataError as err:
-        raise DataSizeError(_one_line(str(err))) from None
+        raise DataSizeError(one_line(err)) from None
     imbalance = getattr(getattr(params.data, "imbalance", None), "classes", None)
     whole = params.data.train_size == 1.0 and not imbalance
     return Prepared(path=path, num_classes=splits.num_classes, available=len(splits.train) if whole else None)
