@@ -34,6 +34,7 @@ from augment.distributed import is_main_process
 from augment.grids import sample_grid, to_grid_image
 from augment.mlflow_model import log_model, registered_name
 from augment.paths import splits_file
+from augment.pixels import quantize
 from augment.tracking_store import (
     TrackingError,
     check_reachable,
@@ -77,10 +78,15 @@ def execution_id() -> str:
 
 
 def dataset_digest(images: torch.Tensor, labels: torch.Tensor) -> str:
-    """12 hex digits of the SHA-256 of a dataset's shape, pixels and labels: every byte counts
-    (MLflow's own numpy digest reads only the first 10,000 values, about a dozen 28x28 images)."""
-    h = hashlib.sha256(repr((tuple(images.shape), str(images.dtype))).encode())
-    h.update(images.contiguous().numpy().tobytes())
+    """12 hex digits of the SHA-256 of a dataset's shape, pixels and labels: every pixel counts
+    (MLflow's own numpy digest reads only the first 10,000 values, about a dozen 28x28 images).
+
+    The pixels are hashed as the uint8 levels they are stored as (augment/pixels.py), so the same
+    images have the same digest whether a stage holds them as uint8 (a filtered set as sampled)
+    or as float32 in [0, 1] (the same set read back by train_classifier)."""
+    pixels = quantize(images)  # [N, C, H, W] uint8
+    h = hashlib.sha256(repr(tuple(pixels.shape)).encode())
+    h.update(pixels.contiguous().numpy().tobytes())
     h.update(labels.to(torch.int64).contiguous().numpy().tobytes())
     return h.hexdigest()[:12]
 

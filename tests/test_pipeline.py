@@ -173,6 +173,9 @@ def test_mlflow_runs_carry_the_tags_and_images(repro):
                         ("digits:val", "validation"), ("digits:test", "evaluation")}
     assert clf[("digits:train", "training")] == train[("digits:train", "training")]  # the same images
     assert inputs(("sample", "cgan"))[("synthetic:cgan", "generated")] == clf[("synthetic:cgan", "training")]
+    # a filtered set: uint8 when the sample stage logs it, float32 when train_classifier reads it
+    assert (inputs(("sample", "cgan"))[("synthetic:cgan-filtered", "generated")]
+            == inputs(("train_classifier", "cgan-filtered"))[("synthetic:cgan-filtered", "training")])
 
     client = MlflowClient(uri)
     gen = by[("train_generator", "cvaegan")]
