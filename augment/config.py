@@ -179,8 +179,19 @@ class GeneratorsConfig:
 @dataclass
 class FilterConfig:
     threshold: float = ranged(0.5, _PROBABILITY)  # keep a synthetic image when P(intended label | image) >= this
-    max_draws: int = ranged(50, _POSITIVE_INT)  # candidates drawn per kept image of a class before giving up on it
+    # per class, the threshold is at most the P(class | x) this share of its real validation
+    # images reach (evaluation/filtering.py); 0 = the fixed threshold for every class
+    real_pass: float = ranged(0.9, _PROBABILITY)
+    # candidates drawn per kept image of a class before it is filled with its best rejected ones
+    max_draws: int = ranged(50, _POSITIVE_INT)
     seed: int = ranged(4321, _SEED)  # the filter network's weights and batch order (not a downstream seed)
+
+
+@dataclass
+class StyledConfig:
+    # restyle / transfer sets (augment/restyle.py): z = mu + noise * sigma * eps from a real
+    # image's posterior; 1 = a posterior sample, 0 = its mean (the deterministic redrawing)
+    noise: float = ranged(1.0, _NON_NEGATIVE)
 
 
 @dataclass
@@ -189,6 +200,7 @@ class SampleConfig:
     seed: int = ranged(0, _SEED)  # fixes every synthetic image by (seed, index)
     batch_size: int = ranged(256, _POSITIVE_INT)  # images generated per forward pass
     filter: FilterConfig = field(default_factory=FilterConfig)  # the <method>-filtered sets
+    styled: StyledConfig = field(default_factory=StyledConfig)  # the <method>-restyle / -transfer sets
 
 
 @dataclass

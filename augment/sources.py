@@ -2,35 +2,47 @@
 
 A *source* is the training set a downstream classifier sees (docs/design.md, "Sources"):
 
-====================  =====================================================================
-``real``              the real training split alone
-``classic``           the real split with classical augmentation (evaluation/classic.py)
-``<method>``          real + that generator's synthetic images (``data/synthetic/<method>.pt``)
-``classic+<method>``  the same mixture, classical augmentation applied to real and synthetic
-``<method>-filtered`` real + synthetic images the filter network accepted
-                      (``data/synthetic/<method>-filtered.pt``, pipelines/sample.py)
-====================  =====================================================================
+=========================  ================================================================
+``real``                   the real training split alone
+``classic``                the real split with classical augmentation (evaluation/classic.py)
+``<method>``               real + that generator's synthetic images (``data/synthetic/<method>.pt``)
+``classic+<method>``       the same mixture, classical augmentation applied to real and synthetic
+``<method>-filtered``      real + synthetic images the filter network accepted
+                           (``data/synthetic/<method>-filtered.pt``, pipelines/sample.py)
+``<method>-restyle``       real + real training images redrawn in their own class from a code
+                           near their own (models with an encoder; augment/restyle.py)
+``<method>-transfer``      real + real images of other classes redrawn as the class
+``classic+<method>-...``   the restyle and transfer sets with classical augmentation
+=========================  ================================================================
 
 Every source gets the same step budget, seeds, model selection and test rule
 (evaluation/mixing.py, evaluation/classifier.py). ``real`` is the baseline of ``delta_vs_real``; ``classic`` the
 baseline of ``delta_vs_classic``: the bar a generator has to clear, because flips, small affine
-moves and erasing cost nothing.
+moves and erasing cost nothing. The restyle and transfer sources need an encoder: they exist for
+the models in :data:`ENCODER_MODELS` only (the CGAN has none).
 """
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 
 from augment.config import MODEL_NAMES
+from augment.models import REGISTRY
+from augment.restyle import RESTYLE, STYLED_KINDS, TRANSFER, NoEncoder
 
-__all__ = ["REAL", "CLASSIC", "FILTERED", "SOURCES", "Source", "parse_source", "source_label",
-           "filtered_name"]
+__all__ = ["REAL", "CLASSIC", "FILTERED", "RESTYLE", "TRANSFER", "SOURCES", "ENCODER_MODELS", "Source",
+           "parse_source", "source_label", "filtered_name", "styled_name"]
 
 REAL = "real"
 CLASSIC = "classic"
 FILTERED = "filtered"
 _COMBINED = "+"  # classic+<method>
-_SUFFIX = "-"  # <method>-filtered
+_SUFFIX = "-"  # <method>-filtered, <method>-restyle, <method>-transfer
+VARIANTS = (FILTERED, *STYLED_KINDS)  # what may follow <method>-
+
+# The methods whose model has an encoder Q(z | x, y): the only ones with restyle / transfer sets.
+ENCODER_MODELS: tuple[str, ...] = tuple(m for m in MODEL_NAMES if REGISTRY[m].can_encode)
 
 
 def filtered_name(method: str) -> str:
@@ -38,17 +50,27 @@ def filtered_name(method: str) -> str:
     return f"{method}{_SUFFIX}{FILTERED}"
 
 
+def styled_name(method: str, kind: str) -> str:
+    """The name of a method's restyle or transfer set, and of its source: ``cvae-restyle``."""
+    return f"{method}{_SUFFIX}{kind}"
+
+
 # The one list: baselines, each method alone, each method with classical augmentation, each
-# method's filtered set. Reports, metrics.json and figures keep this order.
+# method's filtered set, then the encoder models' restyle and transfer sets, alone and with
+# classical augmentation. Reports, metrics.json and figures keep this order.
+_STYLED = tuple(styled_name(m, kind) for kind in STYLED_KINDS for m in ENCODER_MODELS)
 SOURCES: tuple[str, ...] = (
     (REAL, CLASSIC)
     + MODEL_NAMES
     + tuple(f"{CLASSIC}{_COMBINED}{m}" for m in MODEL_NAMES)
     + tuple(filtered_name(m) for m in MODEL_NAMES)
+    + _STYLED
+    + tuple(f"{CLASSIC}{_COMBINED}{s}" for s in _STYLED)
 )
 
 _LABELS = {"real": "real data", "classic": "classical augmentation", "cvae": "CVAE", "cgan": "CGAN",
            "cvaegan": "CVAE-GAN"}
+_VARIANT_LABELS = {FILTERED: " (filtered)", RESTYLE: " restyled", TRANSFER: " transfer"}
 
 
 @dataclass(frozen=True)
@@ -58,41 +80,61 @@ class Source:
     name: str
     classic: bool  # classical augmentation of every training image (real and synthetic)
     method: str | None  # the generator whose images are added; None for real and classic
-    filtered: bool  # the method's filtered set instead of its plain one
+    variant: str | None = None  # None: the plain samples; else filtered, restyle or transfer
+
+    @property
+    def filtered(self) -> bool:
+        """The method's filtered set instead of its plain one."""
+        return self.variant == FILTERED
 
     @property
     def synthetic(self) -> str | None:
-        """The synthetic dataset's name under ``paths.synthetic`` (``cvae``, ``cvae-filtered``)."""
+        """The synthetic dataset's name under ``paths.synthetic`` (``cvae``, ``cvae-filtered``,
+        ``cvae-restyle``)."""
         if self.method is None:
             return None
-        return filtered_name(self.method) if self.filtered else self.method
+        return self.method if self.variant is None else f"{self.method}{_SUFFIX}{self.variant}"
+
+
+def _split(name: str) -> tuple[bool, str, str | None]:
+    """``classic+cvae-restyle`` -> (True, "cvae", "restyle"), without checking the method."""
+    classic = name.startswith(CLASSIC + _COMBINED)
+    rest = name[len(CLASSIC + _COMBINED):] if classic else name
+    for variant in VARIANTS:
+        if rest.endswith(_SUFFIX + variant):
+            return classic, rest[: -len(_SUFFIX + variant)], variant
+    return classic, rest, None
 
 
 def parse_source(name: str) -> Source:
-    """``classic+cvaegan`` -> Source(classic=True, method="cvaegan", filtered=False).
+    """``classic+cvaegan`` -> Source(classic=True, method="cvaegan", variant=None).
 
-    Raises ValueError, naming the valid sources, for any name not in :data:`SOURCES`.
+    Raises ValueError for any name not in :data:`SOURCES`: :class:`augment.restyle.NoEncoder`
+    for a restyle or transfer source of a model without an encoder, else naming the nearest
+    valid source and all of them.
     """
     if name not in SOURCES:
-        raise ValueError(f"unknown source {name!r}; choose one of: {', '.join(SOURCES)}")
+        classic, method, variant = _split(name)
+        if variant in STYLED_KINDS and method in MODEL_NAMES:
+            raise NoEncoder(method)
+        near = difflib.get_close_matches(name, SOURCES, n=1)
+        hint = f"; did you mean {near[0]!r}?" if near else ""
+        raise ValueError(f"unknown source {name!r}{hint} Choose one of: {', '.join(SOURCES)}")
     if name == REAL:
-        return Source(name, classic=False, method=None, filtered=False)
+        return Source(name, classic=False, method=None)
     if name == CLASSIC:
-        return Source(name, classic=True, method=None, filtered=False)
-    classic = name.startswith(CLASSIC + _COMBINED)
-    rest = name[len(CLASSIC + _COMBINED):] if classic else name
-    filtered = rest.endswith(_SUFFIX + FILTERED)
-    method = rest[: -len(_SUFFIX + FILTERED)] if filtered else rest
-    return Source(name, classic=classic, method=method, filtered=filtered)
+        return Source(name, classic=True, method=None)
+    classic, method, variant = _split(name)
+    return Source(name, classic=classic, method=method, variant=variant)
 
 
 def source_label(name: str) -> str:
     """How a source is written in prose: ``classic+cvaegan`` -> ``classical augmentation +
-    CVAE-GAN``, ``cgan-filtered`` -> ``CGAN (filtered)``."""
+    CVAE-GAN``, ``cgan-filtered`` -> ``CGAN (filtered)``, ``cvae-restyle`` -> ``CVAE restyled``."""
     if name in _LABELS:
         return _LABELS[name]
     if name not in SOURCES:
         return name
     s = parse_source(name)
-    label = _LABELS[s.method] + (" (filtered)" if s.filtered else "")
+    label = _LABELS[s.method] + (_VARIANT_LABELS[s.variant] if s.variant else "")
     return f"{_LABELS[CLASSIC]} + {label}" if s.classic else label

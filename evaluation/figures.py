@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from augment.sources import CLASSIC, REAL, SOURCES, parse_source  # noqa: E402
+from augment.sources import CLASSIC, REAL, RESTYLE, SOURCES, TRANSFER, parse_source  # noqa: E402
 
 
 def _save(fig, path: str | Path) -> Path:
@@ -55,15 +55,19 @@ OTHER_COLOR = PALETTE[3]
 BASELINE_COLORS = {REAL: "#888888", CLASSIC: "#555555"}
 
 
+_VARIANT_HATCHES = {RESTYLE: "..", TRANSFER: "xx"}
+
+
 def source_style(name: str) -> dict:
     """Bar style of a source: its method's colour (baselines grey), hatched when it adds
-    classical augmentation, paler when filtered."""
+    classical augmentation, dotted when restyled, crossed when transferred, paler when filtered."""
     if name in BASELINE_COLORS:
         return {"color": BASELINE_COLORS[name], "hatch": "//" if name == CLASSIC else None, "alpha": 1.0}
     if name not in SOURCES:
         return {"color": OTHER_COLOR, "hatch": None, "alpha": 1.0}
     s = parse_source(name)
-    return {"color": METHOD_COLORS.get(s.method, OTHER_COLOR), "hatch": "//" if s.classic else None,
+    hatch = ("//" if s.classic else "") + _VARIANT_HATCHES.get(s.variant, "")
+    return {"color": METHOD_COLORS.get(s.method, OTHER_COLOR), "hatch": hatch or None,
             "alpha": 0.55 if s.filtered else 1.0}
 
 

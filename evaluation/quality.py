@@ -18,6 +18,11 @@ One flat dict of numbers per method (:func:`method_quality`), and the same numbe
 - ``stylize_accuracy``: for models with an encoder, the judge's accuracy on stylised images: each
   real test image's code mu(x) decoded as every class k, judged against k (does the decoder draw
   the asked class from another image's code?); None otherwise;
+- ``transfer_accuracy``, ``style_r_*``, ``style_gain_*`` (slant, thickness): for models with an
+  encoder, the same stylisations into the *other* classes only (not the row's own
+  reconstruction): the judge's accuracy on them, and how closely (Pearson r) and how fully
+  (gain: the slope) they follow the source image's slant and stroke thickness
+  (evaluation/style.py, docs/style.md); None otherwise;
 - ``n``: how many synthetic and real images the set metrics were computed on.
 
 Every metric except CAS is computed on the same number ``n = min(len(test), len(synthetic),
@@ -44,6 +49,7 @@ from evaluation.classifier import train_classifier
 from evaluation.classifier_net import SmallCNN
 from evaluation.prediction import evaluate, features, predict
 from evaluation.stats import summarize
+from evaluation.style import style_transfer
 
 __all__ = [
     "QualityConfig",
@@ -52,6 +58,7 @@ __all__ = [
     "classification_accuracy_score",
     "reconstruction_error",
     "stylize_accuracy",
+    "stylization_metrics",
     "set_metrics",
     "method_quality",
     "real_reference",
@@ -82,7 +89,15 @@ QUALITY_METRICS = (
     QualityMetric("sharpness_ratio", "Sharpness ratio"),
     QualityMetric("reconstruction_error", "Reconstruction MSE ↓", decimals=4),
     QualityMetric("stylize_accuracy", "Stylisation accuracy"),
+    QualityMetric("transfer_accuracy", "Transfer accuracy"),
+    QualityMetric("style_r_slant", "Style r (slant)"),
+    QualityMetric("style_r_thickness", "Style r (thickness)"),
+    QualityMetric("style_gain_slant", "Style gain (slant)"),
+    QualityMetric("style_gain_thickness", "Style gain (thickness)"),
 )
+# the numbers of stylization_metrics, None for a model without an encoder
+STYLIZATION_KEYS = ("stylize_accuracy", "transfer_accuracy", "style_r_slant", "style_r_thickness",
+                    "style_gain_slant", "style_gain_thickness")
 # keys of method_quality's dict (each number, then its spread)
 QUALITY_KEYS = tuple(k for m in QUALITY_METRICS for k in (m.key, m.spread) if k is not None)
 
@@ -192,20 +207,44 @@ def reconstruction_error(model, real: LabeledImages, device: torch.device | str 
 
 
 @torch.no_grad()
+def stylization_metrics(model, real: LabeledImages, judge: SmallCNN, device: torch.device | str = "cpu",
+                        batch_size: int = 100) -> dict[str, float | None]:
+    """Every number of ``real``'s images stylised as every class (:func:`augment.stylize.stylize`),
+    from one pass: {key: None} for a model without an encoder (:data:`STYLIZATION_KEYS`).
+
+    - ``stylize_accuracy``: the judge's accuracy against the class each output was drawn as, over
+      all K columns (the row's own class included);
+    - ``transfer_accuracy``: the same over the K - 1 *other* classes only;
+    - ``style_r_*``, ``style_gain_*``: :func:`evaluation.style.style_transfer` of those
+      other-class outputs against their sources.
+    """
+    if model is None or not getattr(model, "can_encode", False):
+        return dict.fromkeys(STYLIZATION_KEYS)
+    k = model.num_classes
+    model.to(device)
+    hits = own = 0
+    styled_all = []
+    for x, y in zip(real.images.split(batch_size), real.labels.split(batch_size)):
+        styled = stylize(model, x, y)  # [B, K, C, H, W]: image b drawn as class k
+        pred = predict(judge, styled.flatten(0, 1), device=device).view(len(y), k)  # [B, K]
+        right = pred == torch.arange(k)  # [B, K] drawn as k, judged k
+        hits += int(right.sum())
+        own += int(right[torch.arange(len(y)), y.cpu().long()].sum())  # the reconstructions
+        styled_all.append(styled.numpy())
+    n = len(real)
+    out: dict[str, float | None] = {
+        "stylize_accuracy": hits / (n * k),
+        "transfer_accuracy": (hits - own) / (n * (k - 1)) if k > 1 else None,
+    }
+    out.update(style_transfer(real.images.cpu().numpy(), real.labels.cpu().numpy(), np.concatenate(styled_all)))
+    return out
+
+
 def stylize_accuracy(model, real: LabeledImages, judge: SmallCNN, device: torch.device | str = "cpu",
                      batch_size: int = 100) -> float | None:
     """The judge's accuracy on ``real``'s images stylised as every class, against the class each
-    was drawn as (:func:`augment.stylize.stylize`); None for a model without an encoder."""
-    if model is None or not getattr(model, "can_encode", False):
-        return None
-    k = model.num_classes
-    model.to(device)
-    hits = 0
-    for x, y in zip(real.images.split(batch_size), real.labels.split(batch_size)):
-        styled = stylize(model, x, y)  # [B, K, C, H, W]: image b drawn as class k
-        pred = predict(judge, styled.flatten(0, 1), device=device)  # [B*K]
-        hits += int((pred == torch.arange(k).repeat(len(y))).sum())
-    return hits / (len(real) * k)
+    was drawn as (:func:`stylization_metrics`); None for a model without an encoder."""
+    return stylization_metrics(model, real, judge, device, batch_size)["stylize_accuracy"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -281,7 +320,7 @@ def method_quality(
     out: dict[str, float | None] = {"cas": cas["mean"], "cas_std": cas["std"]}
     out.update(set_metrics(fake, real, judge, cfg, device))
     out["reconstruction_error"] = reconstruction_error(model, real, device)
-    out["stylize_accuracy"] = stylize_accuracy(model, real, judge, device)
+    out.update(stylization_metrics(model, real, judge, device))
     return {k: out[k] for k in (*QUALITY_KEYS, "n")}
 
 
@@ -300,7 +339,7 @@ def real_reference(splits: Splits, judge: SmallCNN, cfg: QualityConfig | None = 
       method's label fidelity;
     - ``diversity_ratio``, ``sharpness_ratio``: ~1 by construction; their spread from 1 shows
       how much these ratios move between two real samples;
-    - ``cas``, ``cas_std``, ``reconstruction_error``, ``stylize_accuracy``: None. The real data's CAS is the downstream
+    - ``cas``, ``cas_std``, ``reconstruction_error`` and the stylisation numbers: None. The real data's CAS is the downstream
       classifier trained on real data, i.e. the ``real`` accuracy of metrics.json (the report
       shows it there); real data has nothing to reconstruct.
 
@@ -312,7 +351,7 @@ def real_reference(splits: Splits, judge: SmallCNN, cfg: QualityConfig | None = 
     held_out = balanced_subset(splits.val, n, cfg.seed)
     real = balanced_subset(splits.test, n, cfg.seed)
     out: dict[str, float | None] = {"cas": None, "cas_std": None, "reconstruction_error": None,
-                                    "stylize_accuracy": None}
+                                    **dict.fromkeys(STYLIZATION_KEYS)}
     out.update(set_metrics(held_out, real, judge, cfg, device))
     return {k: out[k] for k in (*QUALITY_KEYS, "n")}
 

@@ -252,7 +252,8 @@ def vae_gan_claim_sentence(quality: dict[str, dict], vae: str = "cvae",
 
 def stylisation_sentence(quality: dict[str, dict]) -> str | None:
     """How well the encoders carry an image's style: the judge's accuracy on stylised images (the
-    asked class drawn from another image's code) and the CVAE-GAN's reconstruction error as a
+    asked class drawn from another image's code), how much of the source's slant and thickness
+    the other-class drawings keep (style r), and the CVAE-GAN's reconstruction error as a
     multiple of the CVAE's. None without any stylisation accuracy."""
     accuracy = _values(quality, "stylize_accuracy")
     if not accuracy:
@@ -260,12 +261,67 @@ def stylisation_sentence(quality: dict[str, dict]) -> str | None:
     parts = [f"{method_label(m)} {fmt(v)}" for m, v in accuracy.items()]
     text = ("Stylisation: the judge recognises the asked class in stylised images (a real test "
             f"image's code decoded as every class) at {_join(parts)}")
+    slant, thick = _values(quality, "style_r_slant"), _values(quality, "style_r_thickness")
+    gain_s, gain_t = _values(quality, "style_gain_slant"), _values(quality, "style_gain_thickness")
+    kept = [f"{method_label(m)} r = {fmt(slant[m], 2)} / {fmt(thick.get(m), 2)}, gain "
+            f"{fmt(gain_s.get(m), 2)} / {fmt(gain_t.get(m), 2)}" for m in slant]
+    if kept:
+        text += ("; drawn as the other classes, a source's own slant / stroke thickness is followed "
+                 f"with {_join(kept)} (r: correlation within each pair of classes; gain: the share of "
+                 "the source's deviation the drawing keeps, 1 = all of it; docs/style.md)")
     rec = _values(quality, "reconstruction_error")
     if "cvae" in rec and "cvaegan" in rec and rec["cvae"] > 0:
         text += (f"; the CVAE-GAN reconstructs with {rec['cvaegan'] / rec['cvae']:.2f} times the CVAE's "
                  f"pixel error ({fmt(rec['cvaegan'], 4)} vs {fmt(rec['cvae'], 4)}), so its code keeps "
                  f"{'most' if rec['cvaegan'] <= 1.5 * rec['cvae'] else 'less'} of what the CVAE's keeps")
     return text + "."
+
+
+def _compare_numbers(a: str, b: str, quality: dict[str, dict], keys: tuple[tuple[str, str, bool], ...]) -> list[str]:
+    """'sharpness 0.47 vs 0.28 (better)' for each (key, name, higher is better) both methods have."""
+    out = []
+    for key, name, higher in keys:
+        x, y = number(quality.get(a, {}).get(key)), number(quality.get(b, {}).get(key))
+        if x is None or y is None:
+            continue
+        word = "tie" if round(x, DECIMALS) == round(y, DECIMALS) else (
+            "better" if (x > y) == higher else "worse")
+        out.append(f"{name} {fmt(x)} vs {fmt(y)} ({word})")
+    return out
+
+
+def combination_sentences(metrics: Metrics, quality: dict[str, dict]) -> list[str]:
+    """"Why the combination is best", answered by this run's numbers: the CVAE-GAN against the
+    CVAE (sharpness, FID, CAS), against the CGAN (what only an encoder gives: style r), and as a
+    source of restyle and transfer sets (their deltas against classical augmentation)."""
+    if "cvaegan" not in quality:
+        return []
+    out = []
+    vs_vae = _compare_numbers("cvaegan", "cvae", quality, (
+        ("sharpness_ratio", "sharpness ratio", True), ("fid", "FID", False), ("cas", "CAS", True),
+        ("recall", "recall", True)))
+    if vs_vae:
+        better = sum(part.endswith("(better)") for part in vs_vae)
+        out.append(f"The combination against the CVAE: CVAE-GAN {'; '.join(vs_vae)}: better on {better} of "
+                   f"{len(vs_vae)}.")
+    r = number(quality["cvaegan"].get("style_r_slant"))
+    if "cgan" in quality and r is not None:
+        q = quality["cvaegan"]
+        out.append(f"Against the CGAN, the combination can stylise and the CGAN cannot (no encoder): the "
+                   f"CVAE-GAN's drawings in other classes follow a source's slant with r = {fmt(r, 2)} "
+                   f"(gain {fmt(q.get('style_gain_slant'), 2)}) and its thickness with r = "
+                   f"{fmt(q.get('style_r_thickness'), 2)} (gain {fmt(q.get('style_gain_thickness'), 2)}).")
+    styled = [s for s in ("classic+cvaegan-restyle", "classic+cvaegan-transfer", "cvaegan-restyle",
+                          "cvaegan-transfer") if "delta_vs_classic" in metrics.get(s, {})]
+    if styled:
+        parts = [f"{source_label(s)} {_pp(metrics[s]['delta_vs_classic'])} points "
+                 f"({interval_verdict(metrics[s], 'delta_vs_classic')})" for s in styled]
+        best = any(interval_verdict(metrics[s], "delta_vs_classic") == HELPS for s in styled)
+        out.append(f"As a source of stylised images against classical augmentation: {_join(parts)}; "
+                   + ("so in this run the combination's stylisation pays." if best else
+                      "so in this run the combination is not best as augmentation: none of its "
+                      "stylised sources beats classical augmentation measurably."))
+    return out
 
 
 def explain(metrics: Metrics, quality: dict[str, dict]) -> list[str]:
@@ -282,6 +338,7 @@ def explain(metrics: Metrics, quality: dict[str, dict]) -> list[str]:
         lambda: best_cas_sentence(quality, metrics),
         lambda: vae_gan_claim_sentence(quality),
         lambda: stylisation_sentence(quality),
+        lambda: combination_sentences(metrics, quality),
     ]
     sentences: list[str] = []
     for finding in findings:

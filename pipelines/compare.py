@@ -18,7 +18,8 @@ from pathlib import Path
 
 from augment.config import MODEL_NAMES, Params, flatten
 from augment.outputs import StagedOutputs, write_csv
-from augment.sources import CLASSIC, REAL, SOURCES, filtered_name, parse_source
+from augment.restyle import STYLED_KINDS
+from augment.sources import CLASSIC, ENCODER_MODELS, REAL, SOURCES, filtered_name, parse_source, styled_name
 from augment.paths import (
     classifier_result,
     comparison_report,
@@ -137,7 +138,11 @@ def _bar_context(params: Params) -> dict[str, str]:
              f"zoom {a.scale_min:g}-{a.scale_max:g}"]
             + ([f"erasing p={a.erasing:g} (up to {a.erasing_max_area:g} of the image)"] if a.erasing else [])
             + ([f"horizontal flip p={a.hflip:g}"] if a.hflip else [])),
-        "filtered sets": f"kept when the filter network gives the intended class P >= {f.threshold:g}",
+        "filtered sets": (f"kept when the filter network gives the intended class P >= {f.threshold:g}"
+                          + (f", lowered per class to what {f.real_pass:g} of its real validation images reach"
+                             if f.real_pass else "")),
+        "restyle / transfer sets": (f"real training images redrawn through the encoder from "
+                                    f"z = mu + {params.sample.styled.noise:g} sigma eps"),
         "synthetic images per class": ("top-up: every class filled to the largest real class"
                                        if params.classifier.synthetic_mode == "top_up" else
                                        f"{params.classifier.synthetic_ratio:g} per real image, class-balanced"),
@@ -185,6 +190,12 @@ def compare(params: Params, args=None) -> None:
                          staging / "samples_filtered.png",
                          f"Filtered samples (filter P >= {params.sample.filter.threshold}), one row per class")
             figures["samples_filtered"] = figures_out / "samples_filtered.png"
+            styled = {styled_name(m, kind): sample_grid_file(params, styled_name(m, kind))
+                      for m in ENCODER_MODELS for kind in STYLED_KINDS}
+            side_by_side(styled, staging / "samples_styled.png",
+                         f"Real training images redrawn (restyle: own class; transfer: from other classes; "
+                         f"noise {params.sample.styled.noise:g}), one row per class")
+            figures["samples_styled"] = figures_out / "samples_styled.png"
             for name in MODEL_NAMES:
                 figures[figure_key("samples", name)] = sample_grid_file(params, name)
                 loss_curves(generator_report_dir(params, name) / "losses.csv", f"{method_label(name)} training",

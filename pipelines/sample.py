@@ -4,9 +4,11 @@ Two sets per method, both ``sample.per_class`` images of every class:
 
 - ``data/synthetic/<model>.pt``: items ``0 .. K * per_class - 1`` of ``sample.seed``, as drawn;
 - ``data/synthetic/<model>-filtered.pt``: the images the filter network (stage train_filter)
-  recognises as their class with probability >= ``sample.filter.threshold``, topped up with further
-  items until every class is full (evaluation/filtering.py). Its acceptance rate per class goes to
-  ``reports/samples/<model>-filtered.json`` and to the MLflow run.
+  recognises as their class with probability >= that class's threshold (``sample.filter.threshold``,
+  lowered to what ``sample.filter.real_pass`` of the class's real validation images reach), topped
+  up with further items until every class is full, or with the best rejected candidates once
+  ``sample.filter.max_draws`` is spent (evaluation/filtering.py). Its acceptance rate, threshold
+  and shortfall per class go to ``reports/samples/<model>-filtered.json`` and to the MLflow run.
 """
 
 from __future__ import annotations
@@ -14,19 +16,20 @@ from __future__ import annotations
 import json
 import sys
 
-
 from augment.callbacks import GRID_COLUMNS
 from augment.config import MODEL_NAMES, Params
 from augment.device import resolve_device
 from augment.grids import first_of_each_class, save_grid
 from augment.outputs import StagedOutputs
-from augment.paths import filter_file, generator_checkpoint, sample_grid_file, sample_record, synthetic_file
+from augment.paths import (filter_file, generator_checkpoint, sample_grid_file, sample_record, splits_file,
+                           synthetic_file)
 from augment.pixels import dequantize
 from augment.sources import filtered_name
 from augment.synthetic import SyntheticDataset
 from augment.synthetic_files import save_synthetic
 from augment.tracking import Tracker
-from evaluation.filtering import filtered_sample, load_filter
+from augment.labeled import Splits
+from evaluation.filtering import class_thresholds, filtered_sample, load_filter
 from pipelines.stage import run_stage
 
 
@@ -43,12 +46,16 @@ def sample(params: Params, args) -> None:
     with Tracker(params, stage="sample", method=name, run_name=f"sample:{name}") as tracker:
         tracker.log_params({"model": name, "sample": params.to_dict()["sample"]})
         images, labels = dataset.tensors(progress=True)  # [N, C, H, W], [N]
-        kept = filtered_sample(dataset.model, filter_net, cfg.per_class, cfg.filter.threshold, cfg.seed,
-                               cfg.batch_size, cfg.filter.max_draws, progress=True)
         classes = dataset.classes
+        thresholds = class_thresholds(filter_net, Splits.load(splits_file(params)).val, cfg.filter.threshold,
+                                      cfg.filter.real_pass, len(classes))
+        kept = filtered_sample(dataset.model, filter_net, cfg.per_class, thresholds, cfg.seed,
+                               cfg.batch_size, cfg.filter.max_draws, progress=True)
         record = {
             "method": name, "per_class": cfg.per_class, "threshold": cfg.filter.threshold,
-            "acceptance_rate": kept.acceptance_rate,
+            "real_pass": cfg.filter.real_pass, "acceptance_rate": kept.acceptance_rate,
+            "per_class_threshold": dict(zip(classes, kept.thresholds)),
+            "filled_below_threshold": dict(zip(classes, kept.filled)),
             "per_class_acceptance": dict(zip(classes, kept.acceptance)),
             "drawn": dict(zip(classes, kept.drawn)), "accepted": dict(zip(classes, kept.accepted)),
         }
@@ -70,9 +77,15 @@ def sample(params: Params, args) -> None:
         for path in (sample_grid_file(params, name), sample_grid_file(params, filtered), sample_record(params, filtered)):
             tracker.log_artifact(path)
     rates = ", ".join(f"{c} {r:.2f}" for c, r in zip(classes, kept.acceptance))
+    lowered = {c: t for c, t in zip(classes, kept.thresholds) if t < cfg.filter.threshold}
     print(f"sample: {name}: {len(labels)} images -> {synthetic_file(params, name)}; filtered at "
-          f"P >= {cfg.filter.threshold}: acceptance {kept.acceptance_rate:.3f} ({rates}) -> "
-          f"{synthetic_file(params, filtered)}")
+          f"P >= {cfg.filter.threshold}"
+          + (f" (lowered to real data's for {', '.join(f'{c} {t:.2f}' for c, t in lowered.items())})" if lowered else "")
+          + f": acceptance {kept.acceptance_rate:.3f} ({rates}) -> {synthetic_file(params, filtered)}")
+    for c, n in zip(classes, kept.filled):
+        if n:
+            print(f"sample: {name}: class {c}: {n} of {cfg.per_class} filtered images are the best rejected "
+                  f"candidates (sample.filter.max_draws spent); recorded in {sample_record(params, filtered)}")
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from augment.pixels import quantize
 from augment.sources import SOURCES, filtered_name, parse_source, source_label
 from evaluation.classic import ClassicAugmentation, affine_theta, erase_mask
 from evaluation.classifier import train_classifier
-from evaluation.filtering import filtered_sample, load_filter, save_filter, train_filter
+from evaluation.filtering import class_thresholds, filtered_sample, load_filter, save_filter, train_filter
 from evaluation.judge import load_judge
 from evaluation.mixing import mix_training_data
 from evaluation.prediction import probabilities
@@ -41,7 +41,8 @@ TINY = ClassifierConfig(seeds=[0], steps=30, width=8, batch_size=32)
 
 def test_every_source_parses_to_what_its_name_says():
     assert SOURCES[:2] == ("real", "classic")
-    assert len(SOURCES) == len(set(SOURCES)) == 11
+    # 3 methods x (alone, classic+, filtered) + 2 encoder models x (restyle, transfer) x (alone, classic+)
+    assert len(SOURCES) == len(set(SOURCES)) == 2 + 9 + 8
     combined = parse_source("classic+cgan")
     assert (combined.classic, combined.method, combined.filtered, combined.synthetic) == (True, "cgan", False, "cgan")
     kept = parse_source("cvaegan-filtered")
@@ -229,10 +230,53 @@ def test_filtered_images_all_pass_and_rates_are_recorded(digits):
     assert (truth == kept.labels).float().mean() == 1.0
 
 
-def test_an_impossible_threshold_stops_with_the_keys_to_change(tiny_generator_and_filter):
+def test_an_impossible_threshold_fills_with_the_best_candidates_and_records_it(tiny_generator_and_filter):
     model, net, _ = tiny_generator_and_filter
-    with pytest.raises(ValueError, match="sample.filter.threshold or raise sample.filter.max_draws"):
-        filtered_sample(model, net, per_class=4, threshold=1.0, seed=0, max_draws=3)
+    kept = filtered_sample(model, net, per_class=4, threshold=1.0, seed=0, max_draws=3)  # P >= 1: none pass
+    assert torch.bincount(kept.labels).tolist() == [4] * 10 and len(kept.images) == 40
+    assert kept.accepted == [0] * 10 and kept.filled == [4] * 10 and kept.drawn == [12] * 10
+    # each class's fill is its best candidates, in decreasing P(intended class)
+    p_kept = probabilities(net, kept.images.float() / 255.0)[torch.arange(40), kept.labels]  # [40]
+    for c in range(10):
+        mine = p_kept[4 * c:4 * c + 4]
+        assert torch.equal(mine, mine.sort(descending=True).values)
+
+
+class HardClassFilter(torch.nn.Module):
+    """A stand-in filter with known probabilities: it finds the nearest image of ``pool`` and
+    gives its class P 0.95 (the next class the rest), except class 3, whose own P is 0.3: a class
+    the filter finds hard, for real images as for synthetic ones."""
+
+    def __init__(self, pool: torch.Tensor, owner: torch.Tensor):
+        super().__init__()
+        self.anchor = torch.nn.Parameter(torch.zeros(1))  # gives the stub a device
+        self.pool, self.owner = pool.flatten(1), owner  # [M, D], [M]
+
+    def forward(self, x):
+        y = self.owner[torch.cdist(x.flatten(1), self.pool).argmin(dim=1)]  # [B] the nearest image's class
+        p_own = torch.where(y == 3, 0.3, 0.95)  # [B]
+        logits = torch.full((len(x), 10), -30.0)
+        logits[torch.arange(len(x)), y] = torch.log(p_own)
+        logits[torch.arange(len(x)), (y + 1) % 10] = torch.log(1 - p_own)
+        return logits
+
+
+def test_a_class_the_filter_finds_hard_gets_real_datas_threshold(digits):
+    stub = MislabellingGenerator(digits.train)  # half of each class's candidates are mislabelled
+    pool = torch.cat(stub.by_class + [digits.val.images])  # every image either may show
+    owner = torch.cat([torch.full((len(b),), c) for c, b in enumerate(stub.by_class)] + [digits.val.labels])
+    net = HardClassFilter(pool, owner)
+    thresholds = class_thresholds(net, digits.val, threshold=0.9, real_pass=0.9, num_classes=10)
+    # real 3s reach only P 0.3: class 3's threshold is lowered to 0.3, the others keep 0.9
+    assert thresholds[3] == pytest.approx(0.3, abs=1e-4) and all(t == 0.9 for c, t in enumerate(thresholds) if c != 3)
+    kept = filtered_sample(stub, net, per_class=10, threshold=thresholds, seed=0, batch_size=64, max_draws=4)
+    assert torch.bincount(kept.labels).tolist() == [10] * 10
+    assert kept.filled == [0] * 10  # with real data's threshold, class 3 fills from its own 3s
+    assert 0.3 <= kept.acceptance[3] <= 0.7
+    # at the fixed 0.9 class 3 never passes: the run goes on, filled with its best, recorded
+    fixed = filtered_sample(stub, net, per_class=10, threshold=0.9, seed=0, batch_size=64, max_draws=4)
+    assert fixed.accepted[3] == 0 and fixed.filled[3] == 10 and fixed.drawn[3] == 40
+    assert class_thresholds(net, digits.val, 0.9, 0.0, 10) == [0.9] * 10  # real_pass 0: off
 
 
 def test_the_filter_network_is_tagged_and_not_the_judge(tiny_generator_and_filter, tmp_path):
@@ -252,7 +296,9 @@ REAL = [0.90, 0.91, 0.92]
 OFFSETS = {  # per-seed accuracy = real + offset + noise
     "classic": 0.02, "cvae": 0.0, "cgan": -0.03, "cvaegan": 0.03, "classic+cvae": 0.02,
     "classic+cgan": 0.0, "classic+cvaegan": 0.05, "cvae-filtered": 0.01, "cgan-filtered": -0.01,
-    "cvaegan-filtered": 0.03,
+    "cvaegan-filtered": 0.03, "cvae-restyle": 0.005, "cvaegan-restyle": 0.01, "cvae-transfer": -0.005,
+    "cvaegan-transfer": 0.0, "classic+cvae-restyle": 0.015, "classic+cvaegan-restyle": 0.02,
+    "classic+cvae-transfer": 0.01, "classic+cvaegan-transfer": 0.02,
 }
 NOISE = (0.001, -0.001, 0.0005)
 NOISY = {"cvaegan": (0.012, -0.011, 0.004)}  # +1 point over classic, but an interval around 0

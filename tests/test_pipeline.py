@@ -12,6 +12,7 @@ from pathlib import Path
 
 import mlflow
 import pytest
+import torch
 import yaml
 from mlflow.tracking import MlflowClient
 
@@ -21,6 +22,7 @@ from augment.labeled import Splits
 from augment.params_file import all_keys
 from augment.sources import SOURCES, source_label
 from augment.synthetic import SyntheticDataset
+from augment.synthetic_files import load_synthetic
 from evaluation.report_bar import capitalized
 from evaluation.results import ClassifierResult, ClassifierRun, ClassInterval, declared_keys
 from pipelines.stage import run_stage
@@ -79,6 +81,13 @@ def test_metrics_file_has_every_source_and_method_deltas(repro):
             assert metrics[source]["train_images"] == 10 * int(counts.max()), source
         assert 0 < metrics[f"{method}-filtered"]["acceptance_rate"] <= 1
         assert metrics[f"{method}-filtered"]["verdict_vs_unfiltered"] in {"helps", "hurts", "no measurable effect"}
+    for method in ("cvae", "cvaegan"):  # the models with an encoder: their restyle and transfer sources
+        for kind in ("restyle", "transfer"):
+            for source in (f"{method}-{kind}", f"classic+{method}-{kind}"):
+                assert metrics[source]["train_images"] == 10 * int(counts.max()), source
+                assert metrics[source]["verdict_vs_classic"] in {"helps", "hurts", "no measurable effect"}
+    assert not any(s.startswith(("cgan-restyle", "cgan-transfer", "classic+cgan-")) and s != "classic+cgan"
+                   for s in metrics)
     for source, m in metrics.items():
         assert set(m["rare_per_class"]) == {"0", "1"}
         assert m["rare_accuracy_ci_low"] <= m["rare_accuracy"] <= m["rare_accuracy_ci_high"]
@@ -98,6 +107,10 @@ def test_metrics_file_has_every_source_and_method_deltas(repro):
     assert "delta_vs_real" not in real
     assert metrics["cgan"]["stylize_accuracy"] is None
     assert all(0.0 <= metrics[m]["stylize_accuracy"] <= 1.0 for m in ("cvae", "cvaegan"))
+    assert all(metrics["cgan"][k] is None for k in ("transfer_accuracy", "style_r_slant", "style_r_thickness"))
+    for m in ("cvae", "cvaegan"):
+        assert 0.0 <= metrics[m]["transfer_accuracy"] <= 1.0
+        assert all(-1.0 <= metrics[m][k] <= 1.0 for k in ("style_r_slant", "style_r_thickness") if metrics[m][k] is not None)
     for method in ("cvae", "cgan", "cvaegan"):
         for key in ("cas", "fid", "kid", "precision", "recall", "density", "coverage", "label_fidelity",
                     "diversity_ratio", "sharpness_ratio"):
@@ -137,6 +150,18 @@ def test_outputs_exist_where_params_yaml_says(repro):
         assert set(record["per_class_acceptance"]) == {str(c) for c in range(10)}
         assert (project / f"reports/generators/{name}/progress/epoch_002.png").is_file()
     assert (project / "models/classifiers/filter.pt").is_file()
+    for name in ("cvae", "cvaegan"):
+        for kind in ("restyle", "transfer"):
+            data, classes, meta = load_synthetic(project / f"data/synthetic/{name}-{kind}.pt")
+            assert torch.bincount(data.labels).tolist() == [30] * 10 and meta["kind"] == kind
+            train = Splits.load(project / "data/splits/splits.pt").train
+            same = train.labels[torch.tensor(meta["sources"])] == data.labels
+            assert bool(same.all()) if kind == "restyle" else not bool(same.any())
+            assert (project / f"reports/samples/{name}-{kind}.png").is_file()
+    assert not (project / "data/synthetic/cgan-restyle.pt").exists()
+    assert (project / "reports/figures/samples_styled.png").is_file()
+    record = json.loads((project / "reports/samples/cvae-filtered.json").read_text())
+    assert set(record["per_class_threshold"]) == set(record["filled_below_threshold"]) == {str(c) for c in range(10)}
     for name in ("accuracy.png", "samples.png", "training_cvae.png"):
         assert (project / "reports/figures" / name).is_file()
 
@@ -150,6 +175,7 @@ def test_mlflow_runs_carry_the_tags_and_images(repro):
     by = {(r.data.tags["augment.stage"], r.data.tags["augment.method"]): r for r in runs}
     expected = {("train_generator", m) for m in ("cvae", "cgan", "cvaegan")}
     expected |= {("sample", m) for m in ("cvae", "cgan", "cvaegan")}
+    expected |= {("restyle", m) for m in ("cvae", "cvaegan")}
     expected |= {("train_classifier", s) for s in SOURCES}
     expected |= {("evaluate", m) for m in ("cvae", "cgan", "cvaegan")}
     expected |= {("compare", "all"), ("pipeline", "all")}

@@ -23,6 +23,8 @@ from evaluation.quality import (
     method_quality,
     real_reference,
     reconstruction_error,
+    STYLIZATION_KEYS,
+    stylization_metrics,
     stylize_accuracy,
 )
 
@@ -119,7 +121,7 @@ def test_every_key_is_a_finite_float(real_as_synthetic, noise_quality):
     for q in (real_as_synthetic, noise_quality):
         assert set(q) == set(QUALITY_KEYS) | {"n"}
         for key, value in q.items():
-            if key in ("reconstruction_error", "stylize_accuracy") and q is noise_quality:
+            if key in ("reconstruction_error", *STYLIZATION_KEYS) and q is noise_quality:
                 continue  # a CGAN has no encoder
             assert finite(value), (key, value)
 
@@ -145,8 +147,10 @@ def test_reconstruction_error_only_with_an_encoder(noise_quality, real_as_synthe
     assert noise_quality["reconstruction_error"] is None  # cgan: no encoder
     assert finite(real_as_synthetic["reconstruction_error"])  # cvae
     assert reconstruction_error(None, digits.test) is None
-    assert noise_quality["stylize_accuracy"] is None
+    assert all(noise_quality[key] is None for key in STYLIZATION_KEYS)
     assert 0.0 <= real_as_synthetic["stylize_accuracy"] <= 1.0
+    assert 0.0 <= real_as_synthetic["transfer_accuracy"] <= 1.0
+    assert -1.0 <= real_as_synthetic["style_r_slant"] <= 1.0
 
 
 class _Prototypes(CVAE):
@@ -176,6 +180,23 @@ def test_stylize_accuracy_known_answers(judged, digits):
     # judge's one reading of it matches exactly one asked class, so the score is 1/10
     assert stylize_accuracy(_Prototypes(prototypes, rows.images, "copy"), rows, judge) == pytest.approx(0.1)
     assert stylize_accuracy(None, rows, judge) is None
+
+
+def test_transfer_accuracy_and_style_r_known_answers(judged, digits):
+    judge = judged[0]
+    rows = digits.test.subset(torch.arange(60))
+    right = predict(judge, rows.images) == rows.labels
+    prototypes = torch.stack([digits.val.images[digits.val.labels == k][0] for k in range(10)])
+    # every other class drawn as its fixed prototype: the style is lost (no correlation exists)
+    drawn = stylization_metrics(_Prototypes(prototypes, rows.images, "class"), rows, judge)
+    assert drawn["style_r_slant"] is None and drawn["style_r_thickness"] is None
+    assert drawn["style_gain_slant"] == 0.0 and drawn["style_gain_thickness"] == 0.0
+    # the source copied into every column: the style is kept exactly (r = 1), but the asked other
+    # class is never drawn, so transfer accuracy counts only the judge's misreadings of the copy
+    copied = stylization_metrics(_Prototypes(prototypes, rows.images, "copy"), rows, judge)
+    assert copied["style_r_slant"] == pytest.approx(1.0) and copied["style_r_thickness"] == pytest.approx(1.0)
+    assert copied["style_gain_slant"] == pytest.approx(1.0) and copied["style_gain_thickness"] == pytest.approx(1.0)
+    assert copied["transfer_accuracy"] == pytest.approx(float((~right).sum()) / (60 * 9))
 
 
 def test_real_reference_matches_the_same_computation(real_as_synthetic, digits, judged, cfg):

@@ -1,0 +1,173 @@
+"""Style statistics (slant, thickness) on drawn shapes, the style-transfer correlation, and the
+restyle / transfer sets drawn from real images through an encoder."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from augment.config import MODEL_NAMES, CGANConfig, CVAEConfig
+from augment.labeled import LabeledImages
+from augment.labels import labels_from_counts
+from augment.models import build_model
+from augment.restyle import NoEncoder, source_indices, styled_set
+from augment.sources import ENCODER_MODELS, parse_source
+from evaluation.style import slant, style_transfer, thickness
+from pipelines.restyle import restyle
+from pipelines.stage import run_stage
+
+
+def bar(width: float, shear: float = 0.0, length: int = 18, side: int = 28) -> np.ndarray:
+    """A vertical bar of ``width`` and ``length`` pixels in a side x side image, its top leaning
+    right by ``shear`` pixels per row: the pixel (row y, column x) is ink when x - shear * (yc - y)
+    lies inside the upright bar. [1, 1, side, side] in {0, 1}."""
+    y, x = np.mgrid[0:side, 0:side].astype(float)
+    c = (side - 1) / 2
+    upright_x = x - shear * (c - y)
+    ink = (np.abs(y - c) < length / 2) & (np.abs(upright_x - c) < width / 2)
+    return ink.astype(float)[None, None]
+
+
+@pytest.mark.parametrize("shear", [-0.4, -0.2, 0.0, 0.2, 0.4])
+def test_a_sheared_bar_has_the_shear_as_slant(shear):
+    assert slant(bar(3, shear))[0] == pytest.approx(shear, abs=0.02)
+
+
+def test_slant_sign_convention_top_leaning_right_is_positive():
+    assert slant(bar(3, 0.3))[0] > 0 > slant(bar(3, -0.3))[0]
+
+
+def test_a_thicker_bar_has_more_ink_and_a_larger_thickness():
+    widths = (2, 4, 6, 8)  # even: the bar centred between pixels covers exactly w columns
+    ink = [bar(w).sum() for w in widths]
+    t = [thickness(bar(w))[0] for w in widths]
+    assert ink == sorted(ink) and len(set(ink)) == len(ink)
+    assert t == sorted(t) and len(set(t)) == len(t)
+    # a long bar's thickness is about its width: L w / (L + w) of the docstring
+    for w, got in zip(widths, t):
+        assert got == pytest.approx(18 * w / (18 + w), rel=0.08)
+
+
+def test_thickness_does_not_grow_with_length_and_ink_touching_the_border_counts():
+    assert thickness(bar(3, length=10))[0] == pytest.approx(thickness(bar(3, length=20))[0], rel=0.2)
+    full = np.ones((1, 1, 8, 8))  # ink up to every border: boundary 4 * 8, area 64
+    # (the isotropic gradient cuts the four corners a little: 30.8 instead of 32)
+    assert thickness(full)[0] == pytest.approx(2 * 64 / 32, rel=0.05)
+
+
+def test_an_empty_image_scores_zero_not_nan():
+    empty = np.zeros((2, 1, 8, 8))
+    assert slant(empty).tolist() == [0.0, 0.0] and thickness(empty).tolist() == [0.0, 0.0]
+
+
+def _styled_rows(keep_style: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Twelve source bars of 3 classes with varied width and shear; each 'stylised' as every class
+    either keeping the source's width and shear (plus a class offset) or as one fixed bar."""
+    rng = np.random.default_rng(0)
+    widths, shears = rng.uniform(1.5, 6, 12), rng.uniform(-0.4, 0.4, 12)
+    labels = np.arange(12) % 3
+    sources = np.concatenate([bar(w, s) for w, s in zip(widths, shears)])  # [12, 1, 28, 28]
+    styled = np.stack([
+        np.concatenate([bar(w + 0.5 * k, s) if keep_style else bar(3 + k, 0.1 * k) for k in range(3)])
+        for w, s in zip(widths, shears)])  # [12, 3, 1, 28, 28]
+    return sources, labels, styled
+
+
+def test_style_transfer_is_high_when_outputs_keep_the_style_and_none_when_they_do_not():
+    kept = style_transfer(*_styled_rows(keep_style=True))
+    assert kept["style_r_slant"] > 0.95 and kept["style_r_thickness"] > 0.9
+    # the same shear, and the width plus a constant: the whole deviation is kept
+    assert kept["style_gain_slant"] == pytest.approx(1.0, abs=0.05)
+    assert kept["style_gain_thickness"] == pytest.approx(1.0, abs=0.2)
+    # outputs that are one fixed image per class do not vary: no correlation can be measured,
+    # and none of the source's deviation is kept
+    lost = style_transfer(*_styled_rows(keep_style=False))
+    assert lost == {"style_r_slant": None, "style_r_thickness": None,
+                    "style_gain_slant": 0.0, "style_gain_thickness": 0.0}
+
+
+def test_style_transfer_uses_only_the_other_classes():
+    sources, labels, styled = _styled_rows(keep_style=True)
+    # spoil every row's own-class cell: the score must not change
+    spoiled = styled.copy()
+    spoiled[np.arange(12), labels] = 0
+    assert style_transfer(sources, labels, spoiled) == style_transfer(sources, labels, styled)
+
+
+# --------------------------------------------------------------------------------------------
+# Restyle and transfer sets
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def cvae(digits):
+    torch.manual_seed(0)
+    return build_model("cvae", CVAEConfig(latent_dim=4, width=8), digits.image_shape, 10).eval()
+
+
+def test_restyle_with_zero_noise_is_the_deterministic_reconstruction(cvae, digits):
+    real = digits.train
+    out = styled_set(cvae, real, "restyle", per_class=5, noise=0.0, seed=3, batch_size=16)
+    x, y = real.images[out.sources], real.labels[out.sources]
+    mu, _ = cvae.encode(x, y)
+    assert torch.equal(y, out.labels)  # each image stays in its own class
+    assert torch.allclose(out.images, cvae.generate(mu, y), atol=1e-6)
+
+
+def test_a_transfer_into_class_b_has_label_b_and_the_sources_code(cvae, digits):
+    real = digits.train
+    out = styled_set(cvae, real, "transfer", per_class=5, noise=0.0, seed=3, batch_size=16)
+    src_labels = real.labels[out.sources]
+    assert (src_labels != out.labels).all()  # every source is of another class
+    mu, _ = cvae.encode(real.images[out.sources], src_labels)
+    assert torch.allclose(out.images, cvae.generate(mu, out.labels), atol=1e-6)
+
+
+def test_restyle_noise_varies_the_images_and_the_seed_fixes_them(cvae, digits):
+    a = styled_set(cvae, digits.train, "restyle", per_class=4, noise=1.0, seed=1, batch_size=8)
+    b = styled_set(cvae, digits.train, "restyle", per_class=4, noise=1.0, seed=1, batch_size=8)
+    zero = styled_set(cvae, digits.train, "restyle", per_class=4, noise=0.0, seed=1, batch_size=8)
+    assert torch.equal(a.images, b.images) and torch.equal(a.sources, zero.sources)
+    assert not torch.allclose(a.images, zero.images)
+
+
+@pytest.mark.parametrize("kind", ["restyle", "transfer"])
+def test_each_styled_set_has_the_exact_composition(cvae, kind):
+    # 3 classes with 2, 5 and 9 real images: pools smaller than per_class are cycled
+    real = LabeledImages(torch.rand(16, 1, 8, 8), labels_from_counts([2, 5, 9]))
+    model = build_model("cvae", CVAEConfig(latent_dim=4, width=8), (1, 8, 8), 3).eval()
+    out = styled_set(model, real, kind, per_class=7, noise=0.5, seed=0, batch_size=4)
+    assert torch.bincount(out.labels).tolist() == [7, 7, 7]
+    assert out.images.shape == (21, 1, 8, 8)
+    same = real.labels[out.sources] == out.labels
+    assert bool(same.all()) if kind == "restyle" else not bool(same.any())
+    if kind == "restyle":  # class 0's two images are used in turn: 4 + 3 times
+        assert sorted(torch.bincount(out.sources[:7]).tolist()) == [3, 4]
+
+
+def test_source_indices_refuse_a_class_without_real_images():
+    with pytest.raises(ValueError, match="class 2 has no real images"):
+        source_indices(labels_from_counts([3, 3, 0]), "restyle", 4, 3, seed=0)
+
+
+def test_the_cgan_has_no_restyle_or_transfer_source(digits):
+    cgan = build_model("cgan", CGANConfig(latent_dim=4, width=8), digits.image_shape, 10)
+    with pytest.raises(NoEncoder, match="cgan has no encoder"):
+        styled_set(cgan, digits.train, "restyle", per_class=2)
+    assert ENCODER_MODELS == ("cvae", "cvaegan")
+    for name in ("cgan-restyle", "classic+cgan-transfer"):
+        with pytest.raises(NoEncoder, match="do not apply"):
+            parse_source(name)
+    with pytest.raises(ValueError, match="did you mean 'cvae-restyle'"):
+        parse_source("cvae-restyl")
+    s = parse_source("classic+cvaegan-transfer")
+    assert (s.classic, s.method, s.variant, s.synthetic) == (True, "cvaegan", "transfer", "cvaegan-transfer")
+
+
+def test_the_restyle_stage_refuses_the_cgan_in_one_line(capsys, tmp_path):
+    code = run_stage("restyle", restyle, ["cgan", "--set", f"paths.synthetic={tmp_path}"], choices=MODEL_NAMES)
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1
+    assert "cgan has no encoder: the restyle and transfer sources do not apply" in err
+    assert list(tmp_path.iterdir()) == []  # nothing was written
