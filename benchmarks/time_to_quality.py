@@ -1,4 +1,5 @@
-"""Time to quality: label fidelity and CAS of each generator against seconds of training.
+"""Time to quality: label fidelity, CAS, recall / coverage and style r of each generator against
+seconds of training.
 
 Which method buys the most quality per CPU-minute? Each run trains one generator with the
 library's own pieces (the model's ``train_step``, the moving average, the loop's batch order)
@@ -9,8 +10,12 @@ and, whenever its training clock passes the next budget, pauses the clock and me
 - ``cas``: a downstream classifier (params' ``classifier`` section, one seed) trained on
   ``--cas-per-class`` synthetic images per class only, tested on real images;
 - ``reconstruction_error`` (models with an encoder): per-pixel MSE of decode(mu(x), y);
-- ``stylize_accuracy`` (models with an encoder): the judge's accuracy on stylised images, each
-  real image's code decoded as every class, against the class it was decoded as.
+- ``recall``, ``coverage``: of ``--per-class`` images per class against as many real ones, in
+  the judge's features (evaluation/quality.py's set metrics): how much of the real data the
+  samples cover;
+- ``stylize_accuracy``, ``style_r_*``, ``style_gain_*`` (models with an encoder): the judge's
+  accuracy on stylised images (each real image's code decoded as every class) and how much of
+  the source's slant and thickness the other-class drawings keep (docs/style.md).
 
 The real images measured against are the **validation** split (``--split val``, the default),
 so the figure can be used to choose settings without touching the test split; ``--split test``
@@ -59,18 +64,29 @@ from evaluation.classifier import train_classifier  # noqa: E402
 from evaluation.judge import train_judge  # noqa: E402
 from evaluation.metrics import label_fidelity  # noqa: E402
 from evaluation.prediction import evaluate, predict  # noqa: E402
-from evaluation.quality import reconstruction_error, stylize_accuracy  # noqa: E402
+from evaluation.quality import (  # noqa: E402
+    balanced_subset,
+    quality_config,
+    reconstruction_error,
+    set_metrics,
+    stylization_metrics,
+)
 
-COLUMNS = ("label", "model", "step", "seconds", "label_fidelity", "cas", "reconstruction_error",
-           "stylize_accuracy")
+COLUMNS = ("label", "model", "step", "seconds", "label_fidelity", "cas", "recall", "coverage",
+           "reconstruction_error", "stylize_accuracy", "style_r_slant", "style_r_thickness",
+           "style_gain_slant", "style_gain_thickness")
 
 
 def measure(model, judge, splits, real: LabeledImages, params, args, device) -> dict[str, float | None]:
-    """The four numbers of one checkpoint (see the module docstring)."""
+    """The numbers of one checkpoint (see the module docstring)."""
     k = splits.num_classes
     labels = balanced_labels(k, k * args.per_class)  # [N]
     fakes = sample_images(model, labels, seed=0)  # [N, C, H, W]
     fidelity = label_fidelity(predict(judge, fakes, device=device).numpy(), labels.numpy())
+    n = min(len(real), len(labels))  # the set metrics compare equal numbers of images
+    cfg = quality_config(params)
+    variety = set_metrics(balanced_subset(LabeledImages(fakes, labels), n, cfg.seed),
+                          balanced_subset(real, n, cfg.seed), judge, cfg, device)
     cas_labels = balanced_labels(k, k * args.cas_per_class)
     cas_set = LabeledImages(sample_images(model, cas_labels, seed=1), cas_labels)
     empty = LabeledImages(real.images[:0], real.labels[:0])  # no selection split: final weights
@@ -78,9 +94,10 @@ def measure(model, judge, splits, real: LabeledImages, params, args, device) -> 
     cas = evaluate(clf, real, k, device=device)["accuracy"]
     rec = reconstruction_error(model, real, device=device)
     rows = real.subset(torch.arange(min(len(real), args.stylize_rows)))
-    style = stylize_accuracy(model, rows, judge, device=device)
+    style = stylization_metrics(model, rows, judge, device=device)
     model.train()
-    return {"label_fidelity": fidelity, "cas": cas, "reconstruction_error": rec, "stylize_accuracy": style}
+    return {"label_fidelity": fidelity, "cas": cas, "recall": variety["recall"], "coverage": variety["coverage"],
+            "reconstruction_error": rec, **{key: style[key] for key in COLUMNS if key in style}}
 
 
 def train_and_measure(label, name, params, splits, judge, real, args, device, start=None, clock0=0.0):
@@ -119,18 +136,31 @@ def train_and_measure(label, name, params, splits, judge, real, args, device, st
     return rows, model, seconds - clock0
 
 
+PANELS = (  # (keys drawn, y label): what each CPU-minute buys in correctness and in variety
+    (("label_fidelity",), "label fidelity (judge)"),
+    (("cas",), "CAS (train on synthetic, test on real)"),
+    (("recall", "coverage"), "recall (solid), coverage (dashed)"),
+    (("style_r_slant", "style_r_thickness"), "style r: slant (solid), thickness (dashed)"),
+)
+
+
 def plot(rows, path: Path, x: str) -> None:
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for label in dict.fromkeys(r["label"] for r in rows):
+    fig, axes = plt.subplots(1, len(PANELS), figsize=(5 * len(PANELS), 4))
+    for i, label in enumerate(dict.fromkeys(r["label"] for r in rows)):
         mine = [r for r in rows if r["label"] == label]
-        for ax, key in zip(axes, ("label_fidelity", "cas")):
-            ax.plot([r[x] for r in mine], [r[key] for r in mine], marker="o", label=label)
-    for ax, key in zip(axes, ("label fidelity (judge)", "CAS (train on synthetic, test on real)")):
+        color = f"C{i}"
+        for ax, (keys, _) in zip(axes, PANELS):
+            for key, style in zip(keys, ("-", "--")):
+                points = [(r[x], r[key]) for r in mine if r.get(key) is not None]
+                if points:
+                    ax.plot(*zip(*points), style, marker="o", color=color,
+                            label=label if key == keys[0] else None)
+    for ax, (_, name) in zip(axes, PANELS):
         ax.set_xlabel("training seconds" if x == "seconds" else "optimizer steps")
-        ax.set_ylabel(key)
+        ax.set_ylabel(name)
         ax.grid(alpha=0.3)
     axes[0].legend()
-    fig.suptitle("Quality against training time, 28x28")
+    fig.suptitle("Quality and variety against training time, 28x28")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
