@@ -39,15 +39,18 @@ from augment.labeled import LabeledImages, Splits  # noqa: E402
 from augment.labels import balanced_labels  # noqa: E402
 from augment.outputs import write_csv  # noqa: E402
 from augment.params_file import load_params  # noqa: E402
+from augment.restyle import STYLED_KINDS, styled_set  # noqa: E402
 from evaluation.judge import load_judge, save_judge, train_judge  # noqa: E402
-from evaluation.quality import method_quality, quality_config  # noqa: E402
+from evaluation.quality import balanced_subset, method_quality, quality_config, set_metrics  # noqa: E402
 
 MODELS = ("cvae", "cvaegan")
 NUMBERS = ("label_fidelity", "precision", "recall", "coverage", "cas", "fid", "sharpness_ratio",
            "diversity_ratio", "transfer_accuracy", "style_r_slant", "style_r_thickness",
            "style_gain_slant", "style_gain_thickness",
            "reconstruction_error")
-COLUMNS = ("label", "model", "settings", "train_seconds", *NUMBERS)
+# the same set metrics of the model's restyle and transfer sets (augment/restyle.py)
+STYLED = tuple(f"{kind}_{key}" for kind in STYLED_KINDS for key in ("label_fidelity", "recall", "coverage"))
+COLUMNS = ("label", "model", "settings", "train_seconds", *NUMBERS, *STYLED)
 
 
 def run_variant(label: str, sets: list[str], args, splits: Splits, measured: Splits, judge, device) -> list[dict]:
@@ -67,6 +70,14 @@ def run_variant(label: str, sets: list[str], args, splits: Splits, measured: Spl
                                      quality_config(params), device=device)
             row = {"label": label, "model": name, "settings": " ".join(sets) or "(params as they are)",
                    "train_seconds": round(seconds, 1), **{key: quality[key] for key in NUMBERS}}
+            cfg = quality_config(params)
+            for kind in STYLED_KINDS:
+                styled = styled_set(model, splits.train, kind, params.sample.per_class, params.sample.styled.noise,
+                                    params.sample.seed, params.sample.batch_size)
+                n = min(len(measured.test), len(styled.labels), cfg.max_images)
+                numbers = set_metrics(balanced_subset(LabeledImages(styled.images, styled.labels), n, cfg.seed),
+                                      balanced_subset(measured.test, n, cfg.seed), judge, cfg, device)
+                row.update({f"{kind}_{key}": numbers[key] for key in ("label_fidelity", "recall", "coverage")})
             print(" ".join(f"{c}={row[c]:.4g}" if isinstance(row[c], float) else f"{c}={row[c]}"
                            for c in COLUMNS), flush=True)
             rows.append(row)
