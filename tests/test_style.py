@@ -3,6 +3,8 @@ restyle / transfer sets drawn from real images through an encoder."""
 
 from __future__ import annotations
 
+import csv
+
 import numpy as np
 import pytest
 import torch
@@ -13,9 +15,11 @@ from augment.labels import labels_from_counts
 from augment.models import build_model
 from augment.restyle import NoEncoder, source_indices, styled_set
 from augment.sources import ENCODER_MODELS, parse_source
+from benchmarks import style_tradeoff as tradeoff
 from evaluation.style import slant, style_transfer, thickness
 from pipelines.restyle import restyle
 from pipelines.stage import run_stage
+from tests.conftest import ROOT
 
 
 def bar(width: float, shear: float = 0.0, length: int = 18, side: int = 28) -> np.ndarray:
@@ -171,3 +175,17 @@ def test_the_restyle_stage_refuses_the_cgan_in_one_line(capsys, tmp_path):
     assert code == 2 and len(err.splitlines()) == 1
     assert "cgan has no encoder: the restyle and transfer sources do not apply" in err
     assert list(tmp_path.iterdir()) == []  # nothing was written
+
+
+def test_the_style_tradeoff_benchmark_writes_one_row_per_model_and_variant(tmp_path):
+    tiny = ["tracking.enabled=false", "evaluation.judge.steps=30", "classifier.steps=10", "classifier.seeds=[0]",
+            "sample.per_class=12", "generators.cvae.epochs=1", "generators.cvaegan.epochs=1",
+            "generators.cvae.width=8", "generators.cvaegan.width=8", "device=cpu"]
+    argv = ["--params", str(ROOT / "params.yaml"), "--out", str(tmp_path), "--judge", str(tmp_path / "judge.pt")]
+    argv += [arg for key in tiny for arg in ("--set", key)]
+    assert tradeoff.main(argv + ["--run", "a", "--run", "b", "generators.cvae.kl_weight=0.5"]) == 0
+    rows = list(csv.DictReader((tmp_path / "style_tradeoff.csv").open()))
+    assert [(r["label"], r["model"]) for r in rows] == [("a", "cvae"), ("a", "cvaegan"), ("b", "cvae"), ("b", "cvaegan")]
+    assert rows[2]["settings"] == "generators.cvae.kl_weight=0.5"
+    assert set(tradeoff.COLUMNS) == set(rows[0]) and all(0 <= float(r["label_fidelity"]) <= 1 for r in rows)
+    assert (tmp_path / "judge.pt").is_file()  # trained once, then reused
