@@ -30,6 +30,7 @@ from matplotlib.ticker import FixedLocator, NullLocator  # noqa: E402
 
 from augment.config import MODEL_NAMES  # noqa: E402
 from augment.outputs import write_csv  # noqa: E402
+from augment.restyle import RESTYLE, STYLED_KINDS  # noqa: E402
 from augment.sources import CLASSIC, REAL, SOURCES, parse_source, source_label  # noqa: E402
 from evaluation.data_size_points import PARAM, DataSizeError, Point, sources_of  # noqa: E402
 from evaluation.figures import BASELINE_COLORS, METHOD_COLORS, PALETTE  # noqa: E402
@@ -46,10 +47,12 @@ CLASSIC_STYLE = {"color": BASELINE_COLORS[CLASSIC], "linestyle": ":", "marker": 
 PANEL_ALONE = "each source alone"
 PANEL_COMBINED = "with classical augmentation"
 PANEL_FILTERED = "filtered synthetic sets"
+PANEL_STYLED = "restyle and transfer sets"
 
 
 def _kind(source: str) -> str:
-    """``real`` | ``classic`` | ``method`` | ``combined`` (classic+<method>) | ``filtered`` | ``other``."""
+    """``real`` | ``classic`` | ``method`` | ``combined`` (classic+<method>) | ``filtered`` |
+    ``styled`` (a restyle or transfer set, alone or with classical augmentation) | ``other``."""
     if source == REAL:
         return "real"
     if source == CLASSIC:
@@ -57,6 +60,8 @@ def _kind(source: str) -> str:
     if source not in SOURCES:
         return "other"
     s = parse_source(source)
+    if s.variant in STYLED_KINDS:
+        return "styled"
     return "combined" if s.classic else "filtered" if s.filtered else "method"
 
 
@@ -65,7 +70,8 @@ def panel_layout(sources: Sequence[str]) -> list[tuple[str, list[str]]]:
 
     Each source alone (``real``, ``classic``, each method, unknown names); with classical
     augmentation (``real``, ``classic``, each ``classic+<method>``); filtered (``real``, each
-    method, each ``<method>-filtered``). A panel is drawn only when a source of its own is present,
+    method, each ``<method>-filtered``); restyle and transfer (``real``, ``classic``, each
+    ``<method>-restyle|transfer`` and its ``classic+`` form). A panel is drawn only when a source of its own is present,
     so metrics with only ``real`` and the methods give one panel, as before."""
     kinds = {s: _kind(s) for s in sources}
     ref = [s for s in sources if kinds[s] == "real"]
@@ -74,13 +80,16 @@ def panel_layout(sources: Sequence[str]) -> list[tuple[str, list[str]]]:
     alone = classic + methods + [s for s in sources if kinds[s] == "other"]
     combined = [s for s in sources if kinds[s] == "combined"]
     filtered = [s for s in sources if kinds[s] == "filtered"]
+    styled = [s for s in sources if kinds[s] == "styled"]
     panels = []
-    if alone or not (combined or filtered):
+    if alone or not (combined or filtered or styled):
         panels.append((PANEL_ALONE, ref + alone))
     if combined:
         panels.append((PANEL_COMBINED, ref + classic + combined))
     if filtered:
         panels.append((PANEL_FILTERED, ref + methods + filtered))
+    if styled:
+        panels.append((PANEL_STYLED, ref + classic + styled))
     return panels
 
 
@@ -100,6 +109,9 @@ def source_style(source: str) -> dict[str, Any]:
         style["marker"] = "s"
     elif kind == "filtered":
         style.update(linestyle="-.", marker="^")
+    elif kind == "styled":  # restyle: dashed, transfer: dotted; squares with classical augmentation
+        s = parse_source(source)
+        style.update(linestyle="--" if s.variant == RESTYLE else (0, (1, 1)), marker="s" if s.classic else "v")
     return style
 
 

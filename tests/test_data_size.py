@@ -553,13 +553,16 @@ def test_every_source_gets_a_line_on_its_panels(tmp_path, monkeypatch):
         ("each source alone", ["real", "classic", "cvae", "cgan", "cvaegan"]),
         ("with classical augmentation", ["real", "classic", "classic+cvae", "classic+cgan", "classic+cvaegan"]),
         ("filtered synthetic sets", ["real", "cvae", "cgan", "cvaegan", "cvae-filtered", "cgan-filtered",
-                                     "cvaegan-filtered"])]
+                                     "cvaegan-filtered"]),
+        ("restyle and transfer sets", ["real", "classic", "cvae-restyle", "cvaegan-restyle", "cvae-transfer",
+                                       "cvaegan-transfer", "classic+cvae-restyle", "classic+cvaegan-restyle",
+                                       "classic+cvae-transfer", "classic+cvaegan-transfer"])]
     panels = _plotted(monkeypatch, points, tmp_path / "all.png")
     assert [title for title, _ in panels] == ["each source alone", "with classical augmentation",
-                                              "filtered synthetic sets"]
+                                              "filtered synthetic sets", "restyle and transfer sets"]
     assert all(labels[0] == "real data" for _, labels in panels)  # the reference on every panel
     assert "classical augmentation + CVAE-GAN" in panels[1][1] and "CGAN (filtered)" in panels[2][1]
-    assert sum(len(labels) for _, labels in panels) == 17
+    assert sum(len(labels) for _, labels in panels) == 17 + 10
     assert (tmp_path / "all.png").read_bytes()[:4] == b"\x89PNG"
     # one colour per method across panels; real and classic are the two reference styles
     colors = {s: source_style(s)["color"] for s in SOURCES}
@@ -596,7 +599,7 @@ def test_older_metrics_keep_one_panel_and_blank_new_columns(tmp_path, monkeypatc
 def test_some_new_sources_give_their_panels_only(tmp_path, monkeypatch):
     doc = _with_all_sources(FINISHED)
     for exp in doc[1]["experiments"]:
-        for source in [s for s in _metrics(exp) if s.endswith("-filtered")]:
+        for source in [s for s in _metrics(exp) if s.endswith(("-filtered", "-restyle", "-transfer"))]:
             del _metrics(exp)[source]
     del _metrics(_experiment(doc, "butch-ambo"))["classic+cgan"]  # absent at one size: a shorter line
     points, _ = select_points(parse_exp_show(doc))

@@ -190,7 +190,8 @@ def test_transfer_accuracy_and_style_r_known_answers(judged, digits):
     # every other class drawn as its fixed prototype: the style is lost (no correlation exists)
     drawn = stylization_metrics(_Prototypes(prototypes, rows.images, "class"), rows, judge)
     assert drawn["style_r_slant"] is None and drawn["style_r_thickness"] is None
-    assert drawn["style_gain_slant"] == 0.0 and drawn["style_gain_thickness"] == 0.0
+    assert drawn["style_gain_slant"] == pytest.approx(0.0, abs=1e-12)
+    assert drawn["style_gain_thickness"] == pytest.approx(0.0, abs=1e-12)
     # the source copied into every column: the style is kept exactly (r = 1), but the asked other
     # class is never drawn, so transfer accuracy counts only the judge's misreadings of the copy
     copied = stylization_metrics(_Prototypes(prototypes, rows.images, "copy"), rows, judge)
