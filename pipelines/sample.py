@@ -20,7 +20,6 @@ from augment.callbacks import GRID_COLUMNS
 from augment.config import MODEL_NAMES, Params
 from augment.device import resolve_device
 from augment.grids import first_of_each_class, save_grid
-from augment.labeled import Splits
 from augment.outputs import StagedOutputs
 from augment.paths import (filter_file, generator_checkpoint, sample_grid_file, sample_record, splits_file,
                            synthetic_file)
@@ -29,6 +28,7 @@ from augment.sources import filtered_name
 from augment.synthetic import SyntheticDataset
 from augment.synthetic_files import save_synthetic
 from augment.tracking import Tracker
+from augment.labeled import Splits
 from evaluation.filtering import class_thresholds, filtered_sample, load_filter
 from pipelines.stage import run_stage
 
