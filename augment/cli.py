@@ -41,7 +41,8 @@ from augment.model_loading import load_model
 from augment.outputs import StagedOutputs, check_writable_file
 from augment.params_file import load_params
 from augment.paths import splits_file, stylize_dir, synthetic_file
-from augment.stylize import StylizeNotSupported, write_stylization_figures
+from augment.models import NoEncoder
+from augment.stylize import NOT_APPLICABLE as NO_STYLIZATION, write_stylization_figures
 from augment.synthetic import SyntheticDataset
 from augment.synthetic_files import save_synthetic
 from augment.tracking import runs_page_url
@@ -233,7 +234,7 @@ def cmd_stylize(args: argparse.Namespace) -> int:
     model, _, name, checkpoint = load_model(args.model, root=params.paths.generators,
                                             device=resolve_device(params.device), tracking_uri=tracking_uri(params))
     if args.only == "stylize" and not model.can_encode:
-        raise StylizeNotSupported(name)  # a ValueError: main() prints it and exits 2
+        raise NoEncoder(name, NO_STYLIZATION)  # a ValueError: main() prints it and exits 2
     file = splits_file(params)
     splits = Splits.load(file) if file.is_file() else load_splits(params.data)
     real = getattr(splits, args.split)
@@ -246,7 +247,7 @@ def cmd_stylize(args: argparse.Namespace) -> int:
         )
     written = {kind: out / path.name for kind, path in written.items()}
     if not model.can_encode:
-        print(f"{name}: {StylizeNotSupported(name)}; wrote the interpolation grid only (prior codes)")
+        print(f"{name}: {NoEncoder(name, NO_STYLIZATION)}; wrote the interpolation grid only (prior codes)")
     for kind, path in written.items():
         print(f"{name}: {kind} ({args.split} split, seed {args.seed}) -> {path}")
     return 0

@@ -35,23 +35,16 @@ from augment.generation import item_codes
 from augment.inference import inference, module_device
 from augment.labeled import LabeledImages
 from augment.labels import labels_from_counts
-from augment.models import ConditionalGenerator
+from augment.models import ConditionalGenerator, NoEncoder
 from augment.progress import progress_bar
 
-__all__ = ["RESTYLE", "TRANSFER", "STYLED_KINDS", "NoEncoder", "StyledSet", "source_indices", "styled_set"]
+__all__ = ["RESTYLE", "TRANSFER", "STYLED_KINDS", "NOT_APPLICABLE", "StyledSet", "source_indices", "styled_set"]
 
 RESTYLE = "restyle"
 TRANSFER = "transfer"
+# What NoEncoder says for a model without an encoder.
+NOT_APPLICABLE = "the restyle and transfer sources do not apply to it"
 STYLED_KINDS = (RESTYLE, TRANSFER)
-
-
-class NoEncoder(ValueError):
-    """A restyle or transfer set was asked of a model without an encoder (the CGAN)."""
-
-    def __init__(self, model_name: str) -> None:
-        super().__init__(f"{model_name} has no encoder: the restyle and transfer sources do not apply "
-                         f"to it (only models with an encoder: cvae, cvaegan)")
-        self.model_name = model_name
 
 
 @dataclass
@@ -102,7 +95,7 @@ def styled_set(
     ``noise`` or images that do not fit the model.
     """
     if not model.can_encode:
-        raise NoEncoder(model.name)
+        raise NoEncoder(model.name, NOT_APPLICABLE)
     if noise < 0:
         raise ValueError(f"sample.styled.noise: must be >= 0, got {noise}")
     if tuple(real.images.shape[1:]) != tuple(model.image_shape):

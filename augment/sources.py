@@ -28,8 +28,8 @@ import difflib
 from dataclasses import dataclass
 
 from augment.config import MODEL_NAMES
-from augment.models import REGISTRY
-from augment.restyle import RESTYLE, STYLED_KINDS, TRANSFER, NoEncoder
+from augment.models import ENCODER_MODELS, NoEncoder
+from augment.restyle import NOT_APPLICABLE, RESTYLE, STYLED_KINDS, TRANSFER
 
 __all__ = ["REAL", "CLASSIC", "FILTERED", "RESTYLE", "TRANSFER", "SOURCES", "ENCODER_MODELS", "Source",
            "parse_source", "source_label", "filtered_name", "styled_name"]
@@ -40,10 +40,6 @@ FILTERED = "filtered"
 _COMBINED = "+"  # classic+<method>
 _SUFFIX = "-"  # <method>-filtered, <method>-restyle, <method>-transfer
 VARIANTS = (FILTERED, *STYLED_KINDS)  # what may follow <method>-
-
-# The methods whose model has an encoder Q(z | x, y): the only ones with restyle / transfer sets.
-ENCODER_MODELS: tuple[str, ...] = tuple(m for m in MODEL_NAMES if REGISTRY[m].can_encode)
-
 
 def filtered_name(method: str) -> str:
     """The name of a method's filtered synthetic set, and of its source: ``cvae-filtered``."""
@@ -109,14 +105,14 @@ def _split(name: str) -> tuple[bool, str, str | None]:
 def parse_source(name: str) -> Source:
     """``classic+cvaegan`` -> Source(classic=True, method="cvaegan", variant=None).
 
-    Raises ValueError for any name not in :data:`SOURCES`: :class:`augment.restyle.NoEncoder`
+    Raises ValueError for any name not in :data:`SOURCES`: :class:`augment.models.NoEncoder`
     for a restyle or transfer source of a model without an encoder, else naming the nearest
     valid source and all of them.
     """
     if name not in SOURCES:
         classic, method, variant = _split(name)
         if variant in STYLED_KINDS and method in MODEL_NAMES:
-            raise NoEncoder(method)
+            raise NoEncoder(method, NOT_APPLICABLE)
         near = difflib.get_close_matches(name, SOURCES, n=1)
         hint = f"; did you mean {near[0]!r}?" if near else ""
         raise ValueError(f"unknown source {name!r}{hint} Choose one of: {', '.join(SOURCES)}")

@@ -5,7 +5,7 @@ mean mu of Q(z | x, y) as its code (deterministic: no sampling), and decode that
 every label 0..K-1. The code carries what the label does not -- the "handwriting": slant, stroke
 width, size -- so each row shows one writer's content drawn as every class. The CGAN has no
 encoder Q, so it has no code for a real image: stylisation does not apply to it, and
-:func:`stylize` raises :class:`StylizeNotSupported` rather than faking a grid.
+:func:`stylize` raises :class:`augment.models.NoEncoder` rather than faking a grid.
 
 *Interpolation* (all three models): decode the straight line between two codes,
 z(t) = (1 - t) z0 + t z1 for t = 0 .. 1 in ``steps`` equal steps.
@@ -34,6 +34,7 @@ import torch.nn.functional as F
 from augment.grids import save_grid
 from augment.inference import inference, module_device
 from augment.labeled import LabeledImages
+from augment.models import NoEncoder
 from augment.models.base import ConditionalGenerator
 from augment.models.layers import Decoder
 
@@ -41,14 +42,7 @@ STYLIZE_FILE = "stylize.png"
 INTERPOLATE_FILE = "interpolate.png"
 
 
-class StylizeNotSupported(ValueError):
-    """Stylisation was asked of a model without an encoder (the CGAN)."""
-
-    def __init__(self, model_name: str) -> None:
-        super().__init__(
-            f"{model_name} has no encoder: stylisation does not apply (only cvae, cvaegan)"
-        )
-        self.model_name = model_name
+NOT_APPLICABLE = "stylisation does not apply"  # what NoEncoder says for a model without an encoder
 
 
 # --------------------------------------------------------------------------------------------
@@ -75,7 +69,7 @@ def _check_real(model: ConditionalGenerator, images: torch.Tensor, labels: torch
 
 def _require_encoder(model: ConditionalGenerator) -> None:
     if not model.can_encode:
-        raise StylizeNotSupported(model.name)
+        raise NoEncoder(model.name, NOT_APPLICABLE)
 
 
 def find_decoder(model: ConditionalGenerator) -> Decoder:
@@ -94,7 +88,7 @@ def stylize(model: ConditionalGenerator, images: torch.Tensor, labels: torch.Ten
 
     ``out[i, k]`` decodes the posterior mean mu of Q(z | images[i], labels[i]) with label k, so
     ``out[i, labels[i]]`` is the (deterministic) reconstruction of image i. Raises
-    :class:`StylizeNotSupported` for a model without an encoder.
+    :class:`augment.models.NoEncoder` for a model without an encoder.
     """
     _require_encoder(model)
     _check_real(model, images, labels)
@@ -293,7 +287,7 @@ def write_stylization_figures(
     - ``interpolate.png``: :func:`interpolation_grid`, ``steps`` columns.
 
     ``only`` = "stylize" or "interpolate" writes just that one; ``only="stylize"`` for a model
-    without an encoder raises :class:`StylizeNotSupported`. Returns {"stylize": path,
+    without an encoder raises :class:`augment.models.NoEncoder`. Returns {"stylize": path,
     "interpolate": path} for what was written.
     """
     if only not in (None, "stylize", "interpolate"):
@@ -314,7 +308,7 @@ def write_stylization_figures(
 
 
 __all__ = [
-    "StylizeNotSupported",
+    "NOT_APPLICABLE",
     "find_decoder",
     "interpolate",
     "interpolation_grid",

@@ -188,7 +188,9 @@ def filtered_sample(
             start += len(labels)
             short = [c for c in range(k) if have[c] < per_class]
             for c in [c for c in short if drawn[c] >= budget]:  # out of budget: fill with the best
-                best = reserve[c][0][: per_class - have[c]] if reserve[c] is not None else images[:0]
+                # a class still short after budget >= per_class draws has rejected some: a reserve
+                assert reserve[c] is not None, f"class {c}: short of images with no rejected candidate"
+                best = reserve[c][0][: per_class - have[c]]
                 kept[c].append(best)
                 filled[c] = len(best)
                 have[c] += len(best)

@@ -57,7 +57,6 @@ __all__ = [
     "balanced_subset",
     "classification_accuracy_score",
     "reconstruction_error",
-    "stylize_accuracy",
     "stylization_metrics",
     "set_metrics",
     "method_quality",
@@ -238,13 +237,6 @@ def stylization_metrics(model, real: LabeledImages, judge: SmallCNN, device: tor
     }
     out.update(style_transfer(real.images.cpu().numpy(), real.labels.cpu().numpy(), np.concatenate(styled_all)))
     return out
-
-
-def stylize_accuracy(model, real: LabeledImages, judge: SmallCNN, device: torch.device | str = "cpu",
-                     batch_size: int = 100) -> float | None:
-    """The judge's accuracy on ``real``'s images stylised as every class, against the class each
-    was drawn as (:func:`stylization_metrics`); None for a model without an encoder."""
-    return stylization_metrics(model, real, judge, device, batch_size)["stylize_accuracy"]
 
 
 # --------------------------------------------------------------------------------------------

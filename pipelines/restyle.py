@@ -22,7 +22,8 @@ from augment.grids import first_of_each_class, save_grid
 from augment.labeled import Splits
 from augment.outputs import StagedOutputs
 from augment.paths import generator_checkpoint, sample_grid_file, splits_file, synthetic_file
-from augment.restyle import STYLED_KINDS, NoEncoder, styled_set
+from augment.models import NoEncoder
+from augment.restyle import NOT_APPLICABLE, STYLED_KINDS, styled_set
 from augment.sources import ENCODER_MODELS, styled_name
 from augment.synthetic_files import save_synthetic
 from augment.tracking import Tracker
@@ -33,7 +34,7 @@ def restyle(params: Params, args) -> None:
     """Redraw the real training images through models/generators/<model>.pt's encoder."""
     name = args.item
     if name not in ENCODER_MODELS:  # before any file is read: one line, exit 2
-        raise NoEncoder(name)
+        raise NoEncoder(name, NOT_APPLICABLE)
     cfg = params.sample
     splits = Splits.load(splits_file(params))
     checkpoint = generator_checkpoint(params, name)

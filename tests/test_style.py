@@ -13,7 +13,8 @@ from augment.config import MODEL_NAMES, CGANConfig, CVAEConfig
 from augment.labeled import LabeledImages
 from augment.labels import labels_from_counts
 from augment.models import build_model
-from augment.restyle import NoEncoder, source_indices, styled_set
+from augment.models import NoEncoder
+from augment.restyle import source_indices, styled_set
 from augment.sources import ENCODER_MODELS, parse_source
 from benchmarks import style_tradeoff as tradeoff
 from evaluation.style import slant, style_transfer, thickness

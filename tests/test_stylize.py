@@ -19,9 +19,8 @@ from augment.checkpoint import save_generator
 from augment.cli import main
 from augment.config import Params
 from augment.labeled import LabeledImages, Splits
-from augment.models import build_model
+from augment.models import NoEncoder, build_model
 from augment.stylize import (
-    StylizeNotSupported,
     find_decoder,
     interpolate,
     interpolation_grid,
@@ -88,16 +87,16 @@ def test_stylize_grid_layout(name, real):
 
 def test_cgan_refuses_stylisation_and_writes_no_stylize_png(real, tmp_path):
     model = tiny_model("cgan")
-    with pytest.raises(StylizeNotSupported, match="cgan has no encoder"):
+    with pytest.raises(NoEncoder, match="cgan has no encoder"):
         stylize(model, real.images[:2], real.labels[:2])
-    with pytest.raises(StylizeNotSupported):
+    with pytest.raises(NoEncoder):
         stylize_grid(model, real.images[:2], real.labels[:2])
-    assert issubclass(StylizeNotSupported, ValueError)
+    assert issubclass(NoEncoder, ValueError)
     written = write_stylization_figures(model, real, tmp_path)
     assert set(written) == {"interpolate"}
     assert not (tmp_path / "stylize.png").exists()
     assert (tmp_path / "interpolate.png").is_file()
-    with pytest.raises(StylizeNotSupported):
+    with pytest.raises(NoEncoder):
         write_stylization_figures(model, real, tmp_path / "only", only="stylize")
     assert not (tmp_path / "only").exists()
 
