@@ -2,6 +2,9 @@
 torchvision (from ``data.root``, optionally downloaded), or the user's own ImageFolder. Each loader
 returns (training pool, official test set or None, class names); every problem with the files is
 a :class:`~augment.labeled.DataError` that names the file and says what to do.
+
+scikit-learn and torchvision are imported inside the loader that needs them: importing both
+costs about 4 s, and the stages that only read the saved splits never load a dataset.
 """
 
 from __future__ import annotations
@@ -13,11 +16,7 @@ from typing import Any, Optional
 
 import numpy as np
 import torch
-import torchvision.datasets as tvd
 from PIL import Image
-from sklearn.datasets import load_digits
-from torchvision.datasets import ImageFolder
-from torchvision.datasets.mnist import read_image_file, read_label_file
 
 from augment.config import DataConfig
 from augment.labeled import DataError, LabeledImages
@@ -35,6 +34,8 @@ TORCHVISION_DATASETS = {
 
 def _load_digits() -> tuple[LabeledImages, None, list[str]]:
     """scikit-learn's 1,797 8x8 digits (shipped inside scikit-learn: no network needed)."""
+    from sklearn.datasets import load_digits
+
     bunch = load_digits()
     images = torch.from_numpy(bunch.images).float().div_(16.0).unsqueeze(1)  # [N, 1, 8, 8], 0..16 -> [0, 1]
     labels = torch.from_numpy(bunch.target).long()  # [N]
@@ -85,6 +86,8 @@ def _missing_files_error(
 
 def _find_bad_idx_file(files: list[Path]) -> tuple[Path, Exception] | None:
     """Re-read each IDX file on its own to name the one that torchvision could not read."""
+    from torchvision.datasets.mnist import read_image_file, read_label_file
+
     for file, read in zip(files, [read_image_file, read_label_file] * 2):
         try:
             read(str(file))
@@ -99,6 +102,8 @@ def _load_mnist_family(cfg: DataConfig) -> tuple[LabeledImages, LabeledImages, l
     The whole dataset is read from the torchvision dataset's ``.data`` / ``.targets`` (uint8
     [N, H, W]) rather than image by image. The official test set becomes the test split.
     """
+    import torchvision.datasets as tvd
+
     cls = getattr(tvd, TORCHVISION_DATASETS[cfg.dataset])
     kwargs: dict[str, Any] = {}
     if cfg.dataset == "emnist":
@@ -161,6 +166,8 @@ def _load_mnist_family(cfg: DataConfig) -> tuple[LabeledImages, LabeledImages, l
 def _load_imagefolder(cfg: DataConfig) -> tuple[LabeledImages, None, list[str]]:
     """The user's own images: ``<root>/<class name>/<image>``, converted to 'L' (channels 1) or
     'RGB' (channels 3) and resized to image_size x image_size."""
+    from torchvision.datasets import ImageFolder
+
     root = Path(cfg.root)
     layout = "expected one sub-folder of images per class: <root>/<class name>/<image>.png"
     if not root.is_dir():

@@ -7,7 +7,6 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from PIL import Image
-from torchvision.utils import make_grid
 
 from augment.inference import module_device
 from augment.pixels import quantize
@@ -34,6 +33,9 @@ def to_grid_image(images: torch.Tensor, ncols: int, min_cell: int = MIN_CELL_PIX
     scale = max(1, -(-min_cell // h))  # ceil(min_cell / h)
     if scale > 1:
         images = F.interpolate(images.float(), scale_factor=scale, mode="nearest")
+    # imported here: torchvision costs a stage ~2 s of start-up, and most stages draw no grid
+    from torchvision.utils import make_grid
+
     grid = make_grid(images.clamp(0, 1).cpu(), nrow=ncols, padding=2, pad_value=1.0)  # [3, H', W']
     array = quantize(grid).permute(1, 2, 0).numpy()  # [H', W', 3] uint8
     return Image.fromarray(array, mode="RGB")

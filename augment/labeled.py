@@ -1,6 +1,7 @@
 """The real data in memory: images with labels (:class:`LabeledImages`), the three splits
-(:class:`Splits`, saved by the prepare stage), a torchvision-style view of them
-(:class:`ImageTensorDataset`), and :class:`DataError`, the one error for bad data on disk.
+(:class:`Splits`, saved by the prepare stage), and :class:`DataError`, the one error for bad
+data on disk. Their torchvision-style view is augment/image_dataset.py (torchvision is not
+imported here: every stage reads these, and torchvision costs each about 2 s of start-up).
 """
 
 from __future__ import annotations
@@ -8,11 +9,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional, Union
+from typing import Union
 
 import torch
 from PIL import Image
-from torchvision.datasets import VisionDataset
 
 from augment.outputs import atomic_torch_save
 from augment.pixels import quantize
@@ -128,42 +128,3 @@ def to_pil(image: torch.Tensor) -> Image.Image:
     if image.ndim != 3:
         raise ValueError(f"to_pil expects one image [C, H, W], got shape {tuple(image.shape)}")
     return Image.fromarray(_to_uint8(image).numpy())  # 2-D uint8 -> 'L', [H, W, 3] -> 'RGB'
-
-
-class ImageTensorDataset(VisionDataset):
-    """A :class:`LabeledImages` viewed like torchvision's MNIST.
-
-    ``dataset[i]`` is ``(PIL image, int)`` ('L' for one channel, 'RGB' for three) after the
-    optional ``transform`` / ``target_transform``, so existing torchvision training code works
-    unchanged. ``data`` holds the uint8 pixels as MNIST does ([N, H, W] grey, [N, H, W, 3] RGB),
-    converted once here rather than on every access.
-    """
-
-    def __init__(
-        self,
-        images: LabeledImages,
-        classes: list[str],
-        transform: Optional[Callable] = None,
-        target_transform: Optional[Callable] = None,
-    ) -> None:
-        self.images = images
-        self.classes = list(classes)
-        self.class_to_idx = {name: i for i, name in enumerate(self.classes)}
-        super().__init__(root=None, transform=transform, target_transform=target_transform)
-        self.data = _to_uint8(images.images)  # [N, H, W] or [N, H, W, 3] uint8
-        self.targets: list[int] = images.labels.tolist()
-
-    def __len__(self) -> int:
-        return len(self.targets)
-
-    def __getitem__(self, index: int) -> tuple[Any, Any]:
-        image, target = Image.fromarray(self.data[index].numpy()), self.targets[index]
-        if self.transform is not None:
-            image = self.transform(image)
-        if self.target_transform is not None:
-            target = self.target_transform(target)
-        return image, target
-
-    def extra_repr(self) -> str:
-        """Printed by torchvision's ``VisionDataset.__repr__`` after the size."""
-        return f"Image shape: {tuple(self.images.images.shape[1:])}\nClasses: {len(self.classes)}"

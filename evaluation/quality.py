@@ -48,6 +48,7 @@ from evaluation import metrics as M
 from evaluation.classifier import train_classifier
 from evaluation.classifier_net import SmallCNN
 from evaluation.prediction import evaluate, features, predict
+from evaluation.quality_keys import QUALITY_KEYS, QUALITY_METRICS, STYLIZATION_KEYS, QualityMetric  # noqa: F401 (re-exported)
 from evaluation.stats import summarize
 from evaluation.style import style_transfer
 
@@ -62,44 +63,6 @@ __all__ = [
     "method_quality",
     "real_reference",
 ]
-
-@dataclass(frozen=True)
-class QualityMetric:
-    """One number of reports/quality/<method>.json: its key, the report's column header, the
-    decimals it is printed with, and the key of its spread (shown as ``mean ± spread``)."""
-
-    key: str
-    label: str
-    decimals: int = 3
-    spread: str | None = None
-
-
-# The one list of quality numbers, in the order of the report's table and of quality.csv.
-QUALITY_METRICS = (
-    QualityMetric("cas", "CAS ↑", spread="cas_std"),
-    QualityMetric("fid", "FID ↓"),
-    QualityMetric("kid", "KID ↓", decimals=4, spread="kid_std"),
-    QualityMetric("precision", "Precision"),
-    QualityMetric("recall", "Recall"),
-    QualityMetric("density", "Density"),
-    QualityMetric("coverage", "Coverage"),
-    QualityMetric("label_fidelity", "Label fidelity"),
-    QualityMetric("diversity_ratio", "Diversity ratio"),
-    QualityMetric("sharpness_ratio", "Sharpness ratio"),
-    QualityMetric("reconstruction_error", "Reconstruction MSE ↓", decimals=4),
-    QualityMetric("stylize_accuracy", "Stylisation accuracy"),
-    QualityMetric("transfer_accuracy", "Transfer accuracy"),
-    QualityMetric("style_r_slant", "Style r (slant)"),
-    QualityMetric("style_r_thickness", "Style r (thickness)"),
-    QualityMetric("style_gain_slant", "Style gain (slant)"),
-    QualityMetric("style_gain_thickness", "Style gain (thickness)"),
-)
-# the numbers of stylization_metrics, None for a model without an encoder
-STYLIZATION_KEYS = ("stylize_accuracy", "transfer_accuracy", "style_r_slant", "style_r_thickness",
-                    "style_gain_slant", "style_gain_thickness")
-# keys of method_quality's dict (each number, then its spread)
-QUALITY_KEYS = tuple(k for m in QUALITY_METRICS for k in (m.key, m.spread) if k is not None)
-
 
 @dataclass
 class QualityConfig(EvaluationConfig):

@@ -19,7 +19,7 @@ from augment.config import MODEL_NAMES
 from augment.models import REGISTRY
 from augment.outputs import StagedOutputs
 from augment.sources import CLASSIC, REAL
-from evaluation.quality import QUALITY_METRICS, QualityMetric
+from evaluation.quality_keys import QUALITY_METRICS, QualityMetric
 from evaluation.report_bar import delta_cells, rare_class_section
 from evaluation.report_bar import points as _pp
 from evaluation.report_findings import (

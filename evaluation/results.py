@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Optional, TypedDict
 
 from evaluation.prediction import EvaluationMetrics
-from evaluation.quality import QUALITY_KEYS
+from evaluation.quality_keys import QUALITY_KEYS
 
 
 class ClassifierRun(EvaluationMetrics):

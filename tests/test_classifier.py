@@ -3,10 +3,12 @@ class-balanced mixing, known-answer metrics and the save/load round trip."""
 
 import math
 
+import numpy as np
 import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from sklearn.metrics import confusion_matrix, f1_score
 
 from augment.config import ClassifierConfig
 from augment.labeled import LabeledImages
@@ -14,7 +16,7 @@ from evaluation import classifier as clf
 from evaluation.classifier import train_classifier
 from evaluation.classifier_net import SmallCNN, load_classifier, save_classifier
 from evaluation.mixing import mix_training_data
-from evaluation.prediction import evaluate, features, predict
+from evaluation.prediction import confusion_counts, evaluate, features, macro_f1, predict
 
 SHAPES = [(1, 8, 8), (1, 28, 28), (3, 32, 32)]
 
@@ -195,6 +197,20 @@ class ReadsItsAnswer(nn.Module):
 
     def forward(self, x):
         return F.one_hot(x[:, 0, 0, 0].round().long(), self.num_classes).float()
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_confusion_and_macro_f1_are_sklearns_to_the_last_bit(seed):
+    """The two metrics are written out (no sklearn import in the stages); they must be sklearn's."""
+    rng = np.random.default_rng(seed)
+    k = int(rng.integers(2, 12))
+    n = int(rng.integers(1, 300))
+    # some classes never true, some never predicted: the cases zero_division and "labels seen" decide
+    y_true = rng.integers(0, max(1, k - 1), n)
+    y_pred = np.where(rng.random(n) < 0.7, y_true, rng.integers(0, k, n))
+    cm = confusion_counts(y_true, y_pred, k)
+    assert np.array_equal(cm, confusion_matrix(y_true, y_pred, labels=list(range(k))))
+    assert macro_f1(cm) == float(f1_score(y_true, y_pred, average="macro", zero_division=0))
 
 
 def test_evaluate_known_answer():

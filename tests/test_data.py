@@ -22,7 +22,8 @@ from torchvision.transforms import ToTensor
 
 from augment.config import DataConfig
 from augment.data import load_splits
-from augment.labeled import DataError, ImageTensorDataset, LabeledImages, Splits, to_pil
+from augment.image_dataset import ImageTensorDataset
+from augment.labeled import DataError, LabeledImages, Splits, to_pil
 from augment.splitting import split_indices
 
 # --------------------------------------------------------------------------------------------
