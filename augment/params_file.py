@@ -159,7 +159,7 @@ def parse_override(text: str) -> tuple[str, Any]:
     key, raw = text.split("=", 1)
     key = key.strip()
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
+        value = _load_yaml(raw) if raw.strip() else ""
     except yaml.YAMLError as err:
         raise ConfigError(f"--set {key}: cannot parse value {raw!r}: {one_line(err)}") from None
     return key, value
@@ -195,15 +195,38 @@ def params_from_dict(raw: dict[str, Any] | None) -> Params:
     return params
 
 
+class _AliasRefused(yaml.YAMLError):
+    """A YAML alias (``*name``) in a params file."""
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """yaml.SafeLoader that stops at the first alias (``*name``), before it is expanded: nested
+    aliases grow exponentially (a 9-level file needs gigabytes), and params.yaml has no use for
+    them (DVC's own params reader would expand them too)."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise _AliasRefused(f"line {event.start_mark.line + 1}: YAML aliases (*{event.anchor}) are not "
+                                f"accepted in a params file; write the value out")
+        return super().compose_node(parent, index)
+
+
+def _load_yaml(text: str) -> Any:
+    return yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 (a SafeLoader subclass)
+
+
 def read_yaml(path: str | Path) -> dict[str, Any]:
-    """Read a params file, with errors that name the file."""
+    """Read a params file, with errors that name the file; aliases are refused unexpanded."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"params file not found: {path}")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = _load_yaml(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError as err:
         raise ConfigError(f"{path}: not a text file (UTF-8): {one_line(err)}") from None
+    except _AliasRefused as err:
+        raise ConfigError(f"{path}: {one_line(err)}") from None
     except yaml.YAMLError as err:
         raise ConfigError(f"{path}: malformed YAML: {one_line(err)}") from None
     if raw is None:

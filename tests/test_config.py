@@ -123,3 +123,24 @@ def test_new_28x28_options_are_validated(key, value, message):
     with pytest.raises(ConfigError) as err:
         load_params(None, [f"{key}={value}"])
     assert key in str(err.value) and message in str(err.value)
+
+
+def test_yaml_aliases_are_refused_before_they_expand(tmp_path):
+    """Nested aliases grow exponentially (9 levels of 9: 9**9 list items); the loader stops at the
+    first alias, naming its line, before it expands anything."""
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x]"]
+    for level in range(1, 10):
+        ref = f"*a{level - 1}"
+        lines.append(f"a{level}: &a{level} [{', '.join([ref] * 9)}]")
+    f = tmp_path / "params.yaml"
+    f.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ConfigError, match=r"params.yaml: line 2: YAML aliases \(\*a0\) are not accepted"):
+        load_params(f)
+    with pytest.raises(ConfigError, match="--set data.seed: cannot parse value"):
+        load_params(None, ["data.seed=*a0"])
+
+
+def test_an_anchor_without_alias_is_plain_yaml(tmp_path):
+    f = tmp_path / "params.yaml"
+    f.write_text("data:\n  seed: &s 3\n")
+    assert load_params(f).data.seed == 3
