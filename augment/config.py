@@ -203,18 +203,8 @@ class SampleConfig:
     styled: StyledConfig = field(default_factory=StyledConfig)  # the <method>-restyle / -transfer sets
 
 
-def _every_source() -> list[str]:
-    """The default of ``classifier.sources``: every source that applies (augment/sources.py)."""
-    from augment.sources import SOURCES  # here, not at the top: augment.sources reads this module
-
-    return list(SOURCES)
-
-
 @dataclass
 class ClassifierConfig:
-    # the training sources a run compares (augment/sources.py; dvc.yaml's train_classifier
-    # foreach reads this list): real and classic, the baselines of every delta, are required
-    sources: list[str] = field(default_factory=_every_source)
     synthetic_ratio: float = ranged(1.0, _NON_NEGATIVE)  # synthetic images per real training image (class-balanced)
     # one trained classifier per seed
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2], metadata={RANGE: _SEEDS})

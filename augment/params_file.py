@@ -49,8 +49,7 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
     if origin is list:
         (item_tp,) = typing.get_args(tp)
         if not isinstance(value, list):
-            plural = {int: "integers", float: "numbers", str: "strings", bool: "booleans"}.get(item_tp, "values")
-            raise ConfigError(f"{key}: expected a list of {plural}, got {value!r}")
+            raise ConfigError(f"{key}: expected a list of {_type_name(item_tp)}s, got {value!r}")
         return [_coerce(v, item_tp, f"{key}[{i}]") for i, v in enumerate(value)]
     if tp is bool:
         if isinstance(value, bool):
@@ -135,12 +134,6 @@ def _check_ranges(section: Any, prefix: str = "") -> None:
 
 def _validate(params: Params) -> None:
     _check_ranges(params)
-    from augment.sources import check_sources  # here: augment.sources imports the models (torch)
-
-    try:
-        check_sources(params.classifier.sources)
-    except ValueError as bad:
-        raise ConfigError(f"classifier.sources: {bad}") from None
     a = params.augmentation
     if a.scale_min > a.scale_max:
         raise ConfigError(f"augmentation.scale_min: must be <= augmentation.scale_max ({a.scale_max}), "
