@@ -7,7 +7,7 @@ from typing import Any, Callable, Optional
 from PIL import Image
 from torchvision.datasets import VisionDataset
 
-from augment.labeled import LabeledImages, _to_uint8
+from augment.labeled import LabeledImages, to_uint8
 
 __all__ = ["ImageTensorDataset"]
 
@@ -32,7 +32,7 @@ class ImageTensorDataset(VisionDataset):
         self.classes = list(classes)
         self.class_to_idx = {name: i for i, name in enumerate(self.classes)}
         super().__init__(root=None, transform=transform, target_transform=target_transform)
-        self.data = _to_uint8(images.images)  # [N, H, W] or [N, H, W, 3] uint8
+        self.data = to_uint8(images.images)  # [N, H, W] or [N, H, W, 3] uint8
         self.targets: list[int] = images.labels.tolist()
 
     def __len__(self) -> int:

@@ -113,7 +113,7 @@ class Splits:
 # --------------------------------------------------------------------------------------------
 
 
-def _to_uint8(images: torch.Tensor) -> torch.Tensor:
+def to_uint8(images: torch.Tensor) -> torch.Tensor:
     """[..., C, H, W] float [0, 1] -> [..., H, W] (C == 1) or [..., H, W, 3] (C == 3) uint8."""
     if images.shape[-3] not in (1, 3):
         raise ValueError(f"expected 1 or 3 channels, got shape {tuple(images.shape)}")
@@ -127,4 +127,4 @@ def to_pil(image: torch.Tensor) -> Image.Image:
     """One [C, H, W] float image in [0, 1] as a PIL image: 'L' when C == 1, 'RGB' when C == 3."""
     if image.ndim != 3:
         raise ValueError(f"to_pil expects one image [C, H, W], got shape {tuple(image.shape)}")
-    return Image.fromarray(_to_uint8(image).numpy())  # 2-D uint8 -> 'L', [H, W, 3] -> 'RGB'
+    return Image.fromarray(to_uint8(image).numpy())  # 2-D uint8 -> 'L', [H, W, 3] -> 'RGB'

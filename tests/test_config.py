@@ -57,6 +57,7 @@ def test_int_is_accepted_for_a_float_but_not_the_reverse():
         ("device=tpu", "device: must be one of: auto, cpu, cuda"),
         ("generators.cvae.batch_size=yes", "generators.cvae.batch_size: expected an integer"),
         ("generators.cvae.epochs", "expected KEY=VALUE"),
+        ("classifier.seeds=3", "classifier.seeds: expected a list of integers, got 3"),
     ],
 )
 def test_bad_overrides_name_the_key(override, message):
