@@ -34,6 +34,7 @@ from augment.device import configure_torch, resolve_device
 from augment.distributed import check_divisible, is_main_process
 from augment.errors import OneLineArgumentParser, report_errors
 from augment.generator_training import train_generator
+from augment.launcher import launch_ranks
 from augment.grids import first_of_each_class, save_grid
 from augment.labeled import Splits
 from augment.mlflow_model import is_model_uri, read_model_uri
@@ -125,7 +126,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise ConfigError(f"--nproc: must be an integer >= 1, got {args.nproc}")
     if args.nproc > 1 and "WORLD_SIZE" not in os.environ:  # not yet under torchrun
         check_divisible(params.generator(args.model).batch_size, args.nproc, f"generators.{args.model}.batch_size")
-        return _under_torchrun(args.nproc, args.argv)
+        return launch_ranks(args.nproc, args.argv, f"augment {args.command}")
     model, state, out = train_generator(
         params, args.model, out=args.out, resume=args.resume, progress=not args.no_progress
     )
@@ -134,24 +135,6 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"{args.model}: {state.epoch} epochs, final losses "
               + ", ".join(f"{k}={v:.4g}" for k, v in last.items()) + f"; checkpoint {out}")
     return 0
-
-
-def _under_torchrun(nproc: int, command: list[str]) -> int:
-    """This same ``augment train`` command line, without ``--nproc``, as ``nproc`` processes of
-    ``torchrun --standalone --nproc-per-node nproc -m augment.cli``; returns its exit code."""
-    argv, skip = [], False
-    for arg in command:  # drop --nproc N in any spelling argparse accepts (--nproc=N, --npr N, ...)
-        flag = arg.split("=", 1)[0]
-        if skip:
-            skip = False
-        elif len(flag) >= 4 and "--nproc".startswith(flag):
-            skip = "=" not in arg
-        else:
-            argv.append(arg)
-    # The ranks see WORLD_SIZE and train instead of launching torchrun again (cmd_train).
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
-           "-m", "augment.cli", *argv]
-    return subprocess.run(cmd).returncode
 
 
 def _check_image_path(path: Path, flag: str) -> None:

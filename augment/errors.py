@@ -11,7 +11,9 @@ Anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from pathlib import Path
 from collections.abc import Callable
 
 from augment.checkpoint import CheckpointError
@@ -23,6 +25,9 @@ from augment.training import TrainingDiverged
 EXIT_USAGE = 2
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
+# Set by ``augment train --nproc N`` (augment/launcher.py) for its ranks: a rank records its
+# one-line error in this folder, in a file named after its rank, for the launcher to print once.
+RANK_ERRORS_ENV = "AUGMENT_RANK_ERRORS"
 
 
 class OneLineArgumentParser(argparse.ArgumentParser):
@@ -36,7 +41,11 @@ class OneLineArgumentParser(argparse.ArgumentParser):
 def report_errors(label: str, run: Callable[[], int | None]) -> int:
     """Call ``run``; turn the expected errors into ``LABEL: error: ...`` and their exit code."""
     def fail(message: str, code: int) -> int:
-        print(f"{label}: {message}", file=sys.stderr)
+        folder, rank = os.environ.get(RANK_ERRORS_ENV), os.environ.get("RANK")
+        if folder and rank is not None:  # a rank of a launch: the launcher prints it, once
+            Path(folder, rank).write_text(f"{code}\n{label}: {message}\n")
+        else:
+            print(f"{label}: {message}", file=sys.stderr)
         return code
 
     try:

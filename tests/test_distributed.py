@@ -90,3 +90,29 @@ def test_a_batch_that_does_not_split_over_the_processes_is_refused_before_any_st
         "augment train: error: generators.cvae.batch_size: 33 images per step cannot be split evenly "
         "over 2 processes; use a multiple of 2"]
     assert not (tmp_path / "x.pt").exists()
+
+
+def test_an_error_inside_the_ranks_is_one_line_and_exit_2_not_torchruns_report(tmp_path):
+    """The checkpoint path is checked by train_generator, i.e. inside each rank after the launch."""
+    (tmp_path / "afile").write_text("")
+    result = _train(tmp_path, "cvae", "afile/x.pt", nproc=2)
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert result.stderr.strip().splitlines() == [
+        f"augment train: error: checkpoint {tmp_path}/afile/x.pt: {tmp_path}/afile is a file, not a folder"
+    ]  # printed once for both ranks; no torchrun 'ChildFailedError' report
+
+
+def test_a_rank_that_dies_without_a_recorded_error_is_named_and_exits_1(tmp_path, capsys):
+    """(The launcher's report when no rank wrote its one line: a bug or a signal; faked here.)"""
+    from types import SimpleNamespace
+
+    from augment.launcher import _died, _report
+
+    assert _report(tmp_path, "augment train") is None  # nothing recorded
+    failed = SimpleNamespace(failures={1: SimpleNamespace(exitcode=-9), 0: SimpleNamespace(exitcode=3)})
+    assert _died(failed, "augment train") == 1
+    assert capsys.readouterr().err == "augment train: error: rank 0 exited with code 3 (its output is above)\n"
+    (tmp_path / "1").write_text("2\naugment train: error: one\n")
+    (tmp_path / "0").write_text("1\naugment train: error: zero\n")
+    assert _report(tmp_path, "augment train") == 1  # the lowest rank's line and code
+    assert capsys.readouterr().err == "augment train: error: zero\n"
