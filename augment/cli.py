@@ -34,9 +34,9 @@ from augment.device import configure_torch, resolve_device
 from augment.distributed import check_divisible, is_main_process
 from augment.errors import OneLineArgumentParser, report_errors
 from augment.generator_training import train_generator
-from augment.launcher import launch_ranks
 from augment.grids import first_of_each_class, save_grid
 from augment.labeled import Splits
+from augment.launcher import launch_ranks
 from augment.mlflow_model import is_model_uri, read_model_uri
 from augment.model_loading import load_model
 from augment.outputs import StagedOutputs, check_writable_file

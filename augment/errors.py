@@ -13,8 +13,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 
 from augment.checkpoint import CheckpointError
 from augment.config import ConfigError, one_line

@@ -5,7 +5,8 @@ The ranks are started by torch's own elastic launcher (what ``torchrun --standal
 --nproc-per-node N -m augment.cli ...`` runs), called in this process so that its failure comes
 back as an object instead of a printed report:
 
-- every rank runs ``python -m augment.cli`` with the same arguments, minus ``--nproc``;
+- every rank runs ``python -m augment.cli`` with the same arguments, minus ``--nproc``; it sees
+  ``WORLD_SIZE`` and trains instead of launching again (augment/cli.py ``cmd_train``);
 - a rank that meets an expected error does not print it: it writes ``CODE`` and its one line to
   ``$AUGMENT_RANK_ERRORS/RANK`` (augment/errors.py) and exits with CODE; the launcher then prints
   the lowest failed rank's line, once, and exits with its code (2 for bad input, 1 for a diverged
