@@ -203,8 +203,18 @@ class SampleConfig:
     styled: StyledConfig = field(default_factory=StyledConfig)  # the <method>-restyle / -transfer sets
 
 
+def _every_source() -> list[str]:
+    """The default of ``classifier.sources``: every source that applies (augment/sources.py)."""
+    from augment.sources import SOURCES  # here, not at the top: augment.sources reads this module
+
+    return list(SOURCES)
+
+
 @dataclass
 class ClassifierConfig:
+    # the training sources a run compares (augment/sources.py; dvc.yaml's train_classifier
+    # foreach reads this list): real and classic, the baselines of every delta, are required
+    sources: list[str] = field(default_factory=_every_source)
     synthetic_ratio: float = ranged(1.0, _NON_NEGATIVE)  # synthetic images per real training image (class-balanced)
     # one trained classifier per seed
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2], metadata={RANGE: _SEEDS})
@@ -274,6 +284,7 @@ class PathsConfig:
     splits: str = "data/splits"  # prepare: the real train/val/test tensors
     generators: str = "models/generators"  # train_generator: <name>.pt
     synthetic: str = "data/synthetic"  # sample: <name>.pt
+    sources: str = "data/sources"  # prepare, sample, restyle: <source>.json, what each classifier trains on
     classifiers: str = "models/classifiers"  # train_classifier: <source>.json and weights
     reports: str = "reports"  # metrics, plots, figures
 

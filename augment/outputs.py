@@ -145,6 +145,15 @@ class StagedOutputs:
         self._files.append((tmp, final))
         return tmp
 
+    def staged(self, final: PathLike) -> Path:
+        """The temporary file already handed out for ``final`` by :meth:`path` (to read back what
+        this block wrote, e.g. to hash it); ValueError when none was."""
+        final = Path(final)
+        for tmp, target in reversed(self._files):
+            if target == final:
+                return tmp
+        raise ValueError(f"{final} has not been staged in this block")
+
     def folder(self, final: PathLike) -> Path:
         """A temporary folder whose files are moved into ``final`` (created if needed) on commit;
         files already in ``final`` that this block does not write are left alone."""

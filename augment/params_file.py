@@ -140,6 +140,12 @@ def _check_ranges(section: Any, prefix: str = "") -> None:
 
 def _validate(params: Params) -> None:
     _check_ranges(params)
+    from augment.sources import check_sources  # here: augment.sources imports the models (torch)
+
+    try:
+        check_sources(params.classifier.sources)
+    except ValueError as bad:
+        raise ConfigError(f"classifier.sources: {bad}") from None
     a = params.augmentation
     if a.scale_min > a.scale_max:
         raise ConfigError(f"augmentation.scale_min: must be <= augmentation.scale_max ({a.scale_max}), "

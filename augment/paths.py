@@ -29,6 +29,12 @@ def synthetic_file(params, name: str) -> Path:
     return Path(params.paths.synthetic) / f"{name}.pt"
 
 
+def source_manifest(params, source: str) -> Path:
+    """What train_classifier@<source> depends on: the set it trains on and its hash
+    (augment/source_files.py)."""
+    return Path(params.paths.sources) / f"{source}.json"
+
+
 def sample_grid_file(params, name: str) -> Path:
     """sample's picture: the first images of every class of one method's synthetic dataset."""
     return Path(params.paths.reports) / "samples" / f"{name}.png"

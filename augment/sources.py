@@ -32,10 +32,11 @@ from augment.models import ENCODER_MODELS, NoEncoder
 from augment.restyle import NOT_APPLICABLE, RESTYLE, STYLED_KINDS, TRANSFER
 
 __all__ = ["REAL", "CLASSIC", "FILTERED", "RESTYLE", "TRANSFER", "SOURCES", "ENCODER_MODELS", "Source",
-           "parse_source", "source_label", "filtered_name", "styled_name"]
+           "BASELINES", "check_sources", "sources_using", "maker_stage", "parse_source", "source_label", "filtered_name", "styled_name"]
 
 REAL = "real"
 CLASSIC = "classic"
+BASELINES = (REAL, CLASSIC)  # every run trains both: delta_vs_real and delta_vs_classic need them
 FILTERED = "filtered"
 _COMBINED = "+"  # classic+<method>
 _SUFFIX = "-"  # <method>-filtered, <method>-restyle, <method>-transfer
@@ -122,6 +123,37 @@ def parse_source(name: str) -> Source:
         return Source(name, classic=True, method=None)
     classic, method, variant = _split(name)
     return Source(name, classic=classic, method=method, variant=variant)
+
+
+def check_sources(names: list[str]) -> None:
+    """Check a run's list of sources (``classifier.sources``): every name known (:func:`parse_source`'s
+    errors: a "did you mean", or :class:`augment.models.NoEncoder`), none twice, and both
+    :data:`BASELINES` present. Raises ValueError naming the first problem."""
+    for name in names:
+        parse_source(name)
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ValueError(f"listed twice: {', '.join(twice)}")
+    missing = [b for b in BASELINES if b not in names]
+    if missing:
+        raise ValueError(f"must include {' and '.join(repr(b) for b in missing)}: "
+                         f"the baselines of every delta (got {', '.join(names) or 'an empty list'})")
+
+
+def sources_using(synthetic: str | None) -> tuple[str, ...]:
+    """The sources that train on one synthetic set, in :data:`SOURCES` order: ``cvae`` ->
+    (``cvae``, ``classic+cvae``); ``None`` (no synthetic set) -> the baselines."""
+    return tuple(s for s in SOURCES if parse_source(s).synthetic == synthetic)
+
+
+def maker_stage(name: str) -> str:
+    """The DVC stage that writes a source's data (and its manifest, augment/source_files.py):
+    ``prepare`` for the baselines, ``restyle@<m>`` for the restyle and transfer sets, else
+    ``sample@<m>``."""
+    s = parse_source(name)
+    if s.method is None:
+        return "prepare"
+    return f"{'restyle' if s.variant in STYLED_KINDS else 'sample'}@{s.method}"
 
 
 def source_label(name: str) -> str:

@@ -37,7 +37,6 @@ import time
 from pathlib import Path
 
 import torch
-import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run from a checkout without installing
@@ -48,6 +47,7 @@ from augment.device import resolve_device  # noqa: E402
 from augment.models import REGISTRY  # noqa: E402
 from augment.outputs import write_csv  # noqa: E402
 from augment.params_file import load_params  # noqa: E402
+from pipelines.dvc_file import expanded_stages  # noqa: E402
 from benchmarks.throughput import classifier_throughput, sync, train_throughput  # noqa: E402
 
 # The shortened pipeline: enough steps to run every code path of every stage.
@@ -72,24 +72,16 @@ VARIANTS = {  # name -> the acceleration section it stands for
 # --------------------------------------------------------------------------------------------
 
 
-def pipeline_commands(dvc_yaml: Path) -> list[tuple[str, str, list[str]]]:
+def pipeline_commands(dvc_yaml: Path, params: dict) -> list[tuple[str, str, list[str]]]:
     """(stage label, module, arguments) of every stage of dvc.yaml in file order (an order in
-    which each stage's inputs come before it), ``foreach`` expanded as DVC expands it."""
-    stages = yaml.safe_load(dvc_yaml.read_text())["stages"]
+    which each stage's inputs come before it), ``foreach`` expanded as DVC expands it from
+    ``params`` (the nested params dict of the run)."""
     out = []
-    for name, stage in stages.items():
-        if "foreach" in stage:
-            items = stage["foreach"]
-            pairs = items.items() if isinstance(items, dict) else ((item, item) for item in items)
-            expanded = [(f"{name}@{key}", stage["do"]["cmd"].replace("${key}", str(key)).replace("${item}", str(item)))
-                        for key, item in pairs]
-        else:
-            expanded = [(name, stage["cmd"])]
-        for label, cmd in expanded:
-            words = cmd.split()
-            if words[:2] != ["python", "-m"]:
-                raise ValueError(f"dvc.yaml stage {label}: expected `python -m MODULE ...`, got {cmd!r}")
-            out.append((label, words[2], words[3:]))
+    for stage in expanded_stages(dvc_yaml, params):
+        words = stage.cmd.split()
+        if words[:2] != ["python", "-m"]:
+            raise ValueError(f"dvc.yaml stage {stage.label}: expected `python -m MODULE ...`, got {stage.cmd!r}")
+        out.append((stage.label, words[2], words[3:]))
     return out
 
 
@@ -119,7 +111,8 @@ def check_pipeline(device: str, extra: list[str], out: Path, short: bool) -> boo
         print(f"Pipeline: every dvc.yaml stage on device={device}, outputs under {tmp}"
               f"{' (shortened)' if short else ''}", flush=True)
         ok = True
-        for label, module, args in pipeline_commands(REPO / "dvc.yaml"):
+        run_params = load_params(params_file, overrides).to_dict()
+        for label, module, args in pipeline_commands(REPO / "dvc.yaml", run_params):
             start = time.perf_counter()
             code = run_module(module, [*args, "--params", params_file, *sets])
             seconds = time.perf_counter() - start

@@ -1,6 +1,6 @@
 """Stage compare: what each method is worth against real data alone, and why.
 
-Reads every source's per-seed test accuracies and every method's quality numbers, and writes
+Reads the per-seed test accuracies of every source the run trains (``classifier.sources``) and every method's quality numbers, and writes
 - ``reports/metrics.json`` (DVC metrics; the contract of docs/design.md): one object per source with
   ``accuracy`` = mean over seeds and its 95 % interval; each method also carries
   ``delta_vs_real`` (paired by seed) with its interval and verdict, and its quality numbers;
@@ -156,7 +156,7 @@ def _bar_context(params: Params) -> dict[str, str]:
 def compare(params: Params, args=None) -> None:
     """Collect every source's results into metrics, plots, the report and one MLflow run."""
     tracker = Tracker(params, stage="compare", method="all", run_name="compare")  # checks the store now
-    results = {s: _read_json(classifier_result(params, s), f"train_classifier@{s}") for s in SOURCES}
+    results = {s: _read_json(classifier_result(params, s), f"train_classifier@{s}") for s in params.classifier.sources}
     quality = {m: _read_json(quality_file(params, m), f"evaluate@{m}") for m in MODEL_NAMES}
     quality["real"] = _read_json(quality_file(params, "real"), "judge")
     samples = {filtered_name(m): _read_json(sample_record(params, filtered_name(m)), f"sample@{m}")

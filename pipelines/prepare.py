@@ -10,7 +10,9 @@ import sys
 
 from augment.config import Params
 from augment.data import load_splits
+from augment.outputs import StagedOutputs
 from augment.paths import splits_file
+from augment.source_files import write_manifests
 from pipelines.stage import run_stage
 
 
@@ -18,7 +20,9 @@ def prepare(params: Params, args=None) -> None:
     """Load the dataset named by data.dataset and write its splits."""
     splits = load_splits(params.data)
     out = splits_file(params)
-    splits.save(out)
+    with StagedOutputs() as staged:  # the splits and the baselines' manifests, or none
+        splits.save(staged.path(out))
+        write_manifests(staged, params, None)  # real and classic train on the splits alone
     print(f"prepare: {params.data.dataset} {splits.image_shape}, {splits.num_classes} classes: "
           f"train {len(splits.train)}, val {len(splits.val)}, test {len(splits.test)} -> {out}")
 

@@ -25,6 +25,7 @@ from augment.paths import generator_checkpoint, sample_grid_file, splits_file, s
 from augment.models import NoEncoder
 from augment.restyle import NOT_APPLICABLE, STYLED_KINDS, styled_set
 from augment.sources import ENCODER_MODELS, styled_name
+from augment.source_files import write_manifests
 from augment.synthetic_files import save_synthetic
 from augment.tracking import Tracker
 from pipelines.stage import run_stage
@@ -55,6 +56,7 @@ def restyle(params: Params, args) -> None:
                                splits.classes, meta)
                 rows = first_of_each_class(styled.labels, columns, splits.num_classes)
                 save_grid(styled.images[rows], staged.path(sample_grid_file(params, out)), columns)
+                write_manifests(staged, params, out)  # what train_classifier@<source> depends on
         for kind, styled in sets.items():
             out = styled_name(name, kind)
             tracker.log_dataset(styled.images, styled.labels, f"synthetic:{out}", synthetic_file(params, out),

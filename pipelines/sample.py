@@ -26,6 +26,7 @@ from augment.paths import (filter_file, generator_checkpoint, sample_grid_file, 
 from augment.pixels import dequantize
 from augment.sources import filtered_name
 from augment.synthetic import SyntheticDataset
+from augment.source_files import write_manifests
 from augment.synthetic_files import save_synthetic
 from augment.tracking import Tracker
 from augment.labeled import Splits
@@ -69,6 +70,8 @@ def sample(params: Params, args) -> None:
                            {**meta, "filter": str(filter_file(params)), "threshold": cfg.filter.threshold})
             save_grid(dequantize(kept.images[rows]), staged.path(sample_grid_file(params, filtered)), columns)
             staged.path(sample_record(params, filtered)).write_text(json.dumps(record, indent=2))
+            write_manifests(staged, params, name)  # what train_classifier@<source> depends on
+            write_manifests(staged, params, filtered)
         tracker.log_dataset(images, labels, f"synthetic:{name}", synthetic_file(params, name), "generated")
         tracker.log_dataset(kept.images, kept.labels, f"synthetic:{filtered}", synthetic_file(params, filtered),
                             "generated")

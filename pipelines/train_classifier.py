@@ -23,9 +23,9 @@ from augment.paths import (
     classifier_predictions,
     classifier_result,
     splits_file,
-    synthetic_file,
 )
 from augment.device import resolve_device
+from augment.source_files import synthetic_set_of
 from augment.synthetic_files import load_synthetic
 from augment.tracking import Tracker
 from evaluation.classic import ClassicAugmentation
@@ -46,7 +46,7 @@ def train(params: Params, args) -> None:
     splits = Splits.load(splits_file(params))
     synthetic = None
     if source.synthetic is not None:
-        path = synthetic_file(params, source.synthetic)
+        path = synthetic_set_of(params, source.name)  # the manifest's set, its hash checked
         synthetic, classes, _ = load_synthetic(path)
         if classes != splits.classes:
             raise ValueError(f"{path}: classes {classes} differ from the data's {splits.classes}")

@@ -48,6 +48,7 @@ def tiny_params(tmp_path: Path, epochs: int = 2, **generator_overrides) -> Param
         splits=str(tmp_path / "data/splits"),
         generators=str(tmp_path / "models/generators"),
         synthetic=str(tmp_path / "data/synthetic"),
+        sources=str(tmp_path / "data/sources"),
         classifiers=str(tmp_path / "models/classifiers"),
         reports=str(tmp_path / "reports"),
     )

@@ -15,6 +15,7 @@ interrupted ``dvc repro`` is marked slow (about two minutes) but is part of the 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib
 import json
@@ -52,6 +53,8 @@ from augment.models import build_model
 from augment.params_file import all_keys, apply_overrides, load_params, params_from_dict, parse_override
 from augment.sources import SOURCES
 from augment.synthetic import SyntheticDataset
+from augment.outputs import StagedOutputs
+from augment.source_files import write_manifests
 from augment.synthetic_files import save_synthetic
 from evaluation.classifier_net import SmallCNN
 from evaluation.filtering import save_filter
@@ -104,8 +107,11 @@ def template(tmp_path_factory) -> Path:
         save_generator(root / f"models/generators/{name}.pt", tiny_generator(name), CLASSES)
     model = tiny_generator("cvae")
     labels = torch.arange(200) % 10
-    save_synthetic(root / "data/synthetic/cvae.pt", sample_images(model, labels, seed=0), labels, CLASSES,
-                   {"model": "cvae"})
+    with contextlib.chdir(root), StagedOutputs() as staged:  # the set and its sources' manifests
+        save_synthetic(staged.path("data/synthetic/cvae.pt"), sample_images(model, labels, seed=0), labels, CLASSES,
+                       {"model": "cvae"})
+        write_manifests(staged, Params(), "cvae")
+        write_manifests(staged, Params(), None)
 
     save_judge(root / "models/classifiers/judge.pt", SmallCNN((1, 8, 8), 10, 8), {"val_accuracy": 0.5})
     save_filter(root / "models/classifiers/filter.pt", SmallCNN((1, 8, 8), 10, 8), {"val_accuracy": 0.5})
@@ -205,6 +211,13 @@ CONFIG = [
          "data.download: expected true or false"),
     _row("wrong-type-list", ["real", "--set", "classifier.seeds=[0, x]"], 2, "classifier.seeds[1]: expected an integer",
          entry="train_classifier"),
+    _row("sources-unknown-name", ["real"], 2, ("classifier.sources: unknown source 'classic+cvaegan-transfr'",
+                                                "did you mean 'classic+cvaegan-transfer'"), entry="train_classifier",
+         setup=params_edit({"classifier": {"sources": ["real", "classic", "classic+cvaegan-transfr"]}})),
+    _row("sources-cgan-restyle", ["real"], 2, "classifier.sources: cgan has no encoder", entry="train_classifier",
+         setup=params_edit({"classifier": {"sources": ["real", "classic", "cgan-transfer"]}})),
+    _row("sources-without-classic", ["--set", "classifier.sources=[real, cvae]"], 2,
+         "classifier.sources: must include 'classic'", entry="compare"),
     _row("section-not-mapping", ["train", "cvae"], 2, "generators: expected a mapping",
          setup=params_edit({"generators": 3})),
     _row("epochs-0", ["train", "cvae", "--set", "generators.cvae.epochs=0"], 2,
@@ -513,14 +526,28 @@ DATA = [
          entry="train_generator", setup=lambda p: (p / "data/splits/splits.pt").unlink()),
     _row("splits-corrupt-stage", ["real"], 2, ("data/splits/splits.pt: not a readable splits file",),
          entry="train_classifier", setup=write("data/splits/splits.pt", "garbage")),
-    _row("synthetic-missing-stage", ["cgan"], 2, ("synthetic dataset not found: data/synthetic/cgan.pt", "dvc repro"),
+    _row("synthetic-missing-stage", ["cgan"], 2, ("data/sources/cgan.json: not found", "dvc repro sample@cgan"),
          entry="train_classifier"),
+    _row("synthetic-changed-since-manifest", ["cvae"], 2,
+         ("data/sources/cvae.json: data/synthetic/cvae.pt has changed since the manifest was written",
+          "dvc repro sample@cvae"), entry="train_classifier",
+         setup=lambda p: save_synthetic(p / "data/synthetic/cvae.pt", torch.zeros(10, 1, 8, 8),
+                                        torch.arange(10), CLASSES)),
+    _row("synthetic-deleted-after-manifest", ["classic+cvae"], 2,
+         ("data/sources/classic+cvae.json: its set data/synthetic/cvae.pt is missing", "dvc repro sample@cvae"),
+         entry="train_classifier", setup=lambda p: (p / "data/synthetic/cvae.pt").unlink()),
+    _row("manifest-of-another-source", ["classic+cvae"], 2,
+         ("data/sources/classic+cvae.json: not the manifest of source 'classic+cvae'",), entry="train_classifier",
+         setup=lambda p: shutil.copy(p / "data/sources/cvae.json", p / "data/sources/classic+cvae.json")),
     _row("splits-missing-train-filter", [], 2, ("splits file not found: data/splits/splits.pt", "prepare"),
          entry="train_filter", setup=lambda p: (p / "data/splits/splits.pt").unlink()),
     _row("filtered-synthetic-missing-stage", ["cvaegan-filtered"], 2,
-         ("synthetic dataset not found: data/synthetic/cvaegan-filtered.pt", "dvc repro"), entry="train_classifier"),
+         ("data/sources/cvaegan-filtered.json: not found", "dvc repro sample@cvaegan"), entry="train_classifier"),
     _row("combined-synthetic-missing-stage", ["classic+cgan"], 2,
-         "synthetic dataset not found: data/synthetic/cgan.pt", entry="train_classifier"),
+         ("data/sources/classic+cgan.json: not found", "dvc repro sample@cgan"), entry="train_classifier"),
+    _row("restyle-set-missing-stage", ["classic+cvaegan-transfer"], 2,
+         ("data/sources/classic+cvaegan-transfer.json: not found", "dvc repro restyle@cvaegan"),
+         entry="train_classifier"),
 ]
 
 

@@ -7,6 +7,7 @@ import yaml
 
 from augment.config import ConfigError, Params, flatten
 from augment.params_file import all_keys, load_params, params_from_dict
+from augment.sources import SOURCES
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -39,6 +40,12 @@ def test_overrides_use_dotted_keys_and_yaml_values(tmp_path):
     assert p.generators.cvaegan.gamma == 0.5
 
 
+def test_the_sources_list_defaults_to_every_source_and_takes_a_subset_in_any_order():
+    assert params_from_dict({}).classifier.sources == list(SOURCES)
+    chosen = load_params(ROOT / "params.yaml", ["classifier.sources=[classic, real, cvaegan-transfer]"])
+    assert chosen.classifier.sources == ["classic", "real", "cvaegan-transfer"]
+
+
 def test_int_is_accepted_for_a_float_but_not_the_reverse():
     assert params_from_dict({"generators": {"cvaegan": {"gamma": 2}}}).generators.cvaegan.gamma == 2.0
     with pytest.raises(ConfigError, match="generators.cvae.epochs: expected an integer"):
@@ -58,6 +65,12 @@ def test_int_is_accepted_for_a_float_but_not_the_reverse():
         ("generators.cvae.batch_size=yes", "generators.cvae.batch_size: expected an integer"),
         ("generators.cvae.epochs", "expected KEY=VALUE"),
         ("classifier.seeds=3", "classifier.seeds: expected a list of integers, got 3"),
+        ("classifier.sources=[real, classic, cvea]", "classifier.sources: unknown source 'cvea'; did you mean 'cvae'?"),
+        ("classifier.sources=[real, classic, cgan-restyle]",
+         "classifier.sources: cgan has no encoder: the restyle and transfer sources do not apply"),
+        ("classifier.sources=[real, cvae]", "classifier.sources: must include 'classic': the baselines"),
+        ("classifier.sources=[real, classic, cvae, cvae]", "classifier.sources: listed twice: cvae"),
+        ("classifier.sources=cvae", "classifier.sources: expected a list of strings"),
     ],
 )
 def test_bad_overrides_name_the_key(override, message):

@@ -5,6 +5,7 @@ Also the stage scripts' argument errors."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -17,7 +18,7 @@ import yaml
 from mlflow.tracking import MlflowClient
 
 from augment.checkpoint import read_checkpoint
-from augment.config import MODEL_NAMES
+from augment.config import MODEL_NAMES, Params
 from augment.labeled import Splits
 from augment.params_file import all_keys
 from augment.sources import SOURCES, source_label
@@ -25,6 +26,7 @@ from augment.synthetic import SyntheticDataset
 from augment.synthetic_files import load_synthetic
 from evaluation.report_bar import capitalized
 from evaluation.results import ClassifierResult, ClassifierRun, ClassInterval, declared_keys
+from pipelines.dvc_file import expanded_stages
 from pipelines.stage import run_stage
 from pipelines.train_generator import train as train_generator_stage
 from tests.conftest import ROOT, copy_project
@@ -36,7 +38,8 @@ TINY = {
     "data": {"train_size": 300, "imbalance": {"classes": [0, 1], "keep": 0.5}},
     "generators": {"grid_every": 1, **{n: {"epochs": 2, "latent_dim": 4, "width": 8} for n in ("cvae", "cgan", "cvaegan")}},
     "sample": {"per_class": 30, "filter": {"threshold": 0.05, "max_draws": 40}},
-    "classifier": {"seeds": [0, 1], "steps": 40, "width": 8, "synthetic_mode": "top_up"},
+    # every source that applies (the bundled params.yaml trains 13 of them)
+    "classifier": {"sources": list(SOURCES), "seeds": [0, 1], "steps": 40, "width": 8, "synthetic_mode": "top_up"},
     "evaluation": {"max_images": 100, "kid_subsets": 3, "judge": {"steps": 60, "width": 8}},
 }
 # the method's warm start, through DVC: train_generator@cvaegan runs after @cvae and reads cvae.pt
@@ -278,6 +281,41 @@ def test_changing_gamma_reruns_only_the_cvaegan_branch(repro):
     assert changed == {"train_generator@cvaegan"}
 
 
+def test_a_new_cgan_set_reruns_only_the_classifiers_that_train_on_it(repro, tmp_path):
+    """Each train_classifier@S depends on its source's manifest (augment/source_files.py), not
+    on the whole synthetic folder: a changed CGAN reruns its set's classifiers and no other."""
+    project, env, _ = repro
+    copy = tmp_path / "project"  # a copy: the other tests keep the first run's outputs
+    shutil.copytree(project, copy, symlinks=True)
+    params = yaml.safe_load((copy / "params.yaml").read_text())
+    params["generators"]["cgan"]["lr"] = 0.001
+    (copy / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    ran = set(re.findall(r"Running stage '([^']+)'", _run(["dvc", "repro"], copy, env).stdout))
+    assert ran == {"train_generator@cgan", "sample@cgan", "train_classifier@cgan", "train_classifier@classic+cgan",
+                       "train_classifier@cgan-filtered", "evaluate@cgan", "compare"}
+    lock = yaml.safe_load((project / "dvc.lock").read_text())
+    deps = [d["path"] for d in lock["stages"]["train_classifier@classic+cvaegan-restyle"]["deps"]]
+    assert "data/sources/classic+cvaegan-restyle.json" in deps and "data/synthetic" not in deps
+
+
+def test_a_shorter_sources_list_trains_nothing_new_and_reports_only_those(repro, tmp_path):
+    """classifier.sources picks the sources without editing dvc.yaml: dropping some removes their
+    stages, and only compare reruns (on a copy of the project: the other tests keep theirs)."""
+    project, env, _ = repro
+    copy = tmp_path / "project"
+    shutil.copytree(project, copy, symlinks=True)
+    chosen = ["real", "classic", "classic+cgan", "cvaegan-transfer"]
+    params = yaml.safe_load((copy / "params.yaml").read_text())
+    params["classifier"]["sources"] = chosen
+    (copy / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    out = _run(["dvc", "repro"], copy, env).stdout
+    assert re.findall(r"Running stage '([^']+)'", out) == ["compare"]
+    metrics = json.loads((copy / "reports/metrics.json").read_text())
+    assert list(metrics) == chosen
+    report = (copy / "reports/comparison.md").read_text()
+    assert source_label("cvaegan-transfer") in report and source_label("cvae-restyle") not in report
+
+
 def test_dvc_plots_show_renders_every_plot(repro):
     project, env, _ = repro
     _run(["dvc", "plots", "show", "--out", "plots_html"], project, env)
@@ -349,15 +387,7 @@ def test_stage_with_missing_input_names_the_file(tmp_path, monkeypatch, capsys):
 def test_every_param_that_changes_results_is_a_dependency_of_some_stage():
     """So that `dvc exp run -S KEY=VALUE` (and editing params.yaml) reruns what KEY affects.
     `paths` is templated into dvc.yaml itself and `tracking` changes no output."""
-    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
-    declared = set()
-    for stage in stages.values():
-        body = stage.get("do", stage)
-        items = stage.get("foreach", [None])
-        pairs = items.items() if isinstance(items, dict) else ((item, item) for item in items)
-        for key, item in pairs:  # a dict foreach: ${key} and ${item}; a list: ${item}
-            for entry in body.get("params", []):
-                declared.add(entry.replace("${key}", str(key)).replace("${item}", str(item)))
+    declared = {entry for stage in expanded_stages(ROOT / "dvc.yaml", Params().to_dict()) for entry in stage.params}
     covered = {key for key in all_keys() if any(key == d or key.startswith(d + ".") for d in declared)}
     missing = set(all_keys()) - covered - {k for k in all_keys() if k.startswith(("paths.", "tracking."))}
     assert not missing, f"params no stage depends on: {sorted(missing)}"
