@@ -8,13 +8,15 @@ STAMP  := $(VENV)/.installed
 PER_CLASS ?= 20,50,200,720
 # experiments at a time (dvc queue start -j); with JOBS > 1 each experiment gets cpu_threads=1
 JOBS ?= 1
+# pinned versions of every package (make constraints refreshes it); CONSTRAINTS= installs unpinned
+CONSTRAINTS ?= constraints.txt
 
-.PHONY: run test bench data-size install clean
+.PHONY: run test check lint bench data-size install constraints clean
 
-$(STAMP): setup.cfg pyproject.toml
+$(STAMP): setup.cfg pyproject.toml $(CONSTRAINTS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --upgrade pip
-	$(BIN)/pip install -e '.[dev]'
+	$(BIN)/pip install -e '.[dev]' $(if $(CONSTRAINTS),-c $(CONSTRAINTS))
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -27,6 +29,16 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+## lint: ruff (lint and format), mypy on the library, the import-linter layering (pyproject.toml)
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+## check: what CI runs (.ci/run): the lint checks, then the test suite
+check: lint test
+
 ## data-size: accuracy vs real training size, one queued DVC experiment per size in PER_CLASS
 ##   (after `make run`; make data-size PER_CLASS=10,20,50,100 for the bundled digits)
 data-size: $(STAMP)
@@ -36,6 +48,14 @@ data-size: $(STAMP)
 ## bench: throughput benchmarks (not tests)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/throughput.py
+
+## constraints: re-pin constraints.txt to the newest versions setup.cfg allows (a fresh venv;
+##   then make run and make check, and commit constraints.txt with the refreshed dvc.lock)
+constraints:
+	rm -rf .venv-pin && $(PYTHON) -m venv .venv-pin
+	.venv-pin/bin/pip install -q --upgrade pip && .venv-pin/bin/pip install -q -e '.[dev]'
+	{ sed -n '1,3p' constraints.txt; .venv-pin/bin/pip freeze --exclude-editable; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt && rm -rf .venv-pin
 
 clean:
 	rm -rf $(VENV) build *.egg-info

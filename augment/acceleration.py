@@ -29,7 +29,8 @@ benchmarks/gpu_check.sh (docs/gpu.md).
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 import torch
 import torch._functorch.config  # donated_buffer (see prepare_networks); torch has no public switch

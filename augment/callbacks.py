@@ -40,7 +40,11 @@ class ProgressGrid:
         """The restored model is the model of the checkpoint's epoch: draw that epoch's grid if a
         kill between the checkpoint and this callback left it out."""
         epoch = state.epoch
-        if epoch and grid_due(epoch, self.every, self.last_epoch) and not (self.folder / f"epoch_{epoch:03d}.png").is_file():
+        if (
+            epoch
+            and grid_due(epoch, self.every, self.last_epoch)
+            and not (self.folder / f"epoch_{epoch:03d}.png").is_file()
+        ):
             self._write(model, epoch)
 
     def _write(self, model: ConditionalGenerator, epoch: int) -> None:
@@ -63,7 +67,9 @@ class LossLog:
         self.rows: list[dict] = []
         if resume and self.path.is_file():
             with self.path.open(newline="") as f:
-                self.rows = [{k: (int(v) if k == "epoch" else float(v)) for k, v in r.items()} for r in csv.DictReader(f)]
+                self.rows = [
+                    {k: (int(v) if k == "epoch" else float(v)) for k, v in r.items()} for r in csv.DictReader(f)
+                ]
 
     def on_resume(self, model: ConditionalGenerator, state) -> None:
         self.rows = [{"epoch": i, **losses} for i, losses in enumerate(state.history, start=1)]

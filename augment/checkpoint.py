@@ -132,10 +132,7 @@ def _canonical(value: Any) -> Any:
 
 
 def save_generator(
-    path: str | Path,
-    model: ConditionalGenerator,
-    classes: list[str],
-    training: dict[str, Any] | None = None,
+    path: str | Path, model: ConditionalGenerator, classes: list[str], training: dict[str, Any] | None = None
 ) -> None:
     """Write a generator checkpoint atomically; the same content always gives the same bytes."""
     atomic_torch_save(_canonical(generator_payload(model, classes, training)), path)
@@ -164,15 +161,20 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     name, shape, classes = payload["model"], payload["image_shape"], payload["classes"]
     if not isinstance(name, str) or name not in REGISTRY:
         raise CheckpointError(f"{path}: unknown model {name!r}; this augment knows {', '.join(REGISTRY)}")
-    if not (isinstance(shape, (list, tuple)) and len(shape) == 3
-            and all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in shape)):
+    if not (
+        isinstance(shape, (list, tuple))
+        and len(shape) == 3
+        and all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in shape)
+    ):
         raise CheckpointError(f"{path}: image_shape must be [C, H, W] positive integers, got {shape!r}")
     if not (isinstance(classes, (list, tuple)) and len(classes) >= 1 and all(isinstance(c, str) for c in classes)):
         raise CheckpointError(f"{path}: classes must be a non-empty list of names, got {type(classes).__name__}")
     if not isinstance(payload["config"], dict):
         raise CheckpointError(f"{path}: config must be a mapping, got {type(payload['config']).__name__}")
     state = payload["state_dict"]
-    if not isinstance(state, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
+    if not isinstance(state, dict) or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
+    ):
         raise CheckpointError(f"{path}: state_dict must map parameter names to tensors")
     training = payload.get("training")
     if training is not None and not isinstance(training, dict):
@@ -192,8 +194,10 @@ def _mismatch(expected: dict[str, torch.Tensor], given: dict[str, torch.Tensor])
         parts.append(f"{len(unexpected)} unexpected (e.g. {unexpected[0]})")
     if shapes:
         k = shapes[0]
-        parts.append(f"{len(shapes)} of another shape (e.g. {k}: {tuple(given[k].shape)} stored, "
-                     f"{tuple(expected[k].shape)} expected)")
+        parts.append(
+            f"{len(shapes)} of another shape (e.g. {k}: {tuple(given[k].shape)} stored, "
+            f"{tuple(expected[k].shape)} expected)"
+        )
     return "; ".join(parts) or None
 
 

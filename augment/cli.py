@@ -39,11 +39,12 @@ from augment.labeled import Splits
 from augment.launcher import launch_ranks
 from augment.mlflow_model import is_model_uri, read_model_uri
 from augment.model_loading import load_model
+from augment.models import NoEncoder
 from augment.outputs import StagedOutputs, check_writable_file
 from augment.params_file import load_params
 from augment.paths import splits_file, stylize_dir, synthetic_file
-from augment.models import NoEncoder
-from augment.stylize import NOT_APPLICABLE as NO_STYLIZATION, write_stylization_figures
+from augment.stylize import NOT_APPLICABLE as NO_STYLIZATION
+from augment.stylize import write_stylization_figures
 from augment.synthetic import SyntheticDataset
 from augment.synthetic_files import save_synthetic
 from augment.tracking import runs_page_url
@@ -53,7 +54,11 @@ from augment.tracking_store import check_reachable, tracking_uri
 def _add_params_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--params", default=DEFAULT_PARAMS_FILE, metavar="FILE", help="params file (default: %(default)s)")
     p.add_argument(
-        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
         help="override a params.yaml key by its dotted name, e.g. generators.cgan.d_steps=2 (repeatable)",
     )
 
@@ -68,14 +73,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, help="checkpoint path (default: <paths.generators>/<model>.pt)")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint's last finished epoch")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    p.add_argument("--nproc", type=int, default=1, metavar="N",
-                   help="data-parallel over N processes on this machine: runs this command under "
-                        "torchrun --nproc-per-node N (augment/distributed.py; default: 1, no torchrun)")
+    p.add_argument(
+        "--nproc",
+        type=int,
+        default=1,
+        metavar="N",
+        help="data-parallel over N processes on this machine: runs this command under "
+        "torchrun --nproc-per-node N (augment/distributed.py; default: 1, no torchrun)",
+    )
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("sample", help="sample a labeled, class-balanced synthetic dataset")
-    p.add_argument("model", help="a model name (cvae, cgan, cvaegan), a checkpoint path, or an MLflow "
-                                 "model URI (models:/augment-cvaegan/1)")
+    p.add_argument(
+        "model",
+        help="a model name (cvae, cgan, cvaegan), a checkpoint path, or an MLflow "
+        "model URI (models:/augment-cvaegan/1)",
+    )
     p.add_argument("-n", "--num-samples", type=int, required=True, help="number of images")
     p.add_argument("--seed", type=int, help="fixes every image by (seed, index) (default: sample.seed)")
     p.add_argument("--out", type=Path, help="output file (default: <paths.synthetic>/<model>.pt)")
@@ -85,8 +98,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_sample)
 
     p = sub.add_parser("info", help="describe a generator checkpoint")
-    p.add_argument("checkpoint", help="a checkpoint path, or an MLflow model URI (models:/augment-cvaegan/1; "
-                                      "the store of MLFLOW_TRACKING_URI, else the project's mlflow.db)")
+    p.add_argument(
+        "checkpoint",
+        help="a checkpoint path, or an MLflow model URI (models:/augment-cvaegan/1; "
+        "the store of MLFLOW_TRACKING_URI, else the project's mlflow.db)",
+    )
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.set_defaults(func=cmd_info)
 
@@ -96,13 +112,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, help="output folder (default: <paths.reports>/stylize/<model>/)")
     p.add_argument("--rows", type=int, help="real images in the stylisation grid (default: one per class)")
     p.add_argument("--seed", type=int, default=0, help="picks the real images and prior codes (default: %(default)s)")
-    p.add_argument("--split", choices=("test", "val", "train"), default="test",
-                   help="real split the images come from (default: %(default)s)")
+    p.add_argument(
+        "--split",
+        choices=("test", "val", "train"),
+        default="test",
+        help="real split the images come from (default: %(default)s)",
+    )
     p.add_argument("--steps", type=int, default=8, help="images per interpolation row (default: %(default)s)")
-    p.add_argument("--pairs", type=int, default=4,
-                   help="interpolation rows within a class, and as many across classes (default: %(default)s)")
-    p.add_argument("--only", choices=("stylize", "interpolate"),
-                   help="write only this figure (stylize fails for a cgan: it has no encoder)")
+    p.add_argument(
+        "--pairs",
+        type=int,
+        default=4,
+        help="interpolation rows within a class, and as many across classes (default: %(default)s)",
+    )
+    p.add_argument(
+        "--only",
+        choices=("stylize", "interpolate"),
+        help="write only this figure (stylize fails for a cgan: it has no encoder)",
+    )
     p.set_defaults(func=cmd_stylize)
 
     p = sub.add_parser("ui", help="start `mlflow ui` on this project's runs and print the runs page's address")
@@ -132,14 +159,16 @@ def cmd_train(args: argparse.Namespace) -> int:
     )
     if is_main_process():
         last = state.history[-1] if state.history else {}
-        print(f"{args.model}: {state.epoch} epochs, final losses "
-              + ", ".join(f"{k}={v:.4g}" for k, v in last.items()) + f"; checkpoint {out}")
+        print(
+            f"{args.model}: {state.epoch} epochs, final losses "
+            + ", ".join(f"{k}={v:.4g}" for k, v in last.items())
+            + f"; checkpoint {out}"
+        )
     return 0
 
 
 def _check_image_path(path: Path, flag: str) -> None:
     """Before any work: ``path`` must be writable as a file with an image format PIL knows."""
-
 
     check_writable_file(path, flag)
     Image.init()
@@ -159,8 +188,12 @@ def cmd_sample(args: argparse.Namespace) -> int:
         _check_image_path(args.grid, "--grid")
     seed = params.sample.seed if args.seed is None else args.seed
     dataset = SyntheticDataset(
-        args.model, args.num_samples, seed=seed, root=params.paths.generators,
-        batch_size=params.sample.batch_size, device=resolve_device(params.device),
+        args.model,
+        args.num_samples,
+        seed=seed,
+        root=params.paths.generators,
+        batch_size=params.sample.batch_size,
+        device=resolve_device(params.device),
         tracking_uri=tracking_uri(params),
     )
     name = dataset.model_name
@@ -168,10 +201,10 @@ def cmd_sample(args: argparse.Namespace) -> int:
     images, labels = dataset.tensors(progress=not args.no_progress)
     # Both files or neither: an interrupted or failed command leaves the previous ones intact.
     with StagedOutputs() as staged:
-        save_synthetic(staged.path(out), images, labels, dataset.classes,
-                       {"model": name, "seed": seed, "source": str(args.model)})
+        save_synthetic(
+            staged.path(out), images, labels, dataset.classes, {"model": name, "seed": seed, "source": str(args.model)}
+        )
         if args.grid:
-
             picks = first_of_each_class(labels, GRID_COLUMNS, len(dataset.classes))
             save_grid(images[picks], staged.path(args.grid), GRID_COLUMNS)
     print(f"{name}: {len(labels)} images ({len(dataset.classes)} classes, seed {seed}) -> {out}")
@@ -181,7 +214,11 @@ def cmd_sample(args: argparse.Namespace) -> int:
 def cmd_info(args: argparse.Namespace) -> int:
     payload = read_model_uri(args.checkpoint) if is_model_uri(args.checkpoint) else read_checkpoint(args.checkpoint)
     training = payload.get("training") or {}
-    n_params = sum(v.numel() for k, v in payload["state_dict"].items() if not k.endswith(("running_mean", "running_var", "num_batches_tracked")))
+    n_params = sum(
+        v.numel()
+        for k, v in payload["state_dict"].items()
+        if not k.endswith(("running_mean", "running_var", "num_batches_tracked"))
+    )
     info = {
         "checkpoint": str(args.checkpoint),
         "model": payload["model"],
@@ -214,8 +251,12 @@ def cmd_stylize(args: argparse.Namespace) -> int:
     for flag, value, least in (("--rows", args.rows, 1), ("--steps", args.steps, 2), ("--pairs", args.pairs, 1)):
         if value is not None and value < least:
             raise ConfigError(f"{flag}: must be an integer >= {least}, got {value}")
-    model, _, name, checkpoint = load_model(args.model, root=params.paths.generators,
-                                            device=resolve_device(params.device), tracking_uri=tracking_uri(params))
+    model, _, name, checkpoint = load_model(
+        args.model,
+        root=params.paths.generators,
+        device=resolve_device(params.device),
+        tracking_uri=tracking_uri(params),
+    )
     if args.only == "stylize" and not model.can_encode:
         raise NoEncoder(name, NO_STYLIZATION)  # a ValueError: main() prints it and exits 2
     file = splits_file(params)
@@ -254,8 +295,18 @@ def cmd_ui(args: argparse.Namespace) -> int:
         raise ConfigError(f"--port: must be in 1..65535, got {args.port}")
     server = f"http://{args.host}:{args.port}"
     print(f"MLflow runs of experiment {params.tracking.experiment!r}: {runs_page_url(params, uri, server)}", flush=True)
-    command = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri,
-               "--host", args.host, "--port", str(args.port)]
+    command = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "ui",
+        "--backend-store-uri",
+        uri,
+        "--host",
+        args.host,
+        "--port",
+        str(args.port),
+    ]
     try:
         return subprocess.call(command)
     except KeyboardInterrupt:

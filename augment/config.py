@@ -56,8 +56,10 @@ MAX_CPU_THREADS = 1024
 _STEPS_PER_EPOCH = (lambda v: v >= 0, "an integer >= 0 (0: one pass over the data)")
 _EMA = (lambda v: 0 <= v < 1, "a number in [0, 1) (0: no moving average)")
 _PROBABILITY = (lambda v: 0 <= v <= 1, "a probability in [0, 1]")
-_SEEDS = (lambda v: len(v) >= 1 and all(0 <= s <= MAX_SEED for s in v),
-          f"a non-empty list of integers in [0, {MAX_SEED}]")
+_SEEDS = (
+    lambda v: len(v) >= 1 and all(0 <= s <= MAX_SEED for s in v),
+    f"a non-empty list of integers in [0, {MAX_SEED}]",
+)
 _CLASS_INDICES = (lambda v: all(c >= 0 for c in v) and len(set(v)) == len(v), "a list of distinct class indices >= 0")
 
 
@@ -203,18 +205,18 @@ class SampleConfig:
     styled: StyledConfig = field(default_factory=StyledConfig)  # the <method>-restyle / -transfer sets
 
 
-def _every_source() -> list[str]:
-    """The default of ``classifier.sources``: every source that applies (augment/sources.py)."""
-    from augment.sources import SOURCES  # here, not at the top: augment.sources reads this module
+def _default_sources() -> list[str]:
+    """The default of ``classifier.sources`` (augment/sources.py DEFAULT_SOURCES): 13 of the 19."""
+    from augment.sources import DEFAULT_SOURCES  # here, not at the top: augment.sources reads this module
 
-    return list(SOURCES)
+    return list(DEFAULT_SOURCES)
 
 
 @dataclass
 class ClassifierConfig:
     # the training sources a run compares (augment/sources.py; dvc.yaml's train_classifier
     # foreach reads this list): real and classic, the baselines of every delta, are required
-    sources: list[str] = field(default_factory=_every_source)
+    sources: list[str] = field(default_factory=_default_sources)
     synthetic_ratio: float = ranged(1.0, _NON_NEGATIVE)  # synthetic images per real training image (class-balanced)
     # one trained classifier per seed
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2], metadata={RANGE: _SEEDS})

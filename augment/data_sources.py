@@ -12,7 +12,7 @@ from __future__ import annotations
 import gzip
 import shutil
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 import torch
@@ -24,12 +24,7 @@ from augment.outputs import StagedOutputs
 from augment.pixels import dequantize
 
 # dataset name in params.yaml -> torchvision class name (also the folder under data.root)
-TORCHVISION_DATASETS = {
-    "mnist": "MNIST",
-    "fashion-mnist": "FashionMNIST",
-    "kmnist": "KMNIST",
-    "emnist": "EMNIST",
-}
+TORCHVISION_DATASETS = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST", "kmnist": "KMNIST", "emnist": "EMNIST"}
 
 
 def _load_digits() -> tuple[LabeledImages, None, list[str]]:
@@ -66,9 +61,7 @@ def _gunzip_missing(files: list[Path]) -> None:
             with StagedOutputs() as staged, gzip.open(archive, "rb") as src, open(staged.path(file), "wb") as dst:
                 shutil.copyfileobj(src, dst)
         except (OSError, EOFError) as err:  # gzip.BadGzipFile is an OSError
-            raise DataError(
-                f"{archive}: cannot unpack ({err}); replace it with a good copy or delete it"
-            ) from err
+            raise DataError(f"{archive}: cannot unpack ({err}); replace it with a good copy or delete it") from err
 
 
 def _missing_files_error(
@@ -79,16 +72,14 @@ def _missing_files_error(
         todo = "Set `data.download: true` where the network allows"
     else:
         todo = f"The download failed ({' '.join(str(download_error).split())}): check the network"
-    return DataError(
-        f"{cfg.dataset}: missing {listing}. {todo}, or copy the files (uncompressed or .gz) into {raw}/"
-    )
+    return DataError(f"{cfg.dataset}: missing {listing}. {todo}, or copy the files (uncompressed or .gz) into {raw}/")
 
 
 def _find_bad_idx_file(files: list[Path]) -> tuple[Path, Exception] | None:
     """Re-read each IDX file on its own to name the one that torchvision could not read."""
     from torchvision.datasets.mnist import read_image_file, read_label_file
 
-    for file, read in zip(files, [read_image_file, read_label_file] * 2):
+    for file, read in zip(files, [read_image_file, read_label_file] * 2, strict=True):
         try:
             read(str(file))
         except Exception as err:  # torchvision raises AssertionError, ValueError, RuntimeError...
@@ -159,7 +150,7 @@ def _load_mnist_family(cfg: DataConfig) -> tuple[LabeledImages, LabeledImages, l
         new_label = torch.cumsum(present.long(), 0) - 1  # [K] old label -> new label
         pool = LabeledImages(pool.images, new_label[pool.labels])
         test = LabeledImages(test.images, new_label[test.labels])
-        classes = [c for c, keep in zip(classes, present.tolist()) if keep]
+        classes = [c for c, keep in zip(classes, present.tolist(), strict=True) if keep]
     return pool, test, classes
 
 
@@ -186,8 +177,8 @@ def _load_imagefolder(cfg: DataConfig) -> tuple[LabeledImages, None, list[str]]:
     pixels = []
     for path, _ in folder.samples:
         try:
-            with Image.open(path) as image:
-                image = image.convert(mode)  # convert() loads the pixels: corrupt files fail here
+            with Image.open(path) as opened:
+                image = opened.convert(mode)  # convert() loads the pixels: corrupt files fail here
         except (OSError, ValueError, Image.DecompressionBombError) as err:
             raise DataError(f"{path}: cannot read this image ({err}); fix or remove the file") from err
         if image.size != (size, size):
@@ -199,8 +190,7 @@ def _load_imagefolder(cfg: DataConfig) -> tuple[LabeledImages, None, list[str]]:
     return LabeledImages(images, labels), None, list(folder.classes)
 
 
-
-def load_sources(cfg: DataConfig) -> tuple[LabeledImages, Optional[LabeledImages], list[str]]:
+def load_sources(cfg: DataConfig) -> tuple[LabeledImages, LabeledImages | None, list[str]]:
     """The dataset before splitting: (training pool, official test set or None, class names)."""
     if cfg.dataset == "digits":
         return _load_digits()

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from typing import Iterator
+from collections.abc import Iterator
 
 import torch
 import torch.distributed as dist
@@ -84,8 +84,9 @@ def check_divisible(images: int, world: int, what: str) -> None:
     checks the configured batch before starting any process, :func:`shard` every actual batch
     (the one batch of a training split smaller than ``batch_size``)."""
     if images % world:
-        raise ConfigError(f"{what}: {images} images per step cannot be split evenly over {world} processes; "
-                          f"use a multiple of {world}")
+        raise ConfigError(
+            f"{what}: {images} images per step cannot be split evenly over {world} processes; use a multiple of {world}"
+        )
 
 
 def shard(indices: torch.Tensor, what: str) -> torch.Tensor:
@@ -98,7 +99,7 @@ def shard(indices: torch.Tensor, what: str) -> torch.Tensor:
         return indices
     check_divisible(len(indices), world, what)
     size = len(indices) // world
-    return indices[rank * size:(rank + 1) * size]
+    return indices[rank * size : (rank + 1) * size]
 
 
 @contextlib.contextmanager
@@ -112,8 +113,13 @@ def training_step() -> Iterator[None]:
         _IN_STEP = previous
 
 
-def randn(rows: int, *rest: int, device: torch.device | str | None = None, dtype: torch.dtype | None = None,
-          generator: torch.Generator | None = None) -> torch.Tensor:
+def randn(
+    rows: int,
+    *rest: int,
+    device: torch.device | str | None = None,
+    dtype: torch.dtype | None = None,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
     """``torch.randn(rows, *rest)``; inside a data-parallel training step (and without an
     explicit ``generator``), this rank's ``rows`` of the draw for all ranks' rows together.
 
@@ -125,7 +131,7 @@ def randn(rows: int, *rest: int, device: torch.device | str | None = None, dtype
     if not _IN_STEP or generator is not None or world == 1:
         return torch.randn(rows, *rest, device=device, dtype=dtype, generator=generator)
     full = torch.randn(rows * world, *rest, dtype=dtype)  # [world * rows, ...], the same on every rank
-    return full[rank * rows:(rank + 1) * rows].to(device)
+    return full[rank * rows : (rank + 1) * rows].to(device)
 
 
 def average_gradients(grads: list[torch.Tensor | None]) -> None:
@@ -139,7 +145,7 @@ def average_gradients(grads: list[torch.Tensor | None]) -> None:
     flat /= world
     offset = 0
     for g in present:
-        g.copy_(flat[offset:offset + g.numel()].view_as(g))
+        g.copy_(flat[offset : offset + g.numel()].view_as(g))
         offset += g.numel()
 
 
@@ -150,7 +156,7 @@ def average_losses(losses: dict[str, float]) -> dict[str, float]:
         return losses
     values = torch.tensor([losses[k] for k in losses], dtype=torch.float64)
     dist.all_reduce(values)
-    return {k: float(v) / world for k, v in zip(losses, values)}
+    return {k: float(v) / world for k, v in zip(losses, values, strict=True)}
 
 
 # --------------------------------------------------------------------------------------------
@@ -185,8 +191,7 @@ class SyncBatchNorm(nn.modules.batchnorm._BatchNorm):
     """
 
     def __init__(self, source: nn.modules.batchnorm._BatchNorm) -> None:
-        super().__init__(source.num_features, source.eps, source.momentum, source.affine,
-                         source.track_running_stats)
+        super().__init__(source.num_features, source.eps, source.momentum, source.affine, source.track_running_stats)
         self.load_state_dict(source.state_dict())
         self.to(source.weight.device if source.affine else "cpu")
 
@@ -205,8 +210,10 @@ class SyncBatchNorm(nn.modules.batchnorm._BatchNorm):
         c = xf.shape[1]
         n = stats[-1]
         mean = stats[:c] / n  # [C]
-        var = (stats[c:2 * c] / n - mean * mean).clamp_min(0)  # [C], biased
+        var = (stats[c : 2 * c] / n - mean * mean).clamp_min(0)  # [C], biased
         if self.track_running_stats:
+            assert self.num_batches_tracked is not None and self.running_mean is not None  # tracked: they exist
+            assert self.running_var is not None
             with torch.no_grad():
                 self.num_batches_tracked.add_(1)
                 m = self.momentum if self.momentum is not None else 1.0 / float(self.num_batches_tracked)

@@ -40,6 +40,7 @@ class OneLineArgumentParser(argparse.ArgumentParser):
 
 def report_errors(label: str, run: Callable[[], int | None]) -> int:
     """Call ``run``; turn the expected errors into ``LABEL: error: ...`` and their exit code."""
+
     def fail(message: str, code: int) -> int:
         folder, rank = os.environ.get(RANK_ERRORS_ENV), os.environ.get("RANK")
         if folder and rank is not None:  # a rank of a launch: the launcher prints it, once

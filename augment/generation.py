@@ -64,11 +64,7 @@ def check_seed(seed: Any) -> int:
 
 
 def sample_images(
-    model: ConditionalGenerator,
-    labels: torch.Tensor,
-    seed: int,
-    batch_size: int = 256,
-    progress: bool = False,
+    model: ConditionalGenerator, labels: torch.Tensor, seed: int, batch_size: int = 256, progress: bool = False
 ) -> torch.Tensor:
     """Images for ``labels`` [N]: [N, C, H, W] float32 in [0, 1] on the CPU.
 

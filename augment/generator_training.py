@@ -8,6 +8,7 @@ train_generator stage both call it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -30,7 +31,7 @@ def train_generator(
     out: str | Path | None = None,
     resume: bool = False,
     splits=None,
-    extra_callbacks: list[Callback] = (),
+    extra_callbacks: Sequence[Callback] = (),
     progress: bool = True,
 ) -> tuple[ConditionalGenerator, TrainState, Path]:
     """Train generator ``name`` with ``params`` on the real training split; the CLI and the
@@ -50,7 +51,7 @@ def train_generator(
     model = build_model(name, cfg, splits.image_shape, splits.num_classes)
     if not (resume and out.is_file()):  # a resumed run continues from its own checkpoint
         warm_start(model, params, splits.classes)
-    callbacks = [
+    callbacks: list[Callback] = [
         LossLog(report_dir / "losses.csv", resume=resume),
         ProgressGrid(report_dir / "progress", params.generators.grid_every, params.generators.seed, cfg.epochs),
         *extra_callbacks,

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 from PIL import Image
 from torchvision.datasets import VisionDataset
@@ -25,8 +26,8 @@ class ImageTensorDataset(VisionDataset):
         self,
         images: LabeledImages,
         classes: list[str],
-        transform: Optional[Callable] = None,
-        target_transform: Optional[Callable] = None,
+        transform: Callable | None = None,
+        target_transform: Callable | None = None,
     ) -> None:
         self.images = images
         self.classes = list(classes)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Union
 
 import torch
 from PIL import Image
@@ -17,7 +16,7 @@ from PIL import Image
 from augment.outputs import atomic_torch_save
 from augment.pixels import quantize
 
-PathLike = Union[str, os.PathLike]
+PathLike = str | os.PathLike
 
 
 class DataError(ValueError):
@@ -46,7 +45,7 @@ class LabeledImages:
     def __len__(self) -> int:
         return len(self.labels)
 
-    def subset(self, index: torch.Tensor) -> "LabeledImages":
+    def subset(self, index: torch.Tensor) -> LabeledImages:
         """The images at ``index`` (an int64 index tensor, possibly empty), in that order."""
         return LabeledImages(self.images[index], self.labels[index])
 
@@ -85,13 +84,12 @@ class Splits:
         atomic_torch_save(payload, path)
 
     @classmethod
-    def load(cls, path: PathLike) -> "Splits":
+    def load(cls, path: PathLike) -> Splits:
         """Read a file written by :meth:`save` (``weights_only``: no code is unpickled)."""
         path = Path(path)
         if not path.is_file():
             raise DataError(
-                f"splits file not found: {path}; create it with the prepare stage "
-                f"(load_splits(cfg).save(path))"
+                f"splits file not found: {path}; create it with the prepare stage (load_splits(cfg).save(path))"
             )
         try:
             raw = torch.load(path, map_location="cpu", weights_only=True)

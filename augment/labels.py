@@ -81,8 +81,7 @@ def resolve_labels(
         if len(bad):
             i = int(bad[0])
             raise ValueError(
-                f"labels: values must be in [0, {k}) (the model has {k} classes), "
-                f"got {int(y[i])} at index {i}"
+                f"labels: values must be in [0, {k}) (the model has {k} classes), got {int(y[i])} at index {i}"
             )
         source = "labels"
     elif per_class is not None:
@@ -94,9 +93,7 @@ def resolve_labels(
             values = per_class.tolist() if isinstance(per_class, (torch.Tensor, np.ndarray)) else list(per_class)
             counts = [check_int(c, "per_class", 0) for c in values]
             if len(counts) != k:
-                raise ValueError(
-                    f"per_class: must have one count per class ({k} values), got {len(counts)}"
-                )
+                raise ValueError(f"per_class: must have one count per class ({k} values), got {len(counts)}")
         y = labels_from_counts(counts)
         source = "per_class"
     else:

@@ -54,8 +54,13 @@ def launch_ranks(nproc: int, command: list[str], label: str) -> int:
     if nproc > 1:  # torchrun's default: one OpenMP thread per rank unless the user set one
         os.environ.setdefault("OMP_NUM_THREADS", "1")
     config = LaunchConfig(  # torchrun --standalone: a local c10d store on a free port, no restarts
-        min_nodes=1, max_nodes=1, nproc_per_node=nproc, run_id=str(uuid.uuid4()),
-        rdzv_backend="c10d", rdzv_endpoint="localhost:0", max_restarts=0,
+        min_nodes=1,
+        max_nodes=1,
+        nproc_per_node=nproc,
+        run_id=str(uuid.uuid4()),
+        rdzv_backend="c10d",
+        rdzv_endpoint="localhost:0",
+        max_restarts=0,
     )
     agent_log = logging.getLogger("torch.distributed.elastic")
     level = agent_log.level
@@ -86,8 +91,7 @@ def _report(errors: Path, label: str) -> int | None:
 def _died(err, label: str) -> int:
     """No rank recorded an expected error: name the first rank that died (its traceback is above)."""
     rank, failure = min(err.failures.items())  # {global rank: ProcessFailure}
-    print(f"{label}: error: rank {rank} exited with code {failure.exitcode} (its output is above)",
-          file=sys.stderr)
+    print(f"{label}: error: rank {rank} exited with code {failure.exitcode} (its output is above)", file=sys.stderr)
     return EXIT_FAILED
 
 

@@ -99,8 +99,12 @@ def save_model(checkpoint: str | Path, path: str | Path, mlflow_model=None, **_:
     labels = list(range(min(10, len(payload["classes"]))))
     _save_example(mlflow_model, pd.DataFrame({"label": labels}), str(path))
     mlflow_model.add_flavor(
-        FLAVOR, checkpoint=CHECKPOINT, model=payload["model"], image_shape=list(payload["image_shape"]),
-        classes=list(payload["classes"]), format_version=payload["format_version"],
+        FLAVOR,
+        checkpoint=CHECKPOINT,
+        model=payload["model"],
+        image_shape=list(payload["image_shape"]),
+        classes=list(payload["classes"]),
+        format_version=payload["format_version"],
         augment_version=augment.__version__,
     )
     pyfunc.add_to_model(mlflow_model, loader_module=__name__, data=CHECKPOINT)
@@ -113,8 +117,12 @@ def log_model(checkpoint: str | Path, registered_model_name: str | None = None):
     from mlflow.models import Model
 
     return Model.log(
-        artifact_path=None, name=ARTIFACT_NAME, flavor=sys.modules[__name__], checkpoint=str(checkpoint),
-        registered_model_name=registered_model_name, await_registration_for=60,
+        artifact_path=None,
+        name=ARTIFACT_NAME,
+        flavor=sys.modules[__name__],
+        checkpoint=str(checkpoint),
+        registered_model_name=registered_model_name,
+        await_registration_for=60,
     )
 
 
@@ -168,8 +176,7 @@ def fetch_checkpoint(uri: str, dst: str | Path, tracking_uri: str | None = None)
     try:
         folder = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(dst), tracking_uri=tracking_uri)
     except (MlflowException, OSError) as err:
-        raise CheckpointError(f"{uri}: cannot fetch the model from {tracking_uri}: "
-                              f"{one_line(err)[:300]}") from None
+        raise CheckpointError(f"{uri}: cannot fetch the model from {tracking_uri}: {one_line(err)[:300]}") from None
     return _flavor_checkpoint(Path(folder), uri)
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Union
 
 import torch
 
@@ -17,8 +16,8 @@ from augment.device import resolve_device
 from augment.mlflow_model import is_model_uri, load_model_uri
 from augment.models import REGISTRY, ConditionalGenerator
 
-PathLike = Union[str, Path]
-ModelSpec = Union[str, Path, ConditionalGenerator]
+PathLike = str | Path
+ModelSpec = str | Path | ConditionalGenerator
 
 
 def _resolve_device(device: str | torch.device | None) -> torch.device:
@@ -32,7 +31,7 @@ def _resolve_device(device: str | torch.device | None) -> torch.device:
 
 def load_model(
     model: ModelSpec,
-    root: PathLike = PathsConfig().generators,
+    root: PathLike = PathsConfig.generators,
     device: str | torch.device = "cpu",
     tracking_uri: str | None = None,
 ) -> tuple[ConditionalGenerator, list[str] | None, str, Path | str | None]:
@@ -55,7 +54,7 @@ def load_model(
 
     if is_model_uri(model):
         with torch.random.fork_rng(devices=[]):
-            generator, payload = load_model_uri(model, device=device, tracking_uri=tracking_uri)
+            generator, payload = load_model_uri(str(model), device=device, tracking_uri=tracking_uri)
         return generator, [str(c) for c in payload["classes"]], payload["model"], model
     if isinstance(model, str) and model in REGISTRY:
         path = Path(root) / f"{model}.pt"

@@ -24,8 +24,8 @@ import os
 import re
 import shutil
 import tempfile
-from pathlib import Path
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any, Union
 
 import torch
@@ -192,7 +192,7 @@ class StagedOutputs:
                 pass
         self._files, self._folders, self._created = [], [], []
 
-    def __enter__(self) -> "StagedOutputs":
+    def __enter__(self) -> StagedOutputs:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:

@@ -21,7 +21,6 @@ import yaml
 
 from augment.config import DEFAULT_PARAMS_FILE, RANGE, ConfigError, Params, one_line
 
-
 # --------------------------------------------------------------------------------------------
 # Building dataclasses from plain dicts, with types checked.
 # --------------------------------------------------------------------------------------------
@@ -96,7 +95,7 @@ def _build(cls: type, raw: Any, prefix: str) -> Any:
             continue
         dotted = f"{prefix}.{f.name}" if prefix else f.name
         tp = hints[f.name]
-        if dataclasses.is_dataclass(tp):
+        if isinstance(tp, type) and dataclasses.is_dataclass(tp):
             kwargs[f.name] = _build(tp, raw[f.name], dotted)
         else:
             kwargs[f.name] = _coerce(raw[f.name], tp, dotted)
@@ -107,8 +106,12 @@ def _suggest(key: str, candidates: list[str]) -> str:
     close = difflib.get_close_matches(key, candidates, n=1, cutoff=0.5)
     if not close:
         leaf = key.rsplit(".", 1)[-1]
-        close = [c for c in candidates if c.rsplit(".", 1)[-1] in difflib.get_close_matches(
-            leaf, [c.rsplit(".", 1)[-1] for c in candidates], n=1, cutoff=0.6)]
+        close = [
+            c
+            for c in candidates
+            if c.rsplit(".", 1)[-1]
+            in difflib.get_close_matches(leaf, [c.rsplit(".", 1)[-1] for c in candidates], n=1, cutoff=0.6)
+        ]
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
@@ -148,8 +151,9 @@ def _validate(params: Params) -> None:
         raise ConfigError(f"classifier.sources: {bad}") from None
     a = params.augmentation
     if a.scale_min > a.scale_max:
-        raise ConfigError(f"augmentation.scale_min: must be <= augmentation.scale_max ({a.scale_max}), "
-                          f"got {a.scale_min}")
+        raise ConfigError(
+            f"augmentation.scale_min: must be <= augmentation.scale_max ({a.scale_max}), got {a.scale_min}"
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -178,8 +182,7 @@ def apply_overrides(raw: dict[str, Any], overrides: list[tuple[str, Any]]) -> di
             section = sorted(k for k in valid if k.startswith(key + "."))
             if key and section:
                 raise ConfigError(
-                    f"--set {key}: {key!r} is a section, not a value; set one of its keys, "
-                    f"e.g. {section[0]!r}"
+                    f"--set {key}: {key!r} is a section, not a value; set one of its keys, e.g. {section[0]!r}"
                 )
             raise ConfigError(f"unknown key {key!r}{_suggest(key, sorted(valid))}")
         node = raw
@@ -212,8 +215,10 @@ class _NoAliasLoader(yaml.SafeLoader):
     def compose_node(self, parent: Any, index: Any) -> Any:
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
-            raise _AliasRefused(f"line {event.start_mark.line + 1}: YAML aliases (*{event.anchor}) are not "
-                                f"accepted in a params file; write the value out")
+            raise _AliasRefused(
+                f"line {event.start_mark.line + 1}: YAML aliases (*{event.anchor}) are not "
+                f"accepted in a params file; write the value out"
+            )
         return super().compose_node(parent, index)
 
 
@@ -241,9 +246,7 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     return raw
 
 
-def load_params(
-    path: str | Path | None = DEFAULT_PARAMS_FILE, overrides: list[str] | None = None
-) -> Params:
+def load_params(path: str | Path | None = DEFAULT_PARAMS_FILE, overrides: list[str] | None = None) -> Params:
     """Read ``params.yaml`` (or defaults when ``path`` is None), apply ``--set`` overrides, validate."""
     raw = read_yaml(path) if path is not None else {}
     parsed = [parse_override(o) for o in overrides or []]

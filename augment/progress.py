@@ -48,8 +48,11 @@ class PlainProgress:
     def _print(self) -> None:
         share = 100 * self.n // self.total if self.total else 100
         tail = f" {self.postfix}" if self.postfix else ""
-        print(f"{self.desc}: {share} % ({self.n}/{self.total} {self.unit}){tail}",
-              file=self.stream or sys.stderr, flush=True)
+        print(
+            f"{self.desc}: {share} % ({self.n}/{self.total} {self.unit}){tail}",
+            file=self.stream or sys.stderr,
+            flush=True,
+        )
 
     def close(self) -> None:
         if not self._closed:
@@ -57,7 +60,7 @@ class PlainProgress:
             if self.n:
                 self._print()
 
-    def __enter__(self) -> "PlainProgress":
+    def __enter__(self) -> PlainProgress:
         return self
 
     def __exit__(self, *exc: Any) -> None:

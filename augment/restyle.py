@@ -56,8 +56,9 @@ class StyledSet:
     sources: torch.Tensor  # [K * per_class] int64: the index into the real images it started from
 
 
-def source_indices(labels: torch.Tensor, kind: str, per_class: int, num_classes: int,
-                   seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+def source_indices(
+    labels: torch.Tensor, kind: str, per_class: int, num_classes: int, seed: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(target labels [K * per_class], real-image index [K * per_class]) in class order.
 
     ``labels`` [N] are the real images' labels. Raises ValueError naming the class whose pool is
@@ -71,8 +72,10 @@ def source_indices(labels: torch.Tensor, kind: str, per_class: int, num_classes:
     for c in range(num_classes):
         pool = torch.nonzero(labels == c if kind == RESTYLE else labels != c).flatten()  # [n_pool]
         if len(pool) == 0:
-            raise ValueError(f"{kind}: class {c} has no real {'images' if kind == RESTYLE else 'images of other classes'} "
-                             f"in the training split to start from")
+            raise ValueError(
+                f"{kind}: class {c} has no real {'images' if kind == RESTYLE else 'images of other classes'} "
+                f"in the training split to start from"
+            )
         rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(STYLED_KINDS.index(kind), c)))
         order = torch.from_numpy(rng.permutation(len(pool)))  # [n_pool], fixed by (seed, kind, c)
         picks.append(pool[order[torch.arange(per_class) % len(pool)]])  # cycled when the pool is small
@@ -99,8 +102,10 @@ def styled_set(
     if noise < 0:
         raise ValueError(f"sample.styled.noise: must be >= 0, got {noise}")
     if tuple(real.images.shape[1:]) != tuple(model.image_shape):
-        raise ValueError(f"real images of shape {tuple(real.images.shape[1:])} do not fit a {model.name} "
-                         f"trained on {tuple(model.image_shape)}")
+        raise ValueError(
+            f"real images of shape {tuple(real.images.shape[1:])} do not fit a {model.name} "
+            f"trained on {tuple(model.image_shape)}"
+        )
     targets, index = source_indices(real.labels, kind, per_class, model.num_classes, seed)
     device = module_device(model)
     out = torch.empty(len(targets), *model.image_shape, dtype=torch.float32)  # [N, C, H, W]

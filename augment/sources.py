@@ -31,8 +31,25 @@ from augment.config import MODEL_NAMES
 from augment.models import ENCODER_MODELS, NoEncoder
 from augment.restyle import NOT_APPLICABLE, RESTYLE, STYLED_KINDS, TRANSFER
 
-__all__ = ["REAL", "CLASSIC", "FILTERED", "RESTYLE", "TRANSFER", "SOURCES", "ENCODER_MODELS", "Source",
-           "BASELINES", "check_sources", "sources_using", "maker_stage", "parse_source", "source_label", "filtered_name", "styled_name"]
+__all__ = [
+    "REAL",
+    "CLASSIC",
+    "FILTERED",
+    "RESTYLE",
+    "TRANSFER",
+    "SOURCES",
+    "DEFAULT_SOURCES",
+    "ENCODER_MODELS",
+    "Source",
+    "BASELINES",
+    "check_sources",
+    "sources_using",
+    "maker_stage",
+    "parse_source",
+    "source_label",
+    "filtered_name",
+    "styled_name",
+]
 
 REAL = "real"
 CLASSIC = "classic"
@@ -41,6 +58,7 @@ FILTERED = "filtered"
 _COMBINED = "+"  # classic+<method>
 _SUFFIX = "-"  # <method>-filtered, <method>-restyle, <method>-transfer
 VARIANTS = (FILTERED, *STYLED_KINDS)  # what may follow <method>-
+
 
 def filtered_name(method: str) -> str:
     """The name of a method's filtered synthetic set, and of its source: ``cvae-filtered``."""
@@ -65,8 +83,25 @@ SOURCES: tuple[str, ...] = (
     + tuple(f"{CLASSIC}{_COMBINED}{s}" for s in _STYLED)
 )
 
-_LABELS = {"real": "real data", "classic": "classical augmentation", "cvae": "CVAE", "cgan": "CGAN",
-           "cvaegan": "CVAE-GAN"}
+# The default run (params.yaml, the bundled digits): every plain, classical and filtered source,
+# and the CVAE-GAN's (the combined model's) restyle and transfer sets with classical augmentation:
+# 13 of the 19; all 19 cost 1.62x the digits run of the 11 before them (README, "Cost"). The
+# 28x28 profile (params-mnist.yaml) lists every source.
+DEFAULT_SOURCES: tuple[str, ...] = (
+    (REAL, CLASSIC)
+    + MODEL_NAMES
+    + tuple(f"{CLASSIC}{_COMBINED}{m}" for m in MODEL_NAMES)
+    + tuple(filtered_name(m) for m in MODEL_NAMES)
+    + tuple(f"{CLASSIC}{_COMBINED}{styled_name('cvaegan', kind)}" for kind in STYLED_KINDS)
+)
+
+_LABELS = {
+    "real": "real data",
+    "classic": "classical augmentation",
+    "cvae": "CVAE",
+    "cgan": "CGAN",
+    "cvaegan": "CVAE-GAN",
+}
 _VARIANT_LABELS = {FILTERED: " (filtered)", RESTYLE: " restyled", TRANSFER: " transfer"}
 
 
@@ -96,7 +131,7 @@ class Source:
 def _split(name: str) -> tuple[bool, str, str | None]:
     """``classic+cvae-restyle`` -> (True, "cvae", "restyle"), without checking the method."""
     classic = name.startswith(CLASSIC + _COMBINED)
-    rest = name[len(CLASSIC + _COMBINED):] if classic else name
+    rest = name[len(CLASSIC + _COMBINED) :] if classic else name
     for variant in VARIANTS:
         if rest.endswith(_SUFFIX + variant):
             return classic, rest[: -len(_SUFFIX + variant)], variant
@@ -136,8 +171,10 @@ def check_sources(names: list[str]) -> None:
         raise ValueError(f"listed twice: {', '.join(twice)}")
     missing = [b for b in BASELINES if b not in names]
     if missing:
-        raise ValueError(f"must include {' and '.join(repr(b) for b in missing)}: "
-                         f"the baselines of every delta (got {', '.join(names) or 'an empty list'})")
+        raise ValueError(
+            f"must include {' and '.join(repr(b) for b in missing)}: "
+            f"the baselines of every delta (got {', '.join(names) or 'an empty list'})"
+        )
 
 
 def sources_using(synthetic: str | None) -> tuple[str, ...]:
@@ -164,5 +201,6 @@ def source_label(name: str) -> str:
     if name not in SOURCES:
         return name
     s = parse_source(name)
+    assert s.method is not None  # the baselines' labels returned above
     label = _LABELS[s.method] + (_VARIANT_LABELS[s.variant] if s.variant else "")
     return f"{_LABELS[CLASSIC]} + {label}" if s.classic else label

@@ -11,7 +11,6 @@ from augment.config import DataConfig
 from augment.labeled import DataError
 
 
-
 def _rng(seed: int, stage: int) -> np.random.Generator:
     """A local generator per (seed, stage); the mask maps negative seeds to valid entropy."""
     return np.random.default_rng([stage, seed & 0xFFFF_FFFF_FFFF_FFFF])
@@ -48,8 +47,7 @@ def _train_count(train_size: float, available: int) -> int:
         return int(round(train_size * available))
     if train_size != int(train_size):
         raise DataError(
-            f"data.train_size: a value > 1 is a count of images and must be a whole number, "
-            f"got {train_size}"
+            f"data.train_size: a value > 1 is a count of images and must be a whole number, got {train_size}"
         )
     if int(train_size) > available:
         raise DataError(
@@ -77,8 +75,10 @@ def _thin_rare_classes(train: np.ndarray, y: np.ndarray, num_classes: int, cfg: 
         return train
     bad = [c for c in rare if c >= num_classes]
     if bad:
-        raise DataError(f"data.imbalance.classes: class index {bad[0]} does not exist; "
-                        f"{cfg.dataset} has classes 0..{num_classes - 1}")
+        raise DataError(
+            f"data.imbalance.classes: class index {bad[0]} does not exist; "
+            f"{cfg.dataset} has classes 0..{num_classes - 1}"
+        )
     counts = np.bincount(y[train], minlength=num_classes)  # [K]
     keep = _pick(y[train], rare_class_counts(counts, cfg), _rng(cfg.seed, stage=3))  # [len(train)]
     return train[keep]
@@ -117,8 +117,7 @@ def split_indices(
     empty = np.flatnonzero(counts == 0)
     if len(empty):
         raise DataError(
-            f"{cfg.dataset}: class index {empty.tolist()} has no training images; every class "
-            f"needs at least one"
+            f"{cfg.dataset}: class index {empty.tolist()} has no training images; every class needs at least one"
         )
     n_train = _train_count(cfg.train_size, int(counts.sum()))
     if n_train < num_classes:

@@ -191,18 +191,14 @@ def interpolate(
     return out.cpu()
 
 
-def _interpolation_ends(
-    real: LabeledImages, num_classes: int, pairs: int, g: torch.Generator
-) -> list[tuple[int, int]]:
+def _interpolation_ends(real: LabeledImages, num_classes: int, pairs: int, g: torch.Generator) -> list[tuple[int, int]]:
     """Index pairs into ``real``: ``pairs`` within a class, then ``pairs`` across classes."""
     labels = real.labels.long().cpu()
     members = [torch.nonzero(labels == k).flatten() for k in range(num_classes)]
     present = [k for k in range(num_classes) if len(members[k]) >= 1]
     twice = [k for k in range(num_classes) if len(members[k]) >= 2]
     if not twice or len(present) < 2:
-        raise ValueError(
-            "interpolation needs two images of one class and images of two classes in the real split"
-        )
+        raise ValueError("interpolation needs two images of one class and images of two classes in the real split")
 
     def one(k: int) -> int:
         return int(members[k][torch.randint(len(members[k]), (1,), generator=g)])

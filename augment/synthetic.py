@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Sequence
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 import torch
@@ -81,10 +81,10 @@ class SyntheticDataset(VisionDataset):
         per_class: int | Sequence[int] | None = None,
         labels: Sequence[int] | torch.Tensor | None = None,
         seed: int = 0,
-        root: PathLike = PathsConfig().generators,
+        root: PathLike = PathsConfig.generators,
         classes: list[str] | None = None,
-        transform: Optional[Callable] = None,
-        target_transform: Optional[Callable] = None,
+        transform: Callable | None = None,
+        target_transform: Callable | None = None,
         batch_size: int = 256,
         device: str | torch.device = "cpu",
         tracking_uri: str | None = None,
@@ -112,7 +112,7 @@ class SyntheticDataset(VisionDataset):
         # VisionDataset keeps transform / target_transform (and their StandardTransform, which
         # its __repr__ prints); root=None: no folder line in the repr.
         super().__init__(root=None, transform=transform, target_transform=target_transform)
-        self.image_shape: tuple[int, int, int] = tuple(self.model.image_shape)  # (C, H, W)
+        self.image_shape: tuple[int, ...] = tuple(self.model.image_shape)  # (C, H, W)
         # block index -> uint8 [B, H, W] ('L') or [B, H, W, 3] ('RGB'), C-contiguous
         self._blocks: dict[int, np.ndarray] = {}
 
@@ -164,7 +164,7 @@ class SyntheticDataset(VisionDataset):
         self._blocks[b] = array
         return array
 
-    def materialize(self, progress: bool = False) -> "SyntheticDataset":
+    def materialize(self, progress: bool = False) -> SyntheticDataset:
         """Generate and cache every item now (in this process); returns ``self``.
 
         Useful before a DataLoader with workers, so that they inherit the images instead of each
@@ -202,5 +202,11 @@ class SyntheticDataset(VisionDataset):
         """The lines torchvision's ``VisionDataset.__repr__`` prints after the size (there is no
         root folder: the images come from the model)."""
         source = f" ({self.checkpoint})" if self.checkpoint is not None else " (in-memory model)"
-        return "\n".join([f"Model: {self.model_name}{source}", f"Seed: {self.seed}",
-                          f"Image shape: {self.image_shape}", f"Classes: {len(self.classes)}"])
+        return "\n".join(
+            [
+                f"Model: {self.model_name}{source}",
+                f"Seed: {self.seed}",
+                f"Image shape: {self.image_shape}",
+                f"Classes: {len(self.classes)}",
+            ]
+        )

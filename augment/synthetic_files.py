@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 import torch
@@ -19,7 +19,7 @@ from augment.labeled import DataError, LabeledImages
 from augment.outputs import atomic_torch_save
 from augment.pixels import dequantize, quantize
 
-PathLike = Union[str, Path]
+PathLike = str | Path
 SYNTHETIC_FORMAT = 1  # version of the file written by save_synthetic
 
 

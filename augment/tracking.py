@@ -22,8 +22,9 @@ import os
 import time
 import uuid
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import psutil
 import torch
@@ -35,13 +36,7 @@ from augment.grids import sample_grid, to_grid_image
 from augment.mlflow_model import log_model, registered_name
 from augment.paths import splits_file
 from augment.pixels import quantize
-from augment.tracking_store import (
-    TrackingError,
-    check_reachable,
-    configure_mlflow_client,
-    project_root,
-    tracking_uri,
-)
+from augment.tracking_store import TrackingError, check_reachable, configure_mlflow_client, project_root, tracking_uri
 
 TAG_STAGE = "augment.stage"
 TAG_METHOD = "augment.method"
@@ -130,20 +125,21 @@ class Tracker:
     Use as a context manager: the run ends FAILED if the stage raises, FINISHED otherwise.
     """
 
-    def __init__(self, params: Params, stage: str, method: str, run_name: str | None = None,
-                 root: str | Path | None = None) -> None:
+    def __init__(
+        self, params: Params, stage: str, method: str, run_name: str | None = None, root: str | Path | None = None
+    ) -> None:
         # Under torchrun only rank 0 logs (augment/distributed.py): one run per stage, not per rank.
         self.enabled = params.tracking.enabled and is_main_process()
         self.params = params
         self.stage, self.method = stage, method
         self.run_name = run_name or f"{stage}:{method}"
-        self.uri = tracking_uri(params, root) if self.enabled else None
-        self.run = None
-        self.parent: str | None = None  # the execution's parent run (see _parent_run)
+        self.uri: str = tracking_uri(params, root) if self.enabled else ""  # "" when disabled
+        self.run: Any = None  # the active mlflow run inside the block
+        self.parent = ""  # the execution's parent run id, set on entry (see _parent_run)
         if self.enabled:
             check_reachable(self.uri)
 
-    def __enter__(self) -> "Tracker":
+    def __enter__(self) -> Tracker:
         if not self.enabled:
             return self
         import mlflow
@@ -155,7 +151,9 @@ class Tracker:
             execution = execution_id()
             self.parent = self._parent_run(experiment_id, execution)
             self.run = mlflow.start_run(
-                experiment_id=experiment_id, run_name=self.run_name, parent_run_id=self.parent,
+                experiment_id=experiment_id,
+                run_name=self.run_name,
+                parent_run_id=self.parent,
                 tags={TAG_STAGE: self.stage, TAG_METHOD: self.method, TAG_EXECUTION: execution},
             )
         except Exception as err:  # noqa: BLE001 - any store failure here is a set-up error
@@ -174,20 +172,28 @@ class Tracker:
 
         client = mlflow.MlflowClient()
         found = client.search_runs(
-            [experiment_id], max_results=1,
+            [experiment_id],
+            max_results=1,
             filter_string=f"tags.`{TAG_STAGE}` = '{PIPELINE_STAGE}' and tags.`{TAG_EXECUTION}` = '{execution}'",
         )
         if found:
             client.update_run(found[0].info.run_id, status="RUNNING")
             return found[0].info.run_id
-        parent = client.create_run(experiment_id, run_name=execution, tags={
-            TAG_STAGE: PIPELINE_STAGE, TAG_METHOD: "all", TAG_EXECUTION: execution,
-            "mlflow.note.content": "One pipeline execution: each stage's run is nested under this one.",
-        })
+        parent = client.create_run(
+            experiment_id,
+            run_name=execution,
+            tags={
+                TAG_STAGE: PIPELINE_STAGE,
+                TAG_METHOD: "all",
+                TAG_EXECUTION: execution,
+                "mlflow.note.content": "One pipeline execution: each stage's run is nested under this one.",
+            },
+        )
         # The whole params.yaml on the parent, so that executions (queued experiments with
         # different --set-param values) compare side by side in the UI.
-        client.log_batch(parent.info.run_id, params=[
-            Param(key, str(value)) for key, value in flatten(self.params.to_dict()).items()])
+        client.log_batch(
+            parent.info.run_id, params=[Param(key, str(value)) for key, value in flatten(self.params.to_dict()).items()]
+        )
         return parent.info.run_id
 
     def __exit__(self, exc_type, exc, tb) -> None:
@@ -259,8 +265,9 @@ class Tracker:
 
             self._store(artifact_file, lambda: mlflow.log_dict(data, artifact_file))
 
-    def log_dataset(self, images: torch.Tensor, labels: torch.Tensor, name: str, source: str | Path,
-                    context: str) -> None:
+    def log_dataset(
+        self, images: torch.Tensor, labels: torch.Tensor, name: str, source: str | Path, context: str
+    ) -> None:
         """A dataset this run used, as an MLflow run input (the runs page's Dataset column).
 
         images [N, C, H, W] (uint8 or float), labels [N]; ``name`` says what it is
@@ -273,8 +280,13 @@ class Tracker:
 
             with warnings.catch_warnings():  # MLflow registers its local-file source twice and
                 warnings.simplefilter("ignore", UserWarning)  # warns about it for every local path
-                dataset = mlflow.data.from_numpy(images.numpy(), targets=labels.numpy(), source=str(source),
-                                                 name=name, digest=dataset_digest(images, labels))
+                dataset = mlflow.data.from_numpy(  # type: ignore[attr-defined]
+                    images.numpy(),
+                    targets=labels.numpy(),
+                    source=str(source),
+                    name=name,
+                    digest=dataset_digest(images, labels),
+                )
             self._store(f"dataset {name}", lambda: mlflow.log_input(dataset, context=context))
 
     def log_real_data(self, splits, contexts: dict[str, str]) -> None:
@@ -282,8 +294,9 @@ class Tracker:
         each named ``<data.dataset>:<split>``, with the prepared splits file as its source."""
         for split, context in contexts.items():
             part = getattr(splits, split)  # LabeledImages
-            self.log_dataset(part.images, part.labels, f"{self.params.data.dataset}:{split}",
-                             splits_file(self.params), context)
+            self.log_dataset(
+                part.images, part.labels, f"{self.params.data.dataset}:{split}", splits_file(self.params), context
+            )
 
     def log_generator(self, checkpoint: str | Path) -> str | None:
         """The trained generator as this run's MLflow model ``generator`` (flavour ``augment``,

@@ -41,7 +41,7 @@ def tracking_uri(params: Params, root: str | Path | None = None) -> str:
     prefix = "sqlite:///"
     if uri.startswith(prefix) and not uri.startswith(prefix + "/"):
         base = Path(root) if root is not None else project_root()
-        uri = prefix + str((base / uri[len(prefix):]).resolve())
+        uri = prefix + str((base / uri[len(prefix) :]).resolve())
     return uri
 
 
@@ -63,7 +63,7 @@ def check_reachable(uri: str) -> None:
     a missing or unwritable sqlite folder, a file that is not an sqlite database, an unwritable
     MLflow folder, an HTTP server that does not answer within a few seconds."""
     if uri.startswith("sqlite:///"):
-        db = Path(uri[len("sqlite:///"):])
+        db = Path(uri[len("sqlite:///") :])
         folder = db.parent
         if not folder.is_dir():
             raise TrackingError(f"MLflow tracking database folder does not exist: {folder} (uri {uri})")
@@ -97,7 +97,13 @@ def check_reachable(uri: str) -> None:
                 "start it, fix MLFLOW_TRACKING_URI / tracking.uri, or set tracking.enabled: false"
             ) from None
     elif uri.startswith("file:") or "://" not in uri:
-        folder = Path(uri[len("file://"):] if uri.startswith("file://") else uri[len("file:"):] if uri.startswith("file:") else uri)
+        folder = Path(
+            uri[len("file://") :]
+            if uri.startswith("file://")
+            else uri[len("file:") :]
+            if uri.startswith("file:")
+            else uri
+        )
         while not folder.exists() and folder != folder.parent:
             folder = folder.parent  # MLflow creates the missing part
         if not folder.is_dir():

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -20,12 +21,7 @@ import torch
 from augment.acceleration import batch_layout, prepare_networks, training_precision
 from augment.checkpoint import CheckpointError, read_checkpoint, save_generator
 from augment.config import AccelerationConfig, one_line
-from augment.distributed import (
-    average_losses,
-    is_main_process,
-    shard,
-    synchronise_batch_norm,
-)
+from augment.distributed import average_losses, is_main_process, shard, synchronise_batch_norm
 from augment.distributed import training_step as distributed_step
 from augment.labeled import LabeledImages
 from augment.models import ConditionalGenerator
@@ -112,7 +108,7 @@ def fit(
     checkpoint_path: str | Path,
     resume: bool = False,
     device: torch.device | str = "cpu",
-    callbacks: list[Callback] = (),
+    callbacks: Sequence[Callback] = (),
     progress: bool = True,
     steps_per_epoch: int = 0,
     acceleration: AccelerationConfig | None = None,
@@ -278,5 +274,3 @@ def _restore(model, optimizers, checkpoint_path, device, classes, seed) -> Train
             "train from scratch without --resume"
         ) from None
     return TrainState(epoch=epoch, history=history)
-
-

@@ -11,6 +11,10 @@ anything else is refused with one line naming the file and what differs.
 
 from __future__ import annotations
 
+from typing import cast
+
+from torch import nn
+
 from augment.checkpoint import CheckpointError, load_generator
 from augment.models import ConditionalGenerator
 from augment.paths import generator_checkpoint
@@ -31,12 +35,15 @@ def warm_start(model: ConditionalGenerator, params, classes: list[str]) -> str:
     path = generator_checkpoint(params, source_name)
     key = f"generators.{model.name}.init_from: {source_name}"
     if not path.is_file():
-        raise CheckpointError(f"{key} needs the trained {source_name} at {path}; train it first "
-                              f"(augment train {source_name}, or dvc repro)")
+        raise CheckpointError(
+            f"{key} needs the trained {source_name} at {path}; train it first "
+            f"(augment train {source_name}, or dvc repro)"
+        )
     source, payload = load_generator(path, expected_model=source_name)
     if list(payload["classes"]) != list(classes):
-        raise CheckpointError(f"{key}: {path} was trained on other classes ({len(payload['classes'])}) "
-                              f"than the data's ({len(classes)})")
+        raise CheckpointError(
+            f"{key}: {path} was trained on other classes ({len(payload['classes'])}) than the data's ({len(classes)})"
+        )
     copy_encoder_decoder(model, source, f"{key}: {path}")
     return source_name
 
@@ -45,15 +52,22 @@ def copy_encoder_decoder(model: ConditionalGenerator, source: ConditionalGenerat
     """Load ``source``'s encoder and decoder into ``model`` (and its moving average), after
     checking that image shape, class count and network shape agree (``where`` starts the error)."""
     if tuple(source.image_shape) != tuple(model.image_shape) or source.num_classes != model.num_classes:
-        raise CheckpointError(f"{where} was trained on images of shape {tuple(source.image_shape)} with "
-                              f"{source.num_classes} classes, this {model.name} has {tuple(model.image_shape)} "
-                              f"and {model.num_classes}")
+        raise CheckpointError(
+            f"{where} was trained on images of shape {tuple(source.image_shape)} with "
+            f"{source.num_classes} classes, this {model.name} has {tuple(model.image_shape)} "
+            f"and {model.num_classes}"
+        )
     for field in SHAPE_FIELDS:
         mine, theirs = getattr(model.config, field), getattr(source.config, field)
         if mine != theirs:
-            raise CheckpointError(f"{where} has {field}={theirs!r}, generators.{model.name}.{field} "
-                                  f"is {mine!r}; they must agree to copy the encoder and decoder")
-    model.encoder.load_state_dict(source.encoder.state_dict())
-    model.decoder.load_state_dict(source.decoder.state_dict())
+            raise CheckpointError(
+                f"{where} has {field}={theirs!r}, generators.{model.name}.{field} "
+                f"is {mine!r}; they must agree to copy the encoder and decoder"
+            )
+    # both have an encoder and a decoder (checked above); nn.Module's attribute typing cannot say so
+    encoder, decoder = cast(nn.Module, model.encoder), cast(nn.Module, model.decoder)
+    source_decoder = cast(nn.Module, source.decoder)
+    encoder.load_state_dict(cast(nn.Module, source.encoder).state_dict())
+    decoder.load_state_dict(source_decoder.state_dict())
     if model.ema_decoder is not None:
-        model.ema_decoder.load_state_dict(source.decoder.state_dict())
+        model.ema_decoder.load_state_dict(source_decoder.state_dict())

@@ -59,7 +59,7 @@ def halves(val: LabeledImages, seed: int) -> tuple[LabeledImages, LabeledImages]
         idx = torch.nonzero(val.labels == c).flatten()
         idx = idx[torch.randperm(len(idx), generator=g)]
         first.append(idx[: len(idx) // 2])
-        second.append(idx[len(idx) // 2:])
+        second.append(idx[len(idx) // 2 :])
     return val.subset(torch.cat(first)), val.subset(torch.cat(second))
 
 
@@ -88,9 +88,12 @@ def main(argv: list[str] | None = None) -> int:
     splits = load_splits(params.data)
     select, measure = halves(splits.val, seed=0)
     cfg = params.classifier
-    print(f"{params.data.dataset}: {len(splits.train)} training images; validation halves "
-          f"{len(select)} (selection) / {len(measure)} (measurement); {cfg.steps} steps, seeds {cfg.seeds}; "
-          f"torch threads {torch.get_num_threads()}", flush=True)
+    print(
+        f"{params.data.dataset}: {len(splits.train)} training images; validation halves "
+        f"{len(select)} (selection) / {len(measure)} (measurement); {cfg.steps} steps, seeds {cfg.seeds}; "
+        f"torch threads {torch.get_num_threads()}",
+        flush=True,
+    )
 
     rows = []
     for per_class in (int(v) for v in args.per_class.split(",")):
@@ -98,19 +101,33 @@ def main(argv: list[str] | None = None) -> int:
         results: dict[str, list[float]] = {}
         for label in args.settings.split(","):
             overrides = SETTINGS[label]
-            augment = None if overrides is None else ClassicAugmentation(
-                dataclasses.replace(AugmentationConfig(), **overrides))
+            augment = (
+                None
+                if overrides is None
+                else ClassicAugmentation(dataclasses.replace(AugmentationConfig(), **overrides))
+            )
             started = time.perf_counter()
             for seed in cfg.seeds:
-                model, info = train_classifier(train, select, splits.num_classes, cfg, seed, device=device,
-                                               progress=False, augment=augment)
+                model, info = train_classifier(
+                    train, select, splits.num_classes, cfg, seed, device=device, progress=False, augment=augment
+                )
                 acc = evaluate(model, measure, splits.num_classes, device=device)["accuracy"]
                 results.setdefault(label, []).append(acc)
-                rows.append({"per_class": per_class, "train_images": len(train), "setting": label,
-                             "seed": seed, "val_accuracy": acc, "best_step": info["best_step"]})
+                rows.append(
+                    {
+                        "per_class": per_class,
+                        "train_images": len(train),
+                        "setting": label,
+                        "seed": seed,
+                        "val_accuracy": acc,
+                        "best_step": info["best_step"],
+                    }
+                )
             s = summarize(results[label])
-            line = (f"{per_class:4d}/class {label:16s} {s['mean']:.4f} [{s['ci_low']:.4f}, {s['ci_high']:.4f}]"
-                    f"  ({time.perf_counter() - started:.0f} s)")
+            line = (
+                f"{per_class:4d}/class {label:16s} {s['mean']:.4f} [{s['ci_low']:.4f}, {s['ci_high']:.4f}]"
+                f"  ({time.perf_counter() - started:.0f} s)"
+            )
             if label != NONE and NONE in results:
                 d = paired_delta(results[label], results[NONE])
                 line += f"  vs none {100 * d['mean']:+.2f} [{100 * d['ci_low']:+.2f}, {100 * d['ci_high']:+.2f}] points"

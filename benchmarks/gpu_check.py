@@ -47,14 +47,19 @@ from augment.device import resolve_device  # noqa: E402
 from augment.models import REGISTRY  # noqa: E402
 from augment.outputs import write_csv  # noqa: E402
 from augment.params_file import load_params  # noqa: E402
-from pipelines.dvc_file import expanded_stages  # noqa: E402
 from benchmarks.throughput import classifier_throughput, sync, train_throughput  # noqa: E402
+from pipelines.dvc_file import expanded_stages  # noqa: E402
 
 # The shortened pipeline: enough steps to run every code path of every stage.
 SHORT_PIPELINE = [
-    "generators.cvae.epochs=2", "generators.cgan.epochs=2", "generators.cvaegan.epochs=2",
-    "classifier.steps=60", "classifier.seeds=[0, 1]", "evaluation.judge.steps=100",
-    "sample.per_class=150", "sample.filter.threshold=0.0",
+    "generators.cvae.epochs=2",
+    "generators.cgan.epochs=2",
+    "generators.cvaegan.epochs=2",
+    "classifier.steps=60",
+    "classifier.seeds=[0, 1]",
+    "evaluation.judge.steps=100",
+    "sample.per_class=150",
+    "sample.filter.threshold=0.0",
 ]
 VARIANTS = {  # name -> the acceleration section it stands for
     "fp32": AccelerationConfig(),
@@ -102,14 +107,20 @@ def check_pipeline(device: str, extra: list[str], out: Path, short: bool) -> boo
     """Run every stage on ``device`` with outputs in a temporary folder; True when all pass."""
     rows = []
     with tempfile.TemporaryDirectory(prefix="gpu_check_") as tmp:
-        overrides = [f"device={device}", "tracking.enabled=false", "cpu_threads=0",
-                     *(f"paths.{key}={tmp}/{key}" for key in ("splits", "generators", "synthetic",
-                                                            "classifiers", "reports")),
-                     *(SHORT_PIPELINE if short else []), *extra]
+        overrides = [
+            f"device={device}",
+            "tracking.enabled=false",
+            "cpu_threads=0",
+            *(f"paths.{key}={tmp}/{key}" for key in ("splits", "generators", "synthetic", "classifiers", "reports")),
+            *(SHORT_PIPELINE if short else []),
+            *extra,
+        ]
         sets = [arg for o in overrides for arg in ("--set", o)]
         params_file = str(REPO / "params.yaml")
-        print(f"Pipeline: every dvc.yaml stage on device={device}, outputs under {tmp}"
-              f"{' (shortened)' if short else ''}", flush=True)
+        print(
+            f"Pipeline: every dvc.yaml stage on device={device}, outputs under {tmp}{' (shortened)' if short else ''}",
+            flush=True,
+        )
         ok = True
         run_params = load_params(params_file, overrides).to_dict()
         for label, module, args in pipeline_commands(REPO / "dvc.yaml", run_params):
@@ -137,17 +148,29 @@ def check_pipeline(device: str, extra: list[str], out: Path, short: bool) -> boo
 # --------------------------------------------------------------------------------------------
 
 
-def check_speed(devices: list[torch.device], variants: list[str], cpu_variants: list[str],
-                warmup: int, steps: int, out: Path, batch: int | None = None) -> None:
-    overrides = [] if batch is None else [f"classifier.batch_size={batch}",
-                                          *(f"generators.{name}.batch_size={batch}" for name in REGISTRY)]
+def check_speed(
+    devices: list[torch.device],
+    variants: list[str],
+    cpu_variants: list[str],
+    warmup: int,
+    steps: int,
+    out: Path,
+    batch: int | None = None,
+) -> None:
+    overrides = (
+        []
+        if batch is None
+        else [f"classifier.batch_size={batch}", *(f"generators.{name}.batch_size={batch}" for name in REGISTRY)]
+    )
     params = load_params(REPO / "params-mnist.yaml", overrides)
     configure_precision()  # fp32 rows in IEEE float32, as the stages run them (no cuDNN TF32)
     batch_label = "the profile's batch sizes" if batch is None else f"batch {batch}"
     images = torch.rand(4096, 1, 28, 28)  # the speed does not depend on the pixels
     rows: list[dict] = []
-    print(f"Speed: ms per training step at 1x28x28 (params-mnist.yaml's networks, {batch_label}), "
-          f"{steps} timed steps after {warmup} untimed (compilation included in those)")
+    print(
+        f"Speed: ms per training step at 1x28x28 (params-mnist.yaml's networks, {batch_label}), "
+        f"{steps} timed steps after {warmup} untimed (compilation included in those)"
+    )
     print(f"{'device':<8}{'variant':<30}{'network':<12}{'ms/step':>9}{'images/s':>11}{'warm-up s':>11}{'vs fp32':>9}")
     for device in devices:
         names = cpu_variants if device.type == "cpu" else variants
@@ -163,21 +186,45 @@ def check_speed(devices: list[torch.device], variants: list[str], cpu_variants: 
                     else:
                         rate, ms = train_throughput(network, params, images, device, warmup, steps, options)
                 except Exception as err:  # noqa: BLE001 - one failing option must not hide the others
-                    print(f"{device.type:<8}{variant:<30}{network:<12}  FAILED: {type(err).__name__}: "
-                          f"{' '.join(str(err).split())[:200]}", flush=True)
-                    rows.append({"device": device.type, "variant": variant, "network": network, "batch": batch or "",
-                             "ms_per_step": "", "images_per_s": "", "warmup_s": "", "error": type(err).__name__})
+                    print(
+                        f"{device.type:<8}{variant:<30}{network:<12}  FAILED: {type(err).__name__}: "
+                        f"{' '.join(str(err).split())[:200]}",
+                        flush=True,
+                    )
+                    rows.append(
+                        {
+                            "device": device.type,
+                            "variant": variant,
+                            "network": network,
+                            "batch": batch or "",
+                            "ms_per_step": "",
+                            "images_per_s": "",
+                            "warmup_s": "",
+                            "error": type(err).__name__,
+                        }
+                    )
                     continue
                 sync(device)
                 warm = time.perf_counter() - start - ms * steps / 1000
                 if variant == "fp32":
                     baseline[network] = ms
                 ratio = baseline[network] / ms if network in baseline else float("nan")
-                print(f"{device.type:<8}{variant:<30}{network:<12}{ms:>9.2f}{rate:>11,.0f}{warm:>11.1f}"
-                      f"{ratio:>8.2f}x", flush=True)
-                rows.append({"device": device.type, "variant": variant, "network": network, "batch": batch or "",
-                             "ms_per_step": round(ms, 3), "images_per_s": round(rate), "warmup_s": round(warm, 1),
-                             "error": ""})
+                print(
+                    f"{device.type:<8}{variant:<30}{network:<12}{ms:>9.2f}{rate:>11,.0f}{warm:>11.1f}{ratio:>8.2f}x",
+                    flush=True,
+                )
+                rows.append(
+                    {
+                        "device": device.type,
+                        "variant": variant,
+                        "network": network,
+                        "batch": batch or "",
+                        "ms_per_step": round(ms, 3),
+                        "images_per_s": round(rate),
+                        "warmup_s": round(warm, 1),
+                        "error": "",
+                    }
+                )
                 write_table(out / f"gpu_check_speed{'' if batch is None else f'_batch{batch}'}.csv", rows)  # every row
         torch._dynamo.reset()  # compiled graphs of one device are no use to the next
     print()
@@ -192,20 +239,37 @@ def write_table(path: Path, rows: list[dict]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", default="auto", help="auto, cuda or cpu (default: %(default)s)")
-    parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "gpu_check"),
-                        help="folder of the two CSVs (default: %(default)s)")
+    parser.add_argument(
+        "--out",
+        default=str(REPO / "benchmarks" / "results" / "gpu_check"),
+        help="folder of the two CSVs (default: %(default)s)",
+    )
     parser.add_argument("--quick", action="store_true", help="fewer timed steps")
-    parser.add_argument("--full-pipeline", action="store_true",
-                        help="the pipeline with params.yaml's epochs and steps, not shortened")
+    parser.add_argument(
+        "--full-pipeline", action="store_true", help="the pipeline with params.yaml's epochs and steps, not shortened"
+    )
     parser.add_argument("--skip", choices=["pipeline", "speed"], action="append", default=[])
-    parser.add_argument("--variants", default=",".join(VARIANTS),
-                        help="acceleration options timed on the device (default: all of %(default)s)")
-    parser.add_argument("--cpu-variants", default="fp32,bf16",
-                        help="those timed on the CPU beside it ('' for none; default: %(default)s)")
-    parser.add_argument("--batch", type=int, help="one batch size for every network's speed rows "
-                        "(default: the profile's, 64)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="another param for every pipeline stage, e.g. acceleration.precision=bf16")
+    parser.add_argument(
+        "--variants",
+        default=",".join(VARIANTS),
+        help="acceleration options timed on the device (default: all of %(default)s)",
+    )
+    parser.add_argument(
+        "--cpu-variants",
+        default="fp32,bf16",
+        help="those timed on the CPU beside it ('' for none; default: %(default)s)",
+    )
+    parser.add_argument(
+        "--batch", type=int, help="one batch size for every network's speed rows (default: the profile's, 64)"
+    )
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="another param for every pipeline stage, e.g. acceleration.precision=bf16",
+    )
     args = parser.parse_args(argv)
     for name in filter(None, (args.variants + "," + args.cpu_variants).split(",")):
         if name not in VARIANTS:
@@ -214,9 +278,12 @@ def main(argv: list[str] | None = None) -> int:
     device = resolve_device(args.device)
     out = Path(args.out)
     gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else "none"
-    print(f"augment GPU check: torch {torch.__version__}, device {device} ({gpu}), "
-          f"{os.cpu_count()} CPUs ({platform.processor() or platform.machine()}), "
-          f"{torch.get_num_threads()} CPU threads\n", flush=True)
+    print(
+        f"augment GPU check: torch {torch.__version__}, device {device} ({gpu}), "
+        f"{os.cpu_count()} CPUs ({platform.processor() or platform.machine()}), "
+        f"{torch.get_num_threads()} CPU threads\n",
+        flush=True,
+    )
     ok = True
     if "pipeline" not in args.skip:
         ok = check_pipeline(args.device, args.overrides, out, short=not args.full_pipeline)  # auto as given

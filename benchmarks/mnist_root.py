@@ -53,8 +53,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"mnist_root: error: {f} not found", file=sys.stderr)
             return 2
     images, labels = read_idx(images_file), read_idx(labels_file)  # [10000, 28, 28], [10000]
-    train, test = train_test_split(np.arange(len(labels)), test_size=args.test_size,
-                                   stratify=labels, random_state=args.seed)
+    train, test = train_test_split(
+        np.arange(len(labels)), test_size=args.test_size, stratify=labels, random_state=args.seed
+    )
     raw = args.root / "MNIST" / "raw"
     raw.mkdir(parents=True, exist_ok=True)
     write_idx(raw / "train-images-idx3-ubyte", images[np.sort(train)])

@@ -44,10 +44,22 @@ from evaluation.judge import load_judge, save_judge, train_judge  # noqa: E402
 from evaluation.quality import balanced_subset, method_quality, quality_config, set_metrics  # noqa: E402
 
 MODELS = ("cvae", "cvaegan")
-NUMBERS = ("label_fidelity", "precision", "recall", "coverage", "cas", "fid", "sharpness_ratio",
-           "diversity_ratio", "transfer_accuracy", "style_r_slant", "style_r_thickness",
-           "style_gain_slant", "style_gain_thickness",
-           "reconstruction_error")
+NUMBERS = (
+    "label_fidelity",
+    "precision",
+    "recall",
+    "coverage",
+    "cas",
+    "fid",
+    "sharpness_ratio",
+    "diversity_ratio",
+    "transfer_accuracy",
+    "style_r_slant",
+    "style_r_thickness",
+    "style_gain_slant",
+    "style_gain_thickness",
+    "reconstruction_error",
+)
 # the same set metrics of the model's restyle and transfer sets (augment/restyle.py)
 STYLED = tuple(f"{kind}_{key}" for kind in STYLED_KINDS for key in ("label_fidelity", "recall", "coverage"))
 COLUMNS = ("label", "model", "settings", "train_seconds", *NUMBERS, *STYLED)
@@ -66,20 +78,40 @@ def run_variant(label: str, sets: list[str], args, splits: Splits, measured: Spl
             k = splits.num_classes
             labels = balanced_labels(k, k * params.sample.per_class)  # [N]
             images = sample_images(model, labels, seed=params.sample.seed, batch_size=params.sample.batch_size)
-            quality = method_quality(name, model, LabeledImages(images, labels), measured, judge,
-                                     quality_config(params), device=device)
-            row = {"label": label, "model": name, "settings": " ".join(sets) or "(params as they are)",
-                   "train_seconds": round(seconds, 1), **{key: quality[key] for key in NUMBERS}}
+            quality = method_quality(
+                name, model, LabeledImages(images, labels), measured, judge, quality_config(params), device=device
+            )
+            row = {
+                "label": label,
+                "model": name,
+                "settings": " ".join(sets) or "(params as they are)",
+                "train_seconds": round(seconds, 1),
+                **{key: quality[key] for key in NUMBERS},
+            }
             cfg = quality_config(params)
             for kind in STYLED_KINDS:
-                styled = styled_set(model, splits.train, kind, params.sample.per_class, params.sample.styled.noise,
-                                    params.sample.seed, params.sample.batch_size)
+                styled = styled_set(
+                    model,
+                    splits.train,
+                    kind,
+                    params.sample.per_class,
+                    params.sample.styled.noise,
+                    params.sample.seed,
+                    params.sample.batch_size,
+                )
                 n = min(len(measured.test), len(styled.labels), cfg.max_images)
-                numbers = set_metrics(balanced_subset(LabeledImages(styled.images, styled.labels), n, cfg.seed),
-                                      balanced_subset(measured.test, n, cfg.seed), judge, cfg, device)
+                numbers = set_metrics(
+                    balanced_subset(LabeledImages(styled.images, styled.labels), n, cfg.seed),
+                    balanced_subset(measured.test, n, cfg.seed),
+                    judge,
+                    cfg,
+                    device,
+                )
                 row.update({f"{kind}_{key}": numbers[key] for key in ("label_fidelity", "recall", "coverage")})
-            print(" ".join(f"{c}={row[c]:.4g}" if isinstance(row[c], float) else f"{c}={row[c]}"
-                           for c in COLUMNS), flush=True)
+            print(
+                " ".join(f"{c}={row[c]:.4g}" if isinstance(row[c], float) else f"{c}={row[c]}" for c in COLUMNS),
+                flush=True,
+            )
             rows.append(row)
     return rows
 
@@ -88,13 +120,23 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--params", default="params-mnist.yaml")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override for every run")
-    ap.add_argument("--run", action="append", nargs="+", metavar="ARG", required=True,
-                    help="LABEL [KEY=VALUE ...]: one variant (repeatable)")
+    ap.add_argument(
+        "--run",
+        action="append",
+        nargs="+",
+        metavar="ARG",
+        required=True,
+        help="LABEL [KEY=VALUE ...]: one variant (repeatable)",
+    )
     ap.add_argument("--split", choices=("val", "test"), default="val", help="real images measured against")
     ap.add_argument("--out", default="benchmarks/results")
     ap.add_argument("--name", default="style_tradeoff", help="the CSV's file name, without .csv")
-    ap.add_argument("--judge", default=None, metavar="FILE",
-                    help="the judge's file: loaded when it exists, else trained and written there")
+    ap.add_argument(
+        "--judge",
+        default=None,
+        metavar="FILE",
+        help="the judge's file: loaded when it exists, else trained and written there",
+    )
     args = ap.parse_args(argv)
     params = load_params(args.params, args.set)
     configure_torch(params)

@@ -128,7 +128,12 @@ def timed_steps(step: Callable[[int], None], warmup: int, steps: int, device: to
 
 
 def train_throughput(
-    name: str, params: Params, images: torch.Tensor, device: torch.device, warmup: int, steps: int,
+    name: str,
+    params: Params,
+    images: torch.Tensor,
+    device: torch.device,
+    warmup: int,
+    steps: int,
     acceleration: AccelerationConfig | None = None,
 ) -> tuple[float, float]:
     """(images/s, ms per step) of ``steps`` training steps after ``warmup`` untimed ones: the
@@ -141,13 +146,18 @@ def train_throughput(
     prepare_networks(model.trained_networks(), acceleration)
     optimizers = model.make_optimizers()
     xs, ys = fixed_batches(images, warmup + steps, batch, device)
-    elapsed = timed_steps(lambda i: train_one_step(model, xs[i], ys[i], optimizers, acceleration),
-                          warmup, steps, device)
+    elapsed = timed_steps(
+        lambda i: train_one_step(model, xs[i], ys[i], optimizers, acceleration), warmup, steps, device
+    )
     return steps * batch / elapsed, 1000 * elapsed / steps
 
 
 def classifier_throughput(
-    params: Params, images: torch.Tensor, device: torch.device, warmup: int, steps: int,
+    params: Params,
+    images: torch.Tensor,
+    device: torch.device,
+    warmup: int,
+    steps: int,
     acceleration: AccelerationConfig | None = None,
 ) -> tuple[float, float]:
     """(images/s, ms per step) of the downstream classifier's step
@@ -157,8 +167,9 @@ def classifier_throughput(
     prepare_networks([model], acceleration)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     xs, ys = fixed_batches(images, warmup + steps, cfg.batch_size, device)
-    elapsed = timed_steps(lambda i: classifier_step(model, optimizer, xs[i], ys[i], acceleration),
-                          warmup, steps, device)
+    elapsed = timed_steps(
+        lambda i: classifier_step(model, optimizer, xs[i], ys[i], acceleration), warmup, steps, device
+    )
     return steps * cfg.batch_size / elapsed, 1000 * elapsed / steps
 
 
@@ -230,13 +241,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer steps and items: a smoke run")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or auto (default: %(default)s)")
     parser.add_argument(
-        "--threads", type=int,
+        "--threads",
+        type=int,
         help="torch.set_num_threads for this run (default: params.yaml's cpu_threads, as the pipeline)",
     )
-    parser.add_argument("--params", default=str(REPO / DEFAULT_PARAMS_FILE),
-                        help="networks, batch sizes and threads of the 8x8 rows (default: params.yaml)")
-    parser.add_argument("--params-28", default=str(REPO / "params-mnist.yaml"),
-                        help="networks and batch sizes of the 28x28 rows (default: the 28x28 profile)")
+    parser.add_argument(
+        "--params",
+        default=str(REPO / DEFAULT_PARAMS_FILE),
+        help="networks, batch sizes and threads of the 8x8 rows (default: params.yaml)",
+    )
+    parser.add_argument(
+        "--params-28",
+        default=str(REPO / "params-mnist.yaml"),
+        help="networks and batch sizes of the 28x28 rows (default: the 28x28 profile)",
+    )
     args = parser.parse_args(argv)
 
     device = resolve_device(args.device)
@@ -249,20 +267,26 @@ def main(argv: list[str] | None = None) -> int:
     n_items, repeats = (2000, 2) if args.quick else (10000, 3)
 
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"augment throughput — torch {torch.__version__}, {torch.get_num_threads()} threads, "
-          f"device {device}, {os.cpu_count()} CPUs, load average {load:.2f} "
-          f"({platform.processor() or platform.machine()})")
+    print(
+        f"augment throughput — torch {torch.__version__}, {torch.get_num_threads()} threads, "
+        f"device {device}, {os.cpu_count()} CPUs, load average {load:.2f} "
+        f"({platform.processor() or platform.machine()})"
+    )
     if load > (os.cpu_count() or 1) * 0.5:
-        print("  note: the machine is busy; other processes on these cores slow every figure below "
-              "(try --threads 1, or rerun when idle)")
+        print(
+            "  note: the machine is busy; other processes on these cores slow every figure below "
+            "(try --threads 1, or rerun when idle)"
+        )
     digits, digits_src = digits_images()
     mnist, mnist_src = mnist_images()
     print(f"8x8 data:   {digits_src}; networks from {args.params}")
     print(f"28x28 data: {mnist_src}; networks from {args.params_28 if Path(args.params_28).is_file() else args.params}")
     print()
 
-    print(f"Training: the loop's step (train_step + moving average), batch = generators.<model>.batch_size, "
-          f"{steps} timed steps after {warmup} warm-up")
+    print(
+        f"Training: the loop's step (train_step + moving average), batch = generators.<model>.batch_size, "
+        f"{steps} timed steps after {warmup} warm-up"
+    )
     print(f"{'model':<9}{'data':<10}{'width':>6}{'batch':>6}{'images/s':>11}{'ms/step':>10}")
     for name in REGISTRY:
         for label, images, source in (("1x8x8", digits, params), ("1x28x28", mnist, params_28)):
@@ -271,8 +295,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name:<9}{label:<10}{cfg.width:>6}{cfg.batch_size:>6}{rate:>11,.0f}{ms:>10.1f}")
     print()
 
-    print(f"Iteration: DataLoader(batch_size={LOADER_BATCH}, num_workers=0), ToTensor, "
-          f"{n_items} items, cvaegan generator (generation batch 256), best of {repeats}")
+    print(
+        f"Iteration: DataLoader(batch_size={LOADER_BATCH}, num_workers=0), ToTensor, "
+        f"{n_items} items, cvaegan generator (generation batch 256), best of {repeats}"
+    )
     print(f"{'shape':<9}{'dataset':<43}{'images/s':>10}{'time ratio':>12}  target {TARGET_RATIO}x")
     verdicts = []
     for label, images, source in (("1x8x8", digits, params), ("1x28x28", mnist, params_28)):
@@ -286,8 +312,10 @@ def main(argv: list[str] | None = None) -> int:
             shown = f"{ratio:.2f}x" if ratio is not None else "1.00x"
             print(f"{shape:<9}{what:<43}{rate:>10,.0f}{shown:>12}  {verdict}")
     print()
-    print("cached-pass target (SyntheticDataset within "
-          f"{TARGET_RATIO}x of in-memory): {'PASS' if all(verdicts) else 'FAIL'}")
+    print(
+        "cached-pass target (SyntheticDataset within "
+        f"{TARGET_RATIO}x of in-memory): {'PASS' if all(verdicts) else 'FAIL'}"
+    )
     return 0
 
 

@@ -72,9 +72,22 @@ from evaluation.quality import (  # noqa: E402
     stylization_metrics,
 )
 
-COLUMNS = ("label", "model", "step", "seconds", "label_fidelity", "cas", "recall", "coverage",
-           "reconstruction_error", "stylize_accuracy", "style_r_slant", "style_r_thickness",
-           "style_gain_slant", "style_gain_thickness")
+COLUMNS = (
+    "label",
+    "model",
+    "step",
+    "seconds",
+    "label_fidelity",
+    "cas",
+    "recall",
+    "coverage",
+    "reconstruction_error",
+    "stylize_accuracy",
+    "style_r_slant",
+    "style_r_thickness",
+    "style_gain_slant",
+    "style_gain_thickness",
+)
 
 
 def measure(model, judge, splits, real: LabeledImages, params, args, device) -> dict[str, float | None]:
@@ -85,8 +98,13 @@ def measure(model, judge, splits, real: LabeledImages, params, args, device) -> 
     fidelity = label_fidelity(predict(judge, fakes, device=device).numpy(), labels.numpy())
     n = min(len(real), len(labels))  # the set metrics compare equal numbers of images
     cfg = quality_config(params)
-    variety = set_metrics(balanced_subset(LabeledImages(fakes, labels), n, cfg.seed),
-                          balanced_subset(real, n, cfg.seed), judge, cfg, device)
+    variety = set_metrics(
+        balanced_subset(LabeledImages(fakes, labels), n, cfg.seed),
+        balanced_subset(real, n, cfg.seed),
+        judge,
+        cfg,
+        device,
+    )
     cas_labels = balanced_labels(k, k * args.cas_per_class)
     cas_set = LabeledImages(sample_images(model, cas_labels, seed=1), cas_labels)
     empty = LabeledImages(real.images[:0], real.labels[:0])  # no selection split: final weights
@@ -96,8 +114,14 @@ def measure(model, judge, splits, real: LabeledImages, params, args, device) -> 
     rows = real.subset(torch.arange(min(len(real), args.stylize_rows)))
     style = stylization_metrics(model, rows, judge, device=device)
     model.train()
-    return {"label_fidelity": fidelity, "cas": cas, "recall": variety["recall"], "coverage": variety["coverage"],
-            "reconstruction_error": rec, **{key: style[key] for key in COLUMNS if key in style}}
+    return {
+        "label_fidelity": fidelity,
+        "cas": cas,
+        "recall": variety["recall"],
+        "coverage": variety["coverage"],
+        "reconstruction_error": rec,
+        **{key: style[key] for key in COLUMNS if key in style},
+    }
 
 
 def train_and_measure(label, name, params, splits, judge, real, args, device, start=None, clock0=0.0):
@@ -114,8 +138,7 @@ def train_and_measure(label, name, params, splits, judge, real, args, device, st
     rows, step, seconds, epoch = [], 0, clock0, 0
     while budgets:
         epoch += 1
-        for idx in epoch_batches(len(splits.train), cfg.batch_size, params.generators.seed, epoch,
-                                 steps_per_epoch=100):
+        for idx in epoch_batches(len(splits.train), cfg.batch_size, params.generators.seed, epoch, steps_per_epoch=100):
             t0 = time.perf_counter()
             model.train_step(x_all[idx.to(device)], y_all[idx.to(device)], optimizers)
             model.update_ema()
@@ -126,11 +149,17 @@ def train_and_measure(label, name, params, splits, judge, real, args, device, st
             reached = step if args.steps else seconds - clock0  # budgets count the run's own training
             if budgets and reached >= budgets[0]:
                 budgets.pop(0)
-                row = {"label": label, "model": name, "step": step, "seconds": round(seconds, 1),
-                       **measure(model, judge, splits, real, params, args, device)}
+                row = {
+                    "label": label,
+                    "model": name,
+                    "step": step,
+                    "seconds": round(seconds, 1),
+                    **measure(model, judge, splits, real, params, args, device),
+                }
                 rows.append(row)
-                print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                               for k, v in row.items()), flush=True)
+                print(
+                    " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()), flush=True
+                )
             if not budgets:
                 break
     return rows, model, seconds - clock0
@@ -149,13 +178,18 @@ def plot(rows, path: Path, x: str) -> None:
     for i, label in enumerate(dict.fromkeys(r["label"] for r in rows)):
         mine = [r for r in rows if r["label"] == label]
         color = f"C{i}"
-        for ax, (keys, _) in zip(axes, PANELS):
-            for key, style in zip(keys, ("-", "--")):
+        for ax, (keys, _) in zip(axes, PANELS, strict=True):
+            for key, style in zip(keys, ("-", "--"), strict=False):  # one or two keys per panel
                 points = [(r[x], r[key]) for r in mine if r.get(key) is not None]
                 if points:
-                    ax.plot(*zip(*points), style, marker="o", color=color,
-                            label=label if key == keys[0] else None)
-    for ax, (_, name) in zip(axes, PANELS):
+                    ax.plot(
+                        *zip(*points, strict=True),
+                        style,
+                        marker="o",
+                        color=color,
+                        label=label if key == keys[0] else None,
+                    )
+    for ax, (_, name) in zip(axes, PANELS, strict=True):
         ax.set_xlabel("training seconds" if x == "seconds" else "optimizer steps")
         ax.set_ylabel(name)
         ax.grid(alpha=0.3)
@@ -170,8 +204,9 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--params", default="params-mnist.yaml")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override for every run")
-    ap.add_argument("--run", action="append", nargs="+", metavar="ARG",
-                    help="LABEL MODEL [KEY=VALUE ...]: one variant (repeatable)")
+    ap.add_argument(
+        "--run", action="append", nargs="+", metavar="ARG", help="LABEL MODEL [KEY=VALUE ...]: one variant (repeatable)"
+    )
     ap.add_argument("--seconds", default="60,120,240,480", help="training-clock budgets, comma-separated")
     ap.add_argument("--steps", default=None, help="step budgets instead of seconds, comma-separated")
     ap.add_argument("--split", choices=("val", "test"), default="val", help="real images measured against")
@@ -191,8 +226,11 @@ def main(argv=None) -> int:
     splits = load_splits(params.data)
     real = splits.val if args.split == "val" else splits.test
     judge, info = train_judge(splits, params.evaluation.judge, device=device)
-    print(f"judge: val accuracy {info['val_accuracy']:.4f}, test accuracy {info['test_accuracy']:.4f}; "
-          f"torch threads {torch.get_num_threads()}, device {device}", flush=True)
+    print(
+        f"judge: val accuracy {info['val_accuracy']:.4f}, test accuracy {info['test_accuracy']:.4f}; "
+        f"torch threads {torch.get_num_threads()}, device {device}",
+        flush=True,
+    )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     csv_path = out / "time_to_quality.csv"
@@ -202,8 +240,18 @@ def main(argv=None) -> int:
         start = cvae if getattr(run_params.generator(name), "init_from", "none") == "cvae" else None
         if start is None and getattr(run_params.generator(name), "init_from", "none") == "cvae":
             raise SystemExit(f"{label}: init_from cvae needs a cvae run earlier in this invocation")
-        new, model, seconds = train_and_measure(label, name, run_params, splits, judge, real, args, device,
-                                                start=start, clock0=cvae_seconds if start is not None else 0.0)
+        new, model, seconds = train_and_measure(
+            label,
+            name,
+            run_params,
+            splits,
+            judge,
+            real,
+            args,
+            device,
+            start=start,
+            clock0=cvae_seconds if start is not None else 0.0,
+        )
         rows += new
         write_csv(csv_path, COLUMNS, rows)  # run by run, so a cut-off run keeps what it measured
         if name == "cvae":

@@ -55,8 +55,10 @@ def _wait_healthy(url: str, server: subprocess.Popen, seconds: float = 60) -> No
 
 def _newest(client, experiment_id: str, stage: str, method: str):
     runs = client.search_runs(
-        [experiment_id], filter_string=f"tags.`{TAG_STAGE}` = '{stage}' and tags.`{TAG_METHOD}` = '{method}'",
-        order_by=["attributes.start_time DESC"], max_results=1,
+        [experiment_id],
+        filter_string=f"tags.`{TAG_STAGE}` = '{stage}' and tags.`{TAG_METHOD}` = '{method}'",
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
     )
     if not runs:
         sys.exit(f"no {stage} run of {method} in the store: run `dvc repro` first")
@@ -89,9 +91,11 @@ def main(argv: list[str] | None = None) -> int:
 
     port = _free_port()
     server_url = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen([sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri,
-                               "--host", "127.0.0.1", "--port", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         _wait_healthy(server_url, server)
         with sync_playwright() as playwright:
@@ -109,8 +113,10 @@ def main(argv: list[str] | None = None) -> int:
 
             # The run's artifacts: the final sample grid (one row per class) previewed, beside
             # the per-epoch progress grids (images/, an image series: step = epoch).
-            page.goto(f"{server_url}/#/experiments/{experiment_id}/runs/{generator.info.run_id}/artifacts"
-                      "?workflowType=machine_learning")
+            page.goto(
+                f"{server_url}/#/experiments/{experiment_id}/runs/{generator.info.run_id}/artifacts"
+                "?workflowType=machine_learning"
+            )
             page.wait_for_selector("text=samples.png", timeout=60_000)
             _close_assistant(page)
             page.locator("text=samples.png").first.click()

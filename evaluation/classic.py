@@ -31,8 +31,9 @@ ERASE_RATIO = (0.3, 3.3)  # aspect ratios of the erased rectangle: RandomErasing
 ERASE_MIN_AREA = 0.02  # smallest share of the image erased: RandomErasing's default
 
 
-def affine_theta(angle: torch.Tensor, translate: torch.Tensor, scale: torch.Tensor,
-                 height: int, width: int) -> torch.Tensor:
+def affine_theta(
+    angle: torch.Tensor, translate: torch.Tensor, scale: torch.Tensor, height: int, width: int
+) -> torch.Tensor:
     """The sampling grids' matrices [B, 2, 3] for ``F.affine_grid(align_corners=False)``.
 
     angle [B] in degrees, *clockwise* on screen (torchvision's convention: y points down);
@@ -46,10 +47,13 @@ def affine_theta(angle: torch.Tensor, translate: torch.Tensor, scale: torch.Tens
     cos, sin = torch.cos(rad) / scale, torch.sin(rad) / scale  # inverse rotation-scale, [B]
     tx, ty = translate[:, 0], translate[:, 1]  # [B] pixels
     # inverse of (x -> R s x + t) is (x -> (R s)^-1 (x - t)); here in pixel units about the centre
-    m = torch.stack([
-        torch.stack([cos, sin, -(cos * tx + sin * ty)], dim=1),
-        torch.stack([-sin, cos, -(-sin * tx + cos * ty)], dim=1),
-    ], dim=1)  # [B, 2, 3] pixels
+    m = torch.stack(
+        [
+            torch.stack([cos, sin, -(cos * tx + sin * ty)], dim=1),
+            torch.stack([-sin, cos, -(-sin * tx + cos * ty)], dim=1),
+        ],
+        dim=1,
+    )  # [B, 2, 3] pixels
     theta = m.clone()
     theta[:, 0, 1] = m[:, 0, 1] * height / width
     theta[:, 1, 0] = m[:, 1, 0] * width / height
@@ -58,8 +62,7 @@ def affine_theta(angle: torch.Tensor, translate: torch.Tensor, scale: torch.Tens
     return theta
 
 
-def erase_mask(n: int, height: int, width: int, p: float, max_area: float,
-               generator: torch.Generator) -> torch.Tensor:
+def erase_mask(n: int, height: int, width: int, p: float, max_area: float, generator: torch.Generator) -> torch.Tensor:
     """A bool mask [n, 1, H, W]: with probability ``p`` an image gets one rectangle of
     ``U(2 %, max_area)`` of its area and aspect ratio log-uniform in (0.3, 3.3), at a uniform
     position (RandomErasing's parameters; a rectangle larger than a side is clipped to it)."""
@@ -111,6 +114,8 @@ class ClassicAugmentation:
 
     def __repr__(self) -> str:
         c = self.cfg
-        return (f"ClassicAugmentation(degrees={c.degrees}, translate={c.translate}, "
-                f"scale=({c.scale_min}, {c.scale_max}), erasing={c.erasing} up to "
-                f"{c.erasing_max_area}, hflip={c.hflip})")
+        return (
+            f"ClassicAugmentation(degrees={c.degrees}, translate={c.translate}, "
+            f"scale=({c.scale_min}, {c.scale_max}), erasing={c.erasing} up to "
+            f"{c.erasing_max_area}, hflip={c.hflip})"
+        )

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import copy
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 import torch.nn as nn
@@ -45,8 +46,13 @@ def _batches(n: int, batch_size: int, generator: torch.Generator):
         yield from chunks
 
 
-def classifier_step(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
-                    acceleration: AccelerationConfig | None = None) -> torch.Tensor:
+def classifier_step(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    acceleration: AccelerationConfig | None = None,
+) -> torch.Tensor:
     """One Adam step of the cross-entropy on the batch x [B, C, H, W], y [B]; returns the loss
     (a 0-d tensor, not yet synchronised). train_classifier and benchmarks/gpu_check.py call it."""
     with training_precision(x.device, acceleration):
@@ -96,8 +102,10 @@ def train_classifier(
         raise ValueError(f"train_classifier needs at least 2 training images, got {len(train)}")
     for name, split in (("train", train), ("val", val)):
         if len(split) and (int(split.labels.min()) < 0 or int(split.labels.max()) >= num_classes):
-            raise ValueError(f"{name} labels must lie in [0, {num_classes}), got "
-                             f"[{int(split.labels.min())}, {int(split.labels.max())}]")
+            raise ValueError(
+                f"{name} labels must lie in [0, {num_classes}), got "
+                f"[{int(split.labels.min())}, {int(split.labels.max())}]"
+            )
     device = torch.device(device)
     steps = int(cfg.steps)
     eval_every = max(1, steps // 10)
@@ -105,8 +113,9 @@ def train_classifier(
     model = build_classifier(train.images.shape[1:], num_classes, cfg.width, seed).to(device)
     prepare_networks([model], acceleration)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    schedule = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
-                if cfg.lr_schedule == "cosine" else None)
+    schedule = (
+        torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps) if cfg.lr_schedule == "cosine" else None
+    )
     g = torch.Generator().manual_seed(seed)  # batch order only
     g_augment = torch.Generator().manual_seed(seed)  # augmentation parameters only
     batches = _batches(len(train), int(cfg.batch_size), g)

@@ -14,8 +14,14 @@ from pathlib import Path
 from augment.params_file import load_params
 from augment.paths import metrics_file as params_metrics_file
 from evaluation.data_size_figure import plot_data_size, write_points
-from evaluation.data_size_points import (DEFAULT_METRICS, DEFAULT_PARAMS, DataSizeError, Point, parse_exp_show,
-                                         select_points)
+from evaluation.data_size_points import (
+    DEFAULT_METRICS,
+    DEFAULT_PARAMS,
+    DataSizeError,
+    Point,
+    parse_exp_show,
+    select_points,
+)
 from evaluation.dvc_queue import Runner, dvc_exp_show
 
 # Not under reports/figures/: that folder is an output of the compare stage, and an extra file in it
@@ -44,9 +50,15 @@ def _read_document(from_json: str | None, all_commits: bool, runner: Runner | No
     return dvc_exp_show(all_commits=all_commits, runner=runner)
 
 
-def collect(out: str | Path = DEFAULT_OUT, csv_path: str | Path = DEFAULT_CSV, from_json: str | None = None,
-            all_commits: bool = False, metrics_file: str | None = None,
-            runner: Runner | None = None, experiments_only: bool = False) -> tuple[list[Point], Path, Path]:
+def collect(
+    out: str | Path = DEFAULT_OUT,
+    csv_path: str | Path = DEFAULT_CSV,
+    from_json: str | None = None,
+    all_commits: bool = False,
+    metrics_file: str | None = None,
+    runner: Runner | None = None,
+    experiments_only: bool = False,
+) -> tuple[list[Point], Path, Path]:
     """Read the experiments (``dvc exp show --json``, or ``from_json``: a saved copy, ``-`` for
     stdin), choose one row per size, write the figure and the CSV; notes on what was skipped or
     dropped go to stderr. ``experiments_only``: leave out the workspace and the baseline commits
@@ -66,9 +78,11 @@ def collect(out: str | Path = DEFAULT_OUT, csv_path: str | Path = DEFAULT_CSV, f
             counts[r.status] = counts.get(r.status, 0) + 1
         seen = ", ".join(f"{n} {s}" for s, n in counts.items()) or "none"
         older = "" if all_commits or from_json else "; experiments of older commits: --all-commits"
-        raise DataSizeError(f"no experiment with {metrics_file} to plot (rows: {seen}); run some with "
-                            "`python -m pipelines.data_size run --per-class 20,50,200,720`, "
-                            f"see docs/data_size.md{older}")
+        raise DataSizeError(
+            f"no experiment with {metrics_file} to plot (rows: {seen}); run some with "
+            "`python -m pipelines.data_size run --per-class 20,50,200,720`, "
+            f"see docs/data_size.md{older}"
+        )
     if len(points) == 1:
         print("data_size: only one size has results; queue more sizes for a curve", file=sys.stderr)
     return points, plot_data_size(points, out), write_points(points, csv_path)

@@ -19,8 +19,9 @@ matplotlib runs with the non-interactive Agg backend: the command draws to files
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import matplotlib
 
@@ -35,10 +36,28 @@ from augment.sources import CLASSIC, REAL, SOURCES, parse_source, source_label  
 from evaluation.data_size_points import PARAM, DataSizeError, Point, sources_of  # noqa: E402
 from evaluation.figures import BASELINE_COLORS, METHOD_COLORS, PALETTE  # noqa: E402
 
-CSV_HEADER = ["x", "x_kind", "train_size", "real_train_images", "source", "accuracy", "ci_low",
-              "ci_high", "delta_vs_real", "delta_ci_low", "delta_ci_high", "verdict",
-              "experiment", "rev", "timestamp", "delta_vs_classic", "delta_vs_classic_ci_low",
-              "delta_vs_classic_ci_high", "verdict_vs_classic", "macro_f1"]
+CSV_HEADER = [
+    "x",
+    "x_kind",
+    "train_size",
+    "real_train_images",
+    "source",
+    "accuracy",
+    "ci_low",
+    "ci_high",
+    "delta_vs_real",
+    "delta_ci_low",
+    "delta_ci_high",
+    "verdict",
+    "experiment",
+    "rev",
+    "timestamp",
+    "delta_vs_classic",
+    "delta_vs_classic_ci_low",
+    "delta_vs_classic_ci_high",
+    "verdict_vs_classic",
+    "macro_f1",
+]
 
 # Styles: real and classic are the two references; a method keeps its colour on every panel (alone:
 # solid circles, with classical augmentation: solid squares, filtered: dash-dot triangles).
@@ -101,8 +120,12 @@ def source_style(source: str) -> dict[str, Any]:
     if kind == "classic":
         return dict(CLASSIC_STYLE)
     if kind == "other":  # a name outside SOURCES: a palette colour that depends on the name only
-        return {"color": PALETTE[(len(MODEL_NAMES) + sum(map(ord, source))) % len(PALETTE)],
-                "linestyle": "-", "marker": "x", "linewidth": 1.5}
+        return {
+            "color": PALETTE[(len(MODEL_NAMES) + sum(map(ord, source))) % len(PALETTE)],
+            "linestyle": "-",
+            "marker": "x",
+            "linewidth": 1.5,
+        }
     method = parse_source(source).method
     style = {"color": METHOD_COLORS.get(method, PALETTE[-1]), "linestyle": "-", "marker": "o", "linewidth": 1.5}
     if kind == "combined":
@@ -128,12 +151,30 @@ def csv_rows(points: list[Point]) -> list[list]:
     for p in points:
         for source in sources_of([p]):
             e = p.row.sources[source]
-            out.append([p.x, p.x_kind, p.row.train_size, p.row.real_train_images, source, e.get("accuracy"),
-                        e.get("accuracy_ci_low"), e.get("accuracy_ci_high"), e.get("delta_vs_real"),
-                        e.get("delta_ci_low"), e.get("delta_ci_high"), e.get("verdict"), p.row.name,
-                        p.row.rev, p.row.timestamp, e.get("delta_vs_classic"),
-                        e.get("delta_vs_classic_ci_low"), e.get("delta_vs_classic_ci_high"),
-                        e.get("verdict_vs_classic"), e.get("macro_f1")])
+            out.append(
+                [
+                    p.x,
+                    p.x_kind,
+                    p.row.train_size,
+                    p.row.real_train_images,
+                    source,
+                    e.get("accuracy"),
+                    e.get("accuracy_ci_low"),
+                    e.get("accuracy_ci_high"),
+                    e.get("delta_vs_real"),
+                    e.get("delta_ci_low"),
+                    e.get("delta_ci_high"),
+                    e.get("verdict"),
+                    p.row.name,
+                    p.row.rev,
+                    p.row.timestamp,
+                    e.get("delta_vs_classic"),
+                    e.get("delta_vs_classic_ci_low"),
+                    e.get("delta_vs_classic_ci_high"),
+                    e.get("verdict_vs_classic"),
+                    e.get("macro_f1"),
+                ]
+            )
     return out
 
 
@@ -160,7 +201,7 @@ def _interval(entry: dict[str, Any]) -> tuple[float, float, float]:
 def _draw_source(ax: Any, points: list[Point], source: str) -> None:
     pts = [p for p in points if source in p.row.sources]
     xs = [p.x for p in pts]
-    acc, low, high = (list(v) for v in zip(*(_interval(p.row.sources[source]) for p in pts)))
+    acc, low, high = (list(v) for v in zip(*(_interval(p.row.sources[source]) for p in pts), strict=True))
     style = source_style(source)
     reference = source in (REAL, CLASSIC)
     ax.plot(xs, acc, label=source_label(source), zorder=4 if reference else 3, markersize=5, **style)
@@ -179,7 +220,7 @@ def plot_data_size(points: list[Point], path: str | Path, title: str | None = No
     fig, axes = plt.subplots(1, len(panels), figsize=(5.0 * len(panels) + 0.8, 4.6), sharey=True, squeeze=False)
     xs = [p.x for p in points]
     log = min(xs) > 0 and max(xs) / min(xs) >= 4
-    for i, (ax, (panel_title, sources)) in enumerate(zip(axes[0], panels)):
+    for i, (ax, (panel_title, sources)) in enumerate(zip(axes[0], panels, strict=True)):
         for source in sources:
             _draw_source(ax, points, source)
         if log:
@@ -210,9 +251,11 @@ def format_table(points: list[Point]) -> str:
     width = 21
     sources = sources_of(points)
     name_w = max([len("train_size"), len("experiment")] + [len(s) for s in sources])
-    lines = [f"{'x':<{name_w}} " + " ".join(f"{p.x:>{width}g}" for p in points),
-             f"{'train_size':<{name_w}} " + " ".join(
-                 f"{'-' if p.row.train_size is None else format(p.row.train_size, 'g'):>{width}}" for p in points)]
+    lines = [
+        f"{'x':<{name_w}} " + " ".join(f"{p.x:>{width}g}" for p in points),
+        f"{'train_size':<{name_w}} "
+        + " ".join(f"{'-' if p.row.train_size is None else format(p.row.train_size, 'g'):>{width}}" for p in points),
+    ]
     for s in sources:
         cells = []
         for p in points:

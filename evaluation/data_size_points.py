@@ -63,11 +63,11 @@ class DataSizeError(Exception):
 class Row:
     """One row of ``dvc exp show``: a commit, the workspace or an experiment."""
 
-    name: str                       # experiment name, branch name, or "workspace"
-    rev: str                        # full git sha ("workspace" for the workspace)
-    kind: str                       # "experiment" | "workspace" | "baseline"
-    timestamp: str | None           # ISO time of the commit / experiment; None for the workspace
-    status: str                     # "ok" | "queued" | "running" | "failed" | "no metrics"
+    name: str  # experiment name, branch name, or "workspace"
+    rev: str  # full git sha ("workspace" for the workspace)
+    kind: str  # "experiment" | "workspace" | "baseline"
+    timestamp: str | None  # ISO time of the commit / experiment; None for the workspace
+    status: str  # "ok" | "queued" | "running" | "failed" | "no metrics"
     train_size: float | None = None  # the data.train_size param as run
     real_train_images: int | None = None  # real training images, when metrics.json holds it
     sources: dict[str, dict[str, Any]] = field(default_factory=dict)  # source -> metrics entry
@@ -79,7 +79,7 @@ class Point:
     """One size on the x axis: the row chosen for it."""
 
     x: float
-    x_kind: str                     # "images" (count of real training images) | "param"
+    x_kind: str  # "images" (count of real training images) | "param"
     row: Row
 
 
@@ -127,8 +127,15 @@ def _row(item: dict, kind: str, executor: dict | None, metrics_file: str, params
     rev = item.get("rev") or data.get("rev") or ""
     name = item.get("name") or (rev if kind != "workspace" else "workspace")
     state = (executor or {}).get("state")
-    row = Row(name=name, rev=rev, kind=kind, timestamp=data.get("timestamp"), status="ok",
-              train_size=_param(data, param, params_file), setup=_setup(data, params_file))
+    row = Row(
+        name=name,
+        rev=rev,
+        kind=kind,
+        timestamp=data.get("timestamp"),
+        status="ok",
+        train_size=_param(data, param, params_file),
+        setup=_setup(data, params_file),
+    )
     if state in ("queued", "running", "failed"):
         row.status = state
         return row
@@ -144,8 +151,9 @@ def _row(item: dict, kind: str, executor: dict | None, metrics_file: str, params
     return row
 
 
-def parse_exp_show(doc: list | str, metrics_file: str = DEFAULT_METRICS, params_file: str = DEFAULT_PARAMS,
-                   param: str = PARAM) -> list[Row]:
+def parse_exp_show(
+    doc: list | str, metrics_file: str = DEFAULT_METRICS, params_file: str = DEFAULT_PARAMS, param: str = PARAM
+) -> list[Row]:
     """Every row of a ``dvc exp show --json`` document (the parsed list, or its text): the workspace,
     each baseline commit, and each experiment of that commit, with its status, its ``param`` value and
     the per-source objects of ``metrics_file``. Nothing is dropped here; see :func:`select_points`."""
@@ -193,7 +201,7 @@ def select_points(rows: list[Row]) -> tuple[list[Point], list[str]]:
     if reference:
         common = max(set(reference), key=reference.count)
         for row in [r for r in usable if r.setup != common]:
-            differs = [f"{k}={json.loads(v)}" for k, v, c in zip(SAME_SETUP, row.setup, common) if v != c]
+            differs = [f"{k}={json.loads(v)}" for k, v, c in zip(SAME_SETUP, row.setup, common, strict=True) if v != c]
             notes.append(f"skipped {row.name} (another setup than the experiments': {', '.join(differs)})")
         usable = [r for r in usable if r.setup == common]
     by_images = all(r.real_train_images is not None for r in usable)
@@ -201,8 +209,10 @@ def select_points(rows: list[Row]) -> tuple[list[Point], list[str]]:
         usable = [r for r in usable if r.train_size is not None]
         values = [r.train_size for r in usable]
         if any(v <= 1 for v in values) and any(v > 1 for v in values):
-            notes.append(f"{PARAM} mixes fractions (<= 1) and image counts (> 1) on one axis; "
-                         "rerun the experiments with the current compare stage to plot image counts")
+            notes.append(
+                f"{PARAM} mixes fractions (<= 1) and image counts (> 1) on one axis; "
+                "rerun the experiments with the current compare stage to plot image counts"
+            )
     groups: dict[float, list[Row]] = {}
     for row in usable:
         groups.setdefault(float(row.real_train_images if by_images else row.train_size), []).append(row)

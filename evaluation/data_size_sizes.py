@@ -10,9 +10,9 @@ stage, minutes later; :func:`check_available` refuses it first when the prepared
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 from augment.config import ConfigError, one_line
 from augment.labeled import DataError, Splits
@@ -29,8 +29,9 @@ def parse_per_class(text: str) -> list[int]:
         try:
             value = int(part.strip())
         except ValueError:
-            raise DataSizeError(f"--per-class: expected whole numbers > 0 separated by commas, "
-                                f"got {part.strip()!r}") from None
+            raise DataSizeError(
+                f"--per-class: expected whole numbers > 0 separated by commas, got {part.strip()!r}"
+            ) from None
         if value <= 0:
             raise DataSizeError(f"--per-class: expected whole numbers > 0, got {value}")
         values.add(value)
@@ -47,8 +48,10 @@ def parse_sizes(text: str) -> list[float]:
         except ValueError:
             raise DataSizeError(f"--sizes: expected numbers separated by commas, got {part.strip()!r}") from None
         if not (0 < value <= 1 or (value > 1 and value.is_integer())):
-            raise DataSizeError(f"--sizes: {part.strip()} is neither an image count (a whole number > 1) "
-                                "nor a fraction of the training split (0 < x <= 1)")
+            raise DataSizeError(
+                f"--sizes: {part.strip()} is neither an image count (a whole number > 1) "
+                "nor a fraction of the training split (0 < x <= 1)"
+            )
         values.add(value)
     return sorted(values)
 
@@ -57,9 +60,9 @@ def parse_sizes(text: str) -> list[float]:
 class Prepared:
     """What the prepared splits file says about the sizes one may ask for."""
 
-    path: Path                      # the splits file
-    num_classes: int                # K
-    available: int | None           # training images a count may ask for; None when unknown
+    path: Path  # the splits file
+    num_classes: int  # K
+    available: int | None  # training images a count may ask for; None when unknown
 
 
 def prepared_splits(params_file: str | Path = DEFAULT_PARAMS, required: bool = True) -> Prepared | None:
@@ -77,8 +80,10 @@ def prepared_splits(params_file: str | Path = DEFAULT_PARAMS, required: bool = T
     if not path.is_file():
         if not required:
             return None
-        raise DataSizeError(f"--per-class needs the number of classes from the prepared splits, and {path} does not "
-                            "exist: run `dvc repro` first, or pass --sizes N,N,... (total images)")
+        raise DataSizeError(
+            f"--per-class needs the number of classes from the prepared splits, and {path} does not "
+            "exist: run `dvc repro` first, or pass --sizes N,N,... (total images)"
+        )
     try:
         splits = Splits.load(path)
     except DataError as err:
@@ -93,12 +98,17 @@ def check_available(sizes: Sequence[tuple[float, str]], prepared: Prepared | Non
     would fail in their prepare stage); nothing when the prepared splits do not tell."""
     if prepared is None or prepared.available is None:
         return
-    too_many = [f"{size_text(size)}{f' ({note})' if note else ''}" for size, note in sizes
-                if size > 1 and size > prepared.available]
+    too_many = [
+        f"{size_text(size)}{f' ({note})' if note else ''}"
+        for size, note in sizes
+        if size > 1 and size > prepared.available
+    ]
     if too_many:
-        raise DataSizeError(f"{PARAM}={', '.join(too_many)}: more training images than the {prepared.available} "
-                            f"of the prepared training split ({prepared.path}, {PARAM} 1.0); drop or lower "
-                            f"{'that size' if len(too_many) == 1 else 'those sizes'}")
+        raise DataSizeError(
+            f"{PARAM}={', '.join(too_many)}: more training images than the {prepared.available} "
+            f"of the prepared training split ({prepared.path}, {PARAM} 1.0); drop or lower "
+            f"{'that size' if len(too_many) == 1 else 'those sizes'}"
+        )
 
 
 def per_class_sizes(per_class: Sequence[int], classes: int) -> list[tuple[int, str]]:
@@ -107,7 +117,8 @@ def per_class_sizes(per_class: Sequence[int], classes: int) -> list[tuple[int, s
     for n in per_class:
         total = n * classes
         if total <= 1:  # data.train_size reads 1 as the fraction 1.0, the whole training split
-            raise DataSizeError(f"--per-class {n} with {classes} class(es) asks for {total} image; "
-                                f"{PARAM} needs a count > 1")
+            raise DataSizeError(
+                f"--per-class {n} with {classes} class(es) asks for {total} image; {PARAM} needs a count > 1"
+            )
         sizes.append((total, f"{n} per class x {classes} classes"))
     return sizes

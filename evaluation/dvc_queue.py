@@ -26,9 +26,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 from evaluation.data_size_points import PARAM, DataSizeError
 
@@ -43,7 +43,7 @@ Runner = Callable[[Sequence[str]], "subprocess.CompletedProcess[str]"]
 """Runs ``dvc <args>`` and returns the completed process (``returncode``, ``stdout``, ``stderr``)."""
 
 
-def _last_line(done: "subprocess.CompletedProcess[str]", prefer: str = "stderr") -> str:
+def _last_line(done: subprocess.CompletedProcess[str], prefer: str = "stderr") -> str:
     """The last non-blank line of ``prefer`` (stderr or stdout), else of the other stream."""
     streams = (done.stderr, done.stdout) if prefer == "stderr" else (done.stdout, done.stderr)
     for text in streams:
@@ -60,8 +60,10 @@ def _dvc_executable() -> str:
         candidate = Path(sys.executable).with_name("dvc")
         exe = str(candidate) if candidate.is_file() else None
     if exe is None:
-        raise DataSizeError("dvc is not available: activate the project's venv (`source .venv/bin/activate`) "
-                            "or install dvc, or pass --from-json FILE")
+        raise DataSizeError(
+            "dvc is not available: activate the project's venv (`source .venv/bin/activate`) "
+            "or install dvc, or pass --from-json FILE"
+        )
     return exe
 
 
@@ -75,11 +77,10 @@ def dvc_runner(cwd: str | Path | None = None) -> Runner:
     exe = _dvc_executable()
     env = dict(os.environ, PATH=os.pathsep.join([str(Path(exe).parent), os.environ.get("PATH", "")]))
 
-    def run(args: Sequence[str]) -> "subprocess.CompletedProcess[str]":
+    def run(args: Sequence[str]) -> subprocess.CompletedProcess[str]:
         with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
             try:
-                done = subprocess.run([exe, *args], cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out,
-                                      stderr=err)
+                done = subprocess.run([exe, *args], cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
             except OSError as error:
                 raise DataSizeError(f"dvc is not available: {error}") from None
             out.seek(0)
@@ -89,7 +90,7 @@ def dvc_runner(cwd: str | Path | None = None) -> Runner:
     return run
 
 
-def _dvc(runner: Runner, args: Sequence[str]) -> "subprocess.CompletedProcess[str]":
+def _dvc(runner: Runner, args: Sequence[str]) -> subprocess.CompletedProcess[str]:
     """``dvc <args>`` through ``runner``; a non-zero exit is a DataSizeError naming the command."""
     done = runner(list(args))
     if done.returncode != 0:
@@ -108,18 +109,18 @@ def dvc_exp_show(all_commits: bool = False, cwd: str | Path | None = None, runne
 class Queued:
     """One experiment queued by :func:`queue_experiments`."""
 
-    name: str                       # as ``dvc queue status`` and ``dvc queue logs`` name it
-    train_size: float               # the data.train_size it runs with
-    note: str = ""                  # how the size was asked for ("20 per class x 10 classes")
+    name: str  # as ``dvc queue status`` and ``dvc queue logs`` name it
+    train_size: float  # the data.train_size it runs with
+    note: str = ""  # how the size was asked for ("20 per class x 10 classes")
 
 
 @dataclass
 class QueueTask:
     """One line of ``dvc queue status``."""
 
-    task: str                       # the first 7 characters of the queued stash revision
-    name: str                       # the experiment name ("" when DVC has none)
-    status: str                     # Queued | Running | Success | Failed (| Unknown)
+    task: str  # the first 7 characters of the queued stash revision
+    name: str  # the experiment name ("" when DVC has none)
+    status: str  # Queued | Running | Success | Failed (| Unknown)
 
 
 @dataclass
@@ -160,7 +161,7 @@ def parse_queue_status(text: str) -> QueueStatus:
             columns = [line.index(word) for word in ("Task", "Name", "Created", "Status")]
         elif len(tokens) >= 2 and (tokens[-1] in QUEUE_STATES or tokens[-1] == "Unknown"):
             if columns is not None and len(line) > columns[3]:
-                name = line[columns[1]:columns[2]].strip()
+                name = line[columns[1] : columns[2]].strip()
             else:  # no header: take the second word as the name
                 name = tokens[1] if len(tokens) >= 3 else ""
             status.tasks.append(QueueTask(task=tokens[0], name=name, status=tokens[-1]))
@@ -177,8 +178,13 @@ def say(message: str) -> None:
     print(f"data_size: {message}", flush=True)
 
 
-def queue_experiments(sizes: Sequence[tuple[float, str]], runner: Runner, copy_paths: Sequence[str] = (),
-                      log: Callable[[str], None] = say, overrides: Sequence[str] = ()) -> list[Queued]:
+def queue_experiments(
+    sizes: Sequence[tuple[float, str]],
+    runner: Runner,
+    copy_paths: Sequence[str] = (),
+    log: Callable[[str], None] = say,
+    overrides: Sequence[str] = (),
+) -> list[Queued]:
     """``dvc exp run --queue -S data.train_size=<size>`` for each ``(size, note)``, with ``-C PATH``
     for each of ``copy_paths`` (untracked or ignored paths the experiment needs, such as a dataset
     under data/raw) and ``-S KEY=VALUE`` for each of ``overrides`` (the same for every size); the
@@ -194,13 +200,15 @@ def queue_experiments(sizes: Sequence[tuple[float, str]], runner: Runner, copy_p
             done = _dvc(runner, args)
             names = _QUEUED_RE.findall((done.stdout or "") + "\n" + (done.stderr or ""))
             if not names:
-                raise DataSizeError(f"`dvc {' '.join(args)}` printed no \"Queued experiment '<name>'\" line: "
-                                    f"{_last_line(done)}")
+                raise DataSizeError(
+                    f"`dvc {' '.join(args)}` printed no \"Queued experiment '<name>'\" line: {_last_line(done)}"
+                )
         except DataSizeError as err:
             if queued:
                 names_so_far = " ".join(q.name for q in queued)
-                raise DataSizeError(f"{err}; already queued: {names_so_far} (drop them with "
-                                    f"`dvc queue remove {names_so_far}`)") from None
+                raise DataSizeError(
+                    f"{err}; already queued: {names_so_far} (drop them with `dvc queue remove {names_so_far}`)"
+                ) from None
             raise
         queued.append(Queued(name=names[-1], train_size=float(size), note=note))
         log(f"queued {names[-1]} ({PARAM}={size_text(size)}{', ' + note if note else ''})")
@@ -218,10 +226,15 @@ def _elapsed(seconds: float) -> str:
     return f"{seconds // 60} min {seconds % 60:02d} s"
 
 
-def wait_for_queue(queued: Sequence[Queued], runner: Runner, poll_s: float = DEFAULT_POLL_S,
-                   stall_s: float = DEFAULT_STALL_S, log: Callable[[str], None] = say,
-                   sleep: Callable[[float], None] = time.sleep,
-                   clock: Callable[[], float] = time.monotonic) -> dict[str, str]:
+def wait_for_queue(
+    queued: Sequence[Queued],
+    runner: Runner,
+    poll_s: float = DEFAULT_POLL_S,
+    stall_s: float = DEFAULT_STALL_S,
+    log: Callable[[str], None] = say,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> dict[str, str]:
     """Poll ``dvc queue status`` until every experiment of ``queued`` is Success or Failed; their
     states by name. One plain line each time the count of finished ones changes.
 
@@ -240,8 +253,10 @@ def wait_for_queue(queued: Sequence[Queued], runner: Runner, poll_s: float = DEF
         if len(finished) != reported:
             reported = len(finished)
             waiting = len(names) - len(finished) - len(running)
-            log(f"{len(finished)}/{len(names)} experiments finished ({len(running)} running, {waiting} waiting"
-                f"{', failed: ' + ', '.join(failed) if failed else ''}) after {_elapsed(clock() - start)}")
+            log(
+                f"{len(finished)}/{len(names)} experiments finished ({len(running)} running, {waiting} waiting"
+                f"{', failed: ' + ', '.join(failed) if failed else ''}) after {_elapsed(clock() - start)}"
+            )
         if len(finished) == len(names):
             return states
         missing = [n for n in names if states[n] is None]
@@ -251,13 +266,16 @@ def wait_for_queue(queued: Sequence[Queued], runner: Runner, poll_s: float = DEF
         else:
             stalled_since = clock() if stalled_since is None else stalled_since
             if clock() - stalled_since >= stall_s:
-                later = ("; once they finish, draw the figure with `python -m pipelines.data_size`")
+                later = "; once they finish, draw the figure with `python -m pipelines.data_size`"
                 if missing:
-                    raise DataSizeError(f"experiment {missing[0]} is no longer listed by `dvc queue status` "
-                                        f"(removed?){later}")
-                raise DataSizeError(f"no queue worker has been active for {stall_s:g} s while "
-                                    f"{len(names) - len(finished)} experiment(s) wait: check `dvc queue status`, "
-                                    f"start a worker with `dvc queue start`{later}")
+                    raise DataSizeError(
+                        f"experiment {missing[0]} is no longer listed by `dvc queue status` (removed?){later}"
+                    )
+                raise DataSizeError(
+                    f"no queue worker has been active for {stall_s:g} s while "
+                    f"{len(names) - len(finished)} experiment(s) wait: check `dvc queue status`, "
+                    f"start a worker with `dvc queue start`{later}"
+                )
         sleep(poll_s)
 
 
@@ -269,7 +287,8 @@ def check_failures(queued: Sequence[Queued], states: dict[str, str]) -> None:
     which = ", ".join(f"{q.name} ({PARAM}={size_text(q.train_size)})" for q in failed)
     others = " (and likewise for the others)" if len(failed) > 1 else ""
     done = len(queued) - len(failed)
-    rest = (f"; the {done} that succeeded can still be drawn with `python -m pipelines.data_size`"
-            if done else "")
-    raise DataSizeError(f"{len(failed)} of {len(queued)} experiments failed: {which}; see "
-                        f"`dvc queue logs {failed[0].name}`{others}{rest}")
+    rest = f"; the {done} that succeeded can still be drawn with `python -m pipelines.data_size`" if done else ""
+    raise DataSizeError(
+        f"{len(failed)} of {len(queued)} experiments failed: {which}; see "
+        f"`dvc queue logs {failed[0].name}`{others}{rest}"
+    )

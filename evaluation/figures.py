@@ -40,16 +40,22 @@ def confusion_figure(matrix: list[list[int]], classes: list[str], title: str, pa
     threshold = m.max() / 2 if m.size else 0
     for i in range(k):
         for j in range(k):
-            ax.text(j, i, str(m[i, j]), ha="center", va="center", fontsize=7,
-                    color="white" if m[i, j] > threshold else "black")
+            ax.text(
+                j,
+                i,
+                str(m[i, j]),
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if m[i, j] > threshold else "black",
+            )
     return _save(fig, path)
 
 
 # Every colour of the figures (here and in evaluation/data_size_figure.py): one per generator, kept
 # by its combined and filtered sources; greys for the baselines; the rest of the palette (seaborn's
 # "deep") for names outside SOURCES.
-PALETTE = ("#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3", "#CCB974",
-           "#64B5CD")
+PALETTE = ("#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3", "#CCB974", "#64B5CD")
 METHOD_COLORS = {"cvae": PALETTE[0], "cgan": PALETTE[1], "cvaegan": PALETTE[2]}
 OTHER_COLOR = PALETTE[3]
 BASELINE_COLORS = {REAL: "#888888", CLASSIC: "#555555"}
@@ -67,8 +73,11 @@ def source_style(name: str) -> dict:
         return {"color": OTHER_COLOR, "hatch": None, "alpha": 1.0}
     s = parse_source(name)
     hatch = ("//" if s.classic else "") + _VARIANT_HATCHES.get(s.variant, "")
-    return {"color": METHOD_COLORS.get(s.method, OTHER_COLOR), "hatch": hatch or None,
-            "alpha": 0.55 if s.filtered else 1.0}
+    return {
+        "color": METHOD_COLORS.get(s.method, OTHER_COLOR),
+        "hatch": hatch or None,
+        "alpha": 0.55 if s.filtered else 1.0,
+    }
 
 
 def accuracy_bars(summaries: dict[str, dict], path: str | Path, title: str = "Test accuracy") -> Path:
@@ -86,8 +95,16 @@ def accuracy_bars(summaries: dict[str, dict], path: str | Path, title: str = "Te
     y = np.arange(len(names))[::-1]  # first source on top
     for i, n in enumerate(names):
         style = source_style(n)
-        ax.barh(y[i], means[i], xerr=[[low[i]], [high[i]]], capsize=4, color=style["color"],
-                alpha=style["alpha"], hatch=style["hatch"], edgecolor="white")
+        ax.barh(
+            y[i],
+            means[i],
+            xerr=[[low[i]], [high[i]]],
+            capsize=4,
+            color=style["color"],
+            alpha=style["alpha"],
+            hatch=style["hatch"],
+            edgecolor="white",
+        )
         seeds = summaries[n]["accuracy_per_seed"]
         ax.scatter(seeds, [y[i]] * len(seeds), color="black", s=10, zorder=3)
     for ref in (REAL, CLASSIC):
@@ -105,7 +122,7 @@ def side_by_side(images: dict[str, str | Path], path: str | Path, title: str = "
     """Existing PNG grids next to each other, each titled with its name."""
     fig, axes = plt.subplots(1, len(images), figsize=(3.6 * len(images), 4))
     axes = np.atleast_1d(axes)
-    for ax, (name, file) in zip(axes, images.items()):
+    for ax, (name, file) in zip(axes, images.items(), strict=True):
         ax.imshow(Image.open(file))
         ax.set_title(name)
         ax.axis("off")

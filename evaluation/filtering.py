@@ -27,8 +27,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from pathlib import Path
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -45,21 +45,41 @@ from evaluation.classifier import train_classifier
 from evaluation.classifier_net import PathLike, SmallCNN, load_classifier, save_classifier
 from evaluation.prediction import probabilities
 
-__all__ = ["FILTER_ROLE", "FilteredSample", "train_filter", "save_filter", "load_filter",
-           "class_thresholds", "filtered_sample"]
+__all__ = [
+    "FILTER_ROLE",
+    "FilteredSample",
+    "train_filter",
+    "save_filter",
+    "load_filter",
+    "class_thresholds",
+    "filtered_sample",
+]
 
 FILTER_ROLE = "filter"  # meta["role"] of a saved filter network, checked by load_filter
 
 
-def train_filter(splits: Splits, classifier: ClassifierConfig, cfg: FilterConfig,
-                 device: torch.device | str = "cpu", progress: bool = False,
-                 acceleration: AccelerationConfig | None = None) -> tuple[SmallCNN, dict[str, Any]]:
+def train_filter(
+    splits: Splits,
+    classifier: ClassifierConfig,
+    cfg: FilterConfig,
+    device: torch.device | str = "cpu",
+    progress: bool = False,
+    acceleration: AccelerationConfig | None = None,
+) -> tuple[SmallCNN, dict[str, Any]]:
     """The filter network: the downstream classifier's architecture and step budget
     (``classifier``), trained once on the real training split with seed ``cfg.seed``."""
     one = dataclasses.replace(classifier, seeds=[cfg.seed], synthetic_ratio=0.0)
-    return train_classifier(splits.train, splits.val, splits.num_classes, one, seed=cfg.seed,
-                            device=device, progress=progress, desc="filter network",
-                            acceleration=acceleration)
+    return train_classifier(
+        splits.train,
+        splits.val,
+        splits.num_classes,
+        one,
+        seed=cfg.seed,
+        device=device,
+        progress=progress,
+        desc="filter network",
+        acceleration=acceleration,
+    )
 
 
 def save_filter(path: PathLike, model: SmallCNN, info: dict[str, Any]) -> Path:
@@ -73,13 +93,16 @@ def load_filter(path: PathLike, device: torch.device | str = "cpu") -> tuple[Sma
     """Read a file written by :func:`save_filter`; another classifier file raises ValueError."""
     model, meta = load_classifier(path, device)
     if meta.get("role") != FILTER_ROLE:
-        raise ValueError(f"{path}: a classifier file, but not a filter network (meta role "
-                         f"{meta.get('role')!r}); run the train_filter stage")
+        raise ValueError(
+            f"{path}: a classifier file, but not a filter network (meta role "
+            f"{meta.get('role')!r}); run the train_filter stage"
+        )
     return model, meta
 
 
-def class_thresholds(filter_net: SmallCNN, real: LabeledImages, threshold: float, real_pass: float,
-                     num_classes: int) -> list[float]:
+def class_thresholds(
+    filter_net: SmallCNN, real: LabeledImages, threshold: float, real_pass: float, num_classes: int
+) -> list[float]:
     """Each class's acceptance threshold: min(``threshold``, the P(c | x) that a share ``real_pass``
     of ``real``'s images of class c reach), i.e. the lower (1 - real_pass)-quantile of the filter's
     probability of the true class over those images. ``real_pass`` 0, or a class without real
@@ -113,7 +136,7 @@ class FilteredSample:
     @property
     def acceptance(self) -> list[float]:
         """Accepted / drawn, per class."""
-        return [a / d if d else 0.0 for a, d in zip(self.accepted, self.drawn)]
+        return [a / d if d else 0.0 for a, d in zip(self.accepted, self.drawn, strict=True)]
 
     @property
     def acceptance_rate(self) -> float:
@@ -121,8 +144,9 @@ class FilteredSample:
         return sum(self.accepted) / max(sum(self.drawn), 1)
 
 
-def _keep_best(pool: tuple[torch.Tensor, torch.Tensor] | None, images: torch.Tensor, prob: torch.Tensor,
-               n: int) -> tuple[torch.Tensor, torch.Tensor]:
+def _keep_best(
+    pool: tuple[torch.Tensor, torch.Tensor] | None, images: torch.Tensor, prob: torch.Tensor, n: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The ``n`` highest-P (images, P) of ``pool`` and the new candidates: a class's reserve."""
     if pool is not None:
         images, prob = torch.cat([pool[0], images]), torch.cat([pool[1], prob])
@@ -169,7 +193,7 @@ def filtered_sample(
     try:
         while True:
             for lo in range(0, len(labels), batch_size):
-                block = labels[lo:lo + batch_size]  # [b]
+                block = labels[lo : lo + batch_size]  # [b]
                 images = quantize(generate_block(generator, block, seed, start + lo))  # [b, C, H, W] uint8
                 prob = probabilities(filter_net, dequantize(images), device=device)  # [b, K]
                 p_own = prob[torch.arange(len(block)), block].cpu()  # [b] P(intended class)
@@ -183,8 +207,7 @@ def filtered_sample(
                     have[c] += len(take)
                     bar.update(len(take))
                     if have[c] < per_class:  # still short: remember the best of the rejected
-                        reserve[c] = _keep_best(reserve[c], images[mine & ~ok], p_own[mine & ~ok],
-                                                per_class - have[c])
+                        reserve[c] = _keep_best(reserve[c], images[mine & ~ok], p_own[mine & ~ok], per_class - have[c])
             start += len(labels)
             short = [c for c in range(k) if have[c] < per_class]
             for c in [c for c in short if drawn[c] >= budget]:  # out of budget: fill with the best

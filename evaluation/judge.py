@@ -33,13 +33,22 @@ JUDGE_ROLE = "judge"  # meta["role"] of a saved judge, checked by load_judge
 
 def _classifier_config(cfg: JudgeConfig) -> ClassifierConfig:
     """The judge's settings in the form train_classifier reads (no synthetic data, one seed)."""
-    return ClassifierConfig(synthetic_ratio=0.0, seeds=[cfg.seed], steps=cfg.steps,
-                            batch_size=cfg.batch_size, lr=cfg.lr, width=cfg.width,
-                            lr_schedule=cfg.lr_schedule)
+    return ClassifierConfig(
+        synthetic_ratio=0.0,
+        seeds=[cfg.seed],
+        steps=cfg.steps,
+        batch_size=cfg.batch_size,
+        lr=cfg.lr,
+        width=cfg.width,
+        lr_schedule=cfg.lr_schedule,
+    )
 
 
 def train_judge(
-    splits: Splits, cfg: JudgeConfig, device: torch.device | str = "cpu", progress: bool = False,
+    splits: Splits,
+    cfg: JudgeConfig,
+    device: torch.device | str = "cpu",
+    progress: bool = False,
     acceleration: AccelerationConfig | None = None,
 ) -> tuple[SmallCNN, dict[str, Any]]:
     """Train the judge on ``splits.train`` (model selection on ``splits.val``).
@@ -49,9 +58,17 @@ def train_judge(
     split, measured after training (it is reported, never used for selection: it is the ceiling
     against which label fidelity is read), and ``config``, the JudgeConfig as a dict.
     """
-    model, info = train_classifier(splits.train, splits.val, splits.num_classes,
-                                   _classifier_config(cfg), seed=cfg.seed, device=device,
-                                   progress=progress, desc="judge", acceleration=acceleration)
+    model, info = train_classifier(
+        splits.train,
+        splits.val,
+        splits.num_classes,
+        _classifier_config(cfg),
+        seed=cfg.seed,
+        device=device,
+        progress=progress,
+        desc="judge",
+        acceleration=acceleration,
+    )
     info["test_accuracy"] = evaluate(model, splits.test, splits.num_classes, device=device)["accuracy"]
     info["config"] = dataclasses.asdict(cfg)
     return model, info
@@ -73,6 +90,8 @@ def load_judge(path: PathLike, device: torch.device | str = "cpu") -> tuple[Smal
     """
     model, meta = load_classifier(path, device)
     if meta.get("role") != JUDGE_ROLE:
-        raise ValueError(f"{path}: a classifier file, but not a judge (meta role "
-                         f"{meta.get('role')!r}); train it with evaluation.judge.train_judge")
+        raise ValueError(
+            f"{path}: a classifier file, but not a judge (meta role "
+            f"{meta.get('role')!r}); train it with evaluation.judge.train_judge"
+        )
     return model, meta

@@ -18,6 +18,7 @@ What each metric answers:
 - ``sharpness`` / ``relative_sharpness``: VAEs blur; this makes it a number;
 - ``reconstruction_error``: the pixel MSE of an autoencoding model.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -60,6 +61,7 @@ def _same_dim(a: np.ndarray, b: np.ndarray) -> None:
 # Frechet distance (FID)
 # --------------------------------------------------------------------------------------------------
 
+
 def frechet_distance_gaussians(
     mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray, eps: float = 1e-6
 ) -> float:
@@ -79,9 +81,7 @@ def frechet_distance_gaussians(
     sigma1 = np.atleast_2d(np.asarray(sigma1, np.float64))  # [D, D]
     sigma2 = np.atleast_2d(np.asarray(sigma2, np.float64))  # [D, D]
     if mu1.shape != mu2.shape or sigma1.shape != sigma2.shape or sigma1.shape != mu1.shape * 2:
-        raise ValueError(
-            f"shape mismatch: mu {mu1.shape}, {mu2.shape}; sigma {sigma1.shape}, {sigma2.shape}"
-        )
+        raise ValueError(f"shape mismatch: mu {mu1.shape}, {mu2.shape}; sigma {sigma1.shape}, {sigma2.shape}")
     diff = mu1 - mu2  # [D]
 
     with warnings.catch_warnings():  # scipy warns on singular input; we check and retry ourselves
@@ -119,6 +119,7 @@ def frechet_distance(feats_a: np.ndarray, feats_b: np.ndarray) -> float:
 # Kernel Inception Distance (KID)
 # --------------------------------------------------------------------------------------------------
 
+
 def _polynomial_kernel(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """k(x, y) = (x . y / d + 1)^3 for all pairs: [n, D] x [m, D] -> [n, m] (KID's kernel;
     scikit-learn's, bit-identical to the formula written out)."""
@@ -128,8 +129,8 @@ def _polynomial_kernel(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 def _mmd2_unbiased(x: np.ndarray, y: np.ndarray) -> float:
     """Unbiased MMD^2 between equal-size samples x, y ([m, D] each):
 
-        1/(m(m-1)) sum_{i!=j} k(x_i, x_j) + 1/(m(m-1)) sum_{i!=j} k(y_i, y_j)
-        - 2/m^2 sum_{i,j} k(x_i, y_j)
+    1/(m(m-1)) sum_{i!=j} k(x_i, x_j) + 1/(m(m-1)) sum_{i!=j} k(y_i, y_j)
+    - 2/m^2 sum_{i,j} k(x_i, y_j)
     """
     m = x.shape[0]
     k_xx, k_yy, k_xy = _polynomial_kernel(x, x), _polynomial_kernel(y, y), _polynomial_kernel(x, y)
@@ -138,11 +139,7 @@ def _mmd2_unbiased(x: np.ndarray, y: np.ndarray) -> float:
 
 
 def kernel_inception_distance(
-    feats_a: np.ndarray,
-    feats_b: np.ndarray,
-    subsets: int = 10,
-    subset_size: int = 1000,
-    seed: int = 0,
+    feats_a: np.ndarray, feats_b: np.ndarray, subsets: int = 10, subset_size: int = 1000, seed: int = 0
 ) -> tuple[float, float]:
     """KID: unbiased MMD^2 with the cubic polynomial kernel k(x, y) = (x . y / d + 1)^3, averaged
     over ``subsets`` random subsets of ``subset_size`` rows drawn without replacement from each set
@@ -164,17 +161,19 @@ def kernel_inception_distance(
     if m < 2:
         raise ValueError(f"subset_size must be >= 2, got {subset_size}")
     rng = np.random.default_rng(seed)
-    mmds = np.array([
-        _mmd2_unbiased(a[rng.choice(a.shape[0], m, replace=False)],
-                       b[rng.choice(b.shape[0], m, replace=False)])
-        for _ in range(subsets)
-    ])  # [subsets]
+    mmds = np.array(
+        [
+            _mmd2_unbiased(a[rng.choice(a.shape[0], m, replace=False)], b[rng.choice(b.shape[0], m, replace=False)])
+            for _ in range(subsets)
+        ]
+    )  # [subsets]
     return float(mmds.mean()), float(mmds.std())
 
 
 # --------------------------------------------------------------------------------------------------
 # Precision, recall, density, coverage
 # --------------------------------------------------------------------------------------------------
+
 
 def _kth_neighbour_radius(feats: np.ndarray, k: int) -> np.ndarray:
     """Distance from each row to its k-th nearest neighbour in the same set, itself excluded."""
@@ -183,8 +182,7 @@ def _kth_neighbour_radius(feats: np.ndarray, k: int) -> np.ndarray:
     return dist[:, k]
 
 
-def _count_in_balls(queries: np.ndarray, centres: np.ndarray, radii: np.ndarray,
-                    chunk: int = 1024) -> np.ndarray:
+def _count_in_balls(queries: np.ndarray, centres: np.ndarray, radii: np.ndarray, chunk: int = 1024) -> np.ndarray:
     """For each query q: #{centres c : ||q - c|| < radius_c}. Chunked to bound memory. -> [Nq].
 
     Written out rather than ``NearestNeighbors.radius_neighbors``: that takes one radius per
@@ -192,16 +190,14 @@ def _count_in_balls(queries: np.ndarray, centres: np.ndarray, radii: np.ndarray,
     counts = np.empty(queries.shape[0], dtype=np.int64)
     c_sq = (centres**2).sum(axis=1)  # [Nc]
     for start in range(0, queries.shape[0], chunk):
-        q = queries[start:start + chunk]  # [n, D]
+        q = queries[start : start + chunk]  # [n, D]
         d2 = (q**2).sum(axis=1)[:, None] + c_sq[None, :] - 2.0 * q @ centres.T  # [n, Nc]
         dist = np.sqrt(np.maximum(d2, 0.0))
-        counts[start:start + chunk] = (dist < radii[None, :]).sum(axis=1)
+        counts[start : start + chunk] = (dist < radii[None, :]).sum(axis=1)
     return counts
 
 
-def precision_recall_density_coverage(
-    real_feats: np.ndarray, fake_feats: np.ndarray, k: int = 5
-) -> dict[str, float]:
+def precision_recall_density_coverage(real_feats: np.ndarray, fake_feats: np.ndarray, k: int = 5) -> dict[str, float]:
     """Fidelity and diversity of fakes relative to reals, from k-NN balls (Naeem et al. 2020).
 
     With B(x, r) the open ball and NND_k(x) the distance from x to its k-th nearest neighbour in its
@@ -240,6 +236,7 @@ def precision_recall_density_coverage(
 # --------------------------------------------------------------------------------------------------
 # Labels and diversity
 # --------------------------------------------------------------------------------------------------
+
 
 def label_fidelity(judge_predictions: np.ndarray, intended_labels: np.ndarray) -> float:
     """Fraction of synthetic images the judge classifies as the class they were generated for:
@@ -294,6 +291,7 @@ def intra_class_diversity(
 # Images: blur and reconstruction
 # --------------------------------------------------------------------------------------------------
 
+
 def _images(x: np.ndarray, name: str) -> np.ndarray:
     """Return images as float64 ``[N, C, H, W]`` (``[N, H, W]`` gets C=1)."""
     x = np.asarray(x, dtype=np.float64)
@@ -321,8 +319,9 @@ def sharpness(images: np.ndarray) -> float:
     grey = x.mean(axis=1)  # [N, H, W]
     if grey.shape[1] < 3 or grey.shape[2] < 3:
         raise ValueError(f"images must be at least 3x3, got {grey.shape[1:]}")
-    lap = (grey[:, :-2, 1:-1] + grey[:, 2:, 1:-1] + grey[:, 1:-1, :-2] + grey[:, 1:-1, 2:]
-           - 4.0 * grey[:, 1:-1, 1:-1])  # [N, H-2, W-2]
+    lap = (
+        grey[:, :-2, 1:-1] + grey[:, 2:, 1:-1] + grey[:, 1:-1, :-2] + grey[:, 1:-1, 2:] - 4.0 * grey[:, 1:-1, 1:-1]
+    )  # [N, H-2, W-2]
     return float(lap.reshape(lap.shape[0], -1).var(axis=1).mean())
 
 

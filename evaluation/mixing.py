@@ -9,8 +9,7 @@ from augment.labeled import LabeledImages
 
 
 def mix_training_data(
-    real: LabeledImages, synthetic: LabeledImages | None, ratio: float, seed: int,
-    mode: str = "ratio",
+    real: LabeledImages, synthetic: LabeledImages | None, ratio: float, seed: int, mode: str = "ratio"
 ) -> LabeledImages:
     """``real`` followed by synthetic images drawn from ``synthetic``, per class as ``mode`` says.
 
@@ -45,7 +44,8 @@ def mix_training_data(
             raise ValueError(
                 f"classifier.synthetic_mode=top_up needs {take[c]} synthetic images of class {c} "
                 f"({counts[c]} real against {largest} in the largest class), but only {len(pools[c])} "
-                f"are available; sample more images per class (sample.per_class)")
+                f"are available; sample more images per class (sample.per_class)"
+            )
     else:
         take = _balanced_take(classes, pools, int(round(ratio * len(real))), ratio, g)
     if sum(take.values()) == 0:
@@ -55,7 +55,7 @@ def mix_training_data(
             f"synthetic images have shape {tuple(synthetic.images.shape[1:])}, real ones "
             f"{tuple(real.images.shape[1:])}: the generator was trained on other data"
         )
-    chosen = [pools[c][torch.randperm(len(pools[c]), generator=g)[:take[c]]] for c in classes]
+    chosen = [pools[c][torch.randperm(len(pools[c]), generator=g)[: take[c]]] for c in classes]
     index = torch.cat(chosen)  # [n_syn]
     picked = synthetic.subset(index.to(synthetic.labels.device))
     return LabeledImages(
@@ -64,8 +64,9 @@ def mix_training_data(
     )
 
 
-def _balanced_take(classes: list[int], pools: dict[int, torch.Tensor], n_syn: int, ratio: float,
-                   g: torch.Generator) -> dict[int, int]:
+def _balanced_take(
+    classes: list[int], pools: dict[int, torch.Tensor], n_syn: int, ratio: float, g: torch.Generator
+) -> dict[int, int]:
     """How many synthetic images each class gets when ``n_syn`` are spread evenly (ratio mode)."""
     k = len(classes)
     base, extra = divmod(n_syn, k)

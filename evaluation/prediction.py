@@ -32,22 +32,25 @@ def _batched(fn, model: nn.Module, images, batch_size: int, device) -> torch.Ten
     return torch.cat(outs) if outs else None
 
 
-def predict(model: SmallCNN, images: torch.Tensor | LabeledImages, batch_size: int = 512,
-            device: torch.device | str = "cpu") -> torch.Tensor:
+def predict(
+    model: SmallCNN, images: torch.Tensor | LabeledImages, batch_size: int = 512, device: torch.device | str = "cpu"
+) -> torch.Tensor:
     """Predicted labels, a CPU LongTensor [N] (eval mode, no grad, batched)."""
     out = _batched(lambda m, x: m(x).argmax(dim=1), model, images, batch_size, device)
     return out if out is not None else torch.zeros(0, dtype=torch.int64)
 
 
-def probabilities(model: SmallCNN, images: torch.Tensor | LabeledImages, batch_size: int = 512,
-                  device: torch.device | str = "cpu") -> torch.Tensor:
+def probabilities(
+    model: SmallCNN, images: torch.Tensor | LabeledImages, batch_size: int = 512, device: torch.device | str = "cpu"
+) -> torch.Tensor:
     """Softmax class probabilities, a CPU FloatTensor [N, K] (eval mode, no grad, batched)."""
     out = _batched(lambda m, x: F.softmax(m(x).float(), dim=1), model, images, batch_size, device)
     return out if out is not None else torch.zeros(0, model.num_classes)
 
 
-def features(model: SmallCNN, images: torch.Tensor | LabeledImages, batch_size: int = 512,
-             device: torch.device | str = "cpu") -> torch.Tensor:
+def features(
+    model: SmallCNN, images: torch.Tensor | LabeledImages, batch_size: int = 512, device: torch.device | str = "cpu"
+) -> torch.Tensor:
     """Penultimate features, a CPU FloatTensor [N, model.feature_dim] (eval mode, no grad)."""
     out = _batched(lambda m, x: m.features(x).float(), model, images, batch_size, device)
     return out if out is not None else torch.zeros(0, model.feature_dim)
@@ -88,8 +91,9 @@ class EvaluationMetrics(TypedDict):
     n: int  # images
 
 
-def evaluate(model: SmallCNN, data: LabeledImages, num_classes: int, batch_size: int = 512,
-             device: torch.device | str = "cpu") -> EvaluationMetrics:
+def evaluate(
+    model: SmallCNN, data: LabeledImages, num_classes: int, batch_size: int = 512, device: torch.device | str = "cpu"
+) -> EvaluationMetrics:
     """Classification metrics of ``model`` on ``data``, as plain Python types:
 
     - ``accuracy``: fraction of correct predictions;

@@ -34,8 +34,9 @@ like the downstream accuracy it is compared with.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -63,6 +64,7 @@ __all__ = [
     "method_quality",
     "real_reference",
 ]
+
 
 @dataclass
 class QualityConfig(EvaluationConfig):
@@ -136,14 +138,24 @@ def classification_accuracy_score(
     ``seeds``.
     """
     if tuple(synthetic.images.shape[1:]) != splits.image_shape:
-        raise ValueError(f"synthetic images have shape {tuple(synthetic.images.shape[1:])}, real ones "
-                         f"{splits.image_shape}: the generator was trained on other data")
+        raise ValueError(
+            f"synthetic images have shape {tuple(synthetic.images.shape[1:])}, real ones "
+            f"{splits.image_shape}: the generator was trained on other data"
+        )
     seeds = list(cfg.seeds if seeds is None else seeds)
     accuracies = []
     for seed in seeds:
-        model, _ = train_classifier(synthetic, splits.val, splits.num_classes, cfg, seed=seed,
-                                    device=device, progress=progress, desc=f"CAS seed {seed}",
-                                    acceleration=acceleration)
+        model, _ = train_classifier(
+            synthetic,
+            splits.val,
+            splits.num_classes,
+            cfg,
+            seed=seed,
+            device=device,
+            progress=progress,
+            desc=f"CAS seed {seed}",
+            acceleration=acceleration,
+        )
         accuracies.append(evaluate(model, splits.test, splits.num_classes, device=device)["accuracy"])
     return {**summarize(accuracies), "per_seed": accuracies, "seeds": seeds}
 
@@ -153,15 +165,16 @@ def classification_accuracy_score(
 # --------------------------------------------------------------------------------------------
 
 
-def reconstruction_error(model, real: LabeledImages, device: torch.device | str = "cpu",
-                         batch_size: int = 256) -> float | None:
+def reconstruction_error(
+    model, real: LabeledImages, device: torch.device | str = "cpu", batch_size: int = 256
+) -> float | None:
     """Per-pixel MSE of x against decode(mu(x), y) on ``real`` (the posterior mean, no sampling,
     so the number is deterministic); None for a model without an encoder (a CGAN) or no model."""
     if model is None or not getattr(model, "can_encode", False):
         return None
     recs = []
     with inference(model.to(device)):
-        for x, y in zip(real.images.split(batch_size), real.labels.split(batch_size)):
+        for x, y in zip(real.images.split(batch_size), real.labels.split(batch_size), strict=True):
             x, y = x.to(device), y.to(device)  # [B, C, H, W], [B]
             mu, _ = model.encode(x, y)  # [B, latent]
             recs.append(model.decode(mu, y).float().cpu())  # [B, C, H, W]
@@ -169,8 +182,9 @@ def reconstruction_error(model, real: LabeledImages, device: torch.device | str 
 
 
 @torch.no_grad()
-def stylization_metrics(model, real: LabeledImages, judge: SmallCNN, device: torch.device | str = "cpu",
-                        batch_size: int = 100) -> dict[str, float | None]:
+def stylization_metrics(
+    model, real: LabeledImages, judge: SmallCNN, device: torch.device | str = "cpu", batch_size: int = 100
+) -> dict[str, float | None]:
     """Every number of ``real``'s images stylised as every class (:func:`augment.stylize.stylize`),
     from one pass: {key: None} for a model without an encoder (:data:`STYLIZATION_KEYS`).
 
@@ -186,7 +200,7 @@ def stylization_metrics(model, real: LabeledImages, judge: SmallCNN, device: tor
     model.to(device)
     hits = own = 0
     styled_all = []
-    for x, y in zip(real.images.split(batch_size), real.labels.split(batch_size)):
+    for x, y in zip(real.images.split(batch_size), real.labels.split(batch_size), strict=True):
         styled = stylize(model, x, y)  # [B, K, C, H, W]: image b drawn as class k
         pred = predict(judge, styled.flatten(0, 1), device=device).view(len(y), k)  # [B, K]
         right = pred == torch.arange(k)  # [B, K] drawn as k, judged k
@@ -214,8 +228,13 @@ def _judge_view(judge: SmallCNN, data: LabeledImages, device) -> tuple[np.ndarra
     return feats, preds
 
 
-def set_metrics(candidate: LabeledImages, real: LabeledImages, judge: SmallCNN, cfg: QualityConfig,
-                device: torch.device | str = "cpu") -> dict[str, float]:
+def set_metrics(
+    candidate: LabeledImages,
+    real: LabeledImages,
+    judge: SmallCNN,
+    cfg: QualityConfig,
+    device: torch.device | str = "cpu",
+) -> dict[str, float]:
     """FID, KID, precision/recall/density/coverage, label fidelity, diversity and sharpness ratios
     of ``candidate`` against ``real`` (two sets of equal size, already chosen).
 
@@ -226,8 +245,12 @@ def set_metrics(candidate: LabeledImages, real: LabeledImages, judge: SmallCNN, 
     real_f, _ = _judge_view(judge, real, device)  # [n, D]
     fake_y, real_y = candidate.labels.cpu().numpy(), real.labels.cpu().numpy()  # [n], [n]
     kid, kid_std = M.kernel_inception_distance(
-        real_f, fake_f, subsets=cfg.kid_subsets,
-        subset_size=min(cfg.kid_subset_size, max(2, len(real_y) // 2)), seed=cfg.seed)
+        real_f,
+        fake_f,
+        subsets=cfg.kid_subsets,
+        subset_size=min(cfg.kid_subset_size, max(2, len(real_y) // 2)),
+        seed=cfg.seed,
+    )
     div_fake = M.intra_class_diversity(fake_f, fake_y, seed=cfg.seed)["mean"]
     div_real = M.intra_class_diversity(real_f, real_y, seed=cfg.seed)["mean"]
     return {
@@ -237,8 +260,7 @@ def set_metrics(candidate: LabeledImages, real: LabeledImages, judge: SmallCNN, 
         **M.precision_recall_density_coverage(real_f, fake_f, k=cfg.k),
         "label_fidelity": M.label_fidelity(fake_pred, fake_y),
         "diversity_ratio": div_fake / div_real,
-        "sharpness_ratio": M.relative_sharpness(candidate.images.cpu().numpy(),
-                                                real.images.cpu().numpy()),
+        "sharpness_ratio": M.relative_sharpness(candidate.images.cpu().numpy(), real.images.cpu().numpy()),
         "n": float(len(real_y)),
     }
 
@@ -270,8 +292,9 @@ def method_quality(
     n = _set_size(cfg, splits.test, synthetic)
     fake = balanced_subset(synthetic, n, cfg.seed)  # n synthetic images
     real = balanced_subset(splits.test, n, cfg.seed)  # n real test images
-    cas = classification_accuracy_score(synthetic, splits, cfg.classifier, device=device,
-                                        progress=progress, acceleration=cfg.acceleration)
+    cas = classification_accuracy_score(
+        synthetic, splits, cfg.classifier, device=device, progress=progress, acceleration=cfg.acceleration
+    )
     out: dict[str, float | None] = {"cas": cas["mean"], "cas_std": cas["std"]}
     out.update(set_metrics(fake, real, judge, cfg, device))
     out["reconstruction_error"] = reconstruction_error(model, real, device)
@@ -279,8 +302,9 @@ def method_quality(
     return {k: out[k] for k in (*QUALITY_KEYS, "n")}
 
 
-def real_reference(splits: Splits, judge: SmallCNN, cfg: QualityConfig | None = None,
-                   device: torch.device | str = "cpu") -> dict[str, float | None]:
+def real_reference(
+    splits: Splits, judge: SmallCNN, cfg: QualityConfig | None = None, device: torch.device | str = "cpu"
+) -> dict[str, float | None]:
     """The same numbers for *real* held-out data: the validation split stands in for a
     "synthetic" set and is compared with the real test split. What each value means:
 
@@ -305,8 +329,11 @@ def real_reference(splits: Splits, judge: SmallCNN, cfg: QualityConfig | None = 
     n = _set_size(cfg, splits.test, splits.val)
     held_out = balanced_subset(splits.val, n, cfg.seed)
     real = balanced_subset(splits.test, n, cfg.seed)
-    out: dict[str, float | None] = {"cas": None, "cas_std": None, "reconstruction_error": None,
-                                    **dict.fromkeys(STYLIZATION_KEYS)}
+    out: dict[str, float | None] = {
+        "cas": None,
+        "cas_std": None,
+        "reconstruction_error": None,
+        **dict.fromkeys(STYLIZATION_KEYS),
+    }
     out.update(set_metrics(held_out, real, judge, cfg, device))
     return {k: out[k] for k in (*QUALITY_KEYS, "n")}
-

@@ -43,7 +43,13 @@ QUALITY_METRICS = (
     QualityMetric("style_gain_thickness", "Style gain (thickness)"),
 )
 # the numbers of stylization_metrics, None for a model without an encoder
-STYLIZATION_KEYS = ("stylize_accuracy", "transfer_accuracy", "style_r_slant", "style_r_thickness",
-                    "style_gain_slant", "style_gain_thickness")
+STYLIZATION_KEYS = (
+    "stylize_accuracy",
+    "transfer_accuracy",
+    "style_r_slant",
+    "style_r_thickness",
+    "style_gain_slant",
+    "style_gain_thickness",
+)
 # keys of method_quality's dict (each number, then its spread)
 QUALITY_KEYS = tuple(k for m in QUALITY_METRICS for k in (m.key, m.spread) if k is not None)

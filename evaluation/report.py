@@ -12,8 +12,9 @@ to image paths.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from augment.config import MODEL_NAMES
 from augment.models import REGISTRY
@@ -22,15 +23,7 @@ from augment.sources import CLASSIC, REAL
 from evaluation.quality_keys import QUALITY_METRICS, QualityMetric
 from evaluation.report_bar import delta_cells, rare_class_section
 from evaluation.report_bar import points as _pp
-from evaluation.report_findings import (
-    DECIMALS,
-    effect_verdict,
-    explain,
-    fmt,
-    method_label,
-    methods_of,
-    number,
-)
+from evaluation.report_findings import DECIMALS, effect_verdict, explain, fmt, method_label, methods_of, number
 from evaluation.results import Metrics
 from evaluation.stats import HELPS, HURTS, NO_EFFECT
 
@@ -76,24 +69,32 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
 def accuracy_table(metrics: Metrics) -> str:
     """Source | accuracy | its 95 % interval | delta vs real (points) with interval and verdict |
     the same against classical augmentation, when the run has the ``classic`` source."""
-    header = ["Source", "Test accuracy", "95 % interval", "Δ vs real (points)",
-              "Δ 95 % interval", "Verdict"]
+    header = ["Source", "Test accuracy", "95 % interval", "Δ vs real (points)", "Δ 95 % interval", "Verdict"]
     with_classic = any("delta_vs_classic" in m for m in metrics.values())
     if with_classic:
         header += ["Δ vs classic (points)", "Δ 95 % interval", "Verdict vs classic"]
     rows = []
     for source in ([REAL] if REAL in metrics else []) + methods_of(metrics):
         m = metrics[source]
-        row = [method_label(source), f"{m['accuracy']:.4f}",
-               f"[{m['accuracy_ci_low']:.4f}, {m['accuracy_ci_high']:.4f}]"]
+        row = [
+            method_label(source),
+            f"{m['accuracy']:.4f}",
+            f"[{m['accuracy_ci_low']:.4f}, {m['accuracy_ci_high']:.4f}]",
+        ]
         if "delta_ci_low" in m:
-            row += [_pp(m["delta_vs_real"]), f"[{_pp(m['delta_ci_low'])}, {_pp(m['delta_ci_high'])}]",
-                    effect_verdict(m)]
+            row += [
+                _pp(m["delta_vs_real"]),
+                f"[{_pp(m['delta_ci_low'])}, {_pp(m['delta_ci_high'])}]",
+                effect_verdict(m),
+            ]
         else:
             row += ["(baseline)", "", ""]
         if with_classic:
-            row += (delta_cells(m, "classic") if "delta_vs_classic" in m
-                    else ["(baseline)" if source == CLASSIC else "", "", ""])
+            row += (
+                delta_cells(m, "classic")
+                if "delta_vs_classic" in m
+                else ["(baseline)" if source == CLASSIC else "", "", ""]
+            )
         rows.append(row)
     return _table(header, rows)
 
@@ -119,8 +120,7 @@ def quality_table(quality: dict[str, dict], metrics: Metrics | None = None) -> s
     """One row per method, then the held-out real reference. The reference's CAS is the real
     source's downstream accuracy (a classifier trained on real data, tested on the real test
     split), taken from ``metrics`` when the reference itself has none."""
-    rows = [[method_label(m)] + [cell(quality[m]) for _, cell in QUALITY_COLUMNS]
-            for m in methods_of(quality)]
+    rows = [[method_label(m)] + [cell(quality[m]) for _, cell in QUALITY_COLUMNS] for m in methods_of(quality)]
     if REAL in quality:
         ref = dict(quality[REAL])
         real = (metrics or {}).get(REAL, {})
@@ -149,16 +149,17 @@ def _can_encode(name: str, quality: dict[str, dict]) -> bool:
     return number(quality.get(name, {}).get("reconstruction_error")) is not None
 
 
-def _method_figures(name: str, figures: dict[str, str], quality: dict[str, dict],
-                    out_dir: Path) -> list[str]:
+def _method_figures(name: str, figures: dict[str, str], quality: dict[str, dict], out_dir: Path) -> list[str]:
     """The subsection of one method: one line per figure kind, or why it is absent."""
     label = method_label(name)
     lines = [f"### {label}", ""]
     for kind, caption in FIGURE_KINDS.items():
         path = figures.get(figure_key(kind, name))
         if kind == "stylisation" and not _can_encode(name, quality):
-            lines.append(f"Stylisation does not apply to {label}: it has no encoder, so it cannot "
-                         "take the style of a real image.")
+            lines.append(
+                f"Stylisation does not apply to {label}: it has no encoder, so it cannot "
+                "take the style of a real image."
+            )
         elif path is None:
             lines.append(f"_{caption} — no figure was produced._")
         else:
@@ -167,8 +168,7 @@ def _method_figures(name: str, figures: dict[str, str], quality: dict[str, dict]
     return lines
 
 
-def figures_section(figures: dict[str, str], methods: list[str], quality: dict[str, dict],
-                    out_dir: Path) -> str:
+def figures_section(figures: dict[str, str], methods: list[str], quality: dict[str, dict], out_dir: Path) -> str:
     """Accuracy bars, then each method's figures, then any other figure passed in (by its key)."""
     lines = ["## Figures", ""]
     if "accuracy" in figures:
@@ -192,9 +192,11 @@ def _setup(context: dict[str, Any], metrics: Metrics) -> str:
     for every other context item."""
     seeds = context.get("seeds", metrics.get(REAL, {}).get("seeds"))
     seeds_text = ", ".join(str(s) for s in seeds) if seeds else "not given"
-    line = (f"**Setup:** dataset `{context.get('dataset', 'not given')}`, "
-            f"{context.get('train_size', 'an unstated number of')} real training images, "
-            f"classifier seeds {seeds_text}.")
+    line = (
+        f"**Setup:** dataset `{context.get('dataset', 'not given')}`, "
+        f"{context.get('train_size', 'an unstated number of')} real training images, "
+        f"classifier seeds {seeds_text}."
+    )
     extra = [f"- {k}: {v}" for k, v in context.items() if k not in ("dataset", "train_size", "seeds")]
     return "\n".join([line, ""] + extra) if extra else line
 
@@ -220,30 +222,49 @@ QUALITY_NOTE = (
 )
 
 
-def render_report(metrics: Metrics, quality: dict[str, dict], figures: dict[str, str],
-                  out_dir: str | os.PathLike, context: dict[str, Any] | None = None) -> str:
+def render_report(
+    metrics: Metrics,
+    quality: dict[str, dict],
+    figures: dict[str, str],
+    out_dir: str | os.PathLike,
+    context: dict[str, Any] | None = None,
+) -> str:
     """The markdown text of the report; figure links are relative to ``out_dir``."""
     methods = [m for m in MODEL_NAMES if m in metrics or m in quality]
     methods += sorted(set(methods_of(quality)) - set(methods))
     parts = [
-        "# Synthetic data as augmentation: comparison", "",
-        _setup(context or {}, metrics), "",
-        "## Downstream accuracy", "",
-        accuracy_table(metrics), "",
-        RULES, "",
+        "# Synthetic data as augmentation: comparison",
+        "",
+        _setup(context or {}, metrics),
+        "",
+        "## Downstream accuracy",
+        "",
+        accuracy_table(metrics),
+        "",
+        RULES,
+        "",
         *rare_class_section(metrics),
-        "## Quality of the synthetic data", "",
-        quality_table(quality, metrics), "",
-        QUALITY_NOTE, "",
+        "## Quality of the synthetic data",
+        "",
+        quality_table(quality, metrics),
+        "",
+        QUALITY_NOTE,
+        "",
         figures_section(figures, methods, quality, Path(out_dir)),
-        "## What the numbers say", "",
+        "## What the numbers say",
+        "",
         *[f"- {s}" for s in explain(metrics, quality)],
     ]
     return "\n".join(parts).rstrip() + "\n"
 
 
-def write_report(metrics: Metrics, quality: dict[str, dict], figures: dict[str, str],
-                 out_path: str | os.PathLike, context: dict[str, Any] | None = None) -> str:
+def write_report(
+    metrics: Metrics,
+    quality: dict[str, dict],
+    figures: dict[str, str],
+    out_path: str | os.PathLike,
+    context: dict[str, Any] | None = None,
+) -> str:
     """Write :func:`render_report` to ``out_path`` (e.g. ``reports/comparison.md``) atomically
     and return the markdown text."""
     out_path = Path(out_path)

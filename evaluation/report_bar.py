@@ -16,8 +16,17 @@ from augment.sources import REAL, SOURCES, parse_source, source_label
 from evaluation.results import Metrics, SourceMetrics
 from evaluation.stats import HELPS, HURTS, NO_EFFECT, verdict_key
 
-__all__ = ["delta_cells", "beyond_classic_sentences", "filter_sentences", "rare_class_section", "capitalized",
-           "interval_verdict", "one_seed", "points", "PP_DECIMALS"]
+__all__ = [
+    "delta_cells",
+    "beyond_classic_sentences",
+    "filter_sentences",
+    "rare_class_section",
+    "capitalized",
+    "interval_verdict",
+    "one_seed",
+    "points",
+    "PP_DECIMALS",
+]
 
 PP_DECIMALS = 2  # accuracy deltas: percentage points, this many decimals (here and in evaluation/report.py)
 
@@ -30,7 +39,6 @@ def capitalized(text: str) -> str:
 def points(value: float) -> str:
     """A fraction as signed percentage points: 0.0123 -> '+1.23'."""
     return f"{100 * value:+.{PP_DECIMALS}f}"
-
 
 
 def _ordered(metrics: Metrics) -> list[str]:
@@ -48,7 +56,6 @@ def interval_verdict(entry: SourceMetrics, prefix: str) -> str:
     ``<prefix>_ci_high`` of a metrics.json entry (:func:`evaluation.stats.delta_fields`): computed
     once there, never recomputed here."""
     return entry[verdict_key(prefix)]
-
 
 
 def _interval(entry: SourceMetrics, prefix: str) -> str:
@@ -69,8 +76,10 @@ def beyond_classic_sentences(metrics: Metrics) -> list[str]:
         if "delta_vs_classic" not in m:
             continue
         word = interval_verdict(m, "delta_vs_classic")
-        numbers = (f"{points(m['delta_vs_classic'])} points against classical augmentation alone, 95 % "
-                   f"interval {_interval(m, 'delta_vs_classic')}")
+        numbers = (
+            f"{points(m['delta_vs_classic'])} points against classical augmentation alone, 95 % "
+            f"interval {_interval(m, 'delta_vs_classic')}"
+        )
         label = capitalized(source_label(source))
         if word == HELPS:
             out.append(f"{label} {HELPS} beyond classical augmentation: {numbers}, entirely above 0.")
@@ -91,8 +100,10 @@ def filter_sentences(metrics: Metrics) -> list[str]:
         method = parse_source(source).method
         rate = m.get("acceptance_rate")
         kept = f" (the filter accepted {100 * rate:.1f} % of the candidates)" if rate is not None else ""
-        numbers = (f"{points(m['delta_vs_unfiltered'])} points against its unfiltered images, 95 % interval "
-                   f"{_interval(m, 'delta_vs_unfiltered')}")
+        numbers = (
+            f"{points(m['delta_vs_unfiltered'])} points against its unfiltered images, 95 % interval "
+            f"{_interval(m, 'delta_vs_unfiltered')}"
+        )
         word = interval_verdict(m, "delta_vs_unfiltered")
         effect = {HELPS: HELPS, HURTS: HURTS}.get(word, f"has {NO_EFFECT}")
         out.append(f"Filtering {source_label(method)}'s images{kept} {effect}: {numbers}.")
@@ -111,32 +122,46 @@ def rare_class_section(metrics: Metrics) -> list[str]:
     if not sources:
         return []
     classes = list(metrics[sources[0]]["rare_per_class"])
-    header = ["Source", *[f"class {c}" for c in classes], "rare classes (mean)", "Δ vs real (points)",
-              "macro-F1"]
-    lines = ["## Rare classes", "",
-             f"Test accuracy on the classes that `data.imbalance` thinned ({', '.join(classes)}), mean "
-             "over seeds with its 95 % interval, and macro-F1 over all classes.", "",
-             "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    header = ["Source", *[f"class {c}" for c in classes], "rare classes (mean)", "Δ vs real (points)", "macro-F1"]
+    lines = [
+        "## Rare classes",
+        "",
+        f"Test accuracy on the classes that `data.imbalance` thinned ({', '.join(classes)}), mean "
+        "over seeds with its 95 % interval, and macro-F1 over all classes.",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+    ]
     for source in sources:
         m = metrics[source]
         row = [source_label(source)]
         row += [_cell(v["accuracy"], v["ci_low"], v["ci_high"]) for v in m["rare_per_class"].values()]
         row.append(_cell(m["rare_accuracy"], m["rare_accuracy_ci_low"], m["rare_accuracy_ci_high"]))
-        row.append(f"{points(m['rare_delta_vs_real'])} {_interval(m, 'rare_delta_vs_real')}"
-                   if "rare_delta_vs_real" in m else "(baseline)")
-        row.append(_cell(m["macro_f1"], m.get("macro_f1_ci_low", m["macro_f1"]),
-                         m.get("macro_f1_ci_high", m["macro_f1"])))
+        row.append(
+            f"{points(m['rare_delta_vs_real'])} {_interval(m, 'rare_delta_vs_real')}"
+            if "rare_delta_vs_real" in m
+            else "(baseline)"
+        )
+        row.append(
+            _cell(m["macro_f1"], m.get("macro_f1_ci_low", m["macro_f1"]), m.get("macro_f1_ci_high", m["macro_f1"]))
+        )
         lines.append("| " + " | ".join(row) + " |")
     lines.append("")
     helping = [s for s in sources if s != REAL and interval_verdict(metrics[s], "rare_delta_vs_real") == HELPS]
     hurting = [s for s in sources if s != REAL and interval_verdict(metrics[s], "rare_delta_vs_real") == HURTS]
     if helping:
-        lines.append("Sources that help the rare classes (interval of the delta above 0): "
-                     + ", ".join(f"{source_label(s)} ({points(metrics[s]['rare_delta_vs_real'])})" for s in helping) + ".")
+        lines.append(
+            "Sources that help the rare classes (interval of the delta above 0): "
+            + ", ".join(f"{source_label(s)} ({points(metrics[s]['rare_delta_vs_real'])})" for s in helping)
+            + "."
+        )
     else:
         lines.append(f"No source {HELPS} the rare classes measurably in this run.")
     if hurting:
         lines.append("")
-        lines.append("Sources that hurt them: " + ", ".join(f"{source_label(s)} ({points(metrics[s]['rare_delta_vs_real'])})"
-                                                            for s in hurting) + ".")
+        lines.append(
+            "Sources that hurt them: "
+            + ", ".join(f"{source_label(s)} ({points(metrics[s]['rare_delta_vs_real'])})" for s in hurting)
+            + "."
+        )
     return lines + [""]

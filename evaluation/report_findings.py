@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from augment.sources import REAL, SOURCES, source_label
 from evaluation.report_bar import (
@@ -102,8 +103,14 @@ def _reference(quality: dict[str, dict], key: str, what: str) -> str:
     return "" if value is None else f"; {what}: {fmt(value)}"
 
 
-def _superlative(quality: dict[str, dict], key: str, higher: bool, head: Callable[[str, bool], str],
-                 measure: str, reference: str = "") -> str | None:
+def _superlative(
+    quality: dict[str, dict],
+    key: str,
+    higher: bool,
+    head: Callable[[str, bool], str],
+    measure: str,
+    reference: str = "",
+) -> str | None:
     """One '<head> (<measure> <best>; <others>; <reference>).' sentence for ``key``, naming every
     tied method; None when no method has the value.
 
@@ -123,8 +130,7 @@ def _superlative(quality: dict[str, dict], key: str, higher: bool, head: Callabl
 
 def _is_the(what: str) -> Callable[[str, bool], str]:
     """head for _superlative: 'X is the <what> method' / 'X and Y are tied as the <what> methods'."""
-    return lambda names, tied: (f"{names} are tied as the {what} methods" if tied
-                                else f"{names} is the {what} method")
+    return lambda names, tied: f"{names} are tied as the {what} methods" if tied else f"{names} is the {what} method"
 
 
 # --------------------------------------------------------------------------------------------
@@ -134,39 +140,60 @@ def _is_the(what: str) -> Callable[[str, bool], str]:
 
 def sharpest_sentence(quality: dict[str, dict]) -> str | None:
     """Which method has the highest sharpness ratio (1 = as sharp as the real test images)."""
-    return _superlative(quality, "sharpness_ratio", True, _is_the("sharpest"),
-                        "sharpness relative to real test images",
-                        _reference(quality, "sharpness_ratio", "held-out real data"))
+    return _superlative(
+        quality,
+        "sharpness_ratio",
+        True,
+        _is_the("sharpest"),
+        "sharpness relative to real test images",
+        _reference(quality, "sharpness_ratio", "held-out real data"),
+    )
 
 
 def most_diverse_sentence(quality: dict[str, dict]) -> str | None:
     """Which method has the highest coverage (the report's diversity rule, module docstring)."""
-    return _superlative(quality, "coverage", True, _is_the("most diverse"), "coverage",
-                        _reference(quality, "coverage", "held-out real data"))
+    return _superlative(
+        quality,
+        "coverage",
+        True,
+        _is_the("most diverse"),
+        "coverage",
+        _reference(quality, "coverage", "held-out real data"),
+    )
 
 
 def most_faithful_sentence(quality: dict[str, dict]) -> str | None:
     """Which method's images the judge most often recognises as the class they were drawn for."""
-    return _superlative(quality, "label_fidelity", True, _is_the("most label-faithful"),
-                        "judge accuracy on the intended labels",
-                        _reference(quality, "label_fidelity", "held-out real data"))
+    return _superlative(
+        quality,
+        "label_fidelity",
+        True,
+        _is_the("most label-faithful"),
+        "judge accuracy on the intended labels",
+        _reference(quality, "label_fidelity", "held-out real data"),
+    )
 
 
 def lowest_fid_sentence(quality: dict[str, dict]) -> str | None:
     """Which method is closest to the real test distribution in judge features (lowest FID)."""
-    return _superlative(quality, "fid", False, _is_the("closest-to-real"), "FID",
-                        _reference(quality, "fid", "held-out real data"))
+    return _superlative(
+        quality, "fid", False, _is_the("closest-to-real"), "FID", _reference(quality, "fid", "held-out real data")
+    )
 
 
 def best_cas_sentence(quality: dict[str, dict], metrics: Metrics) -> str | None:
     """Which method's images alone train the best classifier, against real data's accuracy."""
+
     def head(names: str, tied: bool) -> str:
-        return (f"{names} {'are tied for' if tied else 'has'} the highest CAS, the accuracy of a "
-                "classifier trained on synthetic images alone")
+        return (
+            f"{names} {'are tied for' if tied else 'has'} the highest CAS, the accuracy of a "
+            "classifier trained on synthetic images alone"
+        )
 
     real = number(metrics.get(REAL, {}).get("accuracy"))
-    return _superlative(quality, "cas", True, head, "CAS",
-                        "" if real is None else f"; trained on real data: {fmt(real)}")
+    return _superlative(
+        quality, "cas", True, head, "CAS", "" if real is None else f"; trained on real data: {fmt(real)}"
+    )
 
 
 def effect_verdict(entry: SourceMetrics) -> str:
@@ -179,8 +206,10 @@ def effect_verdict(entry: SourceMetrics) -> str:
 
 
 def _delta_text(entry: SourceMetrics) -> str:
-    return (f"{_pp(entry['delta_vs_real'])} percentage points of test accuracy against real data "
-            f"alone, 95 % interval [{_pp(entry['delta_ci_low'])}, {_pp(entry['delta_ci_high'])}]")
+    return (
+        f"{_pp(entry['delta_vs_real'])} percentage points of test accuracy against real data "
+        f"alone, 95 % interval [{_pp(entry['delta_ci_low'])}, {_pp(entry['delta_ci_high'])}]"
+    )
 
 
 def effect_sentence(name: str, entry: SourceMetrics) -> str:
@@ -191,15 +220,13 @@ def effect_sentence(name: str, entry: SourceMetrics) -> str:
         return f"{label} {HELPS} the classifier: {_delta_text(entry)}, entirely above 0."
     if word == HURTS:
         return f"{label} {HURTS} the classifier: {_delta_text(entry)}, entirely below 0."
-    why = ("one seed only: no interval can be estimated" if one_seed(entry)
-           else "the interval contains 0")
+    why = "one seed only: no interval can be estimated" if one_seed(entry) else "the interval contains 0"
     return f"{label} has {NO_EFFECT} on the classifier: {_delta_text(entry)} ({why})."
 
 
 def effect_sentences(metrics: Metrics) -> list[str]:
     """One :func:`effect_sentence` per method of ``metrics``."""
-    return [effect_sentence(m, metrics[m]) for m in methods_of(metrics)
-            if "delta_ci_low" in metrics[m]]
+    return [effect_sentence(m, metrics[m]) for m in methods_of(metrics) if "delta_ci_low" in metrics[m]]
 
 
 def helps_most_sentence(metrics: Metrics) -> str | None:
@@ -207,8 +234,9 @@ def helps_most_sentence(metrics: Metrics) -> str | None:
     entries = {m: metrics[m] for m in methods_of(metrics) if "delta_ci_low" in metrics[m]}
     if not entries:
         return None
-    helping = {m: round(100 * e["delta_vs_real"], PP_DECIMALS) for m, e in entries.items()
-               if effect_verdict(e) == HELPS}  # method -> mean delta in points, as printed
+    helping = {
+        m: round(100 * e["delta_vs_real"], PP_DECIMALS) for m, e in entries.items() if effect_verdict(e) == HELPS
+    }  # method -> mean delta in points, as printed
     if not helping:
         return f"No method {HELPS} the classifier in this run."
     top = max(helping.values())
@@ -222,17 +250,17 @@ def helps_most_sentence(metrics: Metrics) -> str | None:
     return f"{names} {HELPS} the classifier most ({points})."
 
 
-def _compare_part(a: str, b: str, key: str, quality: dict[str, dict], relation: str,
-                  measure: str) -> tuple[bool, str]:
+def _compare_part(a: str, b: str, key: str, quality: dict[str, dict], relation: str, measure: str) -> tuple[bool, str]:
     """(a's ``key`` < b's at DECIMALS, '<A> is [not] <relation> than <B> (<measure> x against y)')."""
     va, vb = round(quality[a][key], DECIMALS), round(quality[b][key], DECIMALS)
     holds = va < vb
-    return holds, (f"{method_label(a)} is {'' if holds else 'not '}{relation} than {method_label(b)} "
-                   f"({measure} {fmt(va)} against {fmt(vb)})")
+    return holds, (
+        f"{method_label(a)} is {'' if holds else 'not '}{relation} than {method_label(b)} "
+        f"({measure} {fmt(va)} against {fmt(vb)})"
+    )
 
 
-def vae_gan_claim_sentence(quality: dict[str, dict], vae: str = "cvae",
-                           gan: str = "cgan") -> str | None:
+def vae_gan_claim_sentence(quality: dict[str, dict], vae: str = "cvae", gan: str = "cgan") -> str | None:
     """Whether the textbook claim "VAE blurrier, GAN sharper but less diverse" holds here.
 
     It holds when the VAE's sharpness ratio is below the GAN's *and* the GAN's coverage (the
@@ -241,10 +269,8 @@ def vae_gan_claim_sentence(quality: dict[str, dict], vae: str = "cvae",
     claim = 'The claim "the VAE is blurrier, the GAN sharper but less diverse"'
     keys = ("sharpness_ratio", "coverage")
     if any(number(quality.get(m, {}).get(k)) is None for m in (vae, gan) for k in keys):
-        return (f"{claim} cannot be checked in this run: it needs both {method_label(vae)} and "
-                f"{method_label(gan)}.")
-    blurrier, blur_text = _compare_part(vae, gan, "sharpness_ratio", quality, "blurrier",
-                                        "sharpness ratio")
+        return f"{claim} cannot be checked in this run: it needs both {method_label(vae)} and {method_label(gan)}."
+    blurrier, blur_text = _compare_part(vae, gan, "sharpness_ratio", quality, "blurrier", "sharpness ratio")
     less_diverse, div_text = _compare_part(gan, vae, "coverage", quality, "less diverse", "coverage")
     word = "holds" if blurrier and less_diverse else "does not hold"
     return f"{claim} {word} in this run: {blur_text}, and {div_text}."
@@ -259,21 +285,30 @@ def stylisation_sentence(quality: dict[str, dict]) -> str | None:
     if not accuracy:
         return None
     parts = [f"{method_label(m)} {fmt(v)}" for m, v in accuracy.items()]
-    text = ("Stylisation: the judge recognises the asked class in stylised images (a real test "
-            f"image's code decoded as every class) at {_join(parts)}")
+    text = (
+        "Stylisation: the judge recognises the asked class in stylised images (a real test "
+        f"image's code decoded as every class) at {_join(parts)}"
+    )
     slant, thick = _values(quality, "style_r_slant"), _values(quality, "style_r_thickness")
     gain_s, gain_t = _values(quality, "style_gain_slant"), _values(quality, "style_gain_thickness")
-    kept = [f"{method_label(m)} r = {fmt(slant[m], 2)} / {fmt(thick.get(m), 2)}, gain "
-            f"{fmt(gain_s.get(m), 2)} / {fmt(gain_t.get(m), 2)}" for m in slant]
+    kept = [
+        f"{method_label(m)} r = {fmt(slant[m], 2)} / {fmt(thick.get(m), 2)}, gain "
+        f"{fmt(gain_s.get(m), 2)} / {fmt(gain_t.get(m), 2)}"
+        for m in slant
+    ]
     if kept:
-        text += ("; drawn as the other classes, a source's own slant / stroke thickness is followed "
-                 f"with {_join(kept)} (r: correlation within each pair of classes; gain: the share of "
-                 "the source's deviation the drawing keeps, 1 = all of it; docs/style.md)")
+        text += (
+            "; drawn as the other classes, a source's own slant / stroke thickness is followed "
+            f"with {_join(kept)} (r: correlation within each pair of classes; gain: the share of "
+            "the source's deviation the drawing keeps, 1 = all of it; docs/style.md)"
+        )
     rec = _values(quality, "reconstruction_error")
     if "cvae" in rec and "cvaegan" in rec and rec["cvae"] > 0:
-        text += (f"; the CVAE-GAN reconstructs with {rec['cvaegan'] / rec['cvae']:.2f} times the CVAE's "
-                 f"pixel error ({fmt(rec['cvaegan'], 4)} vs {fmt(rec['cvae'], 4)}), so its code keeps "
-                 f"{'most' if rec['cvaegan'] <= 1.5 * rec['cvae'] else 'less'} of what the CVAE's keeps")
+        text += (
+            f"; the CVAE-GAN reconstructs with {rec['cvaegan'] / rec['cvae']:.2f} times the CVAE's "
+            f"pixel error ({fmt(rec['cvaegan'], 4)} vs {fmt(rec['cvae'], 4)}), so its code keeps "
+            f"{'most' if rec['cvaegan'] <= 1.5 * rec['cvae'] else 'less'} of what the CVAE's keeps"
+        )
     return text + "."
 
 
@@ -284,43 +319,64 @@ def _compare_numbers(a: str, b: str, quality: dict[str, dict], keys: tuple[tuple
         x, y = number(quality.get(a, {}).get(key)), number(quality.get(b, {}).get(key))
         if x is None or y is None:
             continue
-        word = "tie" if round(x, DECIMALS) == round(y, DECIMALS) else (
-            "better" if (x > y) == higher else "worse")
+        word = "tie" if round(x, DECIMALS) == round(y, DECIMALS) else ("better" if (x > y) == higher else "worse")
         out.append(f"{name} {fmt(x)} vs {fmt(y)} ({word})")
     return out
 
 
 def combination_sentences(metrics: Metrics, quality: dict[str, dict]) -> list[str]:
-    """"Why the combination is best", answered by this run's numbers: the CVAE-GAN against the
+    """ "Why the combination is best", answered by this run's numbers: the CVAE-GAN against the
     CVAE (sharpness, FID, CAS), against the CGAN (what only an encoder gives: style r), and as a
     source of restyle and transfer sets (their deltas against classical augmentation)."""
     if "cvaegan" not in quality:
         return []
     out = []
-    vs_vae = _compare_numbers("cvaegan", "cvae", quality, (
-        ("sharpness_ratio", "sharpness ratio", True), ("fid", "FID", False), ("cas", "CAS", True),
-        ("recall", "recall", True)))
+    vs_vae = _compare_numbers(
+        "cvaegan",
+        "cvae",
+        quality,
+        (
+            ("sharpness_ratio", "sharpness ratio", True),
+            ("fid", "FID", False),
+            ("cas", "CAS", True),
+            ("recall", "recall", True),
+        ),
+    )
     if vs_vae:
         better = sum(part.endswith("(better)") for part in vs_vae)
-        out.append(f"The combination against the CVAE: CVAE-GAN {'; '.join(vs_vae)}: better on {better} of "
-                   f"{len(vs_vae)}.")
+        out.append(
+            f"The combination against the CVAE: CVAE-GAN {'; '.join(vs_vae)}: better on {better} of {len(vs_vae)}."
+        )
     r = number(quality["cvaegan"].get("style_r_slant"))
     if "cgan" in quality and r is not None:
         q = quality["cvaegan"]
-        out.append(f"Against the CGAN, the combination can stylise and the CGAN cannot (no encoder): the "
-                   f"CVAE-GAN's drawings in other classes follow a source's slant with r = {fmt(r, 2)} "
-                   f"(gain {fmt(q.get('style_gain_slant'), 2)}) and its thickness with r = "
-                   f"{fmt(q.get('style_r_thickness'), 2)} (gain {fmt(q.get('style_gain_thickness'), 2)}).")
-    styled = [s for s in ("classic+cvaegan-restyle", "classic+cvaegan-transfer", "cvaegan-restyle",
-                          "cvaegan-transfer") if "delta_vs_classic" in metrics.get(s, {})]
+        out.append(
+            f"Against the CGAN, the combination can stylise and the CGAN cannot (no encoder): the "
+            f"CVAE-GAN's drawings in other classes follow a source's slant with r = {fmt(r, 2)} "
+            f"(gain {fmt(q.get('style_gain_slant'), 2)}) and its thickness with r = "
+            f"{fmt(q.get('style_r_thickness'), 2)} (gain {fmt(q.get('style_gain_thickness'), 2)})."
+        )
+    styled = [
+        s
+        for s in ("classic+cvaegan-restyle", "classic+cvaegan-transfer", "cvaegan-restyle", "cvaegan-transfer")
+        if "delta_vs_classic" in metrics.get(s, {})
+    ]
     if styled:
-        parts = [f"{source_label(s)} {_pp(metrics[s]['delta_vs_classic'])} points "
-                 f"({interval_verdict(metrics[s], 'delta_vs_classic')})" for s in styled]
+        parts = [
+            f"{source_label(s)} {_pp(metrics[s]['delta_vs_classic'])} points "
+            f"({interval_verdict(metrics[s], 'delta_vs_classic')})"
+            for s in styled
+        ]
         best = any(interval_verdict(metrics[s], "delta_vs_classic") == HELPS for s in styled)
-        out.append(f"As a source of stylised images against classical augmentation: {_join(parts)}; "
-                   + ("so in this run the combination's stylisation pays." if best else
-                      "so in this run the combination is not best as augmentation: none of its "
-                      "stylised sources beats classical augmentation measurably."))
+        out.append(
+            f"As a source of stylised images against classical augmentation: {_join(parts)}; "
+            + (
+                "so in this run the combination's stylisation pays."
+                if best
+                else "so in this run the combination is not best as augmentation: none of its "
+                "stylised sources beats classical augmentation measurably."
+            )
+        )
     return out
 
 

@@ -16,7 +16,7 @@ metrics.json, and of a classifier result, is declared here.
 
 from __future__ import annotations
 
-from typing import Optional, TypedDict
+from typing import TypedDict
 
 from evaluation.prediction import EvaluationMetrics
 from evaluation.quality_keys import QUALITY_KEYS
@@ -51,7 +51,7 @@ class ClassInterval(TypedDict):
 
 # A generator's quality numbers (evaluation/quality.py QUALITY_METRICS), carried by the entries of
 # the three methods; None where a number does not apply (a CGAN has no reconstruction error).
-QualityNumbers = TypedDict("QualityNumbers", {key: Optional[float] for key in QUALITY_KEYS}, total=False)
+QualityNumbers = TypedDict("QualityNumbers", {key: float | None for key in QUALITY_KEYS}, total=False)
 
 
 class SourceMetrics(QualityNumbers, total=False):
@@ -86,7 +86,7 @@ class SourceMetrics(QualityNumbers, total=False):
     delta_vs_unfiltered_ci_low: float
     delta_vs_unfiltered_ci_high: float
     verdict_vs_unfiltered: str
-    acceptance_rate: Optional[float]  # share of candidates the filter kept
+    acceptance_rate: float | None  # share of candidates the filter kept
     # the rare classes (data.imbalance.classes set): their mean accuracy, its delta against real
     rare_accuracy: float
     rare_accuracy_ci_low: float

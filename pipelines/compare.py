@@ -18,8 +18,6 @@ from pathlib import Path
 
 from augment.config import MODEL_NAMES, Params, flatten
 from augment.outputs import StagedOutputs, write_csv
-from augment.restyle import STYLED_KINDS
-from augment.sources import CLASSIC, ENCODER_MODELS, REAL, SOURCES, filtered_name, parse_source, styled_name
 from augment.paths import (
     classifier_result,
     comparison_report,
@@ -31,6 +29,8 @@ from augment.paths import (
     sample_record,
     stylize_dir,
 )
+from augment.restyle import STYLED_KINDS
+from augment.sources import CLASSIC, ENCODER_MODELS, REAL, SOURCES, filtered_name, parse_source, styled_name
 from augment.tracking import Tracker
 from evaluation.figures import accuracy_bars, loss_curves, side_by_side
 from evaluation.quality_keys import QUALITY_KEYS
@@ -41,9 +41,13 @@ from evaluation.stats import delta_fields, paired_delta, summarize
 from pipelines.stage import run_stage
 
 
-def comparison(results: dict[str, ClassifierResult], quality: dict[str, dict] | None = None,
-               samples: dict[str, dict] | None = None, rare_classes: list[int] | None = None,
-               class_names: list[str] | None = None) -> Metrics:
+def comparison(
+    results: dict[str, ClassifierResult],
+    quality: dict[str, dict] | None = None,
+    samples: dict[str, dict] | None = None,
+    rare_classes: list[int] | None = None,
+    class_names: list[str] | None = None,
+) -> Metrics:
     """The metrics.json content: one :class:`evaluation.results.SourceMetrics` per source.
 
     ``results``: each source's train_classifier result (``real`` required); ``quality``: each
@@ -76,7 +80,9 @@ def comparison(results: dict[str, ClassifierResult], quality: dict[str, dict] | 
         if entry["seeds"] != seeds:
             raise ValueError(f"{source}: seeds {entry['seeds']} differ from real's {seeds}; rerun train_classifier")
         if source != REAL:
-            entry.update(delta_fields("delta_vs_real", "delta", paired_delta(acc, _per_seed(results[REAL], "accuracy"))))
+            entry.update(
+                delta_fields("delta_vs_real", "delta", paired_delta(acc, _per_seed(results[REAL], "accuracy")))
+            )
         if source not in (REAL, CLASSIC) and CLASSIC in results:
             entry.update(_delta_entry("classic", acc, _per_seed(results[CLASSIC], "accuracy")))
         parsed = parse_source(source) if source in SOURCES else None
@@ -97,19 +103,23 @@ def _delta_entry(base: str, values: list[float], base_values: list[float]) -> di
     return delta_fields(f"delta_vs_{base}", f"delta_vs_{base}", paired_delta(values, base_values))
 
 
-def _rare_class_entry(result: dict, real: dict, rare: list[int], class_names: list[str] | None,
-                      is_real: bool) -> dict:
+def _rare_class_entry(result: dict, real: dict, rare: list[int], class_names: list[str] | None, is_real: bool) -> dict:
     """Test accuracy on the rare classes: their mean per seed (``rare_accuracy`` with interval,
     and its delta vs real), and each rare class's own accuracy with interval (``rare_per_class``)."""
+
     def rare_mean(res: dict) -> list[float]:
         return [sum(r["per_class_accuracy"][c] for c in rare) / len(rare) for r in res["runs"]]
 
     mean = summarize(rare_mean(result))
-    entry = {"rare_accuracy": mean["mean"], "rare_accuracy_ci_low": mean["ci_low"],
-             "rare_accuracy_ci_high": mean["ci_high"]}
+    entry = {
+        "rare_accuracy": mean["mean"],
+        "rare_accuracy_ci_low": mean["ci_low"],
+        "rare_accuracy_ci_high": mean["ci_high"],
+    }
     if not is_real:
-        entry.update(delta_fields("rare_delta_vs_real", "rare_delta_vs_real",
-                                  paired_delta(rare_mean(result), rare_mean(real))))
+        entry.update(
+            delta_fields("rare_delta_vs_real", "rare_delta_vs_real", paired_delta(rare_mean(result), rare_mean(real)))
+        )
     per_class = {}
     for c in rare:
         s = summarize([r["per_class_accuracy"][c] for r in result["runs"]])
@@ -134,22 +144,35 @@ def _bar_context(params: Params) -> dict[str, str]:
     a, f, imb = params.augmentation, params.sample.filter, params.data.imbalance
     context = {
         "classical augmentation": ", ".join(
-            [f"rotation up to {a.degrees:g} degrees", f"shift up to {a.translate:g} of the side",
-             f"zoom {a.scale_min:g}-{a.scale_max:g}"]
+            [
+                f"rotation up to {a.degrees:g} degrees",
+                f"shift up to {a.translate:g} of the side",
+                f"zoom {a.scale_min:g}-{a.scale_max:g}",
+            ]
             + ([f"erasing p={a.erasing:g} (up to {a.erasing_max_area:g} of the image)"] if a.erasing else [])
-            + ([f"horizontal flip p={a.hflip:g}"] if a.hflip else [])),
-        "filtered sets": (f"kept when the filter network gives the intended class P >= {f.threshold:g}"
-                          + (f", lowered per class to what {f.real_pass:g} of its real validation images reach"
-                             if f.real_pass else "")),
-        "restyle / transfer sets": (f"real training images redrawn through the encoder from "
-                                    f"z = mu + {params.sample.styled.noise:g} sigma eps"),
-        "synthetic images per class": ("top-up: every class filled to the largest real class"
-                                       if params.classifier.synthetic_mode == "top_up" else
-                                       f"{params.classifier.synthetic_ratio:g} per real image, class-balanced"),
+            + ([f"horizontal flip p={a.hflip:g}"] if a.hflip else [])
+        ),
+        "filtered sets": (
+            f"kept when the filter network gives the intended class P >= {f.threshold:g}"
+            + (
+                f", lowered per class to what {f.real_pass:g} of its real validation images reach"
+                if f.real_pass
+                else ""
+            )
+        ),
+        "restyle / transfer sets": (
+            f"real training images redrawn through the encoder from z = mu + {params.sample.styled.noise:g} sigma eps"
+        ),
+        "synthetic images per class": (
+            "top-up: every class filled to the largest real class"
+            if params.classifier.synthetic_mode == "top_up"
+            else f"{params.classifier.synthetic_ratio:g} per real image, class-balanced"
+        ),
     }
     if imb.classes:
-        context["rare classes"] = (f"{', '.join(str(c) for c in imb.classes)}: {imb.keep:g} of their training "
-                                   f"images kept (data.imbalance)")
+        context["rare classes"] = (
+            f"{', '.join(str(c) for c in imb.classes)}: {imb.keep:g} of their training images kept (data.imbalance)"
+        )
     return context
 
 
@@ -159,10 +182,10 @@ def compare(params: Params, args=None) -> None:
     results = {s: _read_json(classifier_result(params, s), f"train_classifier@{s}") for s in params.classifier.sources}
     quality = {m: _read_json(quality_file(params, m), f"evaluate@{m}") for m in MODEL_NAMES}
     quality["real"] = _read_json(quality_file(params, "real"), "judge")
-    samples = {filtered_name(m): _read_json(sample_record(params, filtered_name(m)), f"sample@{m}")
-               for m in MODEL_NAMES}
-    metrics = comparison(results, quality, samples, params.data.imbalance.classes,
-                         results[REAL].get("classes"))
+    samples = {
+        filtered_name(m): _read_json(sample_record(params, filtered_name(m)), f"sample@{m}") for m in MODEL_NAMES
+    }
+    metrics = comparison(results, quality, samples, params.data.imbalance.classes, results[REAL].get("classes"))
     out = metrics_file(params)
     accuracy_csv, quality_csv = out.with_name("accuracy.csv"), out.with_name("quality.csv")
     figures_out = figures_dir(params)
@@ -174,58 +197,123 @@ def compare(params: Params, args=None) -> None:
         with StagedOutputs() as staged:
             staged.path(out).write_text(json.dumps(metrics, indent=2))
             # DVC plots: accuracy per source, quality per method.
-            write_csv(staged.path(accuracy_csv),
-                       ["source", "accuracy", "ci_low", "ci_high", "delta_vs_real", "delta_vs_classic"],
-                       [[s, m["accuracy"], m["accuracy_ci_low"], m["accuracy_ci_high"], m.get("delta_vs_real", 0.0),
-                         m.get("delta_vs_classic", "")] for s, m in metrics.items()])
-            write_csv(staged.path(quality_csv), ["method", *QUALITY_KEYS],
-                       [[m, *(quality[m][k] for k in QUALITY_KEYS)] for m in MODEL_NAMES])
+            write_csv(
+                staged.path(accuracy_csv),
+                ["source", "accuracy", "ci_low", "ci_high", "delta_vs_real", "delta_vs_classic"],
+                [
+                    [
+                        s,
+                        m["accuracy"],
+                        m["accuracy_ci_low"],
+                        m["accuracy_ci_high"],
+                        m.get("delta_vs_real", 0.0),
+                        m.get("delta_vs_classic", ""),
+                    ]
+                    for s, m in metrics.items()
+                ],
+            )
+            write_csv(
+                staged.path(quality_csv),
+                ["method", *QUALITY_KEYS],
+                [[m, *(quality[m][k] for k in QUALITY_KEYS)] for m in MODEL_NAMES],
+            )
 
             staging = staged.folder(figures_out)
             accuracy_bars(metrics, staging / "accuracy.png")
             figures = {"accuracy": figures_out / "accuracy.png"}
-            side_by_side({n: sample_grid_file(params, n) for n in MODEL_NAMES},
-                         staging / "samples.png", "Synthetic samples, one row per class")
-            side_by_side({filtered_name(n): sample_grid_file(params, filtered_name(n)) for n in MODEL_NAMES},
-                         staging / "samples_filtered.png",
-                         f"Filtered samples (filter P >= {params.sample.filter.threshold}), one row per class")
+            side_by_side(
+                {n: sample_grid_file(params, n) for n in MODEL_NAMES},
+                staging / "samples.png",
+                "Synthetic samples, one row per class",
+            )
+            side_by_side(
+                {filtered_name(n): sample_grid_file(params, filtered_name(n)) for n in MODEL_NAMES},
+                staging / "samples_filtered.png",
+                f"Filtered samples (filter P >= {params.sample.filter.threshold}), one row per class",
+            )
             figures["samples_filtered"] = figures_out / "samples_filtered.png"
-            styled = {styled_name(m, kind): sample_grid_file(params, styled_name(m, kind))
-                      for m in ENCODER_MODELS for kind in STYLED_KINDS}
-            side_by_side(styled, staging / "samples_styled.png",
-                         f"Real training images redrawn (restyle: own class; transfer: from other classes; "
-                         f"noise {params.sample.styled.noise:g}), one row per class")
+            styled = {
+                styled_name(m, kind): sample_grid_file(params, styled_name(m, kind))
+                for m in ENCODER_MODELS
+                for kind in STYLED_KINDS
+            }
+            side_by_side(
+                styled,
+                staging / "samples_styled.png",
+                f"Real training images redrawn (restyle: own class; transfer: from other classes; "
+                f"noise {params.sample.styled.noise:g}), one row per class",
+            )
             figures["samples_styled"] = figures_out / "samples_styled.png"
             for name in MODEL_NAMES:
                 figures[figure_key("samples", name)] = sample_grid_file(params, name)
-                loss_curves(generator_report_dir(params, name) / "losses.csv", f"{method_label(name)} training",
-                            staging / f"training_{name}.png")
+                loss_curves(
+                    generator_report_dir(params, name) / "losses.csv",
+                    f"{method_label(name)} training",
+                    staging / f"training_{name}.png",
+                )
                 figures[figure_key("training", name)] = figures_out / f"training_{name}.png"
                 for kind, file in (("stylisation", "stylize.png"), ("interpolation", "interpolate.png")):
                     if (stylize_dir(params, name) / file).is_file():
                         figures[figure_key(kind, name)] = stylize_dir(params, name) / file
             # Written last into the staging path next to the final one: its relative figure links
             # resolve from the report's folder, and the figures are in place once committed.
-            write_report(metrics, quality, {k: str(v) for k, v in figures.items()}, staged.path(report), context={
-                "dataset": params.data.dataset, "train_size": results["real"]["runs"][0]["train_images"],
-                "seeds": params.classifier.seeds,
-                "classifier steps": params.classifier.steps,
-                "CVAE-GAN start": ("the trained CVAE's encoder and decoder (init_from: cvae)"
-                                   if params.generators.cvaegan.init_from == "cvae" else "from scratch (init_from: none)"),
-                "judge test accuracy": round(quality["real"]["judge_test_accuracy"], 4),
-                **_bar_context(params)})
+            write_report(
+                metrics,
+                quality,
+                {k: str(v) for k, v in figures.items()},
+                staged.path(report),
+                context={
+                    "dataset": params.data.dataset,
+                    "train_size": results["real"]["runs"][0]["train_images"],
+                    "seeds": params.classifier.seeds,
+                    "classifier steps": params.classifier.steps,
+                    "CVAE-GAN start": (
+                        "the trained CVAE's encoder and decoder (init_from: cvae)"
+                        if params.generators.cvaegan.init_from == "cvae"
+                        else "from scratch (init_from: none)"
+                    ),
+                    "judge test accuracy": round(quality["real"]["judge_test_accuracy"], 4),
+                    **_bar_context(params),
+                },
+            )
 
-        tracker.log_params({k: params.to_dict()[k] for k in ("classifier", "data", "augmentation")}
-                           | {"sample.filter": params.to_dict()["sample"]["filter"]})
+        tracker.log_params(
+            {k: params.to_dict()[k] for k in ("classifier", "data", "augmentation")}
+            | {"sample.filter": params.to_dict()["sample"]["filter"]}
+        )
         for source, m in metrics.items():
-            tracker.log_metrics({f"{source}.{k}": v for k, v in flatten(m).items()
-                                 if isinstance(v, (int, float)) and not isinstance(v, bool)})
-        tracker.log_table({"source": list(metrics), **{
-            key: [m.get(key) for m in metrics.values()]
-            for key in ("accuracy", "accuracy_ci_low", "accuracy_ci_high", "delta_vs_real", "verdict",
-                        "delta_vs_classic", "verdict_vs_classic", "delta_vs_unfiltered", "verdict_vs_unfiltered",
-                        "acceptance_rate", "macro_f1", "rare_accuracy", "fid", "cas")}},
-            "comparison.json")
+            tracker.log_metrics(
+                {
+                    f"{source}.{k}": v
+                    for k, v in flatten(m).items()
+                    if isinstance(v, (int, float)) and not isinstance(v, bool)
+                }
+            )
+        tracker.log_table(
+            {
+                "source": list(metrics),
+                **{
+                    key: [m.get(key) for m in metrics.values()]
+                    for key in (
+                        "accuracy",
+                        "accuracy_ci_low",
+                        "accuracy_ci_high",
+                        "delta_vs_real",
+                        "verdict",
+                        "delta_vs_classic",
+                        "verdict_vs_classic",
+                        "delta_vs_unfiltered",
+                        "verdict_vs_unfiltered",
+                        "acceptance_rate",
+                        "macro_f1",
+                        "rare_accuracy",
+                        "fid",
+                        "cas",
+                    )
+                },
+            },
+            "comparison.json",
+        )
         for path in (out, accuracy_csv, quality_csv, report):
             tracker.log_artifact(path)
         tracker.log_artifact(figures_out, "figures")
@@ -237,8 +325,10 @@ def compare(params: Params, args=None) -> None:
         if "delta_vs_real" in m:
             line += f"  vs real {m['delta_vs_real']:+.4f} [{m['delta_ci_low']:+.4f}, {m['delta_ci_high']:+.4f}]: {m['verdict']}"
         if "delta_vs_classic" in m:
-            line += (f"; vs classic {m['delta_vs_classic']:+.4f} [{m['delta_vs_classic_ci_low']:+.4f}, "
-                     f"{m['delta_vs_classic_ci_high']:+.4f}]: {m['verdict_vs_classic']}")
+            line += (
+                f"; vs classic {m['delta_vs_classic']:+.4f} [{m['delta_vs_classic_ci_low']:+.4f}, "
+                f"{m['delta_vs_classic_ci_high']:+.4f}]: {m['verdict_vs_classic']}"
+            )
         print(line)
     print(f"compare: report -> {report}")
 

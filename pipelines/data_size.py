@@ -29,10 +29,17 @@ from pathlib import Path
 from evaluation.data_size_collect import DEFAULT_CSV, DEFAULT_OUT, collect
 from evaluation.data_size_figure import format_table
 from evaluation.data_size_points import DEFAULT_PARAMS, PARAM, DataSizeError, Point
-from evaluation.data_size_sizes import (check_available, parse_per_class, parse_sizes, per_class_sizes,
-                                        prepared_splits)
-from evaluation.dvc_queue import (DEFAULT_POLL_S, DEFAULT_STALL_S, Runner, check_failures, dvc_runner,
-                                  queue_experiments, start_queue, wait_for_queue)
+from evaluation.data_size_sizes import check_available, parse_per_class, parse_sizes, per_class_sizes, prepared_splits
+from evaluation.dvc_queue import (
+    DEFAULT_POLL_S,
+    DEFAULT_STALL_S,
+    Runner,
+    check_failures,
+    dvc_runner,
+    queue_experiments,
+    start_queue,
+    wait_for_queue,
+)
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -47,30 +54,49 @@ def _report(points: list[Point], figure: Path, table: Path) -> None:
 def _output_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default=DEFAULT_OUT, help=f"figure to write (default {DEFAULT_OUT})")
     parser.add_argument("--csv", default=DEFAULT_CSV, help=f"CSV of the points (default {DEFAULT_CSV})")
-    parser.add_argument("--metrics-file", default=None,
-                        help="metrics file as dvc names it (default: from params.yaml, reports/metrics.json)")
+    parser.add_argument(
+        "--metrics-file",
+        default=None,
+        help="metrics file as dvc names it (default: from params.yaml, reports/metrics.json)",
+    )
 
 
 def _main_collect(argv: list[str], runner: Runner | None) -> int:
     parser = argparse.ArgumentParser(
         prog=f"{PROG} [collect]",
         description="Test accuracy vs real training size, from the DVC experiments that vary "
-                    f"{PARAM}: one figure (one line per source, 95%% CI band, up to three panels) and a "
-                    "CSV of the points.",
+        f"{PARAM}: one figure (one line per source, 95%% CI band, up to three panels) and a "
+        "CSV of the points.",
         epilog="To queue, run and then collect the experiments in one go: "
-               f"{PROG} run --per-class 20,50,200,720 (see run --help).")
+        f"{PROG} run --per-class 20,50,200,720 (see run --help).",
+    )
     _output_options(parser)
-    parser.add_argument("--from-json", metavar="FILE",
-                        help="read a saved `dvc exp show --json` output ('-' for stdin) instead of running dvc")
-    parser.add_argument("--all-commits", action="store_true",
-                        help="also experiments based on older commits (dvc exp show --all-commits)")
-    parser.add_argument("--experiments-only", action="store_true",
-                        help="leave out the workspace and the commit itself (their reports may be of other data)")
+    parser.add_argument(
+        "--from-json",
+        metavar="FILE",
+        help="read a saved `dvc exp show --json` output ('-' for stdin) instead of running dvc",
+    )
+    parser.add_argument(
+        "--all-commits",
+        action="store_true",
+        help="also experiments based on older commits (dvc exp show --all-commits)",
+    )
+    parser.add_argument(
+        "--experiments-only",
+        action="store_true",
+        help="leave out the workspace and the commit itself (their reports may be of other data)",
+    )
     args = parser.parse_args(argv)
     try:
-        points, figure, table = collect(args.out, args.csv, from_json=args.from_json, all_commits=args.all_commits,
-                                        metrics_file=args.metrics_file, runner=runner,
-                                        experiments_only=args.experiments_only)
+        points, figure, table = collect(
+            args.out,
+            args.csv,
+            from_json=args.from_json,
+            all_commits=args.all_commits,
+            metrics_file=args.metrics_file,
+            runner=runner,
+            experiments_only=args.experiments_only,
+        )
     except DataSizeError as err:
         print(f"data_size: error: {err}", file=sys.stderr)
         return EXIT_USAGE
@@ -82,29 +108,56 @@ def _main_run(argv: list[str], runner: Runner | None) -> int:
     parser = argparse.ArgumentParser(
         prog=f"{PROG} run",
         description="Queue one DVC experiment per real training size (dvc exp run --queue -S "
-                    f"{PARAM}=...), run them (dvc queue start), wait for all of them (dvc queue status), "
-                    f"then write the figure and the CSV as `{PROG}` does.")
+        f"{PARAM}=...), run them (dvc queue start), wait for all of them (dvc queue status), "
+        f"then write the figure and the CSV as `{PROG}` does.",
+    )
     sizes = parser.add_mutually_exclusive_group(required=True)
-    sizes.add_argument("--per-class", metavar="N,N,...",
-                       help="real training images per class; times the number of classes K of the prepared "
-                            "splits (needs `dvc repro` first) gives each experiment's data.train_size")
-    sizes.add_argument("--sizes", metavar="N,N,...",
-                       help=f"{PARAM} values as given: a whole number > 1 is a count of images in total, "
-                            "a value <= 1 a fraction of the training split")
-    parser.add_argument("--jobs", "-j", type=int, default=1,
-                        help="experiments run at a time (dvc queue start -j; default 1)")
-    parser.add_argument("--set", "-S", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="another param for every experiment (dvc exp run -S), e.g. cpu_threads=1 "
-                             "with --jobs 2; repeatable")
-    parser.add_argument("--copy", "-C", action="append", default=[], metavar="PATH",
-                        help="an untracked or git-ignored path the experiments need (a dataset under data/raw), "
-                             "copied into each (dvc exp run -C); repeatable")
+    sizes.add_argument(
+        "--per-class",
+        metavar="N,N,...",
+        help="real training images per class; times the number of classes K of the prepared "
+        "splits (needs `dvc repro` first) gives each experiment's data.train_size",
+    )
+    sizes.add_argument(
+        "--sizes",
+        metavar="N,N,...",
+        help=f"{PARAM} values as given: a whole number > 1 is a count of images in total, "
+        "a value <= 1 a fraction of the training split",
+    )
+    parser.add_argument(
+        "--jobs", "-j", type=int, default=1, help="experiments run at a time (dvc queue start -j; default 1)"
+    )
+    parser.add_argument(
+        "--set",
+        "-S",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="another param for every experiment (dvc exp run -S), e.g. cpu_threads=1 with --jobs 2; repeatable",
+    )
+    parser.add_argument(
+        "--copy",
+        "-C",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="an untracked or git-ignored path the experiments need (a dataset under data/raw), "
+        "copied into each (dvc exp run -C); repeatable",
+    )
     _output_options(parser)
-    parser.add_argument("--poll-seconds", type=float, default=DEFAULT_POLL_S,
-                        help=f"seconds between two `dvc queue status` (default {DEFAULT_POLL_S:g})")
-    parser.add_argument("--stall-seconds", type=float, default=DEFAULT_STALL_S,
-                        help="give up when no worker is active for this long while experiments wait "
-                             f"(default {DEFAULT_STALL_S:g})")
+    parser.add_argument(
+        "--poll-seconds",
+        type=float,
+        default=DEFAULT_POLL_S,
+        help=f"seconds between two `dvc queue status` (default {DEFAULT_POLL_S:g})",
+    )
+    parser.add_argument(
+        "--stall-seconds",
+        type=float,
+        default=DEFAULT_STALL_S,
+        help=f"give up when no worker is active for this long while experiments wait (default {DEFAULT_STALL_S:g})",
+    )
     args = parser.parse_args(argv)
     try:
         if args.jobs < 1:
@@ -123,14 +176,18 @@ def _main_run(argv: list[str], runner: Runner | None) -> int:
         states = wait_for_queue(queued, runner, poll_s=args.poll_seconds, stall_s=args.stall_seconds)
         check_failures(queued, states)
         # the sizes just run: experiments only (the workspace's reports may be of other data)
-        points, figure, table = collect(args.out, args.csv, metrics_file=args.metrics_file, runner=runner,
-                                        experiments_only=True)
+        points, figure, table = collect(
+            args.out, args.csv, metrics_file=args.metrics_file, runner=runner, experiments_only=True
+        )
     except DataSizeError as err:
         print(f"data_size: error: {err}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print("data_size: interrupted; queued experiments keep running in the background (`dvc queue status`); "
-              f"draw the figure once they finish with `{PROG}`", file=sys.stderr)
+        print(
+            "data_size: interrupted; queued experiments keep running in the background (`dvc queue status`); "
+            f"draw the figure once they finish with `{PROG}`",
+            file=sys.stderr,
+        )
         return EXIT_INTERRUPTED
     _report(points, figure, table)
     return 0

@@ -57,6 +57,7 @@ def expanded_stages(dvc_yaml: Path, params: dict[str, Any]) -> list[Stage]:
         pairs = items.items() if isinstance(items, dict) else ((item, item) for item in items)
         body = stage["do"]
         for key, item in pairs:
+
             def fill(text: str, key: Any = key, item: Any = item) -> str:
                 return str(text).replace("${key}", str(key)).replace("${item}", str(item))
 

@@ -31,17 +31,20 @@ def evaluate(params: Params, args) -> None:
     name = args.item
     device = resolve_device(params.device)
     splits = Splits.load(splits_file(params))
-    model, _ = load_generator(generator_checkpoint(params, name), expected_model=name,
-                              expected_shape=splits.image_shape, device=device)
+    model, _ = load_generator(
+        generator_checkpoint(params, name), expected_model=name, expected_shape=splits.image_shape, device=device
+    )
     synthetic, _, _ = load_synthetic(synthetic_file(params, name))
     judge, _ = load_judge(judge_file(params), device=device)
     with Tracker(params, stage="evaluate", method=name, run_name=f"evaluate:{name}") as tracker:
         tracker.log_params({"model": name, "evaluation": params.to_dict()["evaluation"]})
         tracker.log_real_data(splits, {"val": "evaluation", "test": "evaluation"})
-        tracker.log_dataset(synthetic.images, synthetic.labels, f"synthetic:{name}", synthetic_file(params, name),
-                            "evaluation")
-        quality = method_quality(name, model, synthetic, splits, judge, quality_config(params),
-                                 device=device, progress=True)
+        tracker.log_dataset(
+            synthetic.images, synthetic.labels, f"synthetic:{name}", synthetic_file(params, name), "evaluation"
+        )
+        quality = method_quality(
+            name, model, synthetic, splits, judge, quality_config(params), device=device, progress=True
+        )
         out, folder = quality_file(params, name), stylize_dir(params, name)
         with StagedOutputs() as staged:  # the numbers and the figures, or none of them
             staged.path(out).write_text(json.dumps(quality, indent=2))

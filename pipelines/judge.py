@@ -25,8 +25,7 @@ def judge(params: Params, args=None) -> None:
     """Train the judge and write the real reference numbers."""
     splits = Splits.load(splits_file(params))
     device = resolve_device(params.device)
-    model, info = train_judge(splits, params.evaluation.judge, device, progress=True,
-                              acceleration=params.acceleration)
+    model, info = train_judge(splits, params.evaluation.judge, device, progress=True, acceleration=params.acceleration)
     reference = real_reference(splits, model, quality_config(params), device=device)
     reference["judge_val_accuracy"] = info["val_accuracy"]
     reference["judge_test_accuracy"] = info["test_accuracy"]
@@ -34,8 +33,10 @@ def judge(params: Params, args=None) -> None:
     with StagedOutputs() as staged:  # the judge and its reference numbers, or neither
         save_judge(staged.path(judge_file(params)), model, info)
         staged.path(out).write_text(json.dumps(reference, indent=2))
-    print(f"judge: val accuracy {info['val_accuracy']:.4f}, test accuracy {info['test_accuracy']:.4f} "
-          f"-> {judge_file(params)}; real reference -> {out}")
+    print(
+        f"judge: val accuracy {info['val_accuracy']:.4f}, test accuracy {info['test_accuracy']:.4f} "
+        f"-> {judge_file(params)}; real reference -> {out}"
+    )
 
 
 if __name__ == "__main__":

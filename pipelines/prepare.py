@@ -23,8 +23,10 @@ def prepare(params: Params, args=None) -> None:
     with StagedOutputs() as staged:  # the splits and the baselines' manifests, or none
         splits.save(staged.path(out))
         write_manifests(staged, params, None)  # real and classic train on the splits alone
-    print(f"prepare: {params.data.dataset} {splits.image_shape}, {splits.num_classes} classes: "
-          f"train {len(splits.train)}, val {len(splits.val)}, test {len(splits.test)} -> {out}")
+    print(
+        f"prepare: {params.data.dataset} {splits.image_shape}, {splits.num_classes} classes: "
+        f"train {len(splits.train)}, val {len(splits.val)}, test {len(splits.test)} -> {out}"
+    )
 
 
 if __name__ == "__main__":

@@ -20,12 +20,12 @@ from augment.config import MODEL_NAMES, Params
 from augment.device import resolve_device
 from augment.grids import first_of_each_class, save_grid
 from augment.labeled import Splits
+from augment.models import NoEncoder
 from augment.outputs import StagedOutputs
 from augment.paths import generator_checkpoint, sample_grid_file, splits_file, synthetic_file
-from augment.models import NoEncoder
 from augment.restyle import NOT_APPLICABLE, STYLED_KINDS, styled_set
-from augment.sources import ENCODER_MODELS, styled_name
 from augment.source_files import write_manifests
+from augment.sources import ENCODER_MODELS, styled_name
 from augment.synthetic_files import save_synthetic
 from augment.tracking import Tracker
 from pipelines.stage import run_stage
@@ -39,32 +39,49 @@ def restyle(params: Params, args) -> None:
     cfg = params.sample
     splits = Splits.load(splits_file(params))
     checkpoint = generator_checkpoint(params, name)
-    model, _ = load_generator(checkpoint, expected_model=name, expected_shape=splits.image_shape,
-                              device=resolve_device(params.device))
+    model, _ = load_generator(
+        checkpoint, expected_model=name, expected_shape=splits.image_shape, device=resolve_device(params.device)
+    )
     with Tracker(params, stage="restyle", method=name, run_name=f"restyle:{name}") as tracker:
         tracker.log_params({"model": name, "sample": params.to_dict()["sample"]})
         tracker.log_real_data(splits, {"train": "training"})
-        sets = {kind: styled_set(model, splits.train, kind, cfg.per_class, cfg.styled.noise, cfg.seed,
-                                 cfg.batch_size, progress=True) for kind in STYLED_KINDS}
+        sets = {
+            kind: styled_set(
+                model, splits.train, kind, cfg.per_class, cfg.styled.noise, cfg.seed, cfg.batch_size, progress=True
+            )
+            for kind in STYLED_KINDS
+        }
         columns = min(GRID_COLUMNS, cfg.per_class)
         with StagedOutputs() as staged:  # every file or none
             for kind, styled in sets.items():
                 out = styled_name(name, kind)
-                meta = {"model": name, "kind": kind, "seed": cfg.seed, "noise": cfg.styled.noise,
-                        "checkpoint": str(checkpoint), "sources": styled.sources.tolist()}
-                save_synthetic(staged.path(synthetic_file(params, out)), styled.images, styled.labels,
-                               splits.classes, meta)
+                meta = {
+                    "model": name,
+                    "kind": kind,
+                    "seed": cfg.seed,
+                    "noise": cfg.styled.noise,
+                    "checkpoint": str(checkpoint),
+                    "sources": styled.sources.tolist(),
+                }
+                save_synthetic(
+                    staged.path(synthetic_file(params, out)), styled.images, styled.labels, splits.classes, meta
+                )
                 rows = first_of_each_class(styled.labels, columns, splits.num_classes)
                 save_grid(styled.images[rows], staged.path(sample_grid_file(params, out)), columns)
                 write_manifests(staged, params, out)  # what train_classifier@<source> depends on
         for kind, styled in sets.items():
             out = styled_name(name, kind)
-            tracker.log_dataset(styled.images, styled.labels, f"synthetic:{out}", synthetic_file(params, out),
-                                "generated")
+            tracker.log_dataset(
+                styled.images, styled.labels, f"synthetic:{out}", synthetic_file(params, out), "generated"
+            )
             tracker.log_artifact(sample_grid_file(params, out))
-    print(f"restyle: {name}: " + "; ".join(
-        f"{kind} {len(s.labels)} images -> {synthetic_file(params, styled_name(name, kind))}"
-        for kind, s in sets.items()))
+    print(
+        f"restyle: {name}: "
+        + "; ".join(
+            f"{kind} {len(s.labels)} images -> {synthetic_file(params, styled_name(name, kind))}"
+            for kind, s in sets.items()
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -20,16 +20,22 @@ from augment.callbacks import GRID_COLUMNS
 from augment.config import MODEL_NAMES, Params
 from augment.device import resolve_device
 from augment.grids import first_of_each_class, save_grid
+from augment.labeled import Splits
 from augment.outputs import StagedOutputs
-from augment.paths import (filter_file, generator_checkpoint, sample_grid_file, sample_record, splits_file,
-                           synthetic_file)
+from augment.paths import (
+    filter_file,
+    generator_checkpoint,
+    sample_grid_file,
+    sample_record,
+    splits_file,
+    synthetic_file,
+)
 from augment.pixels import dequantize
+from augment.source_files import write_manifests
 from augment.sources import filtered_name
 from augment.synthetic import SyntheticDataset
-from augment.source_files import write_manifests
 from augment.synthetic_files import save_synthetic
 from augment.tracking import Tracker
-from augment.labeled import Splits
 from evaluation.filtering import class_thresholds, filtered_sample, load_filter
 from pipelines.stage import run_stage
 
@@ -40,25 +46,39 @@ def sample(params: Params, args) -> None:
     cfg = params.sample
     checkpoint = generator_checkpoint(params, name)
     device = resolve_device(params.device)  # auto: CUDA when present (float32 sampling either way)
-    dataset = SyntheticDataset(checkpoint, per_class=cfg.per_class, seed=cfg.seed,
-                               batch_size=cfg.batch_size, device=device)
+    dataset = SyntheticDataset(
+        checkpoint, per_class=cfg.per_class, seed=cfg.seed, batch_size=cfg.batch_size, device=device
+    )
     filter_net, _ = load_filter(filter_file(params), resolve_device(params.device))
     filtered = filtered_name(name)
     with Tracker(params, stage="sample", method=name, run_name=f"sample:{name}") as tracker:
         tracker.log_params({"model": name, "sample": params.to_dict()["sample"]})
         images, labels = dataset.tensors(progress=True)  # [N, C, H, W], [N]
         classes = dataset.classes
-        thresholds = class_thresholds(filter_net, Splits.load(splits_file(params)).val, cfg.filter.threshold,
-                                      cfg.filter.real_pass, len(classes))
-        kept = filtered_sample(dataset.model, filter_net, cfg.per_class, thresholds, cfg.seed,
-                               cfg.batch_size, cfg.filter.max_draws, progress=True)
+        thresholds = class_thresholds(
+            filter_net, Splits.load(splits_file(params)).val, cfg.filter.threshold, cfg.filter.real_pass, len(classes)
+        )
+        kept = filtered_sample(
+            dataset.model,
+            filter_net,
+            cfg.per_class,
+            thresholds,
+            cfg.seed,
+            cfg.batch_size,
+            cfg.filter.max_draws,
+            progress=True,
+        )
         record = {
-            "method": name, "per_class": cfg.per_class, "threshold": cfg.filter.threshold,
-            "real_pass": cfg.filter.real_pass, "acceptance_rate": kept.acceptance_rate,
-            "per_class_threshold": dict(zip(classes, kept.thresholds)),
-            "filled_below_threshold": dict(zip(classes, kept.filled)),
-            "per_class_acceptance": dict(zip(classes, kept.acceptance)),
-            "drawn": dict(zip(classes, kept.drawn)), "accepted": dict(zip(classes, kept.accepted)),
+            "method": name,
+            "per_class": cfg.per_class,
+            "threshold": cfg.filter.threshold,
+            "real_pass": cfg.filter.real_pass,
+            "acceptance_rate": kept.acceptance_rate,
+            "per_class_threshold": dict(zip(classes, kept.thresholds, strict=True)),
+            "filled_below_threshold": dict(zip(classes, kept.filled, strict=True)),
+            "per_class_acceptance": dict(zip(classes, kept.acceptance, strict=True)),
+            "drawn": dict(zip(classes, kept.drawn, strict=True)),
+            "accepted": dict(zip(classes, kept.accepted, strict=True)),
         }
         columns = min(GRID_COLUMNS, cfg.per_class)
         rows = first_of_each_class(labels, columns, len(classes))  # both sets run class by class
@@ -66,29 +86,47 @@ def sample(params: Params, args) -> None:
             meta = {"model": name, "seed": cfg.seed, "checkpoint": str(checkpoint)}
             save_synthetic(staged.path(synthetic_file(params, name)), images, labels, classes, meta)
             save_grid(images[rows], staged.path(sample_grid_file(params, name)), columns)
-            save_synthetic(staged.path(synthetic_file(params, filtered)), kept.images, kept.labels, classes,
-                           {**meta, "filter": str(filter_file(params)), "threshold": cfg.filter.threshold})
+            save_synthetic(
+                staged.path(synthetic_file(params, filtered)),
+                kept.images,
+                kept.labels,
+                classes,
+                {**meta, "filter": str(filter_file(params)), "threshold": cfg.filter.threshold},
+            )
             save_grid(dequantize(kept.images[rows]), staged.path(sample_grid_file(params, filtered)), columns)
             staged.path(sample_record(params, filtered)).write_text(json.dumps(record, indent=2))
             write_manifests(staged, params, name)  # what train_classifier@<source> depends on
             write_manifests(staged, params, filtered)
         tracker.log_dataset(images, labels, f"synthetic:{name}", synthetic_file(params, name), "generated")
-        tracker.log_dataset(kept.images, kept.labels, f"synthetic:{filtered}", synthetic_file(params, filtered),
-                            "generated")
-        tracker.log_metrics({"acceptance_rate": kept.acceptance_rate,
-                             **{f"acceptance_rate.class_{k}": r for k, r in enumerate(kept.acceptance)}})
-        for path in (sample_grid_file(params, name), sample_grid_file(params, filtered), sample_record(params, filtered)):
+        tracker.log_dataset(
+            kept.images, kept.labels, f"synthetic:{filtered}", synthetic_file(params, filtered), "generated"
+        )
+        tracker.log_metrics(
+            {
+                "acceptance_rate": kept.acceptance_rate,
+                **{f"acceptance_rate.class_{k}": r for k, r in enumerate(kept.acceptance)},
+            }
+        )
+        for path in (
+            sample_grid_file(params, name),
+            sample_grid_file(params, filtered),
+            sample_record(params, filtered),
+        ):
             tracker.log_artifact(path)
-    rates = ", ".join(f"{c} {r:.2f}" for c, r in zip(classes, kept.acceptance))
-    lowered = {c: t for c, t in zip(classes, kept.thresholds) if t < cfg.filter.threshold}
-    print(f"sample: {name}: {len(labels)} images -> {synthetic_file(params, name)}; filtered at "
-          f"P >= {cfg.filter.threshold}"
-          + (f" (lowered to real data's for {', '.join(f'{c} {t:.2f}' for c, t in lowered.items())})" if lowered else "")
-          + f": acceptance {kept.acceptance_rate:.3f} ({rates}) -> {synthetic_file(params, filtered)}")
-    for c, n in zip(classes, kept.filled):
+    rates = ", ".join(f"{c} {r:.2f}" for c, r in zip(classes, kept.acceptance, strict=True))
+    lowered = {c: t for c, t in zip(classes, kept.thresholds, strict=True) if t < cfg.filter.threshold}
+    print(
+        f"sample: {name}: {len(labels)} images -> {synthetic_file(params, name)}; filtered at "
+        f"P >= {cfg.filter.threshold}"
+        + (f" (lowered to real data's for {', '.join(f'{c} {t:.2f}' for c, t in lowered.items())})" if lowered else "")
+        + f": acceptance {kept.acceptance_rate:.3f} ({rates}) -> {synthetic_file(params, filtered)}"
+    )
+    for c, n in zip(classes, kept.filled, strict=True):
         if n:
-            print(f"sample: {name}: class {c}: {n} of {cfg.per_class} filtered images are the best rejected "
-                  f"candidates (sample.filter.max_draws spent); recorded in {sample_record(params, filtered)}")
+            print(
+                f"sample: {name}: class {c}: {n} of {cfg.per_class} filtered images are the best rejected "
+                f"candidates (sample.filter.max_draws spent); recorded in {sample_record(params, filtered)}"
+            )
 
 
 if __name__ == "__main__":

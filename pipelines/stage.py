@@ -47,6 +47,7 @@ def run_stage(
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
     label = f"{name}@{args.item}" if choices is not None else name
     total = time.time() - psutil.Process().create_time()  # including Python and torch start-up
-    print(f"{label}: done in {total:.1f} s ({time.perf_counter() - started:.1f} s of work), "
-          f"peak memory {peak_mb:.0f} MB")
+    print(
+        f"{label}: done in {total:.1f} s ({time.perf_counter() - started:.1f} s of work), peak memory {peak_mb:.0f} MB"
+    )
     return 0

@@ -15,17 +15,12 @@ import json
 import sys
 
 from augment.config import Params
+from augment.device import resolve_device
 from augment.labeled import Splits
 from augment.outputs import StagedOutputs, write_csv
-from augment.sources import SOURCES, parse_source
-from augment.paths import (
-    classifier_dir,
-    classifier_predictions,
-    classifier_result,
-    splits_file,
-)
-from augment.device import resolve_device
+from augment.paths import classifier_dir, classifier_predictions, classifier_result, splits_file
 from augment.source_files import synthetic_set_of
+from augment.sources import SOURCES, parse_source
 from augment.synthetic_files import load_synthetic
 from augment.tracking import Tracker
 from evaluation.classic import ClassicAugmentation
@@ -55,8 +50,14 @@ def train(params: Params, args) -> None:
     device = resolve_device(params.device)
     runs: list[ClassifierRun] = []
     with Tracker(params, stage="train_classifier", method=source, run_name=f"classifier:{source}") as tracker:
-        tracker.log_params({"source": source, "classifier": vars(cfg).copy(), "data": params.to_dict()["data"],
-                            **({"augmentation": vars(params.augmentation).copy()} if augment else {})})
+        tracker.log_params(
+            {
+                "source": source,
+                "classifier": vars(cfg).copy(),
+                "data": params.to_dict()["data"],
+                **({"augmentation": vars(params.augmentation).copy()} if augment else {}),
+            }
+        )
         tracker.log_real_data(splits, {"train": "training", "val": "validation", "test": "evaluation"})
         if synthetic is not None:
             tracker.log_dataset(synthetic.images, synthetic.labels, f"synthetic:{synthetic_name}", path, "training")
@@ -66,29 +67,61 @@ def train(params: Params, args) -> None:
         with StagedOutputs() as staged:
             for seed in cfg.seeds:
                 train_data = mix_training_data(splits.train, synthetic, cfg.synthetic_ratio, seed, cfg.synthetic_mode)
-                model, info = train_classifier(train_data, splits.val, splits.num_classes, cfg, seed,
-                                               device=device, desc=f"classifier {source} seed {seed}",
-                                               augment=augment, acceleration=params.acceleration)
+                model, info = train_classifier(
+                    train_data,
+                    splits.val,
+                    splits.num_classes,
+                    cfg,
+                    seed,
+                    device=device,
+                    desc=f"classifier {source} seed {seed}",
+                    augment=augment,
+                    acceleration=params.acceleration,
+                )
                 # The test split, once, for the final measurement.
-                result: ClassifierRun = {**evaluate(model, splits.test, splits.num_classes, device=device),
-                                         "seed": seed, "train_images": len(train_data),
-                                         "best_step": info["best_step"], "val_accuracy": info["val_accuracy"]}
+                result: ClassifierRun = {
+                    **evaluate(model, splits.test, splits.num_classes, device=device),
+                    "seed": seed,
+                    "train_images": len(train_data),
+                    "best_step": info["best_step"],
+                    "val_accuracy": info["val_accuracy"],
+                }
                 runs.append(result)
-                save_classifier(staged.path(classifier_dir(params, source) / f"seed_{seed}.pt"), model,
-                                {"source": source, "seed": seed, "classes": splits.classes})
-                tracker.log_metrics({"accuracy": result["accuracy"], "macro_f1": result["macro_f1"],
-                                     "val_accuracy": info["val_accuracy"]}, step=seed)
+                save_classifier(
+                    staged.path(classifier_dir(params, source) / f"seed_{seed}.pt"),
+                    model,
+                    {"source": source, "seed": seed, "classes": splits.classes},
+                )
+                tracker.log_metrics(
+                    {
+                        "accuracy": result["accuracy"],
+                        "macro_f1": result["macro_f1"],
+                        "val_accuracy": info["val_accuracy"],
+                    },
+                    step=seed,
+                )
                 if seed == cfg.seeds[0]:
                     _write_predictions(staged.path(classifier_predictions(params, source)), splits, model, device)
             summary = {key: summarize([r[key] for r in runs]) for key in ("accuracy", "macro_f1")}
-            report: ClassifierResult = {"source": source, "seeds": list(cfg.seeds), "summary": summary, "runs": runs,
-                      "classes": splits.classes}
+            report: ClassifierResult = {
+                "source": source,
+                "seeds": list(cfg.seeds),
+                "summary": summary,
+                "runs": runs,
+                "classes": splits.classes,
+            }
             staged.path(out).write_text(json.dumps(report, indent=2))
             figure = out.with_name(f"{source}_confusion.png")
-            confusion_figure(runs[0]["confusion_matrix"], splits.classes,
-                             f"{source}: seed {runs[0]['seed']}", staged.path(figure))
-        tracker.log_metrics({"accuracy_mean": summary["accuracy"]["mean"], "accuracy_std": summary["accuracy"]["std"],
-                             "macro_f1_mean": summary["macro_f1"]["mean"]})
+            confusion_figure(
+                runs[0]["confusion_matrix"], splits.classes, f"{source}: seed {runs[0]['seed']}", staged.path(figure)
+            )
+        tracker.log_metrics(
+            {
+                "accuracy_mean": summary["accuracy"]["mean"],
+                "accuracy_std": summary["accuracy"]["std"],
+                "macro_f1_mean": summary["macro_f1"]["mean"],
+            }
+        )
         tracker.log_artifact(out)
         tracker.log_artifact(figure)
     acc = summary["accuracy"]
@@ -98,8 +131,14 @@ def train(params: Params, args) -> None:
 def _write_predictions(path, splits: Splits, model, device) -> None:
     """(actual, predicted) class names per test image, for `dvc plots` confusion matrices."""
     predicted = predict(model, splits.test.images, device=device)
-    write_csv(path, ["actual", "predicted"], ([splits.classes[a], splits.classes[p]]
-                                              for a, p in zip(splits.test.labels.tolist(), predicted.tolist())))
+    write_csv(
+        path,
+        ["actual", "predicted"],
+        (
+            [splits.classes[a], splits.classes[p]]
+            for a, p in zip(splits.test.labels.tolist(), predicted.tolist(), strict=True)
+        ),
+    )
 
 
 if __name__ == "__main__":

@@ -21,9 +21,14 @@ from pipelines.stage import run_stage
 def train(params: Params, args=None) -> None:
     """Train the filter network on the real training split."""
     splits = Splits.load(splits_file(params))
-    model, info = train_filter(splits, params.classifier, params.sample.filter,
-                               resolve_device(params.device), progress=True,
-                               acceleration=params.acceleration)
+    model, info = train_filter(
+        splits,
+        params.classifier,
+        params.sample.filter,
+        resolve_device(params.device),
+        progress=True,
+        acceleration=params.acceleration,
+    )
     out = filter_file(params)
     with StagedOutputs() as staged:
         save_filter(staged.path(out), model, info)

@@ -20,8 +20,15 @@ def train(params: Params, args) -> None:
     cfg = params.generator(name)
     splits = Splits.load(splits_file(params))
     with Tracker(params, stage="train_generator", method=name, run_name=f"generator:{name}") as tracker:
-        tracker.log_params({"model": name, name: vars(cfg).copy(), "data": params.to_dict()["data"],
-                            "generators.seed": params.generators.seed, "train_images": len(splits.train)})
+        tracker.log_params(
+            {
+                "model": name,
+                name: vars(cfg).copy(),
+                "data": params.to_dict()["data"],
+                "generators.seed": params.generators.seed,
+                "train_images": len(splits.train),
+            }
+        )
         tracker.log_real_data(splits, {"train": "training"})
         callback = TrackingCallback(tracker, params.generators.grid_every, params.generators.seed, cfg.epochs)
         model, state, out = train_generator(params, name, splits=splits, extra_callbacks=[callback])

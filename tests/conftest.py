@@ -81,8 +81,15 @@ def copy_project(project: Path, params_overrides: dict) -> dict:
     params = merge(yaml.safe_load((project / "params.yaml").read_text()), copy.deepcopy(params_overrides))
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "AUGMENT_"))}
-    env.update(PATH=f"{Path(sys.executable).parent}:{env['PATH']}", OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1",
-               GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t", GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@t")
+    env.update(
+        PATH=f"{Path(sys.executable).parent}:{env['PATH']}",
+        OMP_NUM_THREADS="1",
+        PYTHONUNBUFFERED="1",
+        GIT_AUTHOR_NAME="t",
+        GIT_AUTHOR_EMAIL="t@t",
+        GIT_COMMITTER_NAME="t",
+        GIT_COMMITTER_EMAIL="t@t",
+    )
     for cmd in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-qm", "copy"]):
         subprocess.run(cmd, cwd=project, env=env, check=True, capture_output=True)
     return env

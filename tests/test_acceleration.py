@@ -17,13 +17,7 @@ from augment.checkpoint import load_generator
 from augment.config import AccelerationConfig, ClassifierConfig
 from augment.models import build_model
 from augment.models.layers import Decoder
-from augment.models.losses import (
-    discriminator_loss,
-    generator_loss,
-    kl_prior,
-    llike_loss,
-    reconstruction_loss,
-)
+from augment.models.losses import discriminator_loss, generator_loss, kl_prior, llike_loss, reconstruction_loss
 from augment.training import fit
 from evaluation.classifier import train_classifier
 from tests.conftest import tiny_params
@@ -46,8 +40,17 @@ def _train(tmp_path, digits, name: str, options: AccelerationConfig | None, n: i
     params = tiny_params(tmp_path)
     torch.manual_seed(0)
     model = build_model(name, params.generator(name), digits.image_shape, digits.num_classes)
-    state = fit(model, digits.train.subset(torch.arange(n)), digits.classes, epochs=1, batch_size=32, seed=0,
-                checkpoint_path=tmp_path / f"{name}.pt", progress=False, acceleration=options)
+    state = fit(
+        model,
+        digits.train.subset(torch.arange(n)),
+        digits.classes,
+        epochs=1,
+        batch_size=32,
+        seed=0,
+        checkpoint_path=tmp_path / f"{name}.pt",
+        progress=False,
+        acceleration=options,
+    )
     return model, state
 
 
@@ -134,8 +137,11 @@ def test_every_loss_computes_in_float32_from_bf16_inputs():
     x_rec = torch.rand(4, 1, 8, 8).clamp(0.01, 0.99)
     mu, logvar, logits, feats = torch.randn(4, 3), torch.randn(4, 3), torch.randn(4), torch.randn(4, 5)
     cases = [
-        (reconstruction_loss, (x_rec, x)), (kl_prior, (mu, logvar)), (llike_loss, (feats, feats.flip(0))),
-        (discriminator_loss, (logits, logits.flip(0))), (generator_loss, (logits,)),
+        (reconstruction_loss, (x_rec, x)),
+        (kl_prior, (mu, logvar)),
+        (llike_loss, (feats, feats.flip(0))),
+        (discriminator_loss, (logits, logits.flip(0))),
+        (generator_loss, (logits,)),
     ]
     for fn, args in cases:
         low = fn(*(a.bfloat16() for a in args))
@@ -162,8 +168,9 @@ def test_the_classifier_trains_with_each_option(digits, eager_compile):
     train = digits.train.subset(torch.arange(512))
 
     def run(options):
-        model, info = train_classifier(train, digits.val, digits.num_classes, cfg, seed=0, progress=False,
-                                       acceleration=options)
+        model, info = train_classifier(
+            train, digits.val, digits.num_classes, cfg, seed=0, progress=False, acceleration=options
+        )
         return model, info
 
     ref, ref_info = run(None)

@@ -50,11 +50,11 @@ from augment.config import DATASETS, MAX_SEED, MODEL_NAMES, ConfigError, DataCon
 from augment.data import load_splits
 from augment.generation import sample_images
 from augment.models import build_model
+from augment.outputs import StagedOutputs
 from augment.params_file import all_keys, apply_overrides, load_params, params_from_dict, parse_override
+from augment.source_files import write_manifests
 from augment.sources import SOURCES
 from augment.synthetic import SyntheticDataset
-from augment.outputs import StagedOutputs
-from augment.source_files import write_manifests
 from augment.synthetic_files import save_synthetic
 from evaluation.classifier_net import SmallCNN
 from evaluation.filtering import save_filter
@@ -108,8 +108,13 @@ def template(tmp_path_factory) -> Path:
     model = tiny_generator("cvae")
     labels = torch.arange(200) % 10
     with contextlib.chdir(root), StagedOutputs() as staged:  # the set and its sources' manifests
-        save_synthetic(staged.path("data/synthetic/cvae.pt"), sample_images(model, labels, seed=0), labels, CLASSES,
-                       {"model": "cvae"})
+        save_synthetic(
+            staged.path("data/synthetic/cvae.pt"),
+            sample_images(model, labels, seed=0),
+            labels,
+            CLASSES,
+            {"model": "cvae"},
+        )
         write_manifests(staged, Params(), "cvae")
         write_manifests(staged, Params(), None)
 
@@ -183,7 +188,9 @@ def _row(*args, **kwargs) -> Row:
 
 
 def write(path: str, text: str) -> Callable[[Path], None]:
-    return lambda project: (project / path).parent.mkdir(parents=True, exist_ok=True) or (project / path).write_text(text)
+    return lambda project: (
+        (project / path).parent.mkdir(parents=True, exist_ok=True) or (project / path).write_text(text)
+    )
 
 
 def params_edit(extra: dict) -> Callable[[Path], None]:
@@ -192,104 +199,310 @@ def params_edit(extra: dict) -> Callable[[Path], None]:
 
 # Case 1: params.yaml and --set -------------------------------------------------------------
 CONFIG = [
-    _row("unknown-key-set", ["train", "cvae", "--set", "generators.cvae.epoch=3"], 2,
-         ("unknown key 'generators.cvae.epoch'", "did you mean 'generators.cvae.epochs'")),
-    _row("unknown-key-file-top", ["train", "cvae"], 2, ("unknown key 'generatorz'", "did you mean 'generators'"),
-         setup=write("params.yaml", "generatorz:\n  seed: 1\n")),
-    _row("unknown-key-file-nested", ["train", "cvae"], 2, ("unknown key 'data.datset'", "did you mean 'data.dataset'"),
-         setup=write("params.yaml", "data:\n  datset: digits\n")),
-    _row("unknown-key-stage", ["cvae", "--set", "generators.cvaegan.gama=0.5"], 2,
-         "did you mean 'generators.cvaegan.gamma'", entry="train_generator"),
-    _row("section-as-value", ["train", "cvae", "--set", "generators.cvae=5"], 2,
-         ("'generators.cvae' is a section", "generators.cvae.")),
+    _row(
+        "unknown-key-set",
+        ["train", "cvae", "--set", "generators.cvae.epoch=3"],
+        2,
+        ("unknown key 'generators.cvae.epoch'", "did you mean 'generators.cvae.epochs'"),
+    ),
+    _row(
+        "unknown-key-file-top",
+        ["train", "cvae"],
+        2,
+        ("unknown key 'generatorz'", "did you mean 'generators'"),
+        setup=write("params.yaml", "generatorz:\n  seed: 1\n"),
+    ),
+    _row(
+        "unknown-key-file-nested",
+        ["train", "cvae"],
+        2,
+        ("unknown key 'data.datset'", "did you mean 'data.dataset'"),
+        setup=write("params.yaml", "data:\n  datset: digits\n"),
+    ),
+    _row(
+        "unknown-key-stage",
+        ["cvae", "--set", "generators.cvaegan.gama=0.5"],
+        2,
+        "did you mean 'generators.cvaegan.gamma'",
+        entry="train_generator",
+    ),
+    _row(
+        "section-as-value",
+        ["train", "cvae", "--set", "generators.cvae=5"],
+        2,
+        ("'generators.cvae' is a section", "generators.cvae."),
+    ),
     _row("set-without-equals", ["train", "cvae", "--set", "generators.cvae.epochs"], 2, "expected KEY=VALUE"),
-    _row("wrong-type-str-for-int", ["train", "cvae", "--set", "generators.cvae.batch_size=big"], 2,
-         "generators.cvae.batch_size: expected an integer, got 'big'"),
-    _row("wrong-type-float-for-int", ["train", "cvae"], 2, "generators.cvae.epochs: expected an integer, got 2.5",
-         setup=params_edit({"generators": {"cvae": {"epochs": 2.5}}})),
-    _row("wrong-type-bool", ["train", "cvae", "--set", "data.download=maybe"], 2,
-         "data.download: expected true or false"),
-    _row("wrong-type-list", ["real", "--set", "classifier.seeds=[0, x]"], 2, "classifier.seeds[1]: expected an integer",
-         entry="train_classifier"),
-    _row("sources-unknown-name", ["real"], 2, ("classifier.sources: unknown source 'classic+cvaegan-transfr'",
-                                                "did you mean 'classic+cvaegan-transfer'"), entry="train_classifier",
-         setup=params_edit({"classifier": {"sources": ["real", "classic", "classic+cvaegan-transfr"]}})),
-    _row("sources-cgan-restyle", ["real"], 2, "classifier.sources: cgan has no encoder", entry="train_classifier",
-         setup=params_edit({"classifier": {"sources": ["real", "classic", "cgan-transfer"]}})),
-    _row("sources-without-classic", ["--set", "classifier.sources=[real, cvae]"], 2,
-         "classifier.sources: must include 'classic'", entry="compare"),
-    _row("section-not-mapping", ["train", "cvae"], 2, "generators: expected a mapping",
-         setup=params_edit({"generators": 3})),
-    _row("epochs-0", ["train", "cvae", "--set", "generators.cvae.epochs=0"], 2,
-         "generators.cvae.epochs: must be an integer >= 1, got 0"),
-    _row("batch-size-0", ["train", "cgan", "--set", "generators.cgan.batch_size=0"], 2,
-         "generators.cgan.batch_size: must be an integer >= 1, got 0"),
-    _row("latent-dim-0", ["train", "cvaegan", "--set", "generators.cvaegan.latent_dim=-4"], 2,
-         "generators.cvaegan.latent_dim: must be an integer >= 1, got -4"),
-    _row("d-steps-0-cgan", ["train", "cgan", "--set", "generators.cgan.d_steps=0"], 2,
-         "generators.cgan.d_steps: must be an integer >= 1, got 0"),
-    _row("d-steps-0-cvaegan-file", ["cvaegan"], 2, "generators.cvaegan.d_steps: must be an integer >= 1",
-         entry="train_generator", setup=params_edit({"generators": {"cvaegan": {"d_steps": 0}}})),
-    _row("gamma-negative", ["train", "cvaegan", "--set", "generators.cvaegan.gamma=-0.5"], 2,
-         "generators.cvaegan.gamma: must be a number >= 0, got -0.5"),
-    _row("synthetic-ratio-negative", ["cvae", "--set", "classifier.synthetic_ratio=-1"], 2,
-         "classifier.synthetic_ratio: must be a number >= 0, got -1.0", entry="train_classifier"),
-    _row("lr-nan", ["train", "cvae", "--set", "generators.cvae.lr=.nan"], 2,
-         "generators.cvae.lr: expected a finite number, got nan"),
-    _row("train-size-inf", ["train", "cvae", "--set", "data.train_size=.inf"], 2,
-         "data.train_size: expected a finite number, got inf"),
-    _row("seed-too-large", ["train", "cvae", "--set", f"generators.seed={2**64}"], 2,
-         ("generators.seed: must be an integer in [0, 4294967295]",)),
-    _row("sample-seed-negative", ["sample", "cvae", "-n", "10", "--set", "sample.seed=-1"], 2,
-         "sample.seed: must be an integer in [0, 4294967295], got -1"),
-    _row("train-size-too-large-train", ["train", "cvae", "--set", "data.train_size=100000"], 2,
-         ("data.train_size: asks for 100000 training images but only", "are available")),
-    _row("train-size-too-large-prepare", ["--set", "data.train_size=5000"], 2,
-         ("data.train_size: asks for 5000 training images but only",), entry="prepare",
-         setup=lambda p: (p / "data/splits/splits.pt").unlink()),
+    _row(
+        "wrong-type-str-for-int",
+        ["train", "cvae", "--set", "generators.cvae.batch_size=big"],
+        2,
+        "generators.cvae.batch_size: expected an integer, got 'big'",
+    ),
+    _row(
+        "wrong-type-float-for-int",
+        ["train", "cvae"],
+        2,
+        "generators.cvae.epochs: expected an integer, got 2.5",
+        setup=params_edit({"generators": {"cvae": {"epochs": 2.5}}}),
+    ),
+    _row(
+        "wrong-type-bool", ["train", "cvae", "--set", "data.download=maybe"], 2, "data.download: expected true or false"
+    ),
+    _row(
+        "wrong-type-list",
+        ["real", "--set", "classifier.seeds=[0, x]"],
+        2,
+        "classifier.seeds[1]: expected an integer",
+        entry="train_classifier",
+    ),
+    _row(
+        "sources-unknown-name",
+        ["real"],
+        2,
+        ("classifier.sources: unknown source 'classic+cvaegan-transfr'", "did you mean 'classic+cvaegan-transfer'"),
+        entry="train_classifier",
+        setup=params_edit({"classifier": {"sources": ["real", "classic", "classic+cvaegan-transfr"]}}),
+    ),
+    _row(
+        "sources-cgan-restyle",
+        ["real"],
+        2,
+        "classifier.sources: cgan has no encoder",
+        entry="train_classifier",
+        setup=params_edit({"classifier": {"sources": ["real", "classic", "cgan-transfer"]}}),
+    ),
+    _row(
+        "sources-without-classic",
+        ["--set", "classifier.sources=[real, cvae]"],
+        2,
+        "classifier.sources: must include 'classic'",
+        entry="compare",
+    ),
+    _row(
+        "section-not-mapping",
+        ["train", "cvae"],
+        2,
+        "generators: expected a mapping",
+        setup=params_edit({"generators": 3}),
+    ),
+    _row(
+        "epochs-0",
+        ["train", "cvae", "--set", "generators.cvae.epochs=0"],
+        2,
+        "generators.cvae.epochs: must be an integer >= 1, got 0",
+    ),
+    _row(
+        "batch-size-0",
+        ["train", "cgan", "--set", "generators.cgan.batch_size=0"],
+        2,
+        "generators.cgan.batch_size: must be an integer >= 1, got 0",
+    ),
+    _row(
+        "latent-dim-0",
+        ["train", "cvaegan", "--set", "generators.cvaegan.latent_dim=-4"],
+        2,
+        "generators.cvaegan.latent_dim: must be an integer >= 1, got -4",
+    ),
+    _row(
+        "d-steps-0-cgan",
+        ["train", "cgan", "--set", "generators.cgan.d_steps=0"],
+        2,
+        "generators.cgan.d_steps: must be an integer >= 1, got 0",
+    ),
+    _row(
+        "d-steps-0-cvaegan-file",
+        ["cvaegan"],
+        2,
+        "generators.cvaegan.d_steps: must be an integer >= 1",
+        entry="train_generator",
+        setup=params_edit({"generators": {"cvaegan": {"d_steps": 0}}}),
+    ),
+    _row(
+        "gamma-negative",
+        ["train", "cvaegan", "--set", "generators.cvaegan.gamma=-0.5"],
+        2,
+        "generators.cvaegan.gamma: must be a number >= 0, got -0.5",
+    ),
+    _row(
+        "synthetic-ratio-negative",
+        ["cvae", "--set", "classifier.synthetic_ratio=-1"],
+        2,
+        "classifier.synthetic_ratio: must be a number >= 0, got -1.0",
+        entry="train_classifier",
+    ),
+    _row(
+        "lr-nan",
+        ["train", "cvae", "--set", "generators.cvae.lr=.nan"],
+        2,
+        "generators.cvae.lr: expected a finite number, got nan",
+    ),
+    _row(
+        "train-size-inf",
+        ["train", "cvae", "--set", "data.train_size=.inf"],
+        2,
+        "data.train_size: expected a finite number, got inf",
+    ),
+    _row(
+        "seed-too-large",
+        ["train", "cvae", "--set", f"generators.seed={2**64}"],
+        2,
+        ("generators.seed: must be an integer in [0, 4294967295]",),
+    ),
+    _row(
+        "sample-seed-negative",
+        ["sample", "cvae", "-n", "10", "--set", "sample.seed=-1"],
+        2,
+        "sample.seed: must be an integer in [0, 4294967295], got -1",
+    ),
+    _row(
+        "train-size-too-large-train",
+        ["train", "cvae", "--set", "data.train_size=100000"],
+        2,
+        ("data.train_size: asks for 100000 training images but only", "are available"),
+    ),
+    _row(
+        "train-size-too-large-prepare",
+        ["--set", "data.train_size=5000"],
+        2,
+        ("data.train_size: asks for 5000 training images but only",),
+        entry="prepare",
+        setup=lambda p: (p / "data/splits/splits.pt").unlink(),
+    ),
     _row("train-size-fractional-count", ["--set", "data.train_size=150.5"], 2, "whole number", entry="prepare"),
-    _row("unknown-model-train", ["train", "gan"], 2,
-         ("invalid choice: 'gan'", "'cvae', 'cgan', 'cvaegan'", "see augment train --help")),
+    _row(
+        "unknown-model-train",
+        ["train", "gan"],
+        2,
+        ("invalid choice: 'gan'", "'cvae', 'cgan', 'cvaegan'", "see augment train --help"),
+    ),
     _row("unknown-model-sample", ["sample", "gan", "-n", "10"], 2, ("unknown model 'gan'", "cvae, cgan, cvaegan")),
-    _row("unknown-model-stage", ["gan"], 2, ("invalid choice: 'gan'", "'cvae', 'cgan', 'cvaegan'"),
-         entry="train_generator", subprocess=True),
-    _row("unknown-source-stage", ["gan"], 2, "'real', 'classic', 'cvae', 'cgan', 'cvaegan', 'classic+cvae'",
-         entry="train_classifier"),
-    _row("augmentation-scale-reversed", ["classic", "--set", "augmentation.scale_min=1.2"], 2,
-         "augmentation.scale_min: must be <= augmentation.scale_max (1.05), got 1.2", entry="train_classifier"),
-    _row("augmentation-degrees-negative", ["classic", "--set", "augmentation.degrees=-5"], 2,
-         "augmentation.degrees: must be a number of degrees in [0, 180], got -5.0", entry="train_classifier"),
-    _row("augmentation-erasing-above-1", ["classic+cvae", "--set", "augmentation.erasing=1.5"], 2,
-         "augmentation.erasing: must be a probability in [0, 1], got 1.5", entry="train_classifier"),
-    _row("synthetic-mode-unknown", ["cvae", "--set", "classifier.synthetic_mode=all"], 2,
-         "classifier.synthetic_mode: must be one of: ratio, top_up, got 'all'", entry="train_classifier"),
+    _row(
+        "unknown-model-stage",
+        ["gan"],
+        2,
+        ("invalid choice: 'gan'", "'cvae', 'cgan', 'cvaegan'"),
+        entry="train_generator",
+        subprocess=True,
+    ),
+    _row(
+        "unknown-source-stage",
+        ["gan"],
+        2,
+        "'real', 'classic', 'cvae', 'cgan', 'cvaegan', 'classic+cvae'",
+        entry="train_classifier",
+    ),
+    _row(
+        "augmentation-scale-reversed",
+        ["classic", "--set", "augmentation.scale_min=1.2"],
+        2,
+        "augmentation.scale_min: must be <= augmentation.scale_max (1.05), got 1.2",
+        entry="train_classifier",
+    ),
+    _row(
+        "augmentation-degrees-negative",
+        ["classic", "--set", "augmentation.degrees=-5"],
+        2,
+        "augmentation.degrees: must be a number of degrees in [0, 180], got -5.0",
+        entry="train_classifier",
+    ),
+    _row(
+        "augmentation-erasing-above-1",
+        ["classic+cvae", "--set", "augmentation.erasing=1.5"],
+        2,
+        "augmentation.erasing: must be a probability in [0, 1], got 1.5",
+        entry="train_classifier",
+    ),
+    _row(
+        "synthetic-mode-unknown",
+        ["cvae", "--set", "classifier.synthetic_mode=all"],
+        2,
+        "classifier.synthetic_mode: must be one of: ratio, top_up, got 'all'",
+        entry="train_classifier",
+    ),
     _row("nproc-0", ["train", "cvae", "--nproc", "0"], 2, "--nproc: must be an integer >= 1, got 0"),
-    _row("precision-fp16", ["train", "cvae", "--set", "acceleration.precision=fp16"], 2,
-         "acceleration.precision: must be one of: fp32, tf32, bf16, got 'fp16'"),
-    _row("compile-not-a-bool", ["cvae", "--set", "acceleration.compile=yes please"], 2,
-         "acceleration.compile: expected true or false, got 'yes please'", entry="train_classifier"),
-    _row("filter-threshold-above-1", ["cvae", "--set", "sample.filter.threshold=1.5"], 2,
-         "sample.filter.threshold: must be a probability in [0, 1], got 1.5", entry="sample"),
-    _row("imbalance-repeated-class", ["--set", "data.imbalance.classes=[1, 1]"], 2,
-         "data.imbalance.classes: must be a list of distinct class indices >= 0, got [1, 1]", entry="prepare"),
-    _row("imbalance-keep-0", ["--set", "data.imbalance.keep=0"], 2,
-         "data.imbalance.keep: must be a number in (0, 1], got 0.0", entry="prepare"),
-    _row("imbalance-class-not-in-data", ["--set", "data.imbalance.classes=[3, 12]"], 2,
-         ("data.imbalance.classes: class index 12 does not exist", "classes 0..9"), entry="prepare",
-         setup=lambda p: (p / "data/splits/splits.pt").unlink()),
-    _row("unknown-dataset", ["train", "cvae", "--set", "data.dataset=cifar10"], 2,
-         "data.dataset: must be one of: digits, mnist, fashion-mnist, kmnist, emnist, imagefolder, got 'cifar10'"),
+    _row(
+        "precision-fp16",
+        ["train", "cvae", "--set", "acceleration.precision=fp16"],
+        2,
+        "acceleration.precision: must be one of: fp32, tf32, bf16, got 'fp16'",
+    ),
+    _row(
+        "compile-not-a-bool",
+        ["cvae", "--set", "acceleration.compile=yes please"],
+        2,
+        "acceleration.compile: expected true or false, got 'yes please'",
+        entry="train_classifier",
+    ),
+    _row(
+        "filter-threshold-above-1",
+        ["cvae", "--set", "sample.filter.threshold=1.5"],
+        2,
+        "sample.filter.threshold: must be a probability in [0, 1], got 1.5",
+        entry="sample",
+    ),
+    _row(
+        "imbalance-repeated-class",
+        ["--set", "data.imbalance.classes=[1, 1]"],
+        2,
+        "data.imbalance.classes: must be a list of distinct class indices >= 0, got [1, 1]",
+        entry="prepare",
+    ),
+    _row(
+        "imbalance-keep-0",
+        ["--set", "data.imbalance.keep=0"],
+        2,
+        "data.imbalance.keep: must be a number in (0, 1], got 0.0",
+        entry="prepare",
+    ),
+    _row(
+        "imbalance-class-not-in-data",
+        ["--set", "data.imbalance.classes=[3, 12]"],
+        2,
+        ("data.imbalance.classes: class index 12 does not exist", "classes 0..9"),
+        entry="prepare",
+        setup=lambda p: (p / "data/splits/splits.pt").unlink(),
+    ),
+    _row(
+        "unknown-dataset",
+        ["train", "cvae", "--set", "data.dataset=cifar10"],
+        2,
+        "data.dataset: must be one of: digits, mnist, fashion-mnist, kmnist, emnist, imagefolder, got 'cifar10'",
+    ),
     _row("unknown-device", ["--set", "device=tpu"], 2, "device: must be one of: auto, cpu, cuda", entry="prepare"),
-    _row("cuda-without-gpu", ["train", "cvae", "--set", "device=cuda", "--no-progress"], 2,
-         "no CUDA device is available"),
-    _row("malformed-yaml", ["train", "cvae"], 2, ("params.yaml: malformed YAML",),
-         setup=write("params.yaml", "data: [unclosed\ngenerators:\n  seed: 1\n"), subprocess=True),
-    _row("malformed-yaml-stage", [], 2, "params.yaml: malformed YAML", entry="prepare",
-         setup=write("params.yaml", "data:\n\tdataset: digits\n")),
-    _row("top-level-not-mapping", ["train", "cvae"], 2, "expected a mapping at the top level",
-         setup=write("params.yaml", "- 1\n- 2\n")),
-    _row("binary-params-file", ["train", "cvae"], 2, "params.yaml: not a text file",
-         setup=lambda p: (p / "params.yaml").write_bytes(b"\xff\xfe\x00data")),
+    _row(
+        "cuda-without-gpu", ["train", "cvae", "--set", "device=cuda", "--no-progress"], 2, "no CUDA device is available"
+    ),
+    _row(
+        "malformed-yaml",
+        ["train", "cvae"],
+        2,
+        ("params.yaml: malformed YAML",),
+        setup=write("params.yaml", "data: [unclosed\ngenerators:\n  seed: 1\n"),
+        subprocess=True,
+    ),
+    _row(
+        "malformed-yaml-stage",
+        [],
+        2,
+        "params.yaml: malformed YAML",
+        entry="prepare",
+        setup=write("params.yaml", "data:\n\tdataset: digits\n"),
+    ),
+    _row(
+        "top-level-not-mapping",
+        ["train", "cvae"],
+        2,
+        "expected a mapping at the top level",
+        setup=write("params.yaml", "- 1\n- 2\n"),
+    ),
+    _row(
+        "binary-params-file",
+        ["train", "cvae"],
+        2,
+        "params.yaml: not a text file",
+        setup=lambda p: (p / "params.yaml").write_bytes(b"\xff\xfe\x00data"),
+    ),
     _row("params-file-missing", ["train", "cvae", "--params", "nope.yaml"], 2, "params file not found: nope.yaml"),
     _row("bad-cli-number", ["sample", "cvae", "-n", "many"], 2, "argument -n/--num-samples: invalid int value: 'many'"),
 ]
@@ -308,8 +521,18 @@ class Payload:
 
 def evil_checkpoint(path: str) -> Callable[[Path], None]:
     def setup(project: Path) -> None:
-        torch.save({"format_version": 1, "model": "cvae", "config": {}, "image_shape": [1, 8, 8],
-                    "classes": CLASSES, "state_dict": Payload(project.parent / "pwned")}, project / path)
+        torch.save(
+            {
+                "format_version": 1,
+                "model": "cvae",
+                "config": {},
+                "image_shape": [1, 8, 8],
+                "classes": CLASSES,
+                "state_dict": Payload(project.parent / "pwned"),
+            },
+            project / path,
+        )
+
     return setup
 
 
@@ -321,21 +544,24 @@ def truncated(path: str) -> Callable[[Path], None]:
     def setup(project: Path) -> None:
         data = (project / path).read_bytes()
         (project / path).write_bytes(data[: len(data) // 2])
+
     return setup
 
 
 def flipped_byte(path: str) -> Callable[[Path], None]:
     """One byte of the weights changed: the zip still opens and torch would load it."""
+
     def setup(project: Path) -> None:
         file = project / path
 
         with zipfile.ZipFile(file) as archive:
             info = next(i for i in archive.infolist() if "/data/" in i.filename and i.file_size > 64)
         data = bytearray(file.read_bytes())
-        name_length, extra_length = struct.unpack("<HH", data[info.header_offset + 26:info.header_offset + 30])
+        name_length, extra_length = struct.unpack("<HH", data[info.header_offset + 26 : info.header_offset + 30])
         start = info.header_offset + 30 + name_length + extra_length  # the record's bytes
         data[start + info.file_size // 2] ^= 0xFF
         file.write_bytes(bytes(data))
+
     return setup
 
 
@@ -345,10 +571,16 @@ def checkpoint_of(path: str, name: str, shape=(1, 8, 8), training: bool = False,
         extra = None
         if training:
             optimizers = model.make_optimizers()
-            extra = {"epoch": 1, "seed": 0, "history": [{"loss": 1.0}],
-                     "optimizers": {k: o.state_dict() for k, o in optimizers.items()},
-                     "rng_state": torch.get_rng_state(), "cuda_rng_state": []}
+            extra = {
+                "epoch": 1,
+                "seed": 0,
+                "history": [{"loss": 1.0}],
+                "optimizers": {k: o.state_dict() for k, o in optimizers.items()},
+                "rng_state": torch.get_rng_state(),
+                "cuda_rng_state": [],
+            }
         save_generator(project / path, model, CLASSES, extra)
+
     return setup
 
 
@@ -357,6 +589,7 @@ def edited_checkpoint(path: str, edit: Callable[[dict], None]) -> Callable[[Path
         payload = torch.load(project / path, weights_only=True)
         edit(payload)
         torch.save(payload, project / path)
+
     return setup
 
 
@@ -393,73 +626,218 @@ def _damaged_training(project: Path) -> None:
 
 
 CHECKPOINTS = [
-    _row("pickled-code-info", ["info", CKPT], 2, (CKPT, "refused to load", "objects other than weights"),
-         setup=evil_checkpoint(CKPT), check=no_marker, subprocess=True),
-    _row("pickled-code-sample", ["sample", "cvae", "-n", "10", "--out", "s.pt"], 2, (CKPT, "refused to load"),
-         setup=evil_checkpoint(CKPT), check=no_marker),
-    _row("pickled-code-resume", ["train", "cvae", "--resume", "--no-progress"], 2, (CKPT, "refused to load"),
-         setup=evil_checkpoint(CKPT), check=no_marker),
-    _row("pickled-code-stage", ["cvae"], 2, (CKPT, "refused to load"), entry="evaluate",
-         setup=evil_checkpoint(CKPT), check=no_marker),
+    _row(
+        "pickled-code-info",
+        ["info", CKPT],
+        2,
+        (CKPT, "refused to load", "objects other than weights"),
+        setup=evil_checkpoint(CKPT),
+        check=no_marker,
+        subprocess=True,
+    ),
+    _row(
+        "pickled-code-sample",
+        ["sample", "cvae", "-n", "10", "--out", "s.pt"],
+        2,
+        (CKPT, "refused to load"),
+        setup=evil_checkpoint(CKPT),
+        check=no_marker,
+    ),
+    _row(
+        "pickled-code-resume",
+        ["train", "cvae", "--resume", "--no-progress"],
+        2,
+        (CKPT, "refused to load"),
+        setup=evil_checkpoint(CKPT),
+        check=no_marker,
+    ),
+    _row(
+        "pickled-code-stage",
+        ["cvae"],
+        2,
+        (CKPT, "refused to load"),
+        entry="evaluate",
+        setup=evil_checkpoint(CKPT),
+        check=no_marker,
+    ),
     _row("truncated-info", ["info", CKPT], 2, (CKPT, "truncated or corrupt"), setup=truncated(CKPT)),
-    _row("truncated-sample-stage", ["cvae"], 2, (CKPT, "truncated or corrupt"), entry="sample",
-         setup=truncated(CKPT)),
-    _row("corrupt-weights-byte", ["sample", "cvae", "-n", "10"], 2, (CKPT, "truncated or corrupt", "CRC"),
-         setup=flipped_byte(CKPT)),
+    _row("truncated-sample-stage", ["cvae"], 2, (CKPT, "truncated or corrupt"), entry="sample", setup=truncated(CKPT)),
+    _row(
+        "corrupt-weights-byte",
+        ["sample", "cvae", "-n", "10"],
+        2,
+        (CKPT, "truncated or corrupt", "CRC"),
+        setup=flipped_byte(CKPT),
+    ),
     _row("not-a-torch-file", ["info", CKPT], 2, (CKPT, "truncated or corrupt"), setup=write(CKPT, "hello\n")),
     _row("empty-file", ["info", CKPT], 2, (CKPT, "truncated or corrupt"), setup=write(CKPT, "")),
     _row("folder-as-checkpoint", ["info", "models"], 2, "models: not a file"),
     _row("missing-info", ["info", "nope.pt"], 2, "checkpoint not found: nope.pt"),
-    _row("other-kind-sample", ["sample", "cvae", "-n", "10"], 2, (CKPT, "holds a 'cgan' model, expected 'cvae'"),
-         setup=checkpoint_of(CKPT, "cgan")),
-    _row("other-kind-stage", ["cvae"], 2, (CKPT, "holds a 'cgan' model, expected 'cvae'"), entry="evaluate",
-         setup=checkpoint_of(CKPT, "cgan")),
-    _row("other-kind-resume", ["train", "cvae", "--resume", "--no-progress"], 2,
-         ("--resume", CKPT, "holds a 'cgan' model"), setup=checkpoint_of(CKPT, "cgan", training=True)),
-    _row("other-shape-stage", ["cvae"], 2, (CKPT, "shape (1, 28, 28), expected (1, 8, 8)"), entry="evaluate",
-         setup=checkpoint_of(CKPT, "cvae", shape=(1, 28, 28))),
-    _row("other-shape-resume", ["train", "cvae", "--resume", "--no-progress"], 2,
-         ("--resume", CKPT, "(1, 28, 28)", "(1, 8, 8)"), setup=checkpoint_of(CKPT, "cvae", shape=(1, 28, 28), training=True)),
-    _row("other-config-resume", ["train", "cvae", "--resume", "--no-progress"], 2,
-         ("--resume", CKPT, "latent_dim=6", "latent_dim=4", "only epochs, lr, beta1, beta2 may change"),
-         setup=checkpoint_of(CKPT, "cvae", training=True, latent_dim=6)),
-    _row("other-classes-resume", ["train", "cvae", "--resume", "--no-progress"], 2,
-         ("--resume", CKPT, "other classes"), setup=_other_classes),
-    _row("no-training-state-resume", ["train", "cvae", "--resume", "--no-progress"], 2,
-         ("--resume", CKPT, "no training state"), setup=_no_training),
-    _row("damaged-training-state", ["train", "cvae", "--resume", "--no-progress"], 2,
-         ("--resume", CKPT, "damaged training state"), setup=_damaged_training),
-    _row("newer-format", ["info", CKPT], 2, (CKPT, "format version 2 is newer", "upgrade augment"),
-         setup=edited_checkpoint(CKPT, _set("format_version", 2))),
-    _row("newer-format-sample", ["sample", "cvae", "-n", "10"], 2, (CKPT, "format version 2 is newer"),
-         setup=edited_checkpoint(CKPT, _set("format_version", 2))),
-    _row("not-a-generator", ["info", CKPT], 2, (CKPT, "not an augment generator checkpoint"),
-         setup=lambda p: torch.save({"weights": torch.zeros(2)}, p / CKPT)),
-    _row("unknown-model-in-file", ["info", CKPT], 2, (CKPT, "unknown model 'vae'", "cvae, cgan, cvaegan"),
-         setup=edited_checkpoint(CKPT, _set("model", "vae"))),
-    _row("bad-image-shape-field", ["sample", CKPT, "-n", "10"], 2, (CKPT, "image_shape must be [C, H, W]"),
-         setup=edited_checkpoint(CKPT, _set("image_shape", "8x8"))),
-    _row("huge-config-in-file", ["sample", "cvae", "-n", "10"], 2, (CKPT, "weights do not fit a 'cvae' model"),
-         setup=edited_checkpoint(CKPT, _config("width", 10**6))),
-    _row("bad-config-value-in-file", ["sample", "cvae", "-n", "10"], 2, (CKPT, "bad cvae config", "latent_dim"),
-         setup=edited_checkpoint(CKPT, _config("latent_dim", -1))),
-    _row("unknown-config-key-in-file", ["sample", "cvae", "-n", "10"], 2, (CKPT, "bad cvae config", "depth"),
-         setup=edited_checkpoint(CKPT, _config("depth", 3))),
+    _row(
+        "other-kind-sample",
+        ["sample", "cvae", "-n", "10"],
+        2,
+        (CKPT, "holds a 'cgan' model, expected 'cvae'"),
+        setup=checkpoint_of(CKPT, "cgan"),
+    ),
+    _row(
+        "other-kind-stage",
+        ["cvae"],
+        2,
+        (CKPT, "holds a 'cgan' model, expected 'cvae'"),
+        entry="evaluate",
+        setup=checkpoint_of(CKPT, "cgan"),
+    ),
+    _row(
+        "other-kind-resume",
+        ["train", "cvae", "--resume", "--no-progress"],
+        2,
+        ("--resume", CKPT, "holds a 'cgan' model"),
+        setup=checkpoint_of(CKPT, "cgan", training=True),
+    ),
+    _row(
+        "other-shape-stage",
+        ["cvae"],
+        2,
+        (CKPT, "shape (1, 28, 28), expected (1, 8, 8)"),
+        entry="evaluate",
+        setup=checkpoint_of(CKPT, "cvae", shape=(1, 28, 28)),
+    ),
+    _row(
+        "other-shape-resume",
+        ["train", "cvae", "--resume", "--no-progress"],
+        2,
+        ("--resume", CKPT, "(1, 28, 28)", "(1, 8, 8)"),
+        setup=checkpoint_of(CKPT, "cvae", shape=(1, 28, 28), training=True),
+    ),
+    _row(
+        "other-config-resume",
+        ["train", "cvae", "--resume", "--no-progress"],
+        2,
+        ("--resume", CKPT, "latent_dim=6", "latent_dim=4", "only epochs, lr, beta1, beta2 may change"),
+        setup=checkpoint_of(CKPT, "cvae", training=True, latent_dim=6),
+    ),
+    _row(
+        "other-classes-resume",
+        ["train", "cvae", "--resume", "--no-progress"],
+        2,
+        ("--resume", CKPT, "other classes"),
+        setup=_other_classes,
+    ),
+    _row(
+        "no-training-state-resume",
+        ["train", "cvae", "--resume", "--no-progress"],
+        2,
+        ("--resume", CKPT, "no training state"),
+        setup=_no_training,
+    ),
+    _row(
+        "damaged-training-state",
+        ["train", "cvae", "--resume", "--no-progress"],
+        2,
+        ("--resume", CKPT, "damaged training state"),
+        setup=_damaged_training,
+    ),
+    _row(
+        "newer-format",
+        ["info", CKPT],
+        2,
+        (CKPT, "format version 2 is newer", "upgrade augment"),
+        setup=edited_checkpoint(CKPT, _set("format_version", 2)),
+    ),
+    _row(
+        "newer-format-sample",
+        ["sample", "cvae", "-n", "10"],
+        2,
+        (CKPT, "format version 2 is newer"),
+        setup=edited_checkpoint(CKPT, _set("format_version", 2)),
+    ),
+    _row(
+        "not-a-generator",
+        ["info", CKPT],
+        2,
+        (CKPT, "not an augment generator checkpoint"),
+        setup=lambda p: torch.save({"weights": torch.zeros(2)}, p / CKPT),
+    ),
+    _row(
+        "unknown-model-in-file",
+        ["info", CKPT],
+        2,
+        (CKPT, "unknown model 'vae'", "cvae, cgan, cvaegan"),
+        setup=edited_checkpoint(CKPT, _set("model", "vae")),
+    ),
+    _row(
+        "bad-image-shape-field",
+        ["sample", CKPT, "-n", "10"],
+        2,
+        (CKPT, "image_shape must be [C, H, W]"),
+        setup=edited_checkpoint(CKPT, _set("image_shape", "8x8")),
+    ),
+    _row(
+        "huge-config-in-file",
+        ["sample", "cvae", "-n", "10"],
+        2,
+        (CKPT, "weights do not fit a 'cvae' model"),
+        setup=edited_checkpoint(CKPT, _config("width", 10**6)),
+    ),
+    _row(
+        "bad-config-value-in-file",
+        ["sample", "cvae", "-n", "10"],
+        2,
+        (CKPT, "bad cvae config", "latent_dim"),
+        setup=edited_checkpoint(CKPT, _config("latent_dim", -1)),
+    ),
+    _row(
+        "unknown-config-key-in-file",
+        ["sample", "cvae", "-n", "10"],
+        2,
+        (CKPT, "bad cvae config", "depth"),
+        setup=edited_checkpoint(CKPT, _config("depth", 3)),
+    ),
     # the CVAE-GAN's warm start (generators.cvaegan.init_from: cvae) reads the CVAE's checkpoint
-    _row("warm-start-missing-cvae", WARM, 2, ("generators.cvaegan.init_from: cvae", CKPT, "train it first"),
-         setup=lambda p: (p / CKPT).unlink()),
-    _row("warm-start-other-kind", WARM, 2, (CKPT, "holds a 'cgan' model, expected 'cvae'"),
-         setup=checkpoint_of(CKPT, "cgan")),
-    _row("warm-start-other-shape", WARM, 2, ("init_from: cvae", CKPT, "(1, 28, 28)", "(1, 8, 8)"),
-         setup=checkpoint_of(CKPT, "cvae", shape=(1, 28, 28))),
-    _row("warm-start-other-classes", WARM, 2, ("init_from: cvae", CKPT, "other classes"),
-         setup=_other_classes),
-    _row("warm-start-other-latent", WARM, 2, ("init_from: cvae", CKPT, "latent_dim=6", "must agree"),
-         setup=checkpoint_of(CKPT, "cvae", latent_dim=6)),
-    _row("warm-start-other-upsampling-stage", ["cvaegan"], 2, ("init_from: cvae", CKPT, "upsample='nearest'"),
-         entry="train_generator", setup=lambda p: (checkpoint_of(CKPT, "cvae", upsample="nearest")(p),
-                                                  edit_params(p, {"generators": {"cvaegan": {"init_from": "cvae"}}}))),
+    _row(
+        "warm-start-missing-cvae",
+        WARM,
+        2,
+        ("generators.cvaegan.init_from: cvae", CKPT, "train it first"),
+        setup=lambda p: (p / CKPT).unlink(),
+    ),
+    _row(
+        "warm-start-other-kind",
+        WARM,
+        2,
+        (CKPT, "holds a 'cgan' model, expected 'cvae'"),
+        setup=checkpoint_of(CKPT, "cgan"),
+    ),
+    _row(
+        "warm-start-other-shape",
+        WARM,
+        2,
+        ("init_from: cvae", CKPT, "(1, 28, 28)", "(1, 8, 8)"),
+        setup=checkpoint_of(CKPT, "cvae", shape=(1, 28, 28)),
+    ),
+    _row("warm-start-other-classes", WARM, 2, ("init_from: cvae", CKPT, "other classes"), setup=_other_classes),
+    _row(
+        "warm-start-other-latent",
+        WARM,
+        2,
+        ("init_from: cvae", CKPT, "latent_dim=6", "must agree"),
+        setup=checkpoint_of(CKPT, "cvae", latent_dim=6),
+    ),
+    _row(
+        "warm-start-other-upsampling-stage",
+        ["cvaegan"],
+        2,
+        ("init_from: cvae", CKPT, "upsample='nearest'"),
+        entry="train_generator",
+        setup=lambda p: (
+            checkpoint_of(CKPT, "cvae", upsample="nearest")(p),
+            edit_params(p, {"generators": {"cvaegan": {"init_from": "cvae"}}}),
+        ),
+    ),
 ]
+
+
 # Case 3: data ------------------------------------------------------------------------------
 def mnist_files(corrupt: str | None = None) -> Callable[[Path], None]:
     def setup(project: Path) -> None:
@@ -467,6 +845,7 @@ def mnist_files(corrupt: str | None = None) -> Callable[[Path], None]:
         if corrupt:
             bad = project / "data/raw/MNIST/raw" / corrupt
             bad.write_bytes(bad.read_bytes()[:100])
+
     return setup
 
 
@@ -490,6 +869,7 @@ def image_folder(classes: dict[str, int], broken: str | None = None) -> Callable
                 write_png(project / "data/raw" / name / f"{i}.png", "L", (8, 8), 40 * i % 255)
         if broken:
             (project / "data/raw" / broken).write_bytes(b"\x89PNG\r\n\x1a\n this is not an image")
+
     return setup
 
 
@@ -497,57 +877,172 @@ MNIST = ["--set", "data.dataset=mnist"]
 FOLDER = ["--set", "data.dataset=imagefolder", "--set", "data.image_size=8"]
 RAW = "data/raw/MNIST/raw"
 DATA = [
-    _row("mnist-missing", ["train", "cvae", *MNIST], 2,
-         (f"{RAW}/train-images-idx3-ubyte(.gz)", f"{RAW}/t10k-labels-idx1-ubyte(.gz)", "data.download: true",
-          f"copy the files (uncompressed or .gz) into {RAW}/")),
-    _row("mnist-missing-stage", MNIST, 2, (f"{RAW}/train-images-idx3-ubyte(.gz)", "data.download: true"),
-         entry="prepare", setup=lambda p: (p / "data/splits/splits.pt").unlink(), subprocess=True),
-    _row("mnist-no-network", ["train", "cvae", *MNIST, "--set", "data.download=true"], 2,
-         (f"{RAW}/train-images-idx3-ubyte(.gz)", "download failed", "no network"), setup=no_network),
-    _row("mnist-one-file-missing", ["train", "cvae", *MNIST], 2, f"{RAW}/t10k-labels-idx1-ubyte(.gz)",
-         setup=lambda p: (mnist_files()(p), (p / RAW / "t10k-labels-idx1-ubyte").unlink())),
-    _row("mnist-corrupt-idx", ["train", "cvae", *MNIST], 2,
-         (f"{RAW}/t10k-images-idx3-ubyte: not a valid IDX file", "replace it with a good copy"),
-         setup=mnist_files(corrupt="t10k-images-idx3-ubyte")),
-    _row("mnist-corrupt-idx-stage", MNIST, 2, f"{RAW}/train-images-idx3-ubyte: not a valid IDX file",
-         entry="prepare", setup=mnist_files(corrupt="train-images-idx3-ubyte")),
-    _row("imagefolder-missing", ["train", "cvae", *FOLDER, "--set", "data.root=nowhere"], 2,
-         ("data.root: image folder not found: nowhere", "<root>/<class name>/<image>")),
-    _row("imagefolder-no-images", ["train", "cvae", *FOLDER], 2, ("data/raw: no images found",),
-         setup=lambda p: (p / "data/raw/cats").mkdir(parents=True)),
-    _row("imagefolder-one-class", FOLDER, 2, ("data/raw: found only the class 'cats'", "at least 2 classes"),
-         entry="prepare", setup=image_folder({"cats": 6})),
-    _row("imagefolder-unreadable-file", ["train", "cvae", *FOLDER], 2,
-         ("data/raw/dogs/broken.png: cannot read this image", "fix or remove the file"),
-         setup=image_folder({"cats": 6, "dogs": 6}, broken="dogs/broken.png")),
-    _row("imagefolder-class-without-images", FOLDER, 2, "no images found", entry="prepare",
-         setup=lambda p: (image_folder({"cats": 6, "dogs": 6})(p), (p / "data/raw/emus").mkdir())),
-    _row("splits-missing-stage", ["cvae"], 2, ("splits file not found: data/splits/splits.pt", "prepare"),
-         entry="train_generator", setup=lambda p: (p / "data/splits/splits.pt").unlink()),
-    _row("splits-corrupt-stage", ["real"], 2, ("data/splits/splits.pt: not a readable splits file",),
-         entry="train_classifier", setup=write("data/splits/splits.pt", "garbage")),
-    _row("synthetic-missing-stage", ["cgan"], 2, ("data/sources/cgan.json: not found", "dvc repro sample@cgan"),
-         entry="train_classifier"),
-    _row("synthetic-changed-since-manifest", ["cvae"], 2,
-         ("data/sources/cvae.json: data/synthetic/cvae.pt has changed since the manifest was written",
-          "dvc repro sample@cvae"), entry="train_classifier",
-         setup=lambda p: save_synthetic(p / "data/synthetic/cvae.pt", torch.zeros(10, 1, 8, 8),
-                                        torch.arange(10), CLASSES)),
-    _row("synthetic-deleted-after-manifest", ["classic+cvae"], 2,
-         ("data/sources/classic+cvae.json: its set data/synthetic/cvae.pt is missing", "dvc repro sample@cvae"),
-         entry="train_classifier", setup=lambda p: (p / "data/synthetic/cvae.pt").unlink()),
-    _row("manifest-of-another-source", ["classic+cvae"], 2,
-         ("data/sources/classic+cvae.json: not the manifest of source 'classic+cvae'",), entry="train_classifier",
-         setup=lambda p: shutil.copy(p / "data/sources/cvae.json", p / "data/sources/classic+cvae.json")),
-    _row("splits-missing-train-filter", [], 2, ("splits file not found: data/splits/splits.pt", "prepare"),
-         entry="train_filter", setup=lambda p: (p / "data/splits/splits.pt").unlink()),
-    _row("filtered-synthetic-missing-stage", ["cvaegan-filtered"], 2,
-         ("data/sources/cvaegan-filtered.json: not found", "dvc repro sample@cvaegan"), entry="train_classifier"),
-    _row("combined-synthetic-missing-stage", ["classic+cgan"], 2,
-         ("data/sources/classic+cgan.json: not found", "dvc repro sample@cgan"), entry="train_classifier"),
-    _row("restyle-set-missing-stage", ["classic+cvaegan-transfer"], 2,
-         ("data/sources/classic+cvaegan-transfer.json: not found", "dvc repro restyle@cvaegan"),
-         entry="train_classifier"),
+    _row(
+        "mnist-missing",
+        ["train", "cvae", *MNIST],
+        2,
+        (
+            f"{RAW}/train-images-idx3-ubyte(.gz)",
+            f"{RAW}/t10k-labels-idx1-ubyte(.gz)",
+            "data.download: true",
+            f"copy the files (uncompressed or .gz) into {RAW}/",
+        ),
+    ),
+    _row(
+        "mnist-missing-stage",
+        MNIST,
+        2,
+        (f"{RAW}/train-images-idx3-ubyte(.gz)", "data.download: true"),
+        entry="prepare",
+        setup=lambda p: (p / "data/splits/splits.pt").unlink(),
+        subprocess=True,
+    ),
+    _row(
+        "mnist-no-network",
+        ["train", "cvae", *MNIST, "--set", "data.download=true"],
+        2,
+        (f"{RAW}/train-images-idx3-ubyte(.gz)", "download failed", "no network"),
+        setup=no_network,
+    ),
+    _row(
+        "mnist-one-file-missing",
+        ["train", "cvae", *MNIST],
+        2,
+        f"{RAW}/t10k-labels-idx1-ubyte(.gz)",
+        setup=lambda p: (mnist_files()(p), (p / RAW / "t10k-labels-idx1-ubyte").unlink()),
+    ),
+    _row(
+        "mnist-corrupt-idx",
+        ["train", "cvae", *MNIST],
+        2,
+        (f"{RAW}/t10k-images-idx3-ubyte: not a valid IDX file", "replace it with a good copy"),
+        setup=mnist_files(corrupt="t10k-images-idx3-ubyte"),
+    ),
+    _row(
+        "mnist-corrupt-idx-stage",
+        MNIST,
+        2,
+        f"{RAW}/train-images-idx3-ubyte: not a valid IDX file",
+        entry="prepare",
+        setup=mnist_files(corrupt="train-images-idx3-ubyte"),
+    ),
+    _row(
+        "imagefolder-missing",
+        ["train", "cvae", *FOLDER, "--set", "data.root=nowhere"],
+        2,
+        ("data.root: image folder not found: nowhere", "<root>/<class name>/<image>"),
+    ),
+    _row(
+        "imagefolder-no-images",
+        ["train", "cvae", *FOLDER],
+        2,
+        ("data/raw: no images found",),
+        setup=lambda p: (p / "data/raw/cats").mkdir(parents=True),
+    ),
+    _row(
+        "imagefolder-one-class",
+        FOLDER,
+        2,
+        ("data/raw: found only the class 'cats'", "at least 2 classes"),
+        entry="prepare",
+        setup=image_folder({"cats": 6}),
+    ),
+    _row(
+        "imagefolder-unreadable-file",
+        ["train", "cvae", *FOLDER],
+        2,
+        ("data/raw/dogs/broken.png: cannot read this image", "fix or remove the file"),
+        setup=image_folder({"cats": 6, "dogs": 6}, broken="dogs/broken.png"),
+    ),
+    _row(
+        "imagefolder-class-without-images",
+        FOLDER,
+        2,
+        "no images found",
+        entry="prepare",
+        setup=lambda p: (image_folder({"cats": 6, "dogs": 6})(p), (p / "data/raw/emus").mkdir()),
+    ),
+    _row(
+        "splits-missing-stage",
+        ["cvae"],
+        2,
+        ("splits file not found: data/splits/splits.pt", "prepare"),
+        entry="train_generator",
+        setup=lambda p: (p / "data/splits/splits.pt").unlink(),
+    ),
+    _row(
+        "splits-corrupt-stage",
+        ["real"],
+        2,
+        ("data/splits/splits.pt: not a readable splits file",),
+        entry="train_classifier",
+        setup=write("data/splits/splits.pt", "garbage"),
+    ),
+    _row(
+        "synthetic-missing-stage",
+        ["cgan"],
+        2,
+        ("data/sources/cgan.json: not found", "dvc repro sample@cgan"),
+        entry="train_classifier",
+    ),
+    _row(
+        "synthetic-changed-since-manifest",
+        ["cvae"],
+        2,
+        (
+            "data/sources/cvae.json: data/synthetic/cvae.pt has changed since the manifest was written",
+            "dvc repro sample@cvae",
+        ),
+        entry="train_classifier",
+        setup=lambda p: save_synthetic(
+            p / "data/synthetic/cvae.pt", torch.zeros(10, 1, 8, 8), torch.arange(10), CLASSES
+        ),
+    ),
+    _row(
+        "synthetic-deleted-after-manifest",
+        ["classic+cvae"],
+        2,
+        ("data/sources/classic+cvae.json: its set data/synthetic/cvae.pt is missing", "dvc repro sample@cvae"),
+        entry="train_classifier",
+        setup=lambda p: (p / "data/synthetic/cvae.pt").unlink(),
+    ),
+    _row(
+        "manifest-of-another-source",
+        ["classic+cvae"],
+        2,
+        ("data/sources/classic+cvae.json: not the manifest of source 'classic+cvae'",),
+        entry="train_classifier",
+        setup=lambda p: shutil.copy(p / "data/sources/cvae.json", p / "data/sources/classic+cvae.json"),
+    ),
+    _row(
+        "splits-missing-train-filter",
+        [],
+        2,
+        ("splits file not found: data/splits/splits.pt", "prepare"),
+        entry="train_filter",
+        setup=lambda p: (p / "data/splits/splits.pt").unlink(),
+    ),
+    _row(
+        "filtered-synthetic-missing-stage",
+        ["cvaegan-filtered"],
+        2,
+        ("data/sources/cvaegan-filtered.json: not found", "dvc repro sample@cvaegan"),
+        entry="train_classifier",
+    ),
+    _row(
+        "combined-synthetic-missing-stage",
+        ["classic+cgan"],
+        2,
+        ("data/sources/classic+cgan.json: not found", "dvc repro sample@cgan"),
+        entry="train_classifier",
+    ),
+    _row(
+        "restyle-set-missing-stage",
+        ["classic+cvaegan-transfer"],
+        2,
+        ("data/sources/classic+cvaegan-transfer.json: not found", "dvc repro restyle@cvaegan"),
+        entry="train_classifier",
+    ),
 ]
 
 
@@ -564,32 +1059,67 @@ def _kept_good(project: Path) -> None:
 
 HUGE_LR = ["--set", "generators.cvae.lr=1e6", "--set", "generators.cvae.epochs=3"]
 DIVERGENCE = [
-    _row("huge-lr-fresh", ["train", "cvae", "--no-progress", *HUGE_LR], 1,
-         ("cvae: non-finite loss at epoch 1, step", "lower the learning rate", "no checkpoint was written"),
-         setup=lambda p: (p / CKPT).unlink()),
-    _row("huge-lr-resume-keeps-last-good", ["train", "cvae", "--no-progress", "--resume", *HUGE_LR], 1,
-         ("cvae: non-finite loss at epoch 2, step", "the checkpoint of epoch 1 is kept: models/generators/cvae.pt"),
-         setup=_good_epoch, check=_kept_good),
-    _row("huge-lr-cvaegan", ["train", "cvaegan", "--no-progress", "--set", "generators.cvaegan.lr=1e6"], 1,
-         ("cvaegan: non-finite loss at epoch 1, step",), setup=lambda p: (p / "models/generators/cvaegan.pt").unlink()),
+    _row(
+        "huge-lr-fresh",
+        ["train", "cvae", "--no-progress", *HUGE_LR],
+        1,
+        ("cvae: non-finite loss at epoch 1, step", "lower the learning rate", "no checkpoint was written"),
+        setup=lambda p: (p / CKPT).unlink(),
+    ),
+    _row(
+        "huge-lr-resume-keeps-last-good",
+        ["train", "cvae", "--no-progress", "--resume", *HUGE_LR],
+        1,
+        ("cvae: non-finite loss at epoch 2, step", "the checkpoint of epoch 1 is kept: models/generators/cvae.pt"),
+        setup=_good_epoch,
+        check=_kept_good,
+    ),
+    _row(
+        "huge-lr-cvaegan",
+        ["train", "cvaegan", "--no-progress", "--set", "generators.cvaegan.lr=1e6"],
+        1,
+        ("cvaegan: non-finite loss at epoch 1, step",),
+        setup=lambda p: (p / "models/generators/cvaegan.pt").unlink(),
+    ),
 ]
 
 
 # Case 7: SyntheticDataset through `augment sample` (the Python API rows are in SYNTHETIC_API) --
 SYNTHETIC_CLI = [
-    _row("sample-missing-checkpoint", ["sample", "cgan", "-n", "10"], 2,
-         ("no checkpoint at models/generators/cgan.pt", "augment train cgan", "dvc repro"),
-         setup=lambda p: (p / "models/generators/cgan.pt").unlink()),
+    _row(
+        "sample-missing-checkpoint",
+        ["sample", "cgan", "-n", "10"],
+        2,
+        ("no checkpoint at models/generators/cgan.pt", "augment train cgan", "dvc repro"),
+        setup=lambda p: (p / "models/generators/cgan.pt").unlink(),
+    ),
     _row("sample-missing-path", ["sample", "elsewhere/g.pt", "-n", "10"], 2, "no checkpoint at elsewhere/g.pt"),
     _row("sample-negative-n", ["sample", "cvae", "-n", "-5"], 2, "-n: must be an integer >= 1, got -5"),
     _row("sample-negative-seed", ["sample", "cvae", "-n", "5", "--seed", "-2"], 2, "--seed: must be an integer >= 0"),
-    _row("sample-stage-missing-checkpoint", ["cgan"], 2,
-         ("no checkpoint at models/generators/cgan.pt", "augment train cgan", "dvc repro"),
-         entry="sample", setup=lambda p: (p / "models/generators/cgan.pt").unlink()),
-    _row("sample-stage-missing-filter", ["cvae"], 2, "models/classifiers/filter.pt", entry="sample",
-         setup=lambda p: (p / "models/classifiers/filter.pt").unlink()),
-    _row("sample-stage-judge-as-filter", ["cvae"], 2, ("not a filter network", "train_filter"), entry="sample",
-         setup=lambda p: shutil.copy(p / "models/classifiers/judge.pt", p / "models/classifiers/filter.pt")),
+    _row(
+        "sample-stage-missing-checkpoint",
+        ["cgan"],
+        2,
+        ("no checkpoint at models/generators/cgan.pt", "augment train cgan", "dvc repro"),
+        entry="sample",
+        setup=lambda p: (p / "models/generators/cgan.pt").unlink(),
+    ),
+    _row(
+        "sample-stage-missing-filter",
+        ["cvae"],
+        2,
+        "models/classifiers/filter.pt",
+        entry="sample",
+        setup=lambda p: (p / "models/classifiers/filter.pt").unlink(),
+    ),
+    _row(
+        "sample-stage-judge-as-filter",
+        ["cvae"],
+        2,
+        ("not a filter network", "train_filter"),
+        entry="sample",
+        setup=lambda p: shutil.copy(p / "models/classifiers/judge.pt", p / "models/classifiers/filter.pt"),
+    ),
     # (a filter that rejects everything no longer stops the stage: tests/test_bar.py, the fill)
     _row("restyle-stage-cgan", ["cgan"], 2, ("cgan has no encoder", "do not apply"), entry="restyle"),
 ]
@@ -622,6 +1152,7 @@ def _epoch_1_intact(project: Path) -> None:
 
 def _grid_fails(project: Path) -> None:
     """The grid cannot be written after the dataset was: neither file may stay."""
+
     def broken(*args, **kwargs):
         raise OSError(5, "Input/output error")
 
@@ -632,10 +1163,12 @@ def _grid_fails(project: Path) -> None:
 
 def patch(module: str, name: str, replacement) -> Callable[[Path], None]:
     """Replace ``module.name`` for the duration of one row."""
+
     def setup(project: Path) -> None:
         mp = pytest.MonkeyPatch()
         mp.setattr(importlib.import_module(module), name, replacement)
         _UNDO.append(mp)
+
     return setup
 
 
@@ -651,6 +1184,7 @@ def ctrl_c_on_second_call(function):
         if len(calls) == 2:
             raise KeyboardInterrupt
         return function(*args, **kwargs)
+
     return wrapper
 
 
@@ -662,27 +1196,71 @@ def _compare_inputs_untracked(project: Path) -> None:
 from evaluation.classifier_net import save_classifier as _save_classifier  # noqa: E402
 
 OUTPUTS = [
-    _row("train-classifier-fails-after-weights", ["real"], 2, "No space left on device", entry="train_classifier",
-         setup=patch("pipelines.train_classifier", "confusion_figure", disk_full)),
-    _row("train-classifier-ctrl-c-after-first-seed", ["real"], 130, "train_classifier: interrupted: no output was written",
-         entry="train_classifier",
-         setup=patch("pipelines.train_classifier", "save_classifier", ctrl_c_on_second_call(_save_classifier))),
-    _row("compare-fails-half-way", [], 2, "reports/samples/cvae.png", entry="compare",
-         setup=_compare_inputs_untracked),
-    _row("judge-fails-after-training", [], 2, "No space left on device", entry="judge",
-         setup=patch("pipelines.judge", "save_judge", disk_full)),
-    _row("sample-out-is-folder", ["sample", "cvae", "-n", "10", "--out", "models"], 2,
-         "--out models is a folder; give a file path"),
-    _row("sample-out-parent-is-file", ["sample", "cvae", "-n", "10", "--out", "params.yaml/s.pt"], 2,
-         "params.yaml is a file, not a folder"),
-    _row("sample-grid-bad-format", ["sample", "cvae", "-n", "10", "--out", "s.pt", "--grid", "g.xyz"], 2,
-         ("--grid g.xyz: unknown image format '.xyz'",)),
-    _row("sample-grid-write-fails", ["sample", "cvae", "-n", "10", "--out", "s.pt", "--grid", "g.png", "--no-progress"], 2,
-         "Input/output error", setup=_grid_fails),
-    _row("train-out-is-folder", ["train", "cvae", "--no-progress", "--out", "models"], 2,
-         "checkpoint models is a folder; give a file path"),
-    _row("disk-full-during-save", ["train", "cvae", "--no-progress"], 2, "No space left on device",
-         setup=_fail_on_second_save, unchanged=False, check=_epoch_1_intact),
+    _row(
+        "train-classifier-fails-after-weights",
+        ["real"],
+        2,
+        "No space left on device",
+        entry="train_classifier",
+        setup=patch("pipelines.train_classifier", "confusion_figure", disk_full),
+    ),
+    _row(
+        "train-classifier-ctrl-c-after-first-seed",
+        ["real"],
+        130,
+        "train_classifier: interrupted: no output was written",
+        entry="train_classifier",
+        setup=patch("pipelines.train_classifier", "save_classifier", ctrl_c_on_second_call(_save_classifier)),
+    ),
+    _row("compare-fails-half-way", [], 2, "reports/samples/cvae.png", entry="compare", setup=_compare_inputs_untracked),
+    _row(
+        "judge-fails-after-training",
+        [],
+        2,
+        "No space left on device",
+        entry="judge",
+        setup=patch("pipelines.judge", "save_judge", disk_full),
+    ),
+    _row(
+        "sample-out-is-folder",
+        ["sample", "cvae", "-n", "10", "--out", "models"],
+        2,
+        "--out models is a folder; give a file path",
+    ),
+    _row(
+        "sample-out-parent-is-file",
+        ["sample", "cvae", "-n", "10", "--out", "params.yaml/s.pt"],
+        2,
+        "params.yaml is a file, not a folder",
+    ),
+    _row(
+        "sample-grid-bad-format",
+        ["sample", "cvae", "-n", "10", "--out", "s.pt", "--grid", "g.xyz"],
+        2,
+        ("--grid g.xyz: unknown image format '.xyz'",),
+    ),
+    _row(
+        "sample-grid-write-fails",
+        ["sample", "cvae", "-n", "10", "--out", "s.pt", "--grid", "g.png", "--no-progress"],
+        2,
+        "Input/output error",
+        setup=_grid_fails,
+    ),
+    _row(
+        "train-out-is-folder",
+        ["train", "cvae", "--no-progress", "--out", "models"],
+        2,
+        "checkpoint models is a folder; give a file path",
+    ),
+    _row(
+        "disk-full-during-save",
+        ["train", "cvae", "--no-progress"],
+        2,
+        "No space left on device",
+        setup=_fail_on_second_save,
+        unchanged=False,
+        check=_epoch_1_intact,
+    ),
 ]
 
 
@@ -707,8 +1285,9 @@ def compare_inputs(project: Path) -> None:
     for source in SOURCES:
         write(f"reports/classifiers/{source}.json", json.dumps({"runs": runs}))(project)
     for name in (*MODEL_NAMES, "real"):
-        write(f"reports/quality/{name}.json",
-              json.dumps({**{k: 0.5 for k in QUALITY_KEYS}, "judge_test_accuracy": 0.9}))(project)
+        write(
+            f"reports/quality/{name}.json", json.dumps({**{k: 0.5 for k in QUALITY_KEYS}, "judge_test_accuracy": 0.9})
+        )(project)
     for name in MODEL_NAMES:
         write(f"reports/samples/{name}-filtered.json", json.dumps({"acceptance_rate": 0.5}))(project)
 
@@ -716,29 +1295,84 @@ def compare_inputs(project: Path) -> None:
 HTTP = ("MLflow tracking server unreachable at http://127.0.0.1:", "tracking.enabled: false")
 SQLITE = ("MLflow tracking database folder is not writable", "uri sqlite:///")
 TRACKING = [
-    _row("http-unreachable-train-generator", ["cvae"], 2, HTTP, entry="train_generator", setup=tracking_on,
-         env=http_closed, subprocess=True),
+    _row(
+        "http-unreachable-train-generator",
+        ["cvae"],
+        2,
+        HTTP,
+        entry="train_generator",
+        setup=tracking_on,
+        env=http_closed,
+        subprocess=True,
+    ),
     _row("http-unreachable-sample", ["cvae"], 2, HTTP, entry="sample", setup=tracking_on, env=http_closed),
-    _row("http-unreachable-train-classifier", ["real"], 2, HTTP, entry="train_classifier", setup=tracking_on,
-         env=http_closed),
+    _row(
+        "http-unreachable-train-classifier",
+        ["real"],
+        2,
+        HTTP,
+        entry="train_classifier",
+        setup=tracking_on,
+        env=http_closed,
+    ),
     _row("http-unreachable-evaluate", ["cvae"], 2, HTTP, entry="evaluate", setup=tracking_on, env=http_closed),
     _row("http-unreachable-compare", [], 2, HTTP, entry="compare", setup=compare_inputs, env=http_closed),
-    _row("sqlite-unwritable-train-generator", ["cgan"], 2, SQLITE, entry="train_generator", setup=tracking_on,
-         env=sqlite_unwritable),
-    _row("sqlite-unwritable-train-classifier", ["real"], 2, SQLITE, entry="train_classifier", setup=tracking_on,
-         env=sqlite_unwritable),
+    _row(
+        "sqlite-unwritable-train-generator",
+        ["cgan"],
+        2,
+        SQLITE,
+        entry="train_generator",
+        setup=tracking_on,
+        env=sqlite_unwritable,
+    ),
+    _row(
+        "sqlite-unwritable-train-classifier",
+        ["real"],
+        2,
+        SQLITE,
+        entry="train_classifier",
+        setup=tracking_on,
+        env=sqlite_unwritable,
+    ),
     _row("sqlite-unwritable-compare", [], 2, SQLITE, entry="compare", setup=compare_inputs, env=sqlite_unwritable),
-    _row("sqlite-folder-missing", ["cvae"], 2, ("MLflow tracking database folder does not exist", "nowhere"),
-         entry="sample", setup=tracking_on, env=lambda p: {"MLFLOW_TRACKING_URI": f"sqlite:///{p}/nowhere/m.db"}),
-    _row("sqlite-not-a-database", ["cvae"], 2, ("MLflow tracking database", "not-a-db.db", "is unreadable"),
-         entry="train_generator", setup=lambda p: (tracking_on(p), write("not-a-db.db", "x" * 200)(p)),
-         env=lambda p: {"MLFLOW_TRACKING_URI": f"sqlite:///{p}/not-a-db.db"}),
-    _row("tracking-uri-from-params", ["cvae", "--set", "tracking.uri=http://127.0.0.1:9"], 2,
-         "unreachable at http://127.0.0.1:9", entry="train_generator", setup=tracking_on),
+    _row(
+        "sqlite-folder-missing",
+        ["cvae"],
+        2,
+        ("MLflow tracking database folder does not exist", "nowhere"),
+        entry="sample",
+        setup=tracking_on,
+        env=lambda p: {"MLFLOW_TRACKING_URI": f"sqlite:///{p}/nowhere/m.db"},
+    ),
+    _row(
+        "sqlite-not-a-database",
+        ["cvae"],
+        2,
+        ("MLflow tracking database", "not-a-db.db", "is unreadable"),
+        entry="train_generator",
+        setup=lambda p: (tracking_on(p), write("not-a-db.db", "x" * 200)(p)),
+        env=lambda p: {"MLFLOW_TRACKING_URI": f"sqlite:///{p}/not-a-db.db"},
+    ),
+    _row(
+        "tracking-uri-from-params",
+        ["cvae", "--set", "tracking.uri=http://127.0.0.1:9"],
+        2,
+        "unreachable at http://127.0.0.1:9",
+        entry="train_generator",
+        setup=tracking_on,
+    ),
 ]
 
-TABLE = {"config": CONFIG, "checkpoint": CHECKPOINTS, "data": DATA, "divergence": DIVERGENCE,
-         "synthetic": SYNTHETIC_CLI, "outputs": OUTPUTS, "tracking": TRACKING}
+TABLE = {
+    "config": CONFIG,
+    "checkpoint": CHECKPOINTS,
+    "data": DATA,
+    "divergence": DIVERGENCE,
+    "synthetic": SYNTHETIC_CLI,
+    "outputs": OUTPUTS,
+    "tracking": TRACKING,
+}
 ROWS = [pytest.param(row, id=f"{category}-{row.id}") for category, rows in TABLE.items() for row in rows]
 
 STAGES = {  # stage -> (module, body, choices)
@@ -763,8 +1397,9 @@ def run_row(row: Row, project: Path, capsys) -> tuple[int, str]:
         module = "augment.cli" if row.entry == "augment" else STAGES[row.entry][0]
         env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONWARNINGS": "ignore"}
         env.update(row.env(project) if row.env else {})
-        result = subprocess.run([sys.executable, "-m", module, *row.argv], cwd=project, env=env,
-                                capture_output=True, text=True, timeout=120)
+        result = subprocess.run(
+            [sys.executable, "-m", module, *row.argv], cwd=project, env=env, capture_output=True, text=True, timeout=120
+        )
         return result.returncode, result.stderr
     if row.env:
         for key, value in row.env(project).items():
@@ -813,8 +1448,12 @@ def test_bad_input_ends_in_one_line_and_leaves_no_partial_output(row: Row, proje
 # Case 7: SyntheticDataset, the Python entry point ------------------------------------------
 SYNTHETIC_API = [
     ("unknown-model", dict(model="gan"), ValueError, ("unknown model 'gan'", "cvae, cgan, cvaegan")),
-    ("missing-checkpoint", dict(model="cgan", root="nowhere"), FileNotFoundError,
-     ("no checkpoint at nowhere/cgan.pt", "augment train cgan", "dvc repro")),
+    (
+        "missing-checkpoint",
+        dict(model="cgan", root="nowhere"),
+        FileNotFoundError,
+        ("no checkpoint at nowhere/cgan.pt", "augment train cgan", "dvc repro"),
+    ),
     ("label-outside-classes", dict(labels=[0, 3, 10]), ValueError, ("labels: values must be in [0, 10)", "index 2")),
     ("negative-label", dict(labels=[-1]), ValueError, "labels: values must be in [0, 10)"),
     ("negative-num-samples", dict(num_samples=-1), ValueError, "num_samples: must be an integer >= 0, got -1"),
@@ -857,10 +1496,20 @@ def test_synthetic_dataset_index_out_of_range_is_an_index_error(project, index):
 # --------------------------------------------------------------------------------------------
 
 INT_KEYS = [f"generators.{m}.{k}" for m in MODEL_NAMES for k in ("epochs", "batch_size", "latent_dim", "width")]
-INT_KEYS += ["generators.cgan.d_steps", "generators.cvaegan.d_steps", "sample.per_class", "classifier.steps",
-             "classifier.batch_size", "evaluation.judge.steps"]
-NON_NEGATIVE_KEYS = ["generators.cvaegan.gamma", "classifier.synthetic_ratio", "generators.cvae.kl_weight",
-                     "generators.cvaegan.kl_weight"]
+INT_KEYS += [
+    "generators.cgan.d_steps",
+    "generators.cvaegan.d_steps",
+    "sample.per_class",
+    "classifier.steps",
+    "classifier.batch_size",
+    "evaluation.judge.steps",
+]
+NON_NEGATIVE_KEYS = [
+    "generators.cvaegan.gamma",
+    "classifier.synthetic_ratio",
+    "generators.cvae.kl_weight",
+    "generators.cvaegan.kl_weight",
+]
 POSITIVE_FLOAT_KEYS = [f"generators.{m}.lr" for m in MODEL_NAMES] + ["classifier.lr", "data.train_size"]
 SEED_KEYS = ["data.seed", "generators.seed", "sample.seed", "evaluation.seed", "evaluation.judge.seed"]
 VALID = set(all_keys())
@@ -884,9 +1533,11 @@ def test_valid_int_values_round_trip_through_set_text(key, value):
 
 
 @PROPERTY
-@given(key=st.sampled_from(NON_NEGATIVE_KEYS + POSITIVE_FLOAT_KEYS),
-       value=st.floats(min_value=1e-12, max_value=1e6, allow_nan=False, allow_infinity=False),
-       style=st.sampled_from(["repr", "e"]))
+@given(
+    key=st.sampled_from(NON_NEGATIVE_KEYS + POSITIVE_FLOAT_KEYS),
+    value=st.floats(min_value=1e-12, max_value=1e6, allow_nan=False, allow_infinity=False),
+    style=st.sampled_from(["repr", "e"]),
+)
 def test_valid_float_values_round_trip_through_set_text(key, value, style):
     if key == "data.train_size" and value > 1:
         value = float(int(value))  # counts must be whole numbers (checked when the data loads)
@@ -917,8 +1568,7 @@ def test_seeds_out_of_range_are_rejected(key, value):
 
 
 @PROPERTY
-@given(key=st.sampled_from(NON_NEGATIVE_KEYS),
-       value=st.floats(max_value=-1e-12, allow_nan=False, allow_infinity=False))
+@given(key=st.sampled_from(NON_NEGATIVE_KEYS), value=st.floats(max_value=-1e-12, allow_nan=False, allow_infinity=False))
 def test_negative_weights_are_rejected(key, value):
     with pytest.raises(ConfigError, match=f"^{key}: must be a number >= 0"):
         _load(key, value)
@@ -932,9 +1582,15 @@ def test_floats_for_int_keys_are_rejected(key, value):
 
 
 @PROPERTY
-@given(key=st.sampled_from(INT_KEYS + NON_NEGATIVE_KEYS + POSITIVE_FLOAT_KEYS),
-       value=st.one_of(st.booleans(), st.text(max_size=5).filter(lambda s: not _is_number(s)), st.none(),
-                       st.lists(st.integers(), max_size=2)))
+@given(
+    key=st.sampled_from(INT_KEYS + NON_NEGATIVE_KEYS + POSITIVE_FLOAT_KEYS),
+    value=st.one_of(
+        st.booleans(),
+        st.text(max_size=5).filter(lambda s: not _is_number(s)),
+        st.none(),
+        st.lists(st.integers(), max_size=2),
+    ),
+)
 def test_wrong_types_for_numbers_are_rejected(key, value):
     with pytest.raises(ConfigError, match=f"^{key}: expected an? "):
         _load(key, value)
@@ -949,8 +1605,10 @@ def _is_number(text: str) -> bool:
 
 
 @PROPERTY
-@given(key=st.sampled_from(NON_NEGATIVE_KEYS + POSITIVE_FLOAT_KEYS),
-       value=st.sampled_from([float("nan"), float("inf"), float("-inf")]))
+@given(
+    key=st.sampled_from(NON_NEGATIVE_KEYS + POSITIVE_FLOAT_KEYS),
+    value=st.sampled_from([float("nan"), float("inf"), float("-inf")]),
+)
 def test_non_finite_numbers_are_rejected(key, value):
     with pytest.raises(ConfigError, match=f"^{key}: expected a finite number"):
         _load(key, value)
@@ -960,8 +1618,10 @@ NAME = st.from_regex(r"[a-z][a-z_]{0,12}", fullmatch=True)
 
 
 @PROPERTY
-@given(section=st.sampled_from(["", "data.", "generators.", "generators.cvaegan.", "evaluation.judge.", "tracking."]),
-       leaf=NAME)
+@given(
+    section=st.sampled_from(["", "data.", "generators.", "generators.cvaegan.", "evaluation.judge.", "tracking."]),
+    leaf=NAME,
+)
 def test_unknown_keys_are_rejected_and_named(section, leaf):
     key = section + leaf
     if key in VALID or any(k.startswith(key + ".") for k in VALID):
@@ -997,16 +1657,32 @@ def test_unknown_dataset_lists_the_valid_ones(value):
     assert str(info.value).startswith("data.dataset: must be one of: " + ", ".join(DATASETS))
 
 
-SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-10, 10**6), st.floats(allow_nan=True),
-                    st.text(max_size=6))
+SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-10, 10**6), st.floats(allow_nan=True), st.text(max_size=6))
 KEYS = st.one_of(st.sampled_from(sorted({k.split(".")[-1] for k in VALID} | {"data", "generators", "cvae"})), NAME)
 TREES = st.recursive(SCALARS, lambda children: st.dictionaries(KEYS, children, max_size=4), max_leaves=12)
 
 
 @settings(max_examples=150, deadline=None)
-@given(raw=st.dictionaries(st.sampled_from(["data", "generators", "sample", "classifier", "evaluation",
-                                            "paths", "tracking", "device", "cpu_threads", "extra"]),
-                           TREES, max_size=4))
+@given(
+    raw=st.dictionaries(
+        st.sampled_from(
+            [
+                "data",
+                "generators",
+                "sample",
+                "classifier",
+                "evaluation",
+                "paths",
+                "tracking",
+                "device",
+                "cpu_threads",
+                "extra",
+            ]
+        ),
+        TREES,
+        max_size=4,
+    )
+)
 def test_any_mapping_is_valid_params_or_one_config_error(raw):
     """Whatever a hand-edited params.yaml holds: Params, or a ConfigError of one line (never a
     TypeError, KeyError or a multi-line message)."""
@@ -1063,8 +1739,15 @@ def _default_sigint() -> None:
 
 def _start_training(folder: Path, stdout=subprocess.PIPE) -> subprocess.Popen:
     """`augment train cvaegan` in the background, in ``folder``, Ctrl-C-able (see above)."""
-    return subprocess.Popen(_augment("train", "cvaegan", "--no-progress"), cwd=folder, env=_env(),
-                            preexec_fn=_default_sigint, stdout=stdout, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        _augment("train", "cvaegan", "--no-progress"),
+        cwd=folder,
+        env=_env(),
+        preexec_fn=_default_sigint,
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _wait_for_epoch(process: subprocess.Popen, path: Path, epoch: int, timeout: float = 90) -> int:
@@ -1087,6 +1770,7 @@ def uninterrupted(tmp_path_factory):
         out, err = process.communicate(timeout=300)
         assert process.returncode == 0, err
         return folder
+
     yield result
     if process.poll() is None:  # a test failed before it needed the reference
         process.kill()
@@ -1097,17 +1781,20 @@ def _assert_same_training(resumed: Path, reference: Path) -> dict:
     a = read_checkpoint(resumed / "models/generators/cvaegan.pt")
     b = read_checkpoint(reference / "models/generators/cvaegan.pt")
     assert a["training"]["epoch"] == b["training"]["epoch"] == 5
-    differences = {k: (a["state_dict"][k].double() - b["state_dict"][k].double()).abs().max().item()
-                   for k in b["state_dict"]}
+    differences = {
+        k: (a["state_dict"][k].double() - b["state_dict"][k].double()).abs().max().item() for k in b["state_dict"]
+    }
     assert max(differences.values()) == 0.0, {k: d for k, d in differences.items() if d}
     for k in b["state_dict"]:
         assert torch.equal(a["state_dict"][k], b["state_dict"][k]), k
     assert a["training"]["history"] == b["training"]["history"]
     report = "reports/generators/cvaegan/losses.csv"
     assert (resumed / report).read_text() == (reference / report).read_text()
-    return {"max_abs_difference": max(differences.values()),
-            "checkpoint_bytes_equal": (resumed / "models/generators/cvaegan.pt").read_bytes()
-            == (reference / "models/generators/cvaegan.pt").read_bytes()}
+    return {
+        "max_abs_difference": max(differences.values()),
+        "checkpoint_bytes_equal": (resumed / "models/generators/cvaegan.pt").read_bytes()
+        == (reference / "models/generators/cvaegan.pt").read_bytes(),
+    }
 
 
 def test_sigkill_mid_epoch_then_resume_equals_an_uninterrupted_run(tmp_path, uninterrupted):
@@ -1122,8 +1809,14 @@ def test_sigkill_mid_epoch_then_resume_equals_an_uninterrupted_run(tmp_path, uni
     assert epoch <= kept < 5, "killed too late to test a resume"
     assert read_checkpoint(checkpoint)["training"]["epoch"] == kept  # loadable, never half-written
 
-    result = subprocess.run(_augment("train", "cvaegan", "--no-progress", "--resume"), cwd=folder, env=_env(),
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        _augment("train", "cvaegan", "--no-progress", "--resume"),
+        cwd=folder,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     assert "cvaegan: 5 epochs" in result.stdout
     measured = _assert_same_training(folder, uninterrupted())
@@ -1147,12 +1840,20 @@ def test_sigint_stops_cleanly_keeps_the_last_epoch_and_resume_finishes(tmp_path,
     assert len(lines) == 1, err
     kept = read_checkpoint(checkpoint)["training"]["epoch"]  # intact and loadable
     assert 1 <= kept < 5
-    assert lines[0] == (f"augment train: interrupted: cvaegan: training interrupted; the checkpoint of epoch "
-                        f"{kept} is kept: models/generators/cvaegan.pt (continue with --resume)")
+    assert lines[0] == (
+        f"augment train: interrupted: cvaegan: training interrupted; the checkpoint of epoch "
+        f"{kept} is kept: models/generators/cvaegan.pt (continue with --resume)"
+    )
     assert [p.name for p in checkpoint.parent.iterdir()] == ["cvaegan.pt"]
 
-    result = subprocess.run(_augment("train", "cvaegan", "--no-progress", "--resume"), cwd=folder, env=_env(),
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        _augment("train", "cvaegan", "--no-progress", "--resume"),
+        cwd=folder,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     assert _assert_same_training(folder, uninterrupted())["max_abs_difference"] == 0.0
     progress = sorted(p.name for p in (folder / "reports/generators/cvaegan/progress").iterdir())
@@ -1180,9 +1881,16 @@ REPRO_TARGET = "train_classifier@cvae"
 
 
 def _start_repro(project: Path, env: dict, log: Path) -> subprocess.Popen:
-    return subprocess.Popen(["dvc", "repro", REPRO_TARGET], cwd=project, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
-                            # its own process group: the signal reaches every stage
-                            start_new_session=True, preexec_fn=_default_sigint)
+    return subprocess.Popen(
+        ["dvc", "repro", REPRO_TARGET],
+        cwd=project,
+        env=env,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        # its own process group: the signal reaches every stage
+        start_new_session=True,
+        preexec_fn=_default_sigint,
+    )
 
 
 def _wait_for_text(process: subprocess.Popen, log: Path, text: str, timeout: float = 300) -> None:
@@ -1225,8 +1933,9 @@ def test_interrupted_dvc_repro_then_dvc_repro_finishes(tmp_path):
     process = _start_repro(project, env, log)
     assert process.wait(timeout=600) == 0, log.read_text()[-4000:]
     assert json.loads(result.read_text())["source"] == "cvae"
-    status = subprocess.run(["dvc", "status", "--json", REPRO_TARGET], cwd=project, env=env, capture_output=True,
-                            text=True)
+    status = subprocess.run(
+        ["dvc", "status", "--json", REPRO_TARGET], cwd=project, env=env, capture_output=True, text=True
+    )
     assert json.loads(status.stdout or "{}") == {}
     partial = [str(p.relative_to(project)) for p in project.rglob("*.partial*") if ".git" not in p.parts]
     assert partial == [], "temporary files of the killed stages were left behind"
@@ -1239,7 +1948,9 @@ def test_interrupted_dvc_repro_then_dvc_repro_finishes(tmp_path):
 
 def test_augment_sample_is_byte_identical_across_runs(project, capsys):
     for run in ("a", "b"):
-        assert main(["sample", "cvaegan", "-n", "120", "--seed", "7", "--out", f"{run}.pt", "--grid", f"{run}.png"]) == 0
+        assert (
+            main(["sample", "cvaegan", "-n", "120", "--seed", "7", "--out", f"{run}.pt", "--grid", f"{run}.png"]) == 0
+        )
     a = torch.load(project / "a.pt", weights_only=True)
     b = torch.load(project / "b.pt", weights_only=True)
     assert torch.equal(a["images"], b["images"]) and torch.equal(a["labels"], b["labels"])
@@ -1257,10 +1968,19 @@ def test_classifier_metrics_are_identical_across_runs(project, capsys):
     results = []
     for _ in range(2):
         assert run_stage("train_classifier", train_classifier_stage, ["cvae"], SOURCES) == 0
-        results.append({p.name: p.read_bytes() for p in sorted((project / "reports/classifiers").iterdir())
-                        if p.suffix in (".json", ".csv")})
-        results[-1].update({p.name: torch.load(p, weights_only=True)["state_dict"]
-                            for p in sorted((project / "models/classifiers/cvae").iterdir())})
+        results.append(
+            {
+                p.name: p.read_bytes()
+                for p in sorted((project / "reports/classifiers").iterdir())
+                if p.suffix in (".json", ".csv")
+            }
+        )
+        results[-1].update(
+            {
+                p.name: torch.load(p, weights_only=True)["state_dict"]
+                for p in sorted((project / "models/classifiers/cvae").iterdir())
+            }
+        )
     first, second = results
     assert first.keys() == second.keys()
     for name in first:
@@ -1272,11 +1992,13 @@ def test_classifier_metrics_are_identical_across_runs(project, capsys):
 
 def test_synthetic_dataset_items_identical_across_worker_counts(project):
     def items(workers: int) -> tuple[torch.Tensor, torch.Tensor]:
-        dataset = SyntheticDataset("cvaegan", 90, seed=3, root="models/generators", batch_size=16,
-                                   transform=PILToTensor())
-        loader = DataLoader(dataset, batch_size=7, num_workers=workers,
-                            multiprocessing_context="fork" if workers else None)
-        images, labels = zip(*loader)
+        dataset = SyntheticDataset(
+            "cvaegan", 90, seed=3, root="models/generators", batch_size=16, transform=PILToTensor()
+        )
+        loader = DataLoader(
+            dataset, batch_size=7, num_workers=workers, multiprocessing_context="fork" if workers else None
+        )
+        images, labels = zip(*loader, strict=True)
         return torch.cat(images), torch.cat(labels)
 
     zero, two = items(0), items(2)

@@ -62,12 +62,24 @@ def test_every_source_parses_to_what_its_name_says():
 @pytest.mark.parametrize("angle,translate,scale", [(10.0, (0, 0), 1.0), (-15.0, (2, -1), 0.9), (30.0, (-4, 5), 1.2)])
 def test_the_batched_warp_is_torchvisions_affine(angle, translate, scale):
     x = torch.rand(1, 1, 28, 20)  # not square: the aspect terms matter
-    expected = TF.affine_image(x, angle=angle, translate=list(translate), scale=scale, shear=[0.0, 0.0],
-                               interpolation=InterpolationMode.BILINEAR)
-    theta = affine_theta(torch.tensor([angle]), torch.tensor([translate], dtype=torch.float32),
-                         torch.tensor([scale]), 28, 20)
-    got = F.grid_sample(x, F.affine_grid(theta, list(x.shape), align_corners=False), mode="bilinear",
-                        padding_mode="zeros", align_corners=False)
+    expected = TF.affine_image(
+        x,
+        angle=angle,
+        translate=list(translate),
+        scale=scale,
+        shear=[0.0, 0.0],
+        interpolation=InterpolationMode.BILINEAR,
+    )
+    theta = affine_theta(
+        torch.tensor([angle]), torch.tensor([translate], dtype=torch.float32), torch.tensor([scale]), 28, 20
+    )
+    got = F.grid_sample(
+        x,
+        F.affine_grid(theta, list(x.shape), align_corners=False),
+        mode="bilinear",
+        padding_mode="zeros",
+        align_corners=False,
+    )
     assert torch.allclose(got, expected, atol=1e-5)
 
 
@@ -110,10 +122,11 @@ def test_classic_never_changes_labels_or_batches(digits):
     real, _ = train_classifier(digits.train, digits.val, 10, TINY, seed=0, progress=False)
     same, _ = train_classifier(digits.train, digits.val, 10, TINY, seed=0, progress=False, augment=identity)
     assert len(seen) == TINY.steps and all(s[1:] == (1, 8, 8) for s in seen)
-    for a, b in zip(real.state_dict().values(), same.state_dict().values()):
+    for a, b in zip(real.state_dict().values(), same.state_dict().values(), strict=True):
         assert torch.equal(a, b)
-    augmented, _ = train_classifier(digits.train, digits.val, 10, TINY, seed=0, progress=False,
-                                    augment=ClassicAugmentation(AugmentationConfig()))
+    augmented, _ = train_classifier(
+        digits.train, digits.val, 10, TINY, seed=0, progress=False, augment=ClassicAugmentation(AugmentationConfig())
+    )
     assert not torch.equal(augmented.head.weight, real.head.weight)
 
 
@@ -154,9 +167,9 @@ def test_top_up_fills_every_class_to_the_largest():
     synthetic = _labeled([20, 20, 20], value=1.0)
     mixed = mix_training_data(real, synthetic, ratio=5.0, seed=0, mode="top_up")  # ratio unused
     assert torch.bincount(mixed.labels).tolist() == [10, 10, 10]
-    added = mixed.labels[len(real):]
+    added = mixed.labels[len(real) :]
     assert torch.bincount(added, minlength=3).tolist() == [0, 8, 3]
-    assert (mixed.images[len(real):] == 1.0).all()  # synthetic images after the real ones
+    assert (mixed.images[len(real) :] == 1.0).all()  # synthetic images after the real ones
     with pytest.raises(ValueError, match=r"needs 8 synthetic images of class 1 .* \(sample.per_class\)"):
         mix_training_data(real, _labeled([5, 5, 5]), 1.0, 0, mode="top_up")
 
@@ -165,7 +178,7 @@ def test_ratio_mode_is_unchanged_class_balanced():
     real = _labeled([10, 2, 7])
     mixed = mix_training_data(real, _labeled([20, 20, 20], 1.0), ratio=1.0, seed=0)
     assert len(mixed) == 2 * len(real)
-    assert sorted(torch.bincount(mixed.labels[len(real):]).tolist()) == [6, 6, 7]
+    assert sorted(torch.bincount(mixed.labels[len(real) :]).tolist()) == [6, 6, 7]
 
 
 # --------------------------------------------------------------------------------------------
@@ -209,7 +222,9 @@ class MislabellingGenerator(torch.nn.Module):
     def generate(self, z, labels):
         drawn = torch.where(z[:, 0] >= 0, labels, (labels + 1) % 10)
         index = (z[:, 1].abs() * 1000).long()
-        return torch.stack([self.by_class[c][i % len(self.by_class[c])] for c, i in zip(drawn.tolist(), index.tolist())])
+        return torch.stack(
+            [self.by_class[c][i % len(self.by_class[c])] for c, i in zip(drawn.tolist(), index.tolist(), strict=True)]
+        )
 
 
 def test_filtered_images_all_pass_and_rates_are_recorded(digits):
@@ -220,7 +235,7 @@ def test_filtered_images_all_pass_and_rates_are_recorded(digits):
     assert torch.bincount(kept.labels).tolist() == [20] * 10
     prob = probabilities(net, kept.images.float() / 255.0)  # [N, K]
     assert (prob[torch.arange(len(kept.labels)), kept.labels] >= threshold).all()
-    for rate, a, d in zip(kept.acceptance, kept.accepted, kept.drawn):
+    for rate, a, d in zip(kept.acceptance, kept.accepted, kept.drawn, strict=True):
         assert rate == pytest.approx(a / d) and a >= 20
     assert kept.acceptance_rate == pytest.approx(sum(kept.accepted) / sum(kept.drawn))
     # half the candidates carry the wrong class: a filter that knows digits keeps about half
@@ -238,7 +253,7 @@ def test_an_impossible_threshold_fills_with_the_best_candidates_and_records_it(t
     # each class's fill is its best candidates, in decreasing P(intended class)
     p_kept = probabilities(net, kept.images.float() / 255.0)[torch.arange(40), kept.labels]  # [40]
     for c in range(10):
-        mine = p_kept[4 * c:4 * c + 4]
+        mine = p_kept[4 * c : 4 * c + 4]
         assert torch.equal(mine, mine.sort(descending=True).values)
 
 
@@ -294,11 +309,24 @@ def test_the_filter_network_is_tagged_and_not_the_judge(tiny_generator_and_filte
 
 REAL = [0.90, 0.91, 0.92]
 OFFSETS = {  # per-seed accuracy = real + offset + noise
-    "classic": 0.02, "cvae": 0.0, "cgan": -0.03, "cvaegan": 0.03, "classic+cvae": 0.02,
-    "classic+cgan": 0.0, "classic+cvaegan": 0.05, "cvae-filtered": 0.01, "cgan-filtered": -0.01,
-    "cvaegan-filtered": 0.03, "cvae-restyle": 0.005, "cvaegan-restyle": 0.01, "cvae-transfer": -0.005,
-    "cvaegan-transfer": 0.0, "classic+cvae-restyle": 0.015, "classic+cvaegan-restyle": 0.02,
-    "classic+cvae-transfer": 0.01, "classic+cvaegan-transfer": 0.02,
+    "classic": 0.02,
+    "cvae": 0.0,
+    "cgan": -0.03,
+    "cvaegan": 0.03,
+    "classic+cvae": 0.02,
+    "classic+cgan": 0.0,
+    "classic+cvaegan": 0.05,
+    "cvae-filtered": 0.01,
+    "cgan-filtered": -0.01,
+    "cvaegan-filtered": 0.03,
+    "cvae-restyle": 0.005,
+    "cvaegan-restyle": 0.01,
+    "cvae-transfer": -0.005,
+    "cvaegan-transfer": 0.0,
+    "classic+cvae-restyle": 0.015,
+    "classic+cvaegan-restyle": 0.02,
+    "classic+cvae-transfer": 0.01,
+    "classic+cvaegan-transfer": 0.02,
 }
 NOISE = (0.001, -0.001, 0.0005)
 NOISY = {"cvaegan": (0.012, -0.011, 0.004)}  # +1 point over classic, but an interval around 0
@@ -308,8 +336,15 @@ def _result(accs, rare_per_class=None):
     runs = []
     for seed, acc in enumerate(accs):
         per_class = [acc] * 10 if rare_per_class is None else rare_per_class[seed]
-        runs.append({"seed": seed, "accuracy": acc, "macro_f1": acc - 0.01, "train_images": 100,
-                     "per_class_accuracy": per_class})
+        runs.append(
+            {
+                "seed": seed,
+                "accuracy": acc,
+                "macro_f1": acc - 0.01,
+                "train_images": 100,
+                "per_class_accuracy": per_class,
+            }
+        )
     return {"runs": runs, "classes": [str(c) for c in range(10)]}
 
 
@@ -317,7 +352,7 @@ def _results(rare_per_class=None):
     out = {"real": _result(REAL, rare_per_class)}
     for source, offset in OFFSETS.items():
         noise = NOISY.get(source, NOISE)
-        out[source] = _result([a + offset + e for a, e in zip(REAL, noise)], rare_per_class)
+        out[source] = _result([a + offset + e for a, e in zip(REAL, noise, strict=True)], rare_per_class)
     return out
 
 
@@ -353,8 +388,11 @@ def test_every_source_carries_its_deltas_with_intervals_and_verdicts():
 def test_the_report_says_beyond_classical_augmentation_only_when_the_interval_is_above_zero():
     metrics = comparison(_results())
     sentences = explain(metrics, {})
-    beyond = {s.split(" helps beyond classical augmentation")[0] for s in sentences
-              if " helps beyond classical augmentation" in s}
+    beyond = {
+        s.split(" helps beyond classical augmentation")[0]
+        for s in sentences
+        if " helps beyond classical augmentation" in s
+    }
     above = {capitalized(source_label(s)) for s, m in metrics.items() if m.get("delta_vs_classic_ci_low", -1) > 0}
     assert beyond == above == {"Classical augmentation + CVAE-GAN", "CVAE-GAN (filtered)"}
     # CVAE-GAN alone: +1 point over classic on average, but its interval contains 0
@@ -383,8 +421,11 @@ def test_rare_classes_get_per_class_accuracy_with_intervals_and_macro_f1():
     metrics = comparison(results, rare_classes=[0, 1], class_names=[str(c) for c in range(10)])
     real = metrics["real"]
     expected = summarize([0.5, 0.55, 0.52])
-    assert real["rare_per_class"]["0"] == {"accuracy": expected["mean"], "ci_low": expected["ci_low"],
-                                           "ci_high": expected["ci_high"]}
+    assert real["rare_per_class"]["0"] == {
+        "accuracy": expected["mean"],
+        "ci_low": expected["ci_low"],
+        "ci_high": expected["ci_high"],
+    }
     assert real["rare_accuracy"] == pytest.approx(np.mean([0.55, 0.6, 0.57]))
     assert metrics["cvae"]["rare_delta_vs_real"] == pytest.approx(0.2)
     assert metrics["cvae"]["rare_verdict_vs_real"] == "helps"

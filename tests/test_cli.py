@@ -29,8 +29,20 @@ def project(tmp_path, monkeypatch):
 
 
 def test_train_sample_info_round_trip(project, capsys):
-    assert main(["train", "cgan", "--no-progress", "--set", "generators.cgan.d_steps=2",
-                 "--set", "generators.cgan.epochs=2"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "cgan",
+                "--no-progress",
+                "--set",
+                "generators.cgan.d_steps=2",
+                "--set",
+                "generators.cgan.epochs=2",
+            ]
+        )
+        == 0
+    )
     ckpt = project / "models/generators/cgan.pt"
     assert ckpt.is_file()
     assert "cgan: 2 epochs" in capsys.readouterr().out
@@ -45,8 +57,9 @@ def test_train_sample_info_round_trip(project, capsys):
     assert "model: cgan" in capsys.readouterr().out
 
     out = project / "data/synthetic/cgan.pt"
-    assert main(["sample", "cgan", "-n", "50", "--seed", "3", "--out", str(out),
-                 "--grid", str(project / "grid.png")]) == 0
+    assert (
+        main(["sample", "cgan", "-n", "50", "--seed", "3", "--out", str(out), "--grid", str(project / "grid.png")]) == 0
+    )
     images, classes, meta = load_synthetic(out)
     assert images.images.shape == (50, 1, 8, 8)
     assert torch.bincount(images.labels).tolist() == [5] * 10
@@ -57,8 +70,10 @@ def test_train_sample_info_round_trip(project, capsys):
 def test_train_writes_to_out_and_resumes(project):
     out = project / "elsewhere/cvae.pt"
     assert main(["train", "cvae", "--no-progress", "--out", str(out)]) == 0
-    assert main(["train", "cvae", "--no-progress", "--out", str(out), "--resume",
-                 "--set", "generators.cvae.epochs=2"]) == 0
+    assert (
+        main(["train", "cvae", "--no-progress", "--out", str(out), "--resume", "--set", "generators.cvae.epochs=2"])
+        == 0
+    )
     assert torch.load(out, weights_only=True)["training"]["epoch"] == 2
 
 
@@ -89,8 +104,9 @@ def test_unknown_model_choice_is_a_usage_error(project):
 
 
 def test_console_script_prints_no_traceback(project):
-    result = subprocess.run([sys.executable, "-m", "augment.cli", "info", "nope.pt"],
-                            capture_output=True, text=True, cwd=project)
+    result = subprocess.run(
+        [sys.executable, "-m", "augment.cli", "info", "nope.pt"], capture_output=True, text=True, cwd=project
+    )
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert result.stderr.strip() == "augment info: error: checkpoint not found: nope.pt"

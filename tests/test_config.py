@@ -7,7 +7,7 @@ import yaml
 
 from augment.config import ConfigError, Params, flatten
 from augment.params_file import all_keys, load_params, params_from_dict
-from augment.sources import SOURCES
+from augment.sources import DEFAULT_SOURCES, SOURCES
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -24,8 +24,16 @@ def test_params_yaml_lists_every_key():
 
 def test_issue_keys_exist():
     keys = set(all_keys())
-    for key in ["data.dataset", "data.root", "data.train_size", "data.seed", "generators.cgan.d_steps",
-                "generators.cvaegan.gamma", "generators.cvaegan.d_steps", "device"]:
+    for key in [
+        "data.dataset",
+        "data.root",
+        "data.train_size",
+        "data.seed",
+        "generators.cgan.d_steps",
+        "generators.cvaegan.gamma",
+        "generators.cvaegan.d_steps",
+        "device",
+    ]:
         assert key in keys
     for name in ("cvae", "cgan", "cvaegan"):
         for leaf in ("epochs", "batch_size", "latent_dim", "lr"):
@@ -33,15 +41,25 @@ def test_issue_keys_exist():
 
 
 def test_overrides_use_dotted_keys_and_yaml_values(tmp_path):
-    p = load_params(ROOT / "params.yaml", ["generators.cgan.d_steps=2", "generators.cgan.epochs=5",
-                                           "classifier.seeds=[4, 5]", "generators.cvaegan.gamma=0.5"])
+    p = load_params(
+        ROOT / "params.yaml",
+        [
+            "generators.cgan.d_steps=2",
+            "generators.cgan.epochs=5",
+            "classifier.seeds=[4, 5]",
+            "generators.cvaegan.gamma=0.5",
+        ],
+    )
     assert p.generators.cgan.d_steps == 2 and p.generators.cgan.epochs == 5
     assert p.classifier.seeds == [4, 5]
     assert p.generators.cvaegan.gamma == 0.5
 
 
-def test_the_sources_list_defaults_to_every_source_and_takes_a_subset_in_any_order():
-    assert params_from_dict({}).classifier.sources == list(SOURCES)
+def test_the_sources_list_defaults_to_13_the_profile_lists_all_and_any_subset_in_any_order_works():
+    default = params_from_dict({}).classifier.sources
+    assert default == list(DEFAULT_SOURCES) and len(default) == 13 and set(default) < set(SOURCES)
+    assert {"classic+cvaegan-restyle", "classic+cvaegan-transfer"} < set(default)  # the stylisation sources
+    assert load_params(ROOT / "params-mnist.yaml").classifier.sources == list(SOURCES)
     chosen = load_params(ROOT / "params.yaml", ["classifier.sources=[classic, real, cvaegan-transfer]"])
     assert chosen.classifier.sources == ["classic", "real", "cvaegan-transfer"]
 
@@ -66,8 +84,10 @@ def test_int_is_accepted_for_a_float_but_not_the_reverse():
         ("generators.cvae.epochs", "expected KEY=VALUE"),
         ("classifier.seeds=3", "classifier.seeds: expected a list of integers, got 3"),
         ("classifier.sources=[real, classic, cvea]", "classifier.sources: unknown source 'cvea'; did you mean 'cvae'?"),
-        ("classifier.sources=[real, classic, cgan-restyle]",
-         "classifier.sources: cgan has no encoder: the restyle and transfer sources do not apply"),
+        (
+            "classifier.sources=[real, classic, cgan-restyle]",
+            "classifier.sources: cgan has no encoder: the restyle and transfer sources do not apply",
+        ),
         ("classifier.sources=[real, cvae]", "classifier.sources: must include 'classic': the baselines"),
         ("classifier.sources=[real, classic, cvae, cvae]", "classifier.sources: listed twice: cvae"),
         ("classifier.sources=cvae", "classifier.sources: expected a list of strings"),
@@ -99,7 +119,6 @@ def test_missing_params_file_is_named(tmp_path):
 
 def test_the_28x28_profile_has_exactly_the_keys_of_params_yaml():
     # One profile file: `cp params-mnist.yaml params.yaml` must give a complete, valid params.yaml.
-
 
     raw = yaml.safe_load((ROOT / "params-mnist.yaml").read_text())
     assert set(flatten(raw)) == set(all_keys())

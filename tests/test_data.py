@@ -45,12 +45,19 @@ def write_idx(path: Path, array: np.ndarray, compress: bool = False) -> Path:
     return path
 
 
-def fake_mnist(root: Path, folder: str = "MNIST", prefixes=("train", "t10k"), n=(60, 20),
-               compress: bool = False, seed: int = 0, label_offset: int = 0):
+def fake_mnist(
+    root: Path,
+    folder: str = "MNIST",
+    prefixes=("train", "t10k"),
+    n=(60, 20),
+    compress: bool = False,
+    seed: int = 0,
+    label_offset: int = 0,
+):
     """Write train/test IDX files; returns {prefix: (images uint8 [N, 28, 28], labels [N])}."""
     rng = np.random.default_rng(seed)
     written = {}
-    for prefix, count in zip(prefixes, n):
+    for prefix, count in zip(prefixes, n, strict=True):
         images = rng.integers(0, 256, size=(count, 28, 28), dtype=np.uint8)
         labels = (np.arange(count) % 10 + label_offset).astype(np.uint8)  # every class present
         raw = root / folder / "raw"
@@ -147,8 +154,12 @@ def test_train_size_fraction_and_count(digits: Splits):
 
 @pytest.mark.parametrize(
     "size, needle",
-    [(100000, "data.train_size"), (500.5, "whole number"),
-     (5, "at least one training image"), (0.001, "at least one training image")],
+    [
+        (100000, "data.train_size"),
+        (500.5, "whole number"),
+        (5, "at least one training image"),
+        (0.001, "at least one training image"),
+    ],
 )
 def test_train_size_errors(size, needle):
     with pytest.raises(DataError, match=needle):
@@ -178,8 +189,7 @@ def test_split_invariants(per_class, test_fraction, val_fraction, train_size, se
     """Any class sizes: disjoint, deterministic splits; every class keeps a training image."""
     labels = torch.cat([torch.full((n,), c) for c, n in enumerate(per_class)])
     k = len(per_class)
-    cfg = DataConfig(test_fraction=test_fraction, val_fraction=val_fraction,
-                     train_size=train_size, seed=seed)
+    cfg = DataConfig(test_fraction=test_fraction, val_fraction=val_fraction, train_size=train_size, seed=seed)
     try:
         train, val, test = split_indices(labels, k, cfg)
     except DataError as err:  # too few images for a test split, or train_size below 1 per class
@@ -190,7 +200,7 @@ def test_split_invariants(per_class, test_fraction, val_fraction, train_size, se
     assert (torch.bincount(labels[train], minlength=k) >= 1).all()
     assert len(test) >= 1
     again = split_indices(labels, k, cfg)
-    assert all(torch.equal(a, b) for a, b in zip((train, val, test), again))
+    assert all(torch.equal(a, b) for a, b in zip((train, val, test), again, strict=True))
 
 
 # --------------------------------------------------------------------------------------------
@@ -227,8 +237,9 @@ def test_kmnist_and_emnist_folders(tmp_path: Path):
     fake_mnist(tmp_path, folder="KMNIST")
     assert load_splits(DataConfig(dataset="kmnist", root=str(tmp_path))).classes[:2] == ["o", "ki"]
 
-    written = fake_mnist(tmp_path, folder="EMNIST", label_offset=1,
-                         prefixes=("emnist-letters-train", "emnist-letters-test"))
+    written = fake_mnist(
+        tmp_path, folder="EMNIST", label_offset=1, prefixes=("emnist-letters-train", "emnist-letters-test")
+    )
     splits = load_splits(DataConfig(dataset="emnist", emnist_split="letters", root=str(tmp_path)))
     assert splits.classes == list("abcdefghij")  # the unused 'N/A' class 0 is dropped
     images, labels = written["emnist-letters-test"]
@@ -304,8 +315,9 @@ LEVELS = [40, 120, 200]
 
 @pytest.mark.parametrize("channels", [1, 3])
 def test_imagefolder_channels_and_resize(folder: Path, channels: int):
-    cfg = DataConfig(dataset="imagefolder", root=str(folder), channels=channels, image_size=16,
-                     test_fraction=0.34, val_fraction=0.0)
+    cfg = DataConfig(
+        dataset="imagefolder", root=str(folder), channels=channels, image_size=16, test_fraction=0.34, val_fraction=0.0
+    )
     splits = load_splits(cfg)
     assert splits.classes == ["cat", "dog", "emu"]
     assert splits.image_shape == (channels, 16, 16)
@@ -322,12 +334,21 @@ def test_imagefolder_keeps_colour(tmp_path: Path):
     write_png(tmp_path / "a/green/1.png", "RGB", (4, 4), (0, 255, 0))
     write_png(tmp_path / "a/grey/0.png", "L", (4, 4), 90)
     write_png(tmp_path / "a/grey/1.png", "L", (4, 4), 90)
-    splits = load_splits(DataConfig(dataset="imagefolder", root=str(tmp_path / "a"), channels=3,
-                                    image_size=4, test_fraction=0.5, val_fraction=0.0))
+    splits = load_splits(
+        DataConfig(
+            dataset="imagefolder",
+            root=str(tmp_path / "a"),
+            channels=3,
+            image_size=4,
+            test_fraction=0.5,
+            val_fraction=0.0,
+        )
+    )
     everything = torch.cat([splits.train.images, splits.test.images])
     labels = torch.cat([splits.train.labels, splits.test.labels])
-    assert torch.equal(everything[labels == splits.classes.index("green")][:, :, 0, 0],
-                       torch.tensor([[0.0, 1.0, 0.0]] * 2))
+    assert torch.equal(
+        everything[labels == splits.classes.index("green")][:, :, 0, 0], torch.tensor([[0.0, 1.0, 0.0]] * 2)
+    )
     assert torch.allclose(everything[labels == splits.classes.index("grey")], torch.tensor(90 / 255))
 
 
@@ -400,8 +421,7 @@ def test_image_tensor_dataset_behaves_like_mnist(digits: Splits):
     assert ds.targets == digits.test.labels.tolist() and ds.data.shape == (len(ds), 8, 8)
     assert np.array_equal(np.asarray(image), np.asarray(to_pil(digits.test.images[3])))
 
-    ds = ImageTensorDataset(digits.test, digits.classes, transform=ToTensor(),
-                            target_transform=lambda y: y + 100)
+    ds = ImageTensorDataset(digits.test, digits.classes, transform=ToTensor(), target_transform=lambda y: y + 100)
     image, target = ds[3]
     assert image.shape == (1, 8, 8) and target == int(digits.test.labels[3]) + 100
     assert torch.allclose(image, digits.test.images[3], atol=0.5 / 255 + 1e-6)

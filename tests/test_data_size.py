@@ -26,10 +26,15 @@ import torch
 
 from augment.labeled import LabeledImages, Splits
 from augment.sources import SOURCES
-from evaluation import data_size_figure
-from evaluation import dvc_queue
-from evaluation.data_size_figure import (CSV_HEADER, format_table, panel_layout, plot_data_size, source_style,
-                                         write_points)
+from evaluation import data_size_figure, dvc_queue
+from evaluation.data_size_figure import (
+    CSV_HEADER,
+    format_table,
+    panel_layout,
+    plot_data_size,
+    source_style,
+    write_points,
+)
 from evaluation.data_size_points import DataSizeError, parse_exp_show, select_points, sources_of
 from evaluation.dvc_queue import parse_queue_status
 from evaluation.figures import BASELINE_COLORS, METHOD_COLORS, PALETTE
@@ -347,7 +352,9 @@ def test_newest_experiment_wins_a_shared_size_and_is_reported():
     _metrics(rerun)["real"]["accuracy"] = 0.5
     doc[1]["experiments"].append(rerun)
     # the workspace after `dvc repro` at train_size 1.0: an experiment of that size still wins
-    doc[0]["data"]["metrics"]["reports/metrics.json"] = {"data": copy.deepcopy(_metrics(_experiment(doc, "unfit-omer")))}
+    doc[0]["data"]["metrics"]["reports/metrics.json"] = {
+        "data": copy.deepcopy(_metrics(_experiment(doc, "unfit-omer")))
+    }
     points, notes = select_points(parse_exp_show(doc))
     assert len(points) == 4
     by_x = {p.x: p.row for p in points}
@@ -360,7 +367,9 @@ def test_newest_experiment_wins_a_shared_size_and_is_reported():
 def test_workspace_alone_counts_when_no_experiment_has_its_size():
     doc = copy.deepcopy(FINISHED)
     doc[1]["experiments"] = [e for e in doc[1]["experiments"] if e["name"] != "unfit-omer"]
-    doc[0]["data"]["metrics"]["reports/metrics.json"] = {"data": copy.deepcopy(_metrics(_experiment(FINISHED, "unfit-omer")))}
+    doc[0]["data"]["metrics"]["reports/metrics.json"] = {
+        "data": copy.deepcopy(_metrics(_experiment(FINISHED, "unfit-omer")))
+    }
     points, _ = select_points(parse_exp_show(doc))
     assert [p.row.name for p in points][-1] == "workspace"
 
@@ -368,8 +377,12 @@ def test_workspace_alone_counts_when_no_experiment_has_its_size():
 def test_queued_running_and_failed_experiments_are_skipped():
     rows = parse_exp_show(IN_PROGRESS)
     assert {r.name: r.status for r in rows if r.kind == "experiment"} == {
-        "butch-ambo": "running", "snaky-mela": "queued", "girly-heck": "queued", "unfit-omer": "queued",
-        "failing": "failed"}
+        "butch-ambo": "running",
+        "snaky-mela": "queued",
+        "girly-heck": "queued",
+        "unfit-omer": "queued",
+        "failing": "failed",
+    }
     points, notes = select_points(rows)
     assert points == []
     assert "skipped failing (failed)" in notes and "skipped butch-ambo (running)" in notes
@@ -379,7 +392,8 @@ def test_missing_metrics_and_missing_image_counts():
     doc = copy.deepcopy(FINISHED)
     # an experiment whose metrics file is unreadable is skipped
     _experiment(doc, "snaky-mela")["revs"][0]["data"]["metrics"]["reports/metrics.json"] = {
-        "error": {"type": "FileNotFoundError", "msg": "no such file"}}
+        "error": {"type": "FileNotFoundError", "msg": "no such file"}
+    }
     # metrics written before compare recorded image counts: x falls back to the param as run
     for exp in doc[1]["experiments"]:
         for entry in exp["revs"][0]["data"]["metrics"]["reports/metrics.json"].get("data", {}).values():
@@ -491,16 +505,29 @@ def test_real_dvc_experiments(tmp_path, monkeypatch, capsys):
         "m = {s: {'accuracy': 0.9 - 0.01 * i - 10 / n, 'accuracy_ci_low': 0.85 - 10 / n, "
         "'accuracy_ci_high': 0.95 - 10 / n, 'train_images': n, 'real_train_images': n}\n"
         "     for i, s in enumerate(['real', 'cvae', 'cgan', 'cvaegan'])}\n"
-        "json.dump(m, open('reports/metrics.json', 'w'))\n")
+        "json.dump(m, open('reports/metrics.json', 'w'))\n"
+    )
     (tmp_path / "dvc.yaml").write_text(
         f"stages:\n  compare:\n    cmd: {sys.executable} stage.py\n    deps: [stage.py]\n    params: [data]\n"
-        "    metrics:\n      - reports/metrics.json:\n          cache: false\n")
-    env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t", GIT_COMMITTER_NAME="t",
-               GIT_COMMITTER_EMAIL="t@t", DVC_NO_ANALYTICS="1")
+        "    metrics:\n      - reports/metrics.json:\n          cache: false\n"
+    )
+    env = dict(
+        os.environ,
+        GIT_AUTHOR_NAME="t",
+        GIT_AUTHOR_EMAIL="t@t",
+        GIT_COMMITTER_NAME="t",
+        GIT_COMMITTER_EMAIL="t@t",
+        DVC_NO_ANALYTICS="1",
+    )
     dvc = str(Path(sys.executable).with_name("dvc"))
-    for cmd in (["git", "init", "-q"], [dvc, "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-qm", "init"],
-                [dvc, "exp", "run", "-q", "-S", "data.train_size=0.2"],
-                [dvc, "exp", "run", "-q", "-S", "data.train_size=0.5"]):
+    for cmd in (
+        ["git", "init", "-q"],
+        [dvc, "init", "-q"],
+        ["git", "add", "-A"],
+        ["git", "commit", "-qm", "init"],
+        [dvc, "exp", "run", "-q", "-S", "data.train_size=0.2"],
+        [dvc, "exp", "run", "-q", "-S", "data.train_size=0.5"],
+    ):
         done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, f"{cmd}: {done.stdout[-2000:]} {done.stderr[-2000:]}"
     monkeypatch.chdir(tmp_path)
@@ -526,14 +553,25 @@ def _with_all_sources(doc: list) -> list:
             entry = m.setdefault(source, {})
             if source not in ("real", "cvae", "cgan", "cvaegan"):
                 acc = round(real["accuracy"] - 0.002 * i, 4)
-                entry.update(accuracy=acc, accuracy_ci_low=acc - 0.02, accuracy_ci_high=acc + 0.01,
-                             train_images=2 * real["train_images"], real_train_images=real["real_train_images"],
-                             delta_vs_real=round(acc - real["accuracy"], 4), delta_ci_low=-0.03, delta_ci_high=0.01,
-                             verdict="no measurable effect")
+                entry.update(
+                    accuracy=acc,
+                    accuracy_ci_low=acc - 0.02,
+                    accuracy_ci_high=acc + 0.01,
+                    train_images=2 * real["train_images"],
+                    real_train_images=real["real_train_images"],
+                    delta_vs_real=round(acc - real["accuracy"], 4),
+                    delta_ci_low=-0.03,
+                    delta_ci_high=0.01,
+                    verdict="no measurable effect",
+                )
             entry["macro_f1"] = round(entry["accuracy"] - 0.01, 4)
             if source not in ("real", "classic"):
-                entry.update(delta_vs_classic=-0.004, delta_vs_classic_ci_low=-0.02, delta_vs_classic_ci_high=0.012,
-                             verdict_vs_classic="no measurable effect")
+                entry.update(
+                    delta_vs_classic=-0.004,
+                    delta_vs_classic_ci_low=-0.02,
+                    delta_vs_classic_ci_high=0.012,
+                    verdict_vs_classic="no measurable effect",
+                )
     return doc
 
 
@@ -552,14 +590,33 @@ def test_every_source_gets_a_line_on_its_panels(tmp_path, monkeypatch):
     assert panel_layout(sources_of(points)) == [
         ("each source alone", ["real", "classic", "cvae", "cgan", "cvaegan"]),
         ("with classical augmentation", ["real", "classic", "classic+cvae", "classic+cgan", "classic+cvaegan"]),
-        ("filtered synthetic sets", ["real", "cvae", "cgan", "cvaegan", "cvae-filtered", "cgan-filtered",
-                                     "cvaegan-filtered"]),
-        ("restyle and transfer sets", ["real", "classic", "cvae-restyle", "cvaegan-restyle", "cvae-transfer",
-                                       "cvaegan-transfer", "classic+cvae-restyle", "classic+cvaegan-restyle",
-                                       "classic+cvae-transfer", "classic+cvaegan-transfer"])]
+        (
+            "filtered synthetic sets",
+            ["real", "cvae", "cgan", "cvaegan", "cvae-filtered", "cgan-filtered", "cvaegan-filtered"],
+        ),
+        (
+            "restyle and transfer sets",
+            [
+                "real",
+                "classic",
+                "cvae-restyle",
+                "cvaegan-restyle",
+                "cvae-transfer",
+                "cvaegan-transfer",
+                "classic+cvae-restyle",
+                "classic+cvaegan-restyle",
+                "classic+cvae-transfer",
+                "classic+cvaegan-transfer",
+            ],
+        ),
+    ]
     panels = _plotted(monkeypatch, points, tmp_path / "all.png")
-    assert [title for title, _ in panels] == ["each source alone", "with classical augmentation",
-                                              "filtered synthetic sets", "restyle and transfer sets"]
+    assert [title for title, _ in panels] == [
+        "each source alone",
+        "with classical augmentation",
+        "filtered synthetic sets",
+        "restyle and transfer sets",
+    ]
     assert all(labels[0] == "real data" for _, labels in panels)  # the reference on every panel
     assert "classical augmentation + CVAE-GAN" in panels[1][1] and "CGAN (filtered)" in panels[2][1]
     assert sum(len(labels) for _, labels in panels) == 17 + 10
@@ -576,10 +633,14 @@ def test_csv_has_a_row_per_size_and_source_with_the_classic_deltas(tmp_path):
     with write_points(points, tmp_path / "t.csv").open(newline="") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 4 * len(SOURCES)
-    assert [r["source"] for r in rows[:len(SOURCES)]] == list(SOURCES)  # SOURCES order within a size
+    assert [r["source"] for r in rows[: len(SOURCES)]] == list(SOURCES)  # SOURCES order within a size
     combined = next(r for r in rows if r["x"] == "129.0" and r["source"] == "classic+cvaegan")
-    assert (combined["delta_vs_classic"], combined["delta_vs_classic_ci_low"], combined["delta_vs_classic_ci_high"],
-            combined["verdict_vs_classic"]) == ("-0.004", "-0.02", "0.012", "no measurable effect")
+    assert (
+        combined["delta_vs_classic"],
+        combined["delta_vs_classic_ci_low"],
+        combined["delta_vs_classic_ci_high"],
+        combined["verdict_vs_classic"],
+    ) == ("-0.004", "-0.02", "0.012", "no measurable effect")
     assert float(combined["macro_f1"]) == pytest.approx(float(combined["accuracy"]) - 0.01)
     for source in ("real", "classic"):  # no delta against classic: blank cells
         row = next(r for r in rows if r["x"] == "129.0" and r["source"] == source)
@@ -626,8 +687,11 @@ Worker status: 1 active, 0 idle
 def test_parse_queue_status():
     status = parse_queue_status(QUEUE_STATUS)
     assert [(t.task, t.name, t.status) for t in status.tasks] == [
-        ("3619d4f", "adult-rues", "Success"), ("3b799f9", "", "Failed"), ("0c51736", "gabby-sley", "Running"),
-        ("04a2b5b", "fated-matt", "Queued")]
+        ("3619d4f", "adult-rues", "Success"),
+        ("3b799f9", "", "Failed"),
+        ("0c51736", "gabby-sley", "Running"),
+        ("04a2b5b", "fated-matt", "Queued"),
+    ]
     assert (status.active, status.idle) == (1, 0)
     assert status.state_of("gabby-sley") == "Running" and status.state_of("3b799f9") == "Failed"
     assert status.state_of("other") is None
@@ -659,8 +723,10 @@ class FakeDvc:
                 return subprocess.CompletedProcess(["dvc", *args], code, "", "ERROR: something went wrong\n")
             name = f"exp-{len(self.queued)}"
             self.queued.append((name, size))
-            out = (f"Queueing with overrides '{{'params.yaml': ['data.train_size={size}']}}'.\n"
-                   f"Queued experiment '{name}' for future execution.\n")
+            out = (
+                f"Queueing with overrides '{{'params.yaml': ['data.train_size={size}']}}'.\n"
+                f"Queued experiment '{name}' for future execution.\n"
+            )
         elif args[:2] == ["queue", "start"]:
             self.started = True
             out = f"Started '{args[-1]}' new experiments task queue worker.\n"
@@ -741,11 +807,41 @@ def test_run_with_sizes_jobs_copies_and_outputs(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)  # no params.yaml, no splits: --sizes needs neither
     dvc = FakeDvc()
     out, table = tmp_path / "o" / "f.png", tmp_path / "o" / "t.csv"
-    assert main(["run", "--sizes", "300,100", "-j", "2", "-C", "data/raw", "--set", "cpu_threads=1",
-                 "--poll-seconds", "0", "--out", str(out), "--csv", str(table)], runner=dvc) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--sizes",
+                "300,100",
+                "-j",
+                "2",
+                "-C",
+                "data/raw",
+                "--set",
+                "cpu_threads=1",
+                "--poll-seconds",
+                "0",
+                "--out",
+                str(out),
+                "--csv",
+                str(table),
+            ],
+            runner=dvc,
+        )
+        == 0
+    )
     assert [s for _, s in dvc.queued] == ["100", "300"]
-    assert dvc.calls[0] == ["exp", "run", "--queue", "-S", "data.train_size=100", "-S", "cpu_threads=1",
-                            "-C", "data/raw"]
+    assert dvc.calls[0] == [
+        "exp",
+        "run",
+        "--queue",
+        "-S",
+        "data.train_size=100",
+        "-S",
+        "cpu_threads=1",
+        "-C",
+        "data/raw",
+    ]
     assert ["queue", "start", "-j", "2"] in dvc.calls
     assert out.is_file() and len(table.read_text().splitlines()) == 1 + 2 * len(SOURCES)
 
@@ -796,12 +892,15 @@ def test_run_names_what_was_queued_when_queueing_fails(project, capsys):
     assert not any(c[:2] == ["queue", "start"] for c in dvc.calls)
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["run", "--per-class", "20,x"], "--per-class: expected whole numbers"),
-    (["run", "--per-class", "0"], "--per-class: expected whole numbers > 0"),
-    (["run", "--sizes", "2.5"], "--sizes: 2.5 is neither"),
-    (["run", "--sizes", "100", "--jobs", "0"], "--jobs"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["run", "--per-class", "20,x"], "--per-class: expected whole numbers"),
+        (["run", "--per-class", "0"], "--per-class: expected whole numbers > 0"),
+        (["run", "--sizes", "2.5"], "--sizes: 2.5 is neither"),
+        (["run", "--sizes", "100", "--jobs", "0"], "--jobs"),
+    ],
+)
 def test_run_argument_errors(tmp_path, monkeypatch, capsys, argv, message):
     monkeypatch.chdir(tmp_path)
     dvc = FakeDvc()
@@ -843,10 +942,14 @@ def test_rows_of_another_setup_and_stale_workspace_reports_are_left_out(tmp_path
     doc[1]["experiments"].append(rare)
     points, notes = select_points(parse_exp_show(doc))
     assert [p.row.name for p in points] == ["butch-ambo", "snaky-mela", "girly-heck", "unfit-omer"]
-    assert "skipped rare-classes (another setup than the experiments': data.imbalance.classes=[0, 1], " \
-           "data.imbalance.keep=0.05)" in notes
+    assert (
+        "skipped rare-classes (another setup than the experiments': data.imbalance.classes=[0, 1], "
+        "data.imbalance.keep=0.05)" in notes
+    )
     # a workspace holding metrics of another size: kept by default, left out with --experiments-only
-    doc[0]["data"]["metrics"]["reports/metrics.json"] = {"data": copy.deepcopy(_metrics(_experiment(doc, "unfit-omer")))}
+    doc[0]["data"]["metrics"]["reports/metrics.json"] = {
+        "data": copy.deepcopy(_metrics(_experiment(doc, "unfit-omer")))
+    }
     for entry in doc[0]["data"]["metrics"]["reports/metrics.json"]["data"].values():
         entry["real_train_images"] = 5000
     saved = tmp_path / "show.json"
@@ -860,8 +963,11 @@ def test_rows_of_another_setup_and_stale_workspace_reports_are_left_out(tmp_path
 
 def test_colours_come_from_the_accuracy_figures():
     """One source of truth for colours: evaluation/figures.py (the data-size classic line was #222222)."""
-    from_figures = {"real": BASELINE_COLORS["real"], "classic": BASELINE_COLORS["classic"],
-                    **{m: METHOD_COLORS[m] for m in ("cvae", "cgan", "cvaegan")}}
+    from_figures = {
+        "real": BASELINE_COLORS["real"],
+        "classic": BASELINE_COLORS["classic"],
+        **{m: METHOD_COLORS[m] for m in ("cvae", "cgan", "cvaegan")},
+    }
     assert {s: source_style(s)["color"] for s in from_figures} == from_figures
     assert source_style("classic")["color"] == "#555555"
     assert source_style("not-a-source")["color"] in PALETTE

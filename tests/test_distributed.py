@@ -21,14 +21,33 @@ pytestmark = pytest.mark.distributed
 AUGMENT = str(Path(sys.executable).parent / "augment")
 
 
-def _train(tmp_path: Path, name: str, out: str, *extra: str, nproc: int = 1,
-           spelling: tuple[str, ...] = ("--nproc", "{n}")) -> subprocess.CompletedProcess:
-    sets = {"data.train_size": 256, f"generators.{name}.epochs": 2, f"generators.{name}.width": 8,
-            f"generators.{name}.latent_dim": 4, f"generators.{name}.batch_size": 32, "generators.grid_every": 1,
-            "generators.cvaegan.init_from": "none", "tracking.enabled": "false", "device": "cpu",
-            "cpu_threads": 1, "paths.reports": str(tmp_path / "reports")}
-    argv = [AUGMENT, "train", name, "--params", str(ROOT / "params.yaml"), "--out", str(tmp_path / out),
-            "--no-progress", *(s.format(n=nproc) for s in spelling)]
+def _train(
+    tmp_path: Path, name: str, out: str, *extra: str, nproc: int = 1, spelling: tuple[str, ...] = ("--nproc", "{n}")
+) -> subprocess.CompletedProcess:
+    sets = {
+        "data.train_size": 256,
+        f"generators.{name}.epochs": 2,
+        f"generators.{name}.width": 8,
+        f"generators.{name}.latent_dim": 4,
+        f"generators.{name}.batch_size": 32,
+        "generators.grid_every": 1,
+        "generators.cvaegan.init_from": "none",
+        "tracking.enabled": "false",
+        "device": "cpu",
+        "cpu_threads": 1,
+        "paths.reports": str(tmp_path / "reports"),
+    }
+    argv = [
+        AUGMENT,
+        "train",
+        name,
+        "--params",
+        str(ROOT / "params.yaml"),
+        "--out",
+        str(tmp_path / out),
+        "--no-progress",
+        *(s.format(n=nproc) for s in spelling),
+    ]
     for key, value in sets.items():
         argv += ["--set", f"{key}={value}"]
     return subprocess.run([*argv, *extra], cwd=tmp_path, capture_output=True, text=True, timeout=300)
@@ -52,7 +71,7 @@ def test_two_cvae_ranks_with_half_batches_train_as_one_process_with_whole_batche
     one_history = read_checkpoint(tmp_path / "one.pt")["training"]["history"]
     two_history = read_checkpoint(tmp_path / "two.pt")["training"]["history"]
     assert len(two_history) == 2
-    for a, b in zip(one_history, two_history):  # per-epoch mean losses
+    for a, b in zip(one_history, two_history, strict=True):  # per-epoch mean losses
         assert b == pytest.approx(a, rel=1e-4)
     # Stated tolerance: the images agree to 1e-3. (Single weights need not: Adam divides by
     # sqrt(v), so a conv bias before batch norm, whose true gradient is 0, moves by up to lr on
@@ -75,8 +94,9 @@ def test_two_ranks_train_a_gan_whose_checkpoint_loads_and_samples_anywhere(tmp_p
     payload = read_checkpoint(tmp_path / f"{name}.pt")
     assert payload["training"]["epoch"] == 2
     for state in payload["training"]["optimizers"].values():  # no process-group or device state
-        assert all(t.device.type == "cpu" for s in state["state"].values() for t in s.values()
-                   if isinstance(t, torch.Tensor))
+        assert all(
+            t.device.type == "cpu" for s in state["state"].values() for t in s.values() if isinstance(t, torch.Tensor)
+        )
     images, labels = SyntheticDataset(str(tmp_path / f"{name}.pt"), per_class=3, seed=0).tensors()
     assert images.shape == (30, 1, 8, 8) and torch.isfinite(images).all()
     rows = list(csv.DictReader(open(tmp_path / "reports" / "generators" / name / "losses.csv")))
@@ -88,7 +108,8 @@ def test_a_batch_that_does_not_split_over_the_processes_is_refused_before_any_st
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "augment train: error: generators.cvae.batch_size: 33 images per step cannot be split evenly "
-        "over 2 processes; use a multiple of 2"]
+        "over 2 processes; use a multiple of 2"
+    ]
     assert not (tmp_path / "x.pt").exists()
 
 

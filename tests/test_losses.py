@@ -5,13 +5,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from augment.models.losses import (
-    discriminator_loss,
-    generator_loss,
-    kl_prior,
-    llike_loss,
-    reconstruction_loss,
-)
+from augment.models.losses import discriminator_loss, generator_loss, kl_prior, llike_loss, reconstruction_loss
 
 
 def test_kl_of_the_prior_with_itself_is_zero():

@@ -1,5 +1,6 @@
 """Known-answer tests for evaluation.metrics (all deterministic: fixed-seed local generators)."""
 
+import itertools
 import math
 
 import numpy as np
@@ -26,6 +27,7 @@ def gaussian(n: int, d: int, mean: float = 0.0, var: float = 1.0, seed: int = 0)
 
 # ---------------------------------------------------------------------------------------------- FID
 
+
 def test_fid_of_a_set_with_itself_is_zero():
     x = gaussian(500, 16)
     assert abs(frechet_distance(x, x)) < 1e-6 * max(1.0, np.trace(np.cov(x, rowvar=False)))
@@ -43,7 +45,8 @@ def test_fid_gaussians_closed_form():
     s = a @ a.T + np.eye(d)
     assert frechet_distance_gaussians(mu2, s, mu2, s) == pytest.approx(0.0, abs=1e-8)
     assert frechet_distance_gaussians(mu1, s, mu2, 2 * np.eye(d)) == pytest.approx(
-        frechet_distance_gaussians(mu2, 2 * np.eye(d), mu1, s), rel=1e-8)
+        frechet_distance_gaussians(mu2, 2 * np.eye(d), mu1, s), rel=1e-8
+    )
 
 
 def test_fid_from_large_samples_matches_closed_form():
@@ -61,7 +64,7 @@ def test_fid_is_symmetric_and_grows_with_mean_shift():
     a, b = gaussian(1000, 8, seed=4), gaussian(1000, 8, 0.3, 1.5, seed=5)
     assert frechet_distance(a, b) == pytest.approx(frechet_distance(b, a), rel=1e-8)
     fids = [frechet_distance(a, gaussian(1000, 8, shift, seed=6)) for shift in (0.0, 0.5, 1.0, 2.0)]
-    assert all(x < y for x, y in zip(fids, fids[1:]))
+    assert all(x < y for x, y in itertools.pairwise(fids))
 
 
 def test_fid_handles_singular_covariance():
@@ -91,6 +94,7 @@ def test_fid_retries_with_eps_when_sqrtm_is_not_finite(monkeypatch):
 
 
 # ---------------------------------------------------------------------------------------------- KID
+
 
 def test_kid_matches_direct_double_loop():
     x = np.array([[0.0, 1.0], [1.0, 2.0], [2.0, -1.0]])
@@ -122,6 +126,7 @@ def test_kid_is_deterministic_for_a_seed():
 
 # --------------------------------------------------------------------------------------------- PRDC
 
+
 def prdc_reference(real, fake, k):
     """The Naeem et al. 2020 reference algorithm, written directly on full distance matrices."""
     r_rad = np.sort(cdist(real, real), axis=1)[:, k]  # k-th neighbour, self (0) at index 0
@@ -152,7 +157,11 @@ def test_prdc_identical_sets_are_perfect():
 def test_prdc_far_apart_sets_are_zero():
     real, fake = gaussian(200, 4, seed=17), gaussian(200, 4, 100.0, seed=18)
     assert precision_recall_density_coverage(real, fake, k=5) == {
-        "precision": 0.0, "recall": 0.0, "density": 0.0, "coverage": 0.0}
+        "precision": 0.0,
+        "recall": 0.0,
+        "density": 0.0,
+        "coverage": 0.0,
+    }
 
 
 def test_prdc_density_near_one_for_one_distribution():
@@ -164,6 +173,7 @@ def test_prdc_density_near_one_for_one_distribution():
 
 # ----------------------------------------------------------------------------- labels and diversity
 
+
 def test_label_fidelity():
     assert label_fidelity(np.array([0, 1, 2, 2]), np.array([0, 1, 1, 2])) == 0.75
     scores = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]])  # argmax -> [0, 1, 0]
@@ -173,9 +183,17 @@ def test_label_fidelity():
 
 
 def test_intra_class_diversity_known_values():
-    feats = np.array([[0.0, 0.0], [3.0, 4.0],                # class 0: one pair at distance 5
-                      [0.0, 0.0], [1.0, 0.0], [3.0, 0.0],    # class 1: distances 1, 3, 2
-                      [7.0, 7.0], [7.0, 7.0]])               # class 2: identical points
+    feats = np.array(
+        [
+            [0.0, 0.0],
+            [3.0, 4.0],  # class 0: one pair at distance 5
+            [0.0, 0.0],
+            [1.0, 0.0],
+            [3.0, 0.0],  # class 1: distances 1, 3, 2
+            [7.0, 7.0],
+            [7.0, 7.0],
+        ]
+    )  # class 2: identical points
     labels = np.array([0, 0, 1, 1, 1, 2, 2])
     div = intra_class_diversity(feats, labels)
     assert div[0] == pytest.approx(5.0) and div[1] == pytest.approx(2.0) and div[2] == 0.0
@@ -192,6 +210,7 @@ def test_intra_class_diversity_subsamples_deterministically():
 
 
 # ---------------------------------------------------------------------------------- images: blur
+
 
 def test_sharpness_known_values():
     delta = np.zeros((1, 1, 5, 5))

@@ -46,8 +46,14 @@ def store(tmp_path_factory):
             run_id = tracker.run.info.run_id
     finally:
         del os.environ["AUGMENT_EXECUTION_ID"]
-    return {"uri": uri, "params": params, "checkpoint": checkpoint, "model_uri": model_uri, "run_id": run_id,
-            "folder": folder}
+    return {
+        "uri": uri,
+        "params": params,
+        "checkpoint": checkpoint,
+        "model_uri": model_uri,
+        "run_id": run_id,
+        "folder": folder,
+    }
 
 
 @pytest.fixture
@@ -59,8 +65,9 @@ def env_store(store, monkeypatch):
 
 def test_a_registered_generator_loads_back_with_the_checkpoints_bytes_and_images(store, tmp_path):
     assert store["model_uri"] == "models:/augment-cvae/1"
-    folder = Path(mlflow.artifacts.download_artifacts(store["model_uri"], dst_path=str(tmp_path),
-                                                      tracking_uri=store["uri"]))
+    folder = Path(
+        mlflow.artifacts.download_artifacts(store["model_uri"], dst_path=str(tmp_path), tracking_uri=store["uri"])
+    )
     assert (folder / CHECKPOINT).read_bytes() == store["checkpoint"].read_bytes()
     spec = yaml.safe_load((folder / "MLmodel").read_text())
     assert spec["flavors"]["augment"]["model"] == "cvae" and spec["flavors"]["augment"]["classes"] == CLASSES
@@ -80,7 +87,6 @@ def test_an_alias_and_the_generic_pyfunc_loader_give_the_same_images(store):
     expected = SyntheticDataset(store["checkpoint"], 6, seed=1, batch_size=6).tensors()[0]  # [6, 1, 8, 8]
     torch.testing.assert_close(by_alias.tensors()[0], expected, rtol=0, atol=0)
 
-
     mlflow.set_tracking_uri(store["uri"])
     pyfunc = mlflow.pyfunc.load_model(store["model_uri"])
     images = pyfunc.predict(pd.DataFrame({"label": by_alias.targets}), params={"seed": 1})  # [6, 1, 8, 8]
@@ -91,8 +97,24 @@ def test_augment_info_and_sample_take_a_models_uri(env_store, tmp_path, capsys):
     assert main(["info", env_store["model_uri"], "--json"]) == 0
     assert '"model": "cvae"' in capsys.readouterr().out
     out = tmp_path / "s.pt"
-    assert main(["sample", env_store["model_uri"], "-n", "6", "--out", str(out), "--no-progress",
-                 "--set", f"tracking.uri={env_store['uri']}", "--set", "device=cpu"]) == 0
+    assert (
+        main(
+            [
+                "sample",
+                env_store["model_uri"],
+                "-n",
+                "6",
+                "--out",
+                str(out),
+                "--no-progress",
+                "--set",
+                f"tracking.uri={env_store['uri']}",
+                "--set",
+                "device=cpu",
+            ]
+        )
+        == 0
+    )
     saved = torch.load(out, weights_only=True)
     expected = SyntheticDataset(env_store["checkpoint"], 6, seed=Params().sample.seed).tensors()[0]
     torch.testing.assert_close(saved["images"].float() / 255, expected, rtol=0, atol=0)
@@ -111,7 +133,8 @@ def test_the_stage_run_is_nested_under_its_executions_parent_with_its_inputs(sto
     experiment = client.get_experiment(run.info.experiment_id)
     assert all(experiment.tags[k] == v for k, v in EXPERIMENT_TAGS.items())
     assert runs_page_url(store["params"], store["uri"], "http://h:5000") == (
-        f"http://h:5000/#/experiments/{run.info.experiment_id}/runs?workflowType=machine_learning")
+        f"http://h:5000/#/experiments/{run.info.experiment_id}/runs?workflowType=machine_learning"
+    )
 
 
 def test_a_second_stage_of_the_execution_shares_the_parent_and_a_failure_marks_it_failed(store, monkeypatch):
@@ -124,8 +147,9 @@ def test_a_second_stage_of_the_execution_shares_the_parent_and_a_failure_marks_i
     assert first.parent == second.parent
     client = MlflowClient(store["uri"])
     assert client.get_run(first.parent).info.status == "FAILED"
-    children = client.search_runs([client.get_run(first.parent).info.experiment_id],
-                                  filter_string=f"tags.`mlflow.parentRunId` = '{first.parent}'")
+    children = client.search_runs(
+        [client.get_run(first.parent).info.experiment_id], filter_string=f"tags.`mlflow.parentRunId` = '{first.parent}'"
+    )
     assert sorted(r.data.tags[TAG_STAGE] for r in children) == ["evaluate", "sample"]
 
 
@@ -154,18 +178,26 @@ class _Exploit:
         return (os.system, (f"touch {self.marker}",))
 
 
-@pytest.mark.parametrize("kind, message", [
-    ("foreign", "not an augment generator (MLflow flavours: python_function, sklearn)"),
-    ("escape", "leaves the model folder; refused"),
-    ("pickle", "refused to load"),
-    ("missing", "cannot fetch the model"),
-])
+@pytest.mark.parametrize(
+    "kind, message",
+    [
+        ("foreign", "not an augment generator (MLflow flavours: python_function, sklearn)"),
+        ("escape", "leaves the model folder; refused"),
+        ("pickle", "refused to load"),
+        ("missing", "cannot fetch the model"),
+    ],
+)
 def test_a_foreign_or_hostile_registered_model_is_refused_in_one_line(env_store, tmp_path, capsys, kind, message):
     marker = tmp_path / "pwned"
     folder = tmp_path / "model"
     if kind == "foreign":  # e.g. a pickled scikit-learn model: never unpickled
-        _mlmodel(folder, {"python_function": {"loader_module": "mlflow.sklearn", "model_path": "model.pkl"},
-                          "sklearn": {"pickled_model": "model.pkl"}})
+        _mlmodel(
+            folder,
+            {
+                "python_function": {"loader_module": "mlflow.sklearn", "model_path": "model.pkl"},
+                "sklearn": {"pickled_model": "model.pkl"},
+            },
+        )
         (folder / "model.pkl").write_bytes(pickle.dumps(_Exploit(marker)))
     elif kind == "escape":
         _mlmodel(folder, {"augment": {"checkpoint": "../../../../../../etc/passwd"}})

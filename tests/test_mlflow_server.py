@@ -44,16 +44,28 @@ class Server:
         self.process: subprocess.Popen | None = None
         self.uri = ""
 
-    def start(self) -> "Server":
+    def start(self) -> Server:
         with socket.socket() as s:  # a free port: bind 0, read it, release it
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
         self.uri = f"http://127.0.0.1:{port}"
         self.process = subprocess.Popen(
-            [str(BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port),
-             "--backend-store-uri", f"sqlite:///{self.db}", "--artifacts-destination", str(self.artifacts),
-             "--workers", "1"],
-            stdout=open(self.log, "ab"), stderr=subprocess.STDOUT,
+            [
+                str(BIN / "mlflow"),
+                "server",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--backend-store-uri",
+                f"sqlite:///{self.db}",
+                "--artifacts-destination",
+                str(self.artifacts),
+                "--workers",
+                "1",
+            ],
+            stdout=open(self.log, "ab"),
+            stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: the web workers it spawns die with it
         )
         deadline = time.monotonic() + 120
@@ -105,8 +117,9 @@ def _project(tmp_path: Path, uri: str) -> tuple[Path, dict]:
 
 
 def _dvc(project: Path, env: dict, *args: str, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run([str(BIN / "dvc"), *args], cwd=project, env=env, capture_output=True, text=True,
-                          timeout=600, **kwargs)
+    return subprocess.run(
+        [str(BIN / "dvc"), *args], cwd=project, env=env, capture_output=True, text=True, timeout=600, **kwargs
+    )
 
 
 def test_a_dvc_repro_logs_every_run_metric_and_image_through_the_server(tmp_path, server):
@@ -114,7 +127,6 @@ def test_a_dvc_repro_logs_every_run_metric_and_image_through_the_server(tmp_path
     result = _dvc(project, env, "repro", *STAGES)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert not (project / "mlflow.db").exists() and not (project / "mlruns").exists()  # nothing local
-
 
     client = MlflowClient(tracking_uri=server.uri)
     experiment = client.get_experiment_by_name("augment")
@@ -149,18 +161,29 @@ def test_a_dvc_repro_logs_every_run_metric_and_image_through_the_server(tmp_path
 def test_the_address_augment_ui_prints_opens_the_training_runs_in_a_real_browser(server, capsys, monkeypatch):
     # Runs after the repro test above, whose runs the server holds.
 
-
     monkeypatch.setenv("MLFLOW_TRACKING_URI", server.uri)
     assert main(["ui"]) == 0  # a server URI: prints its runs page, starts nothing
     url = capsys.readouterr().out.strip().split(": ", 1)[1]
     assert url.startswith(server.uri + "/#/experiments/") and url.endswith("/runs?workflowType=machine_learning")
     client = MlflowClient(server.uri)
-    parents = client.search_runs([client.get_experiment_by_name("augment").experiment_id],
-                                 filter_string="tags.`augment.stage` = 'pipeline'")
+    parents = client.search_runs(
+        [client.get_experiment_by_name("augment").experiment_id], filter_string="tags.`augment.stage` = 'pipeline'"
+    )
     assert parents, "the repro test did not run first"
-    dom = subprocess.run([shutil.which("chromium"), "--headless", "--no-sandbox", "--disable-gpu",
-                          "--virtual-time-budget=20000", "--dump-dom", url],
-                         capture_output=True, text=True, timeout=120).stdout
+    dom = subprocess.run(
+        [
+            shutil.which("chromium"),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--virtual-time-budget=20000",
+            "--dump-dom",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
     # The runs table, with the execution's parent run, not MLflow 3's GenAI overview.
     assert "Run Name" in dom and parents[0].info.run_name in dom, dom[-2000:]
     assert "Token usage" not in dom
@@ -170,13 +193,20 @@ def test_a_server_that_dies_mid_stage_fails_the_stage_in_one_line_and_the_next_r
     project, env = _project(tmp_path, server.uri)
     # Enough epochs that the run is still training when the server goes; few grids to upload.
     text = (project / "params.yaml").read_text()
-    (project / "params.yaml").write_text(text.replace("epochs: 3", "epochs: 20", 1).replace(
-        "grid_every: 1", "grid_every: 10", 1))
+    (project / "params.yaml").write_text(
+        text.replace("epochs: 3", "epochs: 20", 1).replace("grid_every: 1", "grid_every: 10", 1)
+    )
     env["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = "0"  # fail at once instead of backing off
     logged = len(server.query("SELECT key FROM metrics WHERE key = 'loss'"))  # by the test before
     runs_before = {r for (r,) in server.query("SELECT run_uuid FROM runs")}
-    repro = subprocess.Popen([str(BIN / "dvc"), "repro", "train_generator@cvae"], cwd=project, env=env,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    repro = subprocess.Popen(
+        [str(BIN / "dvc"), "repro", "train_generator@cvae"],
+        cwd=project,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 300
     while len(server.query("SELECT key FROM metrics WHERE key = 'loss'")) == logged and time.monotonic() < deadline:
         assert repro.poll() is None, "the stage ended before the server could be stopped"
@@ -195,8 +225,9 @@ def test_a_server_that_dies_mid_stage_fails_the_stage_in_one_line_and_the_next_r
     again = _dvc(project, env, "repro", "train_generator@cvae")
     assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
     assert (project / "models/generators/cvae.pt").is_file()
-    statuses = sorted(status for (run, status) in server.query("SELECT run_uuid, status FROM runs")
-                      if run not in runs_before)
+    statuses = sorted(
+        status for (run, status) in server.query("SELECT run_uuid, status FROM runs") if run not in runs_before
+    )
     # the rerun's run and parent; the killed run and its parent, never closed
     assert statuses == ["FINISHED", "FINISHED", "RUNNING", "RUNNING"], statuses
     status = _dvc(project, env, "status", "train_generator@cvae")

@@ -35,7 +35,7 @@ def weights(module):
 
 
 def changed(before, module):
-    return any(not torch.equal(b, p) for b, p in zip(before, module.parameters()))
+    return any(not torch.equal(b, p) for b, p in zip(before, module.parameters(), strict=True))
 
 
 def test_registry_names_match_design():
@@ -122,7 +122,6 @@ def test_cvaegan_encoder_gets_exactly_the_gradient_of_prior_plus_llike():
     opts["decoder"] = torch.optim.SGD(model.decoder.parameters(), lr=0.0)
     before = weights(model.encoder)
 
-
     torch.manual_seed(5)
     mu, logvar = model.encoder(x, y)
     x_rec = model.decoder(reparameterize(mu, logvar), y)
@@ -132,7 +131,7 @@ def test_cvaegan_encoder_gets_exactly_the_gradient_of_prior_plus_llike():
 
     torch.manual_seed(5)
     model.autoencoder_step(x, y, opts["encoder"], opts["decoder"])
-    for b, p, g in zip(before, model.encoder.parameters(), expected):
+    for b, p, g in zip(before, model.encoder.parameters(), expected, strict=True):
         torch.testing.assert_close(b - p.detach(), g, rtol=1e-4, atol=1e-6)
 
 
@@ -146,12 +145,12 @@ def test_cvaegan_gamma_weighs_llike_in_the_decoder_only():
         torch.manual_seed(3)
         model.autoencoder_step(x, y, opts["encoder"], opts["decoder"])
         deltas[gamma] = (
-            [b - p.detach() for b, p in zip(enc, model.encoder.parameters())],
-            [b - p.detach() for b, p in zip(dec, model.decoder.parameters())],
+            [b - p.detach() for b, p in zip(enc, model.encoder.parameters(), strict=True)],
+            [b - p.detach() for b, p in zip(dec, model.decoder.parameters(), strict=True)],
         )
-    for a, b in zip(deltas[0.0][0], deltas[10.0][0]):
+    for a, b in zip(deltas[0.0][0], deltas[10.0][0], strict=True):
         torch.testing.assert_close(a, b)  # the encoder's loss has no gamma
-    assert any(not torch.allclose(a, b) for a, b in zip(deltas[0.0][1], deltas[10.0][1]))
+    assert any(not torch.allclose(a, b) for a, b in zip(deltas[0.0][1], deltas[10.0][1], strict=True))
 
 
 def test_cvaegan_rejects_a_layer_the_discriminator_does_not_have():
@@ -166,8 +165,7 @@ def test_cvaegan_rejects_a_layer_the_discriminator_does_not_have():
 OPTIONS = {
     "cvae": {"upsample": "nearest", "ema": 0.9, "stem": False},
     "cgan": {"upsample": "nearest", "conditioning": "projection", "spectral_norm": True, "ema": 0.9, "stem": False},
-    "cvaegan": {"upsample": "nearest", "conditioning": "projection", "spectral_norm": True, "ema": 0.9,
-                "stem": False},
+    "cvaegan": {"upsample": "nearest", "conditioning": "projection", "spectral_norm": True, "ema": 0.9, "stem": False},
 }
 
 
@@ -199,7 +197,7 @@ def test_projection_discriminator_sees_the_label_only_through_the_embedding():
     y0, y1 = torch.zeros(4, dtype=torch.long), torch.ones(4, dtype=torch.long)
     logit0, feats0 = d(x, y0)
     logit1, feats1 = d(x, y1)
-    assert all(torch.equal(a, b) for a, b in zip(feats0, feats1))  # features ignore y
+    assert all(torch.equal(a, b) for a, b in zip(feats0, feats1, strict=True))  # features ignore y
     phi = feats0[-1].flatten(1)
     # the logits differ by exactly <embed(y0) - embed(y1), phi(x)>
     expected = ((d.embed.weight[0] - d.embed.weight[1]) * phi).sum(dim=1)
@@ -241,9 +239,11 @@ def test_moving_average_changes_only_what_is_sampled(name):
     assert trained.keys() == plain.state_dict().keys()
     assert all(torch.equal(v, plain.state_dict()[k]) for k, v in trained.items())
     # the average: halfway between its old and the new weights
-    for old, avg, w in zip(before, averaged.ema_decoder.parameters(), live.parameters()):
+    for old, avg, w in zip(before, averaged.ema_decoder.parameters(), live.parameters(), strict=True):
         torch.testing.assert_close(avg, 0.5 * old + 0.5 * w)
-    assert averaged.sampling_decoder() is averaged.ema_decoder and plain.sampling_decoder() is getattr(plain, plain.sampler)
+    assert averaged.sampling_decoder() is averaged.ema_decoder and plain.sampling_decoder() is getattr(
+        plain, plain.sampler
+    )
     z, labels = averaged.sample_noise(3), torch.tensor([0, 1, 2])
     averaged.eval()
     torch.testing.assert_close(averaged.generate(z, labels), averaged.ema_decoder(z, labels))

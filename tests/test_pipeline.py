@@ -36,7 +36,10 @@ TINY = {
     # classes 0 and 1 made rare (15 of their 30 training images kept), the synthetic images top
     # them up: the rare-class path end to end
     "data": {"train_size": 300, "imbalance": {"classes": [0, 1], "keep": 0.5}},
-    "generators": {"grid_every": 1, **{n: {"epochs": 2, "latent_dim": 4, "width": 8} for n in ("cvae", "cgan", "cvaegan")}},
+    "generators": {
+        "grid_every": 1,
+        **{n: {"epochs": 2, "latent_dim": 4, "width": 8} for n in ("cvae", "cgan", "cvaegan")},
+    },
     "sample": {"per_class": 30, "filter": {"threshold": 0.05, "max_draws": 40}},
     # every source that applies (the bundled params.yaml trains 13 of them)
     "classifier": {"sources": list(SOURCES), "seeds": [0, 1], "steps": 40, "width": 8, "synthetic_mode": "top_up"},
@@ -89,8 +92,9 @@ def test_metrics_file_has_every_source_and_method_deltas(repro):
             for source in (f"{method}-{kind}", f"classic+{method}-{kind}"):
                 assert metrics[source]["train_images"] == 10 * int(counts.max()), source
                 assert metrics[source]["verdict_vs_classic"] in {"helps", "hurts", "no measurable effect"}
-    assert not any(s.startswith(("cgan-restyle", "cgan-transfer", "classic+cgan-")) and s != "classic+cgan"
-                   for s in metrics)
+    assert not any(
+        s.startswith(("cgan-restyle", "cgan-transfer", "classic+cgan-")) and s != "classic+cgan" for s in metrics
+    )
     for source, m in metrics.items():
         assert set(m["rare_per_class"]) == {"0", "1"}
         assert m["rare_accuracy_ci_low"] <= m["rare_accuracy"] <= m["rare_accuracy_ci_high"]
@@ -113,10 +117,22 @@ def test_metrics_file_has_every_source_and_method_deltas(repro):
     assert all(metrics["cgan"][k] is None for k in ("transfer_accuracy", "style_r_slant", "style_r_thickness"))
     for m in ("cvae", "cvaegan"):
         assert 0.0 <= metrics[m]["transfer_accuracy"] <= 1.0
-        assert all(-1.0 <= metrics[m][k] <= 1.0 for k in ("style_r_slant", "style_r_thickness") if metrics[m][k] is not None)
+        assert all(
+            -1.0 <= metrics[m][k] <= 1.0 for k in ("style_r_slant", "style_r_thickness") if metrics[m][k] is not None
+        )
     for method in ("cvae", "cgan", "cvaegan"):
-        for key in ("cas", "fid", "kid", "precision", "recall", "density", "coverage", "label_fidelity",
-                    "diversity_ratio", "sharpness_ratio"):
+        for key in (
+            "cas",
+            "fid",
+            "kid",
+            "precision",
+            "recall",
+            "density",
+            "coverage",
+            "label_fidelity",
+            "diversity_ratio",
+            "sharpness_ratio",
+        ):
             assert isinstance(metrics[method][key], float), (method, key)
     assert metrics["cgan"]["reconstruction_error"] is None
     assert metrics["cvae"]["reconstruction_error"] > 0
@@ -192,19 +208,27 @@ def test_mlflow_runs_carry_the_tags_and_images(repro):
 
     # the data each run saw, as run inputs: (name, context) -> digest
     def inputs(key):
-        return {(d.dataset.name, {t.key: t.value for t in d.tags}["mlflow.data.context"]): d.dataset.digest
-                for d in by[key].inputs.dataset_inputs}
+        return {
+            (d.dataset.name, {t.key: t.value for t in d.tags}["mlflow.data.context"]): d.dataset.digest
+            for d in by[key].inputs.dataset_inputs
+        }
 
     train = inputs(("train_generator", "cvae"))
     assert list(train) == [("digits:train", "training")]
     clf = inputs(("train_classifier", "classic+cgan"))
-    assert set(clf) == {("digits:train", "training"), ("synthetic:cgan", "training"),
-                        ("digits:val", "validation"), ("digits:test", "evaluation")}
+    assert set(clf) == {
+        ("digits:train", "training"),
+        ("synthetic:cgan", "training"),
+        ("digits:val", "validation"),
+        ("digits:test", "evaluation"),
+    }
     assert clf[("digits:train", "training")] == train[("digits:train", "training")]  # the same images
     assert inputs(("sample", "cgan"))[("synthetic:cgan", "generated")] == clf[("synthetic:cgan", "training")]
     # a filtered set: uint8 when the sample stage logs it, float32 when train_classifier reads it
-    assert (inputs(("sample", "cgan"))[("synthetic:cgan-filtered", "generated")]
-            == inputs(("train_classifier", "cgan-filtered"))[("synthetic:cgan-filtered", "training")])
+    assert (
+        inputs(("sample", "cgan"))[("synthetic:cgan-filtered", "generated")]
+        == inputs(("train_classifier", "cgan-filtered"))[("synthetic:cgan-filtered", "training")]
+    )
 
     client = MlflowClient(uri)
     gen = by[("train_generator", "cvaegan")]
@@ -235,7 +259,6 @@ def test_mlflow_runs_carry_the_tags_and_images(repro):
 
 def test_each_generator_is_a_registered_model_giving_the_checkpoints_images(repro):
     project, _, first = repro
-
 
     uri = f"sqlite:///{project / 'mlflow.db'}"
     client = MlflowClient(uri)
@@ -291,8 +314,15 @@ def test_a_new_cgan_set_reruns_only_the_classifiers_that_train_on_it(repro, tmp_
     params["generators"]["cgan"]["lr"] = 0.001
     (copy / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     ran = set(re.findall(r"Running stage '([^']+)'", _run(["dvc", "repro"], copy, env).stdout))
-    assert ran == {"train_generator@cgan", "sample@cgan", "train_classifier@cgan", "train_classifier@classic+cgan",
-                       "train_classifier@cgan-filtered", "evaluate@cgan", "compare"}
+    assert ran == {
+        "train_generator@cgan",
+        "sample@cgan",
+        "train_classifier@cgan",
+        "train_classifier@classic+cgan",
+        "train_classifier@cgan-filtered",
+        "evaluate@cgan",
+        "compare",
+    }
     lock = yaml.safe_load((project / "dvc.lock").read_text())
     deps = [d["path"] for d in lock["stages"]["train_classifier@classic+cvaegan-restyle"]["deps"]]
     assert "data/sources/classic+cvaegan-restyle.json" in deps and "data/synthetic" not in deps
@@ -320,8 +350,15 @@ def test_dvc_plots_show_renders_every_plot(repro):
     project, env, _ = repro
     _run(["dvc", "plots", "show", "--out", "plots_html"], project, env)
     html = (project / "plots_html/index.html").read_text()
-    for title in ("Test accuracy per source", "FID in judge features", "Confusion matrix (cvaegan",
-                  "Confusion matrix (real", "Generator losses", "stylize.png", "accuracy.png"):
+    for title in (
+        "Test accuracy per source",
+        "FID in judge features",
+        "Confusion matrix (cvaegan",
+        "Confusion matrix (real",
+        "Generator losses",
+        "stylize.png",
+        "accuracy.png",
+    ):
         assert title in html, title
 
 
@@ -339,7 +376,9 @@ def test_a_dvc_remote_round_trip_leaves_repro_nothing_to_do(repro, tmp_path):
     _run(["git", "clone", "-q", str(project), str(clone)], tmp_path, env)
     assert not (clone / "models/generators/cvaegan.pt").exists()  # not in git: in the remote
     _run(["dvc", "pull"], clone, env)
-    assert (clone / "models/generators/cvaegan.pt").read_bytes() == (project / "models/generators/cvaegan.pt").read_bytes()
+    assert (clone / "models/generators/cvaegan.pt").read_bytes() == (
+        project / "models/generators/cvaegan.pt"
+    ).read_bytes()
     assert json.loads(_run(["dvc", "status", "--json"], clone, env).stdout or "{}") == {}
     again = _run(["dvc", "repro"], clone, env)
     assert "Running stage" not in again.stdout

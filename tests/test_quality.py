@@ -17,13 +17,13 @@ from evaluation.judge import JudgeConfig, load_judge, save_judge, train_judge
 from evaluation.prediction import features, predict
 from evaluation.quality import (
     QUALITY_KEYS,
+    STYLIZATION_KEYS,
     QualityConfig,
     balanced_subset,
     classification_accuracy_score,
     method_quality,
     real_reference,
     reconstruction_error,
-    STYLIZATION_KEYS,
     stylization_metrics,
 )
 

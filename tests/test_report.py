@@ -15,31 +15,50 @@ REAL_ACC = [0.90, 0.92, 0.91]
 def entry(per_seed, real=REAL_ACC):
     """A metrics.json entry built as pipelines/compare.py builds it (real=None: the baseline)."""
     s = summarize(per_seed)
-    out = {"accuracy": s["mean"], "accuracy_std": s["std"], "accuracy_ci_low": s["ci_low"],
-           "accuracy_ci_high": s["ci_high"], "accuracy_per_seed": list(per_seed),
-           "seeds": list(range(len(per_seed)))}
+    out = {
+        "accuracy": s["mean"],
+        "accuracy_std": s["std"],
+        "accuracy_ci_low": s["ci_low"],
+        "accuracy_ci_high": s["ci_high"],
+        "accuracy_per_seed": list(per_seed),
+        "seeds": list(range(len(per_seed))),
+    }
     if real is not None:
         d = paired_delta(per_seed, real)
-        out.update(delta_vs_real=d["mean"], delta_ci_low=d["ci_low"], delta_ci_high=d["ci_high"],
-                   verdict=verdict(d))
+        out.update(delta_vs_real=d["mean"], delta_ci_low=d["ci_low"], delta_ci_high=d["ci_high"], verdict=verdict(d))
     return out
 
 
 def make_metrics(helps="cvaegan"):
     """``helps`` gains ~2 points on every seed, cgan loses ~3, the third is noisy around 0."""
-    gain = [a + 0.02 + e for a, e in zip(REAL_ACC, (0.001, -0.001, 0.0))]
-    noisy = [a + e for a, e in zip(REAL_ACC, (0.01, -0.012, 0.003))]
+    gain = [a + 0.02 + e for a, e in zip(REAL_ACC, (0.001, -0.001, 0.0), strict=True)]
+    noisy = [a + e for a, e in zip(REAL_ACC, (0.01, -0.012, 0.003), strict=True)]
     other = "cvae" if helps == "cvaegan" else "cvaegan"
-    return {"real": entry(REAL_ACC, real=None), helps: entry(gain),
-            "cgan": entry([a - 0.03 + e for a, e in zip(REAL_ACC, (0.001, 0.0, -0.001))]),
-            other: entry(noisy)}
+    return {
+        "real": entry(REAL_ACC, real=None),
+        helps: entry(gain),
+        "cgan": entry([a - 0.03 + e for a, e in zip(REAL_ACC, (0.001, 0.0, -0.001), strict=True)]),
+        other: entry(noisy),
+    }
 
 
 def q(sharp, cov, fid=5.0, fidelity=0.9, cas=0.8, recon=0.02):
-    return {"cas": cas, "cas_std": 0.01, "fid": fid, "kid": 0.1, "kid_std": 0.01, "precision": 0.8,
-            "recall": 0.5, "density": 0.9, "coverage": cov, "label_fidelity": fidelity,
-            "diversity_ratio": 0.8, "sharpness_ratio": sharp, "reconstruction_error": recon,
-            "n": 360.0}
+    return {
+        "cas": cas,
+        "cas_std": 0.01,
+        "fid": fid,
+        "kid": 0.1,
+        "kid_std": 0.01,
+        "precision": 0.8,
+        "recall": 0.5,
+        "density": 0.9,
+        "coverage": cov,
+        "label_fidelity": fidelity,
+        "diversity_ratio": 0.8,
+        "sharpness_ratio": sharp,
+        "reconstruction_error": recon,
+        "n": 360.0,
+    }
 
 
 def make_quality(cvae_sharp=0.5, cgan_sharp=1.0, cvae_cov=0.8, cgan_cov=0.6):
@@ -47,8 +66,7 @@ def make_quality(cvae_sharp=0.5, cgan_sharp=1.0, cvae_cov=0.8, cgan_cov=0.6):
         "cvae": q(cvae_sharp, cvae_cov, fid=4.0, fidelity=0.99, cas=0.82),
         "cgan": q(cgan_sharp, cgan_cov, fid=3.0, fidelity=0.85, cas=0.75, recon=None),
         "cvaegan": q(0.9, 0.7, fid=2.0, fidelity=0.95, cas=0.80),
-        "real": {**q(1.0, 0.99, fid=0.5, fidelity=0.98, cas=None, recon=None), "cas_std": None,
-                 "n": 144.0},
+        "real": {**q(1.0, 0.99, fid=0.5, fidelity=0.98, cas=None, recon=None), "cas_std": None, "n": 144.0},
     }
 
 
@@ -82,7 +100,8 @@ def test_one_seed_never_claims_an_effect():
     metrics["cvae"].update(delta_ci_low=0.05, delta_ci_high=0.05)  # what summarize gives for n=1
     sentences = explain(metrics, {})
     assert sentence(sentences, f"CVAE has {NO_EFFECT} on the classifier").endswith(
-        "(one seed only: no interval can be estimated).")
+        "(one seed only: no interval can be estimated)."
+    )
     assert f"No method {HELPS} the classifier in this run." in sentences
 
 
@@ -107,8 +126,7 @@ def test_the_method_that_helps_most_is_named():
     s = explain(metrics, {})
     assert sentence(s, "CVAE-GAN helps the classifier most (+2.00 points).")
     metrics["cvae"] = copy.deepcopy(metrics["cvaegan"])  # helps by as much
-    assert sentence(explain(metrics, {}),
-                    "CVAE and CVAE-GAN are tied: each helps the classifier by +2.00 points")
+    assert sentence(explain(metrics, {}), "CVAE and CVAE-GAN are tied: each helps the classifier by +2.00 points")
 
 
 def test_superlatives_name_the_right_methods():
@@ -121,19 +139,25 @@ def test_superlatives_name_the_right_methods():
 
 def test_ties_are_named():
     s = explain(make_metrics(), make_quality(cvae_sharp=1.0, cgan_sharp=1.0001))
-    assert sentence(s, "CVAE and CGAN are tied as the sharpest methods (sharpness relative to real "
-                       "test images 1.000 each; CVAE-GAN 0.900")
+    assert sentence(
+        s,
+        "CVAE and CGAN are tied as the sharpest methods (sharpness relative to real "
+        "test images 1.000 each; CVAE-GAN 0.900",
+    )
 
 
-@pytest.mark.parametrize("cvae_sharp, cgan_cov, word", [
-    (0.5, 0.6, "holds"),  # VAE blurrier and GAN less diverse
-    (1.2, 0.6, "does not hold"),  # VAE sharper
-    (0.5, 0.9, "does not hold"),  # GAN more diverse
-    (0.5, 0.8, "does not hold"),  # equal coverage: a tie is no difference
-])
+@pytest.mark.parametrize(
+    "cvae_sharp, cgan_cov, word",
+    [
+        (0.5, 0.6, "holds"),  # VAE blurrier and GAN less diverse
+        (1.2, 0.6, "does not hold"),  # VAE sharper
+        (0.5, 0.9, "does not hold"),  # GAN more diverse
+        (0.5, 0.8, "does not hold"),  # equal coverage: a tie is no difference
+    ],
+)
 def test_vae_gan_claim_is_checked_not_assumed(cvae_sharp, cgan_cov, word):
     s = explain(make_metrics(), make_quality(cvae_sharp=cvae_sharp, cgan_cov=cgan_cov))
-    assert sentence(s, "The claim").split(" in this run")[0].endswith(f"diverse\" {word}")
+    assert sentence(s, "The claim").split(" in this run")[0].endswith(f'diverse" {word}')
 
 
 def test_claim_cannot_be_checked_without_both_models():
@@ -149,24 +173,31 @@ def test_claim_cannot_be_checked_without_both_models():
 
 def test_markdown_has_tables_links_and_context(tmp_path):
     reports = tmp_path / "reports"
-    figures = {"accuracy": str(reports / "figures" / "accuracy.png"),
-               "samples/cvae": str(reports / "samples" / "cvae.png"),
-               "samples/cgan": str(reports / "samples" / "cgan.png"),
-               "stylisation/cvae": str(reports / "figures" / "stylise_cvae.png"),
-               "stylisation/cgan": str(reports / "figures" / "stylise_cgan.png"),  # must not show
-               "interpolation/cgan": str(reports / "figures" / "interp_cgan.png"),
-               "training/cvaegan": str(tmp_path / "elsewhere" / "losses.png")}
+    figures = {
+        "accuracy": str(reports / "figures" / "accuracy.png"),
+        "samples/cvae": str(reports / "samples" / "cvae.png"),
+        "samples/cgan": str(reports / "samples" / "cgan.png"),
+        "stylisation/cvae": str(reports / "figures" / "stylise_cvae.png"),
+        "stylisation/cgan": str(reports / "figures" / "stylise_cgan.png"),  # must not show
+        "interpolation/cgan": str(reports / "figures" / "interp_cgan.png"),
+        "training/cvaegan": str(tmp_path / "elsewhere" / "losses.png"),
+    }
     metrics, quality = make_metrics(), make_quality()
     out = reports / "comparison.md"
-    text = write_report(metrics, quality, figures, out,
-                        {"dataset": "digits", "train_size": 1294, "seeds": [0, 1, 2]})
+    text = write_report(metrics, quality, figures, out, {"dataset": "digits", "train_size": 1294, "seeds": [0, 1, 2]})
     assert out.read_text() == text
     assert text.startswith("# ")
     assert "dataset `digits`, 1294 real training images, classifier seeds 0, 1, 2" in text
     assert "| Source | Test accuracy | 95 % interval |" in text
     assert "| Method | CAS ↑ | FID ↓ |" in text
-    for link in ("(figures/accuracy.png)", "(samples/cvae.png)", "(samples/cgan.png)",
-                 "(figures/stylise_cvae.png)", "(figures/interp_cgan.png)", "(../elsewhere/losses.png)"):
+    for link in (
+        "(figures/accuracy.png)",
+        "(samples/cvae.png)",
+        "(samples/cgan.png)",
+        "(figures/stylise_cvae.png)",
+        "(figures/interp_cgan.png)",
+        "(../elsewhere/losses.png)",
+    ):
         assert link in text
     assert "stylise_cgan" not in text
     assert "Stylisation does not apply to CGAN: it has no encoder" in text

@@ -19,16 +19,28 @@ CLASSES = [str(c) for c in range(10)]
 
 
 def test_every_source_uses_exactly_one_set_and_has_a_maker():
-    sets = [None, "cvae", "cgan", "cvaegan", "cvae-filtered", "cgan-filtered", "cvaegan-filtered",
-            "cvae-restyle", "cvae-transfer", "cvaegan-restyle", "cvaegan-transfer"]
+    sets = [
+        None,
+        "cvae",
+        "cgan",
+        "cvaegan",
+        "cvae-filtered",
+        "cgan-filtered",
+        "cvaegan-filtered",
+        "cvae-restyle",
+        "cvae-transfer",
+        "cvaegan-restyle",
+        "cvaegan-transfer",
+    ]
     covered = [s for name in sets for s in sources_using(name)]
     assert sorted(covered) == sorted(SOURCES)  # each source once, no set left out
     assert sources_using(None) == ("real", "classic")
     assert sources_using("cgan") == ("cgan", "classic+cgan")
     assert sources_using("cvaegan-transfer") == ("cvaegan-transfer", "classic+cvaegan-transfer")
     assert sources_using("cgan-restyle") == ()  # the CGAN has no encoder
-    assert [maker_stage(s) for s in ("real", "classic", "classic+cgan", "cvae-filtered", "classic+cvaegan-restyle")] \
-        == ["prepare", "prepare", "sample@cgan", "sample@cvae", "restyle@cvaegan"]
+    assert [
+        maker_stage(s) for s in ("real", "classic", "classic+cgan", "cvae-filtered", "classic+cvaegan-restyle")
+    ] == ["prepare", "prepare", "sample@cgan", "sample@cvae", "restyle@cvaegan"]
 
 
 def _write_set(params, name: str, fill: float) -> None:
@@ -45,8 +57,11 @@ def test_manifests_name_the_set_and_its_hash(tmp_path):
     path = synthetic_file(params, "cvae")
     for source in ("cvae", "classic+cvae"):
         record = json.loads(source_manifest(params, source).read_text())
-        assert record == {"format": 1, "source": source,
-                          "synthetic": {"path": path.as_posix(), "sha256": file_sha256(path)}}
+        assert record == {
+            "format": 1,
+            "source": source,
+            "synthetic": {"path": path.as_posix(), "sha256": file_sha256(path)},
+        }
         assert synthetic_set_of(params, source) == path
     assert not list(tmp_path.rglob("*.partial*"))
 
@@ -73,13 +88,17 @@ def test_a_set_changed_behind_the_manifest_is_refused(tmp_path):
     params = tiny_params(tmp_path)
     _write_set(params, "cvae", 0.5)
     save_synthetic(synthetic_file(params, "cvae"), torch.zeros(20, 1, 8, 8), torch.arange(20) % 10, CLASSES)
-    with pytest.raises(DataError, match=r"cvae\.pt has changed since the manifest was written; run `dvc repro sample@cvae`"):
+    with pytest.raises(
+        DataError, match=r"cvae\.pt has changed since the manifest was written; run `dvc repro sample@cvae`"
+    ):
         synthetic_set_of(params, "classic+cvae")
 
 
 def test_missing_or_foreign_manifest_names_the_stage(tmp_path):
     params = tiny_params(tmp_path)
-    with pytest.raises(DataError, match=r"classic\+cvaegan-restyle\.json: not found; run `dvc repro restyle@cvaegan` first"):
+    with pytest.raises(
+        DataError, match=r"classic\+cvaegan-restyle\.json: not found; run `dvc repro restyle@cvaegan` first"
+    ):
         synthetic_set_of(params, "classic+cvaegan-restyle")
     _write_set(params, "cvae", 0.5)
     source_manifest(params, "classic+cvae").write_text(source_manifest(params, "cvae").read_text())

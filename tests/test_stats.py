@@ -1,4 +1,5 @@
 """Known-answer tests for evaluation.stats: t intervals, paired deltas, verdicts."""
+
 import math
 
 import numpy as np
@@ -34,8 +35,7 @@ def test_summarize_larger_sample_uses_n_minus_one_dof():
 
 def test_summarize_single_value_has_undefined_interval():
     s = summarize([0.8])
-    assert s == {"mean": 0.8, "std": 0.0, "n": 1, "ci_low": 0.8, "ci_high": 0.8,
-                 "ci_defined": False}
+    assert s == {"mean": 0.8, "std": 0.0, "n": 1, "ci_low": 0.8, "ci_high": 0.8, "ci_defined": False}
     assert verdict(s) == "no measurable effect"
     with pytest.raises(ValueError):
         summarize([])

@@ -12,8 +12,7 @@ import torch
 from augment.config import MODEL_NAMES, CGANConfig, CVAEConfig
 from augment.labeled import LabeledImages
 from augment.labels import labels_from_counts
-from augment.models import build_model
-from augment.models import NoEncoder
+from augment.models import NoEncoder, build_model
 from augment.restyle import source_indices, styled_set
 from augment.sources import ENCODER_MODELS, parse_source
 from benchmarks import style_tradeoff as tradeoff
@@ -50,7 +49,7 @@ def test_a_thicker_bar_has_more_ink_and_a_larger_thickness():
     assert ink == sorted(ink) and len(set(ink)) == len(ink)
     assert t == sorted(t) and len(set(t)) == len(t)
     # a long bar's thickness is about its width: L w / (L + w) of the docstring
-    for w, got in zip(widths, t):
+    for w, got in zip(widths, t, strict=True):
         assert got == pytest.approx(18 * w / (18 + w), rel=0.08)
 
 
@@ -72,10 +71,13 @@ def _styled_rows(keep_style: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     rng = np.random.default_rng(0)
     widths, shears = rng.uniform(1.5, 6, 12), rng.uniform(-0.4, 0.4, 12)
     labels = np.arange(12) % 3
-    sources = np.concatenate([bar(w, s) for w, s in zip(widths, shears)])  # [12, 1, 28, 28]
-    styled = np.stack([
-        np.concatenate([bar(w + 0.5 * k, s) if keep_style else bar(3 + k, 0.1 * k) for k in range(3)])
-        for w, s in zip(widths, shears)])  # [12, 3, 1, 28, 28]
+    sources = np.concatenate([bar(w, s) for w, s in zip(widths, shears, strict=True)])  # [12, 1, 28, 28]
+    styled = np.stack(
+        [
+            np.concatenate([bar(w + 0.5 * k, s) if keep_style else bar(3 + k, 0.1 * k) for k in range(3)])
+            for w, s in zip(widths, shears, strict=True)
+        ]
+    )  # [12, 3, 1, 28, 28]
     return sources, labels, styled
 
 
@@ -88,8 +90,12 @@ def test_style_transfer_is_high_when_outputs_keep_the_style_and_none_when_they_d
     # outputs that are one fixed image per class do not vary: no correlation can be measured,
     # and none of the source's deviation is kept
     lost = style_transfer(*_styled_rows(keep_style=False))
-    assert lost == {"style_r_slant": None, "style_r_thickness": None,
-                    "style_gain_slant": 0.0, "style_gain_thickness": 0.0}
+    assert lost == {
+        "style_r_slant": None,
+        "style_r_thickness": None,
+        "style_gain_slant": 0.0,
+        "style_gain_thickness": 0.0,
+    }
 
 
 def test_style_transfer_uses_only_the_other_classes():
@@ -179,14 +185,28 @@ def test_the_restyle_stage_refuses_the_cgan_in_one_line(capsys, tmp_path):
 
 
 def test_the_style_tradeoff_benchmark_writes_one_row_per_model_and_variant(tmp_path):
-    tiny = ["tracking.enabled=false", "evaluation.judge.steps=30", "classifier.steps=10", "classifier.seeds=[0]",
-            "sample.per_class=12", "generators.cvae.epochs=1", "generators.cvaegan.epochs=1",
-            "generators.cvae.width=8", "generators.cvaegan.width=8", "device=cpu"]
+    tiny = [
+        "tracking.enabled=false",
+        "evaluation.judge.steps=30",
+        "classifier.steps=10",
+        "classifier.seeds=[0]",
+        "sample.per_class=12",
+        "generators.cvae.epochs=1",
+        "generators.cvaegan.epochs=1",
+        "generators.cvae.width=8",
+        "generators.cvaegan.width=8",
+        "device=cpu",
+    ]
     argv = ["--params", str(ROOT / "params.yaml"), "--out", str(tmp_path), "--judge", str(tmp_path / "judge.pt")]
     argv += [arg for key in tiny for arg in ("--set", key)]
     assert tradeoff.main(argv + ["--run", "a", "--run", "b", "generators.cvae.kl_weight=0.5"]) == 0
     rows = list(csv.DictReader((tmp_path / "style_tradeoff.csv").open()))
-    assert [(r["label"], r["model"]) for r in rows] == [("a", "cvae"), ("a", "cvaegan"), ("b", "cvae"), ("b", "cvaegan")]
+    assert [(r["label"], r["model"]) for r in rows] == [
+        ("a", "cvae"),
+        ("a", "cvaegan"),
+        ("b", "cvae"),
+        ("b", "cvaegan"),
+    ]
     assert rows[2]["settings"] == "generators.cvae.kl_weight=0.5"
     assert set(tradeoff.COLUMNS) == set(rows[0]) and all(0 <= float(r["label_fidelity"]) <= 1 for r in rows)
     assert (tmp_path / "judge.pt").is_file()  # trained once, then reused

@@ -209,8 +209,25 @@ def test_cli_stylize_writes_pngs(project, capsys):
     assert (out_dir / "stylize.png").is_file() and (out_dir / "interpolate.png").is_file()
     assert "stylize" in capsys.readouterr().out
     # A registered name reads <paths.generators>/<name>.pt; --out and --split are honoured.
-    assert main(["stylize", "cvaegan", "--params", str(params_file), "--out", str(tmp_path / "o"),
-                 "--split", "val", "--rows", "2", "--only", "interpolate"]) == 0
+    assert (
+        main(
+            [
+                "stylize",
+                "cvaegan",
+                "--params",
+                str(params_file),
+                "--out",
+                str(tmp_path / "o"),
+                "--split",
+                "val",
+                "--rows",
+                "2",
+                "--only",
+                "interpolate",
+            ]
+        )
+        == 0
+    )
     assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["interpolate.png"]
 
 
@@ -220,7 +237,9 @@ def test_cli_stylize_cgan(project, capsys):
     assert main(["stylize", str(ckpt), "--params", str(params_file), "--out", str(tmp_path / "g")]) == 0
     assert sorted(p.name for p in (tmp_path / "g").iterdir()) == ["interpolate.png"]
     assert "stylisation does not apply" in capsys.readouterr().out
-    assert main(["stylize", str(ckpt), "--params", str(params_file), "--only", "stylize",
-                 "--out", str(tmp_path / "h")]) == 2
+    assert (
+        main(["stylize", str(ckpt), "--params", str(params_file), "--only", "stylize", "--out", str(tmp_path / "h")])
+        == 2
+    )
     assert "cgan has no encoder: stylisation does not apply" in capsys.readouterr().err
     assert not (tmp_path / "h").exists()

@@ -62,7 +62,7 @@ def stack(dataset, order) -> torch.Tensor:
 
 
 def loader_images(dataset, **kwargs) -> tuple[torch.Tensor, torch.Tensor]:
-    images, targets = zip(*DataLoader(dataset, **kwargs))
+    images, targets = zip(*DataLoader(dataset, **kwargs), strict=True)
     return torch.cat(images), torch.cat(targets)
 
 
@@ -183,7 +183,7 @@ def test_different_seed_gives_different_images(root):
     a = stack(make(root, 30, seed=0), range(30))
     b = stack(make(root, 30, seed=1), range(30))
     assert a.shape == b.shape
-    assert not any(torch.equal(x, y) for x, y in zip(a, b))
+    assert not any(torch.equal(x, y) for x, y in zip(a, b, strict=True))
 
 
 @pytest.mark.parametrize("batch_size", [1, 7, 64])
@@ -200,8 +200,7 @@ def test_dataloader_workers_give_the_same_items(root, context):
         pytest.skip(f"no {context} start method here")
     reference, _ = loader_images(make(root, 100, transform=ToTensor()), batch_size=8, num_workers=0)
     images, targets = loader_images(
-        make(root, 100, transform=ToTensor()), batch_size=8, num_workers=2,
-        multiprocessing_context=context,
+        make(root, 100, transform=ToTensor()), batch_size=8, num_workers=2, multiprocessing_context=context
     )
     assert torch.equal(images, reference)
     assert targets.tolist() == [i % K for i in range(100)]
@@ -230,7 +229,7 @@ def test_concat_with_torchvision_dataset_in_shuffled_loader(root):
     fake = FakeData(size=20, image_size=(1, 8, 8), num_classes=K, transform=ToTensor())
     combined = ConcatDataset([synthetic, fake])
     loader = DataLoader(combined, batch_size=8, shuffle=True, generator=torch.Generator().manual_seed(0))
-    images, targets = zip(*loader)
+    images, targets = zip(*loader, strict=True)
     images, targets = torch.cat(images), torch.cat(targets)
     assert images.shape == (50, 1, 8, 8) and targets.shape == (50,)
     expected = sorted(bytes(quantize(combined[i][0]).numpy()) for i in range(50))

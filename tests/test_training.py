@@ -27,7 +27,7 @@ def small_train(digits, n=256):
 def test_epoch_batches_are_fixed_by_seed_and_epoch_and_drop_a_short_tail():
     a = epoch_batches(100, 32, seed=0, epoch=3)
     assert [len(b) for b in a] == [32, 32, 32]
-    assert all(torch.equal(x, y) for x, y in zip(a, epoch_batches(100, 32, 0, 3)))
+    assert all(torch.equal(x, y) for x, y in zip(a, epoch_batches(100, 32, 0, 3), strict=True))
     assert not torch.equal(a[0], epoch_batches(100, 32, 0, 4)[0])
     assert [len(b) for b in epoch_batches(10, 32, 0, 1)] == [10]  # one short batch is kept
 
@@ -45,8 +45,16 @@ def test_short_training_lowers_the_cvae_reconstruction_loss(tmp_path, digits):
             return reconstruction_loss(model.decode(mu, digits.val.labels), digits.val.images).item()
 
     before = val_reconstruction()
-    fit(model, digits.train, digits.classes, epochs=3, batch_size=64, seed=0,
-        checkpoint_path=tmp_path / "cvae.pt", progress=False)
+    fit(
+        model,
+        digits.train,
+        digits.classes,
+        epochs=3,
+        batch_size=64,
+        seed=0,
+        checkpoint_path=tmp_path / "cvae.pt",
+        progress=False,
+    )
     after = val_reconstruction()
     assert after < 0.8 * before, (before, after)
 
@@ -79,7 +87,7 @@ def test_resume_gives_exactly_the_uninterrupted_result(tmp_path, digits, name):
     resumed, state, _ = train_generator(params, name, splits=data, out=tmp_path / "b.pt", resume=True, progress=False)
 
     assert state.epoch == 3 and len(state.history) == 3
-    for (k, a), b in zip(straight.state_dict().items(), resumed.state_dict().values()):
+    for (k, a), b in zip(straight.state_dict().items(), resumed.state_dict().values(), strict=True):
         assert torch.equal(a, b), k
     rows = list(csv.DictReader((tmp_path / f"reports/generators/{name}/losses.csv").open()))
     assert [r["epoch"] for r in rows] == ["1", "2", "3"]
@@ -125,13 +133,17 @@ def test_reparameterize_has_the_posterior_mean_and_variance():
 def test_steps_per_epoch_streams_passes_and_matches_one_pass_when_equal():
     # 100 images, batch 32: P = 3 batches per pass. With S = P the two modes give the same batches.
     for epoch in (1, 2, 5):
-        assert all(torch.equal(a, b) for a, b in zip(epoch_batches(100, 32, 0, epoch),
-                                                      epoch_batches(100, 32, 0, epoch, steps_per_epoch=3)))
+        assert all(
+            torch.equal(a, b)
+            for a, b in zip(
+                epoch_batches(100, 32, 0, epoch), epoch_batches(100, 32, 0, epoch, steps_per_epoch=3), strict=True
+            )
+        )
     # S = 5: epoch 1 is pass 1 (3 batches) + the first 2 of pass 2; epoch 2 the last of pass 2 + pass 3 ...
     stream = [b for p in (1, 2, 3, 4) for b in epoch_batches(100, 32, 0, p)]
     e1, e2 = epoch_batches(100, 32, 0, 1, steps_per_epoch=5), epoch_batches(100, 32, 0, 2, steps_per_epoch=5)
     assert len(e1) == len(e2) == 5
-    assert all(torch.equal(a, b) for a, b in zip(e1 + e2, stream[:10]))
+    assert all(torch.equal(a, b) for a, b in zip(e1 + e2, stream[:10], strict=True))
 
 
 def test_steps_per_epoch_fixes_the_training_length_whatever_the_data_size(tmp_path, digits):
@@ -143,9 +155,18 @@ def test_steps_per_epoch_fixes_the_training_length_whatever_the_data_size(tmp_pa
         model = build_model("cgan", params.generators.cgan, digits.image_shape, digits.num_classes)
         steps = []
         original = model.train_step
-        model.train_step = lambda x, y, o, _f=original: steps.append(len(x)) or _f(x, y, o)
-        fit(model, data, digits.classes, epochs=2, batch_size=32, seed=0, checkpoint_path=tmp_path / f"{n}.pt",
-            progress=False, steps_per_epoch=7)
+        model.train_step = lambda x, y, o, _f=original, _s=steps: _s.append(len(x)) or _f(x, y, o)
+        fit(
+            model,
+            data,
+            digits.classes,
+            epochs=2,
+            batch_size=32,
+            seed=0,
+            checkpoint_path=tmp_path / f"{n}.pt",
+            progress=False,
+            steps_per_epoch=7,
+        )
         counts[n] = len(steps)
     assert counts == {64: 14, 512: 14}
 
@@ -159,12 +180,31 @@ def test_resume_with_steps_per_epoch_equals_an_uninterrupted_run(tmp_path, digit
         model = build_model("cvae", params.generators.cvae, digits.image_shape, digits.num_classes)
         path = tmp_path / f"run_{resume_after}.pt"
         if resume_after:
-            fit(model, data, digits.classes, epochs=resume_after, batch_size=32, seed=0, checkpoint_path=path,
-                progress=False, steps_per_epoch=5)
+            fit(
+                model,
+                data,
+                digits.classes,
+                epochs=resume_after,
+                batch_size=32,
+                seed=0,
+                checkpoint_path=path,
+                progress=False,
+                steps_per_epoch=5,
+            )
             torch.manual_seed(0)
             model = build_model("cvae", params.generators.cvae, digits.image_shape, digits.num_classes)
-        fit(model, data, digits.classes, epochs=3, batch_size=32, seed=0, checkpoint_path=path,
-            resume=bool(resume_after), progress=False, steps_per_epoch=5)
+        fit(
+            model,
+            data,
+            digits.classes,
+            epochs=3,
+            batch_size=32,
+            seed=0,
+            checkpoint_path=path,
+            resume=bool(resume_after),
+            progress=False,
+            steps_per_epoch=5,
+        )
         results.append(model.state_dict())
     assert all(torch.equal(results[0][k], results[1][k]) for k in results[0])
 
@@ -178,18 +218,21 @@ def test_warm_start_copies_encoder_and_decoder_and_nothing_else(tmp_path, digits
     cold = build_model("cvaegan", params.generators.cvaegan, digits.image_shape, digits.num_classes)
     params.generators.cvaegan = dataclasses.replace(params.generators.cvaegan, init_from="cvae")
 
-
     torch.manual_seed(params.generators.seed)
     warm = build_model("cvaegan", params.generators.cvaegan, digits.image_shape, digits.num_classes)
     assert warm_start(warm, params, digits.classes) == "cvae"
     for net in ("encoder", "decoder"):
         mine, theirs = getattr(warm, net).state_dict(), getattr(cvae, net).state_dict()
         assert all(torch.equal(mine[k], theirs[k]) for k in theirs), net
-    assert all(torch.equal(a, b) for a, b in zip(warm.ema_decoder.state_dict().values(),
-                                                 cvae.decoder.state_dict().values()))
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(warm.ema_decoder.state_dict().values(), cvae.decoder.state_dict().values(), strict=True)
+    )
     # the discriminator is the one a cold start gets
-    assert all(torch.equal(a, b) for a, b in zip(warm.discriminator.state_dict().values(),
-                                                 cold.discriminator.state_dict().values()))
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(warm.discriminator.state_dict().values(), cold.discriminator.state_dict().values(), strict=True)
+    )
     # the pipeline's training does the same, and the checkpoint records the start
     model, _, out = train_generator(params, "cvaegan", splits=digits, progress=False)
     assert read_checkpoint(out)["config"]["init_from"] == "cvae"

@@ -20,8 +20,9 @@ class NoEncoder(ValueError):
     model without one (the CGAN). A ValueError: the CLI and the stages print it on one line, exit 2."""
 
     def __init__(self, model_name: str, what: str) -> None:
-        super().__init__(f"{model_name} has no encoder: {what} (only models with an encoder: "
-                         f"{', '.join(ENCODER_MODELS)})")
+        super().__init__(
+            f"{model_name} has no encoder: {what} (only models with an encoder: {', '.join(ENCODER_MODELS)})"
+        )
         self.model_name = model_name
 
 
@@ -38,4 +39,14 @@ def build_model(name: str, config, image_shape, num_classes: int) -> Conditional
     return model_class(name)(config, tuple(image_shape), num_classes)
 
 
-__all__ = ["REGISTRY", "ENCODER_MODELS", "NoEncoder", "ConditionalGenerator", "build_model", "model_class", "CVAE", "CGAN", "CVAEGAN"]
+__all__ = [
+    "REGISTRY",
+    "ENCODER_MODELS",
+    "NoEncoder",
+    "ConditionalGenerator",
+    "build_model",
+    "model_class",
+    "CVAE",
+    "CGAN",
+    "CVAEGAN",
+]

@@ -71,7 +71,7 @@ class ConditionalGenerator(nn.Module):
         with outside_autocast(loss.device.type):  # a bf16 training step's backward pass
             grads = torch.autograd.grad(loss, params, retain_graph=retain_graph, allow_unused=True)
         distributed.average_gradients(list(grads))  # data-parallel: the mean over ranks (augment/distributed.py)
-        for p, g in zip(params, grads):
+        for p, g in zip(params, grads, strict=True):
             p.grad = g
         optimizer.step()
 
@@ -87,10 +87,10 @@ class ConditionalGenerator(nn.Module):
         if self.ema_decoder is None:
             return
         live = getattr(self, self.sampler)
-        for avg, w in zip(self.ema_decoder.parameters(), live.parameters()):
+        for avg, w in zip(self.ema_decoder.parameters(), live.parameters(), strict=True):
             avg.lerp_(w, 1.0 - self.config.ema)  # avg <- ema * avg + (1 - ema) * w
-        for avg, b in zip(self.ema_decoder.buffers(), live.buffers()):
-            avg.copy_(b)  # batch-norm running statistics: the live network's
+        for avg_buffer, b in zip(self.ema_decoder.buffers(), live.buffers(), strict=True):
+            avg_buffer.copy_(b)  # batch-norm running statistics: the live network's
 
     def trained_networks(self) -> list[nn.Module]:
         """The networks that training updates (encoder, decoder, generator, discriminator):

@@ -65,25 +65,23 @@ class CVAEGAN(ConditionalGenerator):
             x_rec = self.decoder(reparameterize(mu, logvar), y)  # x~ [B, C, H, W]
             x_p = self.decoder(self.sample_noise(b), y)  # x_p [B, C, H, W]
         real_logits, _ = self.discriminator(x, y)
-        d_loss = discriminator_loss(
-            real_logits, self.discriminator(x_p, y)[0], self.discriminator(x_rec, y)[0]
-        )
+        d_loss = discriminator_loss(real_logits, self.discriminator(x_p, y)[0], self.discriminator(x_rec, y)[0])
         self._step(opt_d, d_loss)
         return d_loss.item()
 
     def autoencoder_step(self, x, y, opt_enc, opt_dec) -> dict[str, float]:
         """One encoder and one decoder update, each on its own loss; D's weights are untouched."""
         b = x.shape[0]
-        l = self.config.llike_layer
+        layer = self.config.llike_layer
         mu, logvar = self.encoder(x, y)  # [B, latent] each
         x_rec = self.decoder(reparameterize(mu, logvar), y)  # x~ [B, C, H, W]
         x_p = self.decoder(self.sample_noise(b), y)  # x_p [B, C, H, W]
 
         # .detach(): the real image's activation d_l(x) is the target, a constant.
-        feat_real = self.discriminator(x, y)[1][l].detach()
+        feat_real = self.discriminator(x, y)[1][layer].detach()
         rec_logits, rec_feats = self.discriminator(x_rec, y)
         l_prior = kl_prior(mu, logvar)
-        l_llike = llike_loss(feat_real, rec_feats[l])
+        l_llike = llike_loss(feat_real, rec_feats[layer])
         # "- L_GAN" for the decoder, non-saturating: -ln D(x~) - ln D(x_p).
         g_loss = generator_loss(rec_logits, self.discriminator(x_p, y)[0])
 

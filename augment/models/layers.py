@@ -36,7 +36,7 @@ from torch.nn.utils.parametrizations import spectral_norm
 from augment import distributed
 from augment.config import CONDITIONINGS, UPSAMPLINGS
 
-ImageShape = tuple[int, int, int]  # (C, H, W)
+ImageShape = tuple[int, ...]  # (C, H, W)
 
 
 def num_halvings(height: int, width: int, max_halvings: int = 3) -> int:
@@ -84,7 +84,7 @@ class ConvTrunk(nn.Module):
         for i, stride in enumerate(strides):
             out = width * 2 ** max(i - stem, 0)
             conv = nn.Conv2d(channels, out, 4 if stride == 2 else 3, stride, 1, bias=norm == "none")
-            block = [conv]
+            block: list[nn.Module] = [conv]
             if norm == "batch" and i > 0:
                 block.append(nn.BatchNorm2d(out))
             block.append(nn.LeakyReLU(0.2))
@@ -137,7 +137,7 @@ class Decoder(nn.Module):
         )
         ups: list[nn.Module] = []
         channels = self.base_channels
-        for i in range(n):
+        for _ in range(n):
             out = max(width, channels // 2)
             ups += [*upsampling_block(channels, out, upsample), nn.BatchNorm2d(out), nn.ReLU()]
             channels = out
@@ -160,9 +160,7 @@ class Decoder(nn.Module):
 class Encoder(nn.Module):
     """Q(z | x, y): a Gaussian with diagonal covariance, returned as (mu, logvar), each [B, latent]."""
 
-    def __init__(
-        self, image_shape: ImageShape, num_classes: int, latent_dim: int, width: int, stem: bool = True
-    ):
+    def __init__(self, image_shape: ImageShape, num_classes: int, latent_dim: int, width: int, stem: bool = True):
         super().__init__()
         self.trunk = ConvTrunk(image_shape, num_classes, width, norm="batch", stem=stem)
         self.head = nn.Linear(self.trunk.flat_dim, 2 * latent_dim)
@@ -194,8 +192,9 @@ class Discriminator(nn.Module):
         if conditioning not in CONDITIONINGS:
             raise ValueError(f"conditioning must be one of {', '.join(CONDITIONINGS)}, got {conditioning!r}")
         self.conditioning = conditioning
-        self.trunk = ConvTrunk(image_shape, num_classes, width, norm="none",
-                               label_planes=conditioning == "planes", stem=stem)
+        self.trunk = ConvTrunk(
+            image_shape, num_classes, width, norm="none", label_planes=conditioning == "planes", stem=stem
+        )
         self.head = nn.Linear(self.trunk.flat_dim, 1)  # psi
         # embed(y): one vector per class in the space of phi(x), the flattened last activation.
         self.embed = nn.Embedding(num_classes, self.trunk.flat_dim) if conditioning == "projection" else None
@@ -230,8 +229,9 @@ def init_weights(module: nn.Module) -> None:
         if parametrize.is_parametrized(module, "weight"):
             raise RuntimeError("init_weights must run before spectral_norm wraps the weights")
         nn.init.normal_(module.weight, 0.0, 0.02)
-        if getattr(module, "bias", None) is not None:
-            nn.init.zeros_(module.bias)
+        bias = getattr(module, "bias", None)
+        if bias is not None:
+            nn.init.zeros_(bias)
     elif isinstance(module, (nn.BatchNorm2d, nn.BatchNorm1d)):
         nn.init.normal_(module.weight, 1.0, 0.02)
         nn.init.zeros_(module.bias)

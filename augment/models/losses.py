@@ -18,6 +18,8 @@ casts its tensor inputs with ``.float()`` (a no-op in float32 training).
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 import torch.nn.functional as F
 
@@ -69,5 +71,8 @@ def discriminator_loss(real_logits: torch.Tensor, *fake_logits: torch.Tensor) ->
 
 def generator_loss(*fake_logits: torch.Tensor) -> torch.Tensor:
     """Non-saturating generator loss: sum_f -ln D(x_f), i.e. BCE of each fake batch against 1."""
-    return sum(F.binary_cross_entropy_with_logits(l.float(), torch.ones_like(l, dtype=torch.float32))
-               for l in fake_logits)
+    total = sum(
+        F.binary_cross_entropy_with_logits(logits.float(), torch.ones_like(logits, dtype=torch.float32))
+        for logits in fake_logits
+    )
+    return cast(torch.Tensor, total)  # sum() of tensors is a tensor (its start, 0, only types as int)
