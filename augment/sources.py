@@ -74,25 +74,20 @@ def styled_name(method: str, kind: str) -> str:
 # method's filtered set, then the encoder models' restyle and transfer sets, alone and with
 # classical augmentation. Reports, metrics.json and figures keep this order.
 _STYLED = tuple(styled_name(m, kind) for kind in STYLED_KINDS for m in ENCODER_MODELS)
-SOURCES: tuple[str, ...] = (
+_PLAIN = (  # baselines, then every method's samples: alone, with classical augmentation, filtered
     (REAL, CLASSIC)
     + MODEL_NAMES
     + tuple(f"{CLASSIC}{_COMBINED}{m}" for m in MODEL_NAMES)
     + tuple(filtered_name(m) for m in MODEL_NAMES)
-    + _STYLED
-    + tuple(f"{CLASSIC}{_COMBINED}{s}" for s in _STYLED)
 )
+SOURCES: tuple[str, ...] = _PLAIN + _STYLED + tuple(f"{CLASSIC}{_COMBINED}{s}" for s in _STYLED)
 
 # The default run (params.yaml, the bundled digits): every plain, classical and filtered source,
 # and the CVAE-GAN's (the combined model's) restyle and transfer sets with classical augmentation:
 # 13 of the 19; all 19 cost 1.62x the digits run of the 11 before them (README, "Cost"). The
 # 28x28 profile (params-mnist.yaml) lists every source.
-DEFAULT_SOURCES: tuple[str, ...] = (
-    (REAL, CLASSIC)
-    + MODEL_NAMES
-    + tuple(f"{CLASSIC}{_COMBINED}{m}" for m in MODEL_NAMES)
-    + tuple(filtered_name(m) for m in MODEL_NAMES)
-    + tuple(f"{CLASSIC}{_COMBINED}{styled_name('cvaegan', kind)}" for kind in STYLED_KINDS)
+DEFAULT_SOURCES: tuple[str, ...] = _PLAIN + tuple(
+    f"{CLASSIC}{_COMBINED}{styled_name('cvaegan', kind)}" for kind in STYLED_KINDS
 )
 
 _LABELS = {
