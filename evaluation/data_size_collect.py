@@ -38,7 +38,7 @@ def metrics_file_from_params(params_file: str | Path = DEFAULT_PARAMS) -> str:
         return DEFAULT_METRICS
 
 
-def _read_document(from_json: str | None, all_commits: bool, runner: Runner | None) -> str:
+def read_exp_show(from_json: str | None, all_commits: bool, runner: Runner | None) -> str:
     """The text of ``dvc exp show --json``: ``from_json`` (a saved copy, ``-`` for stdin), else DVC's."""
     if from_json == "-":
         return sys.stdin.read()
@@ -64,7 +64,7 @@ def collect(
     dropped go to stderr. ``experiments_only``: leave out the workspace and the baseline commits
     (whose committed reports may come from other data than the experiments). Raises
     DataSizeError when nothing can be drawn."""
-    text = _read_document(from_json, all_commits, runner)
+    text = read_exp_show(from_json, all_commits, runner)
     metrics_file = metrics_file or metrics_file_from_params(DEFAULT_PARAMS)
     rows = parse_exp_show(text, metrics_file=metrics_file)
     if experiments_only:

@@ -72,6 +72,7 @@ class Row:
     real_train_images: int | None = None  # real training images, when metrics.json holds it
     sources: dict[str, dict[str, Any]] = field(default_factory=dict)  # source -> metrics entry
     setup: tuple = ()  # the params that must agree across points (SAME_SETUP), as run, JSON-encoded
+    params: dict[str, Any] = field(default_factory=dict)  # the params file as run (the regime map reads it)
 
 
 @dataclass
@@ -135,6 +136,7 @@ def _row(item: dict, kind: str, executor: dict | None, metrics_file: str, params
         status="ok",
         train_size=_param(data, param, params_file),
         setup=_setup(data, params_file),
+        params=_get(data, "params", params_file, "data") or {},
     )
     if state in ("queued", "running", "failed"):
         row.status = state

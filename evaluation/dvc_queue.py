@@ -1,10 +1,10 @@
-"""DVC for the data-size product: run ``dvc`` as a subprocess, queue one experiment per size, wait.
+"""DVC for the data-size product and the regime map: run ``dvc`` as a subprocess, queue experiments, wait.
 
 Every DVC call goes through a :data:`Runner` (``dvc`` arguments -> completed process), so tests can
 fake DVC and the command (pipelines/data_size.py) runs the installed one (:func:`dvc_runner`):
 
-- ``dvc exp run --queue -S data.train_size=<size>`` (:func:`queue_experiments`), ``dvc queue start
-  -j <jobs>`` (:func:`start_queue`) and ``dvc queue status`` (:func:`wait_for_queue`,
+- ``dvc exp run --queue -S data.train_size=<size>`` (:func:`queue_experiments`; any settings:
+  :func:`queue_runs`), ``dvc queue start -j <jobs>`` (:func:`start_queue`) and ``dvc queue status`` (:func:`wait_for_queue`,
   :func:`parse_queue_status`) have no Python API in ``dvc.api`` (DVC 3.67 offers ``exp_save`` and
   ``exp_show`` only), so they are DVC's command line;
 - ``dvc exp show --json`` (:func:`dvc_exp_show`) too: ``dvc.api.exp_show()`` returns a table that
@@ -107,11 +107,25 @@ def dvc_exp_show(all_commits: bool = False, cwd: str | Path | None = None, runne
 
 @dataclass
 class Queued:
-    """One experiment queued by :func:`queue_experiments`."""
+    """One experiment queued by :func:`queue_runs` (or :func:`queue_experiments`)."""
 
     name: str  # as ``dvc queue status`` and ``dvc queue logs`` name it
     train_size: float  # the data.train_size it runs with
     note: str = ""  # how the size was asked for ("20 per class x 10 classes")
+    sets: tuple[str, ...] = ()  # its own -S KEY=VALUE settings (those of every experiment left out)
+
+    def describe(self) -> str:
+        """How a message names the experiment: ``adult-rues (data.train_size=200)``."""
+        return f"{self.name} ({', '.join(self.sets) or f'{PARAM}={size_text(self.train_size)}'})"
+
+
+@dataclass
+class Run:
+    """One experiment to queue: its own -S settings (data.train_size first) and a note for the log."""
+
+    train_size: float
+    sets: tuple[str, ...]  # KEY=VALUE, as dvc exp run -S takes them
+    note: str = ""
 
 
 @dataclass
@@ -178,24 +192,24 @@ def say(message: str) -> None:
     print(f"data_size: {message}", flush=True)
 
 
-def queue_experiments(
-    sizes: Sequence[tuple[float, str]],
+def queue_runs(
+    runs: Sequence[Run],
     runner: Runner,
     copy_paths: Sequence[str] = (),
     log: Callable[[str], None] = say,
     overrides: Sequence[str] = (),
 ) -> list[Queued]:
-    """``dvc exp run --queue -S data.train_size=<size>`` for each ``(size, note)``, with ``-C PATH``
-    for each of ``copy_paths`` (untracked or ignored paths the experiment needs, such as a dataset
-    under data/raw) and ``-S KEY=VALUE`` for each of ``overrides`` (the same for every size); the
-    names DVC gave.
+    """``dvc exp run --queue -S KEY=VALUE ...`` for each run (its own settings, then each of
+    ``overrides``, the same for every run), with ``-C PATH`` for each of ``copy_paths`` (untracked
+    or ignored paths the experiment needs, such as a dataset under data/raw); the names DVC gave.
 
     Raises DataSizeError on a failure, naming the experiments already queued."""
     queued: list[Queued] = []
     copies = [arg for path in copy_paths for arg in ("-C", path)]
-    for size, note in sizes:
-        sets = [arg for override in overrides for arg in ("-S", override)]
-        args = ["exp", "run", "--queue", "-S", f"{PARAM}={size_text(size)}", *sets, *copies]
+    common = [arg for override in overrides for arg in ("-S", override)]
+    for run in runs:
+        own = [arg for setting in run.sets for arg in ("-S", setting)]
+        args = ["exp", "run", "--queue", *own, *common, *copies]
         try:
             done = _dvc(runner, args)
             names = _QUEUED_RE.findall((done.stdout or "") + "\n" + (done.stderr or ""))
@@ -210,8 +224,24 @@ def queue_experiments(
                     f"{err}; already queued: {names_so_far} (drop them with `dvc queue remove {names_so_far}`)"
                 ) from None
             raise
-        queued.append(Queued(name=names[-1], train_size=float(size), note=note))
-        log(f"queued {names[-1]} ({PARAM}={size_text(size)}{', ' + note if note else ''})")
+        queued.append(Queued(name=names[-1], train_size=float(run.train_size), note=run.note, sets=tuple(run.sets)))
+        log(f"queued {names[-1]} ({', '.join(run.sets)}{', ' + run.note if run.note else ''})")
+    return queued
+
+
+def queue_experiments(
+    sizes: Sequence[tuple[float, str]],
+    runner: Runner,
+    copy_paths: Sequence[str] = (),
+    log: Callable[[str], None] = say,
+    overrides: Sequence[str] = (),
+) -> list[Queued]:
+    """``dvc exp run --queue -S data.train_size=<size>`` for each ``(size, note)`` (the data-size
+    product), through :func:`queue_runs`."""
+    runs = [Run(train_size=size, sets=(f"{PARAM}={size_text(size)}",), note=note) for size, note in sizes]
+    queued = queue_runs(runs, runner, copy_paths=copy_paths, log=log, overrides=overrides)
+    for q in queued:  # messages name a size by the size alone, as before
+        q.sets = ()
     return queued
 
 
@@ -234,6 +264,7 @@ def wait_for_queue(
     log: Callable[[str], None] = say,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
+    collect_command: str = "python -m pipelines.data_size",
 ) -> dict[str, str]:
     """Poll ``dvc queue status`` until every experiment of ``queued`` is Success or Failed; their
     states by name. One plain line each time the count of finished ones changes.
@@ -266,7 +297,7 @@ def wait_for_queue(
         else:
             stalled_since = clock() if stalled_since is None else stalled_since
             if clock() - stalled_since >= stall_s:
-                later = "; once they finish, draw the figure with `python -m pipelines.data_size`"
+                later = f"; once they finish, draw the figure with `{collect_command}`"
                 if missing:
                     raise DataSizeError(
                         f"experiment {missing[0]} is no longer listed by `dvc queue status` (removed?){later}"
@@ -279,15 +310,17 @@ def wait_for_queue(
         sleep(poll_s)
 
 
-def check_failures(queued: Sequence[Queued], states: dict[str, str]) -> None:
+def check_failures(
+    queued: Sequence[Queued], states: dict[str, str], collect_command: str = "python -m pipelines.data_size"
+) -> None:
     """One DataSizeError line naming every failed experiment and how to read its log."""
     failed = [q for q in queued if states.get(q.name) == "Failed"]
     if not failed:
         return
-    which = ", ".join(f"{q.name} ({PARAM}={size_text(q.train_size)})" for q in failed)
+    which = ", ".join(q.describe() for q in failed)
     others = " (and likewise for the others)" if len(failed) > 1 else ""
     done = len(queued) - len(failed)
-    rest = f"; the {done} that succeeded can still be drawn with `python -m pipelines.data_size`" if done else ""
+    rest = f"; the {done} that succeeded can still be drawn with `{collect_command}`" if done else ""
     raise DataSizeError(
         f"{len(failed)} of {len(queued)} experiments failed: {which}; see "
         f"`dvc queue logs {failed[0].name}`{others}{rest}"
