@@ -11,7 +11,10 @@ JOBS ?= 1
 # pinned versions of every package (make constraints refreshes it); CONSTRAINTS= installs unpinned
 CONSTRAINTS ?= constraints.txt
 
-.PHONY: run test check lint bench data-size install constraints clean
+# regime-map: real training images per class of its sizes (docs/regime_map.md)
+MAP_PER_CLASS ?= 20,50
+
+.PHONY: run test check lint bench data-size regime-map install constraints clean
 
 $(STAMP): setup.cfg pyproject.toml $(CONSTRAINTS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,7 +32,7 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
-## lint: ruff (lint and format), mypy on the library, the import-linter layering (pyproject.toml)
+## lint: ruff (lint and format), mypy on the three packages, the import-linter layering (pyproject.toml)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -43,6 +46,12 @@ check: lint test
 ##   (after `make run`; make data-size PER_CLASS=10,20,50,100 for the bundled digits)
 data-size: $(STAMP)
 	$(BIN)/python -m pipelines.data_size run --per-class $(PER_CLASS) -j $(JOBS) \
+	  $(if $(filter-out 1,$(JOBS)),--set cpu_threads=1)
+
+## regime-map: where a synthetic source could beat classic: sizes MAP_PER_CLASS x synthetic ratio
+##   1/4/10 plus a 4x-steps column, 5 seeds, one queued DVC experiment per cell (docs/regime_map.md)
+regime-map: $(STAMP)
+	$(BIN)/python -m pipelines.regime_map run --per-class $(MAP_PER_CLASS) -j $(JOBS) \
 	  $(if $(filter-out 1,$(JOBS)),--set cpu_threads=1)
 
 ## bench: throughput benchmarks (not tests)

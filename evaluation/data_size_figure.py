@@ -127,7 +127,7 @@ def source_style(source: str) -> dict[str, Any]:
             "linewidth": 1.5,
         }
     method = parse_source(source).method
-    style = {"color": METHOD_COLORS.get(method, PALETTE[-1]), "linestyle": "-", "marker": "o", "linewidth": 1.5}
+    style = {"color": METHOD_COLORS.get(method or "", PALETTE[-1]), "linestyle": "-", "marker": "o", "linewidth": 1.5}
     if kind == "combined":
         style["marker"] = "s"
     elif kind == "filtered":

@@ -43,7 +43,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from augment.sources import SOURCES
-from evaluation.results import Metrics
 
 PARAM = "data.train_size"
 DEFAULT_METRICS = "reports/metrics.json"
@@ -104,7 +103,7 @@ def _setup(data: dict, params_file: str) -> tuple:
     return tuple(json.dumps(v, sort_keys=True) for v in values)
 
 
-def _metrics(data: dict, metrics_file: str) -> Metrics | None:
+def _metrics(data: dict, metrics_file: str) -> dict[str, dict[str, Any]] | None:
     """The per-source objects of metrics.json, or None when the file is absent or unreadable."""
     content = _get(data, "metrics", metrics_file, "data")
     if not isinstance(content, dict):
@@ -209,7 +208,7 @@ def select_points(rows: list[Row]) -> tuple[list[Point], list[str]]:
     by_images = all(r.real_train_images is not None for r in usable)
     if not by_images:
         usable = [r for r in usable if r.train_size is not None]
-        values = [r.train_size for r in usable]
+        values = [r.train_size for r in usable if r.train_size is not None]
         if any(v <= 1 for v in values) and any(v > 1 for v in values):
             notes.append(
                 f"{PARAM} mixes fractions (<= 1) and image counts (> 1) on one axis; "
@@ -217,7 +216,9 @@ def select_points(rows: list[Row]) -> tuple[list[Point], list[str]]:
             )
     groups: dict[float, list[Row]] = {}
     for row in usable:
-        groups.setdefault(float(row.real_train_images if by_images else row.train_size), []).append(row)
+        x = row.real_train_images if by_images else row.train_size
+        assert x is not None  # by_images, or rows without train_size were dropped above
+        groups.setdefault(float(x), []).append(row)
     points = []
     for x in sorted(groups):
         ranked = sorted(groups[x], key=_newest_first, reverse=True)

@@ -289,7 +289,7 @@ def wait_for_queue(
                 f"{', failed: ' + ', '.join(failed) if failed else ''}) after {_elapsed(clock() - start)}"
             )
         if len(finished) == len(names):
-            return states
+            return {n: s for n, s in states.items() if s is not None}  # every one is listed
         missing = [n for n in names if states[n] is None]
         stalled = bool(missing) or (status.active == 0 and not running)
         if not stalled:

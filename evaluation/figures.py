@@ -6,7 +6,9 @@ matplotlib runs with the non-interactive Agg backend: the pipeline draws to file
 from __future__ import annotations
 
 import csv
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -72,15 +74,15 @@ def source_style(name: str) -> dict:
     if name not in SOURCES:
         return {"color": OTHER_COLOR, "hatch": None, "alpha": 1.0}
     s = parse_source(name)
-    hatch = ("//" if s.classic else "") + _VARIANT_HATCHES.get(s.variant, "")
+    hatch = ("//" if s.classic else "") + _VARIANT_HATCHES.get(s.variant or "", "")
     return {
-        "color": METHOD_COLORS.get(s.method, OTHER_COLOR),
+        "color": METHOD_COLORS.get(s.method or "", OTHER_COLOR),
         "hatch": hatch or None,
         "alpha": 0.55 if s.filtered else 1.0,
     }
 
 
-def accuracy_bars(summaries: dict[str, dict], path: str | Path, title: str = "Test accuracy") -> Path:
+def accuracy_bars(summaries: Mapping[str, Mapping[str, Any]], path: str | Path, title: str = "Test accuracy") -> Path:
     """One horizontal bar per source, in the order given: the mean over seeds, with the 95 %
     confidence interval as error bar and every seed's value as a dot; dotted lines mark the
     ``real`` and ``classic`` means, the two bars every other source is measured against.
@@ -118,7 +120,7 @@ def accuracy_bars(summaries: dict[str, dict], path: str | Path, title: str = "Te
     return _save(fig, path)
 
 
-def side_by_side(images: dict[str, str | Path], path: str | Path, title: str = "") -> Path:
+def side_by_side(images: Mapping[str, str | Path], path: str | Path, title: str = "") -> Path:
     """Existing PNG grids next to each other, each titled with its name."""
     fig, axes = plt.subplots(1, len(images), figsize=(3.6 * len(images), 4))
     axes = np.atleast_1d(axes)

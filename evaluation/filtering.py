@@ -212,8 +212,9 @@ def filtered_sample(
             short = [c for c in range(k) if have[c] < per_class]
             for c in [c for c in short if drawn[c] >= budget]:  # out of budget: fill with the best
                 # a class still short after budget >= per_class draws has rejected some: a reserve
-                assert reserve[c] is not None, f"class {c}: short of images with no rejected candidate"
-                best = reserve[c][0][: per_class - have[c]]
+                best_rejected = reserve[c]
+                assert best_rejected is not None, f"class {c}: short of images with no rejected candidate"
+                best = best_rejected[0][: per_class - have[c]]
                 kept[c].append(best)
                 filled[c] = len(best)
                 have[c] += len(best)

@@ -29,11 +29,11 @@ def _batched(fn, model: nn.Module, images, batch_size: int, device) -> torch.Ten
     x = _images_of(images)
     with inference(model.to(device)):
         outs = [fn(model, chunk.to(device)).cpu() for chunk in x.split(batch_size)]
-    return torch.cat(outs) if outs else None
+    return torch.cat(outs) if outs else torch.empty(0)  # no images: an empty result
 
 
 def predict(
-    model: SmallCNN, images: torch.Tensor | LabeledImages, batch_size: int = 512, device: torch.device | str = "cpu"
+    model: nn.Module, images: torch.Tensor | LabeledImages, batch_size: int = 512, device: torch.device | str = "cpu"
 ) -> torch.Tensor:
     """Predicted labels, a CPU LongTensor [N] (eval mode, no grad, batched)."""
     out = _batched(lambda m, x: m(x).argmax(dim=1), model, images, batch_size, device)

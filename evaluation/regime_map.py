@@ -239,20 +239,36 @@ class Entry:
         return "no measurable difference"
 
 
+def _number_at(entry: dict[str, Any], key: str) -> float | None:
+    value = entry.get(key)
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _difference_to_classic(name: str, sources: dict[str, dict[str, Any]]) -> tuple[float | None, ...]:
+    """``delta_vs_classic`` and its interval for one source of a cell; for real, classic's
+    ``delta_vs_real`` turned round (real - classic = -(classic - real), interval mirrored): what
+    classical augmentation itself is worth there. None for classic, the bar."""
+    if name == CLASSIC:
+        return None, None, None
+    if name == REAL:
+        c = sources.get(CLASSIC, {})
+        delta, low, high = (_number_at(c, k) for k in ("delta_vs_real", "delta_ci_low", "delta_ci_high"))
+        return (
+            None if delta is None else -delta,
+            None if high is None else -high,
+            None if low is None else -low,
+        )
+    e = sources[name]
+    return tuple(_number_at(e, k) for k in ("delta_vs_classic", "delta_vs_classic_ci_low", "delta_vs_classic_ci_high"))
+
+
 def entries(found: Sequence[Found], sources: Sequence[str] | None = None) -> list[Entry]:
     """One :class:`Entry` per cell and source (``sources``: those, in that order; default every
     source of the cell's metrics, in metrics.json's order)."""
     out = []
     for f in found:
-        names = [s for s in (sources or f.row.sources) if s in f.row.sources]
-        for s in names:
-            e = f.row.sources[s]
-
-            def num(key: str, e: dict = e) -> float | None:
-                value = e.get(key)
-                return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-
-            classic = s == CLASSIC
+        for s in [s for s in (sources or f.row.sources) if s in f.row.sources]:
+            delta, low, high = _difference_to_classic(s, f.row.sources)
             out.append(
                 Entry(
                     real_train_images=f.cell.train_size,
@@ -261,10 +277,10 @@ def entries(found: Sequence[Found], sources: Sequence[str] | None = None) -> lis
                     long=f.cell.long,
                     source=s,
                     seeds=f.seeds,
-                    accuracy=float(e["accuracy"]),
-                    delta_vs_classic=None if classic else num("delta_vs_classic"),
-                    ci_low=None if classic else num("delta_vs_classic_ci_low"),
-                    ci_high=None if classic else num("delta_vs_classic_ci_high"),
+                    accuracy=float(f.row.sources[s]["accuracy"]),
+                    delta_vs_classic=delta,
+                    ci_low=low,
+                    ci_high=high,
                     experiment=f.row.name,
                     rev=f.row.rev,
                 )

@@ -6,7 +6,7 @@ difference to classic in accuracy points over the seeds, with the 95 % interval 
 (evaluation/regime_map.py). The zero line is classic; a bar wholly above it is a cell where the
 source beats classical augmentation. ``real`` (no augmentation at all) is drawn too: how far below
 zero it sits is what classical augmentation itself is worth in that cell. Colours come from
-evaluation/figures.py, as in every other figure of a run.
+evaluation/figures.py, as in every other figure of a run; each source also has its own marker.
 
 matplotlib runs with the non-interactive Agg backend: the command draws to files, no screen.
 """
@@ -25,6 +25,9 @@ from augment.sources import CLASSIC, source_label  # noqa: E402
 from evaluation.data_size_points import DataSizeError  # noqa: E402
 from evaluation.figures import source_style  # noqa: E402
 from evaluation.regime_map import Entry, column_label  # noqa: E402
+
+# One marker per source of a panel: the map's sources often share a method, hence a colour.
+MARKERS = ("D", "o", "s", "^", "v", "P", "X", "*")
 
 
 def plot_regime_map(rows: Sequence[Entry], path: str | Path, base_steps: int | None = None) -> Path:
@@ -57,7 +60,7 @@ def plot_regime_map(rows: Sequence[Entry], path: str | Path, base_steps: int | N
                     xs,
                     ys,
                     yerr=[low, high],
-                    fmt="o",
+                    fmt=MARKERS[j % len(MARKERS)],
                     color=style["color"],
                     capsize=3,
                     markersize=4,
@@ -70,9 +73,9 @@ def plot_regime_map(rows: Sequence[Entry], path: str | Path, base_steps: int | N
         ax.grid(axis="y", alpha=0.3)
     axes[0][0].set_ylabel("accuracy minus classic's (points, 95% CI)")
     handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, labels, fontsize=8, loc="lower center", ncol=min(4, len(labels)), frameon=False)
+    fig.legend(handles, labels, fontsize=8, loc="lower center", ncol=min(2, len(labels)), frameon=False)
     fig.suptitle("Where synthetic data could pay: difference to classical augmentation per cell", fontsize=11)
-    fig.tight_layout(rect=(0, 0.1, 1, 0.95))
+    fig.tight_layout(rect=(0, 0.14, 1, 0.95))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110, bbox_inches="tight")

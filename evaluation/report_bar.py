@@ -12,6 +12,9 @@ numbers (pipelines/compare.py), with the words of :func:`evaluation.stats.verdic
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any, cast
+
 from augment.sources import REAL, SOURCES, parse_source, source_label
 from evaluation.results import Metrics, SourceMetrics
 from evaluation.stats import HELPS, HURTS, NO_EFFECT, verdict_key
@@ -55,17 +58,22 @@ def interval_verdict(entry: SourceMetrics, prefix: str) -> str:
     """The verdict pipelines/compare.py stored for the interval ``<prefix>_ci_low`` /
     ``<prefix>_ci_high`` of a metrics.json entry (:func:`evaluation.stats.delta_fields`): computed
     once there, never recomputed here."""
-    return entry[verdict_key(prefix)]
+    return _fields(entry)[verdict_key(prefix)]
+
+
+def _fields(entry: SourceMetrics) -> Mapping[str, Any]:
+    """The entry read by computed key names (``delta_vs_<base>_ci_low``), which a TypedDict cannot type."""
+    return cast(Mapping[str, Any], entry)
 
 
 def _interval(entry: SourceMetrics, prefix: str) -> str:
-    return f"[{points(entry[f'{prefix}_ci_low'])}, {points(entry[f'{prefix}_ci_high'])}]"
+    return f"[{points(_fields(entry)[f'{prefix}_ci_low'])}, {points(_fields(entry)[f'{prefix}_ci_high'])}]"
 
 
 def delta_cells(entry: SourceMetrics, base: str) -> list[str]:
     """Table cells for ``delta_vs_<base>``: points, 95 % interval, verdict."""
     prefix = f"delta_vs_{base}"
-    return [points(entry[prefix]), _interval(entry, prefix), interval_verdict(entry, prefix)]
+    return [points(_fields(entry)[prefix]), _interval(entry, prefix), interval_verdict(entry, prefix)]
 
 
 def beyond_classic_sentences(metrics: Metrics) -> list[str]:
@@ -97,7 +105,7 @@ def filter_sentences(metrics: Metrics) -> list[str]:
         m = metrics[source]
         if "delta_vs_unfiltered" not in m:
             continue
-        method = parse_source(source).method
+        method = parse_source(source).method or source  # a filtered source always names its method
         rate = m.get("acceptance_rate")
         kept = f" (the filter accepted {100 * rate:.1f} % of the candidates)" if rate is not None else ""
         numbers = (

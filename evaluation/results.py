@@ -51,7 +51,9 @@ class ClassInterval(TypedDict):
 
 # A generator's quality numbers (evaluation/quality.py QUALITY_METRICS), carried by the entries of
 # the three methods; None where a number does not apply (a CGAN has no reconstruction error).
-QualityNumbers = TypedDict("QualityNumbers", {key: float | None for key in QUALITY_KEYS}, total=False)
+# Built from the one list of keys, so mypy cannot read its fields: entries are checked as
+# Mapping[str, Any] where a quality key is looked up by name.
+QualityNumbers = TypedDict("QualityNumbers", {key: float | None for key in QUALITY_KEYS}, total=False)  # type: ignore[misc]
 
 
 class SourceMetrics(QualityNumbers, total=False):

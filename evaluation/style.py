@@ -122,6 +122,6 @@ def style_transfer(sources: np.ndarray, labels: np.ndarray, styled: np.ndarray) 
         per_target = out[name].reshape(n, k)  # [N, K]: source i drawn as class k
         for measure, fn in (("r", _pearson), ("gain", _gain)):
             values = [fn(src[name][labels == a], per_target[labels == a, b]) for a, b in pairs]
-            values = [v for v in values if v is not None]
-            result[f"style_{measure}_{name}"] = float(np.mean(values)) if values else None
+            defined = [v for v in values if v is not None]
+            result[f"style_{measure}_{name}"] = float(np.mean(defined)) if defined else None
     return result

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any, cast
 
 from augment.config import MODEL_NAMES, Params, flatten
 from augment.outputs import StagedOutputs, write_csv
@@ -64,7 +66,7 @@ def comparison(
         result = results[source]
         acc = _per_seed(result, "accuracy")
         s, f1 = summarize(acc), summarize(_per_seed(result, "macro_f1"))
-        entry: SourceMetrics = {
+        entry: dict[str, Any] = {  # built key by key, then typed as SourceMetrics
             "accuracy": s["mean"],
             "accuracy_std": s["std"],
             "accuracy_ci_low": s["ci_low"],
@@ -94,7 +96,7 @@ def comparison(
             entry.update({k: quality.get(source, {}).get(k) for k in QUALITY_KEYS})
         if rare_classes:
             entry.update(_rare_class_entry(result, results[REAL], rare_classes, class_names, source == REAL))
-        metrics[source] = entry
+        metrics[source] = cast(SourceMetrics, entry)
     return metrics
 
 
@@ -103,15 +105,17 @@ def _delta_entry(base: str, values: list[float], base_values: list[float]) -> di
     return delta_fields(f"delta_vs_{base}", f"delta_vs_{base}", paired_delta(values, base_values))
 
 
-def _rare_class_entry(result: dict, real: dict, rare: list[int], class_names: list[str] | None, is_real: bool) -> dict:
+def _rare_class_entry(
+    result: Mapping[str, Any], real: Mapping[str, Any], rare: list[int], class_names: list[str] | None, is_real: bool
+) -> dict[str, Any]:
     """Test accuracy on the rare classes: their mean per seed (``rare_accuracy`` with interval,
     and its delta vs real), and each rare class's own accuracy with interval (``rare_per_class``)."""
 
-    def rare_mean(res: dict) -> list[float]:
+    def rare_mean(res: Mapping[str, Any]) -> list[float]:
         return [sum(r["per_class_accuracy"][c] for c in rare) / len(rare) for r in res["runs"]]
 
     mean = summarize(rare_mean(result))
-    entry = {
+    entry: dict[str, Any] = {
         "rare_accuracy": mean["mean"],
         "rare_accuracy_ci_low": mean["ci_low"],
         "rare_accuracy_ci_high": mean["ci_high"],
@@ -129,7 +133,7 @@ def _rare_class_entry(result: dict, real: dict, rare: list[int], class_names: li
     return entry
 
 
-def _per_seed(result: dict, key: str) -> list[float]:
+def _per_seed(result: Mapping[str, Any], key: str) -> list[float]:
     return [float(r[key]) for r in result["runs"]]
 
 
@@ -179,7 +183,10 @@ def _bar_context(params: Params) -> dict[str, str]:
 def compare(params: Params, args=None) -> None:
     """Collect every source's results into metrics, plots, the report and one MLflow run."""
     tracker = Tracker(params, stage="compare", method="all", run_name="compare")  # checks the store now
-    results = {s: _read_json(classifier_result(params, s), f"train_classifier@{s}") for s in params.classifier.sources}
+    results = {
+        s: cast(ClassifierResult, _read_json(classifier_result(params, s), f"train_classifier@{s}"))
+        for s in params.classifier.sources
+    }
     quality = {m: _read_json(quality_file(params, m), f"evaluate@{m}") for m in MODEL_NAMES}
     quality["real"] = _read_json(quality_file(params, "real"), "judge")
     samples = {
@@ -285,7 +292,7 @@ def compare(params: Params, args=None) -> None:
             tracker.log_metrics(
                 {
                     f"{source}.{k}": v
-                    for k, v in flatten(m).items()
+                    for k, v in flatten(dict(m)).items()
                     if isinstance(v, (int, float)) and not isinstance(v, bool)
                 }
             )

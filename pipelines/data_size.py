@@ -165,7 +165,10 @@ def _main_run(argv: list[str], runner: Runner | None) -> int:
         if args.per_class is not None:
             per_class = parse_per_class(args.per_class)
             prepared = prepared_splits(DEFAULT_PARAMS)
-            todo = per_class_sizes(per_class, prepared.num_classes)
+            assert prepared is not None  # required: a missing splits file raises instead
+            todo: list[tuple[float, str]] = [
+                (float(n), note) for n, note in per_class_sizes(per_class, prepared.num_classes)
+            ]
         else:
             todo = [(size, "") for size in parse_sizes(args.sizes)]
             prepared = prepared_splits(DEFAULT_PARAMS, required=False) if Path(DEFAULT_PARAMS).is_file() else None

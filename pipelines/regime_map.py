@@ -217,7 +217,7 @@ def _main_run(argv: list[str], runner: Runner | None) -> int:
         check_available([(c.train_size, c.note) for c in cells], prepared)
         check_sample_budget(cells, prepared.num_classes, sample_budget)
         runner = runner or dvc_runner()
-        first = {}
+        first: dict[int, Cell] = {}
         for c in cells:  # one cell per size trains its generators; the others reuse them (run-cache)
             first.setdefault(c.train_size, c)
         rest = [c for c in cells if c not in first.values()]

@@ -36,17 +36,19 @@ from pipelines.stage import run_stage
 
 def train(params: Params, args) -> None:
     """Train and measure one classifier per seed for the source named on the command line."""
-    source = parse_source(args.item)
+    parsed = parse_source(args.item)
     cfg = params.classifier
     splits = Splits.load(splits_file(params))
     synthetic = None
-    if source.synthetic is not None:
-        path = synthetic_set_of(params, source.name)  # the manifest's set, its hash checked
+    path = None  # the baselines train on real data alone
+    if parsed.synthetic is not None:
+        path = synthetic_set_of(params, parsed.name)  # the manifest's set, its hash checked
+    if path is not None:
         synthetic, classes, _ = load_synthetic(path)
         if classes != splits.classes:
             raise ValueError(f"{path}: classes {classes} differ from the data's {splits.classes}")
-    augment = ClassicAugmentation(params.augmentation) if source.classic else None
-    synthetic_name, source = source.synthetic, source.name
+    augment = ClassicAugmentation(params.augmentation) if parsed.classic else None
+    synthetic_name, source = parsed.synthetic, parsed.name
     device = resolve_device(params.device)
     runs: list[ClassifierRun] = []
     with Tracker(params, stage="train_classifier", method=source, run_name=f"classifier:{source}") as tracker:
@@ -59,7 +61,7 @@ def train(params: Params, args) -> None:
             }
         )
         tracker.log_real_data(splits, {"train": "training", "val": "validation", "test": "evaluation"})
-        if synthetic is not None:
+        if synthetic is not None and path is not None:
             tracker.log_dataset(synthetic.images, synthetic.labels, f"synthetic:{synthetic_name}", path, "training")
         out = classifier_result(params, source)
         # Every file of this stage is staged and moved into place only once all seeds are done:
