@@ -28,7 +28,7 @@ from PIL import Image
 
 from augment.callbacks import GRID_COLUMNS
 from augment.checkpoint import read_checkpoint
-from augment.config import DEFAULT_PARAMS_FILE, MODEL_NAMES, ConfigError
+from augment.config import DEFAULT_PARAMS_FILE, GENERATOR_NAMES, ConfigError
 from augment.data import load_splits
 from augment.device import configure_torch, resolve_device
 from augment.distributed import check_divisible, is_main_process
@@ -68,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("train", help="train a generator on the real training split")
-    p.add_argument("model", choices=MODEL_NAMES, help="which generator")
+    p.add_argument("model", choices=GENERATOR_NAMES, help="which generator")
     _add_params_args(p)
     p.add_argument("--out", type=Path, help="checkpoint path (default: <paths.generators>/<model>.pt)")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint's last finished epoch")

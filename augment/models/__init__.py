@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from augment.config import ConfigError
 from augment.models.base import ConditionalGenerator
+from augment.models.cfm import CFM
 from augment.models.cgan import CGAN
 from augment.models.cvae import CVAE
 from augment.models.cvaegan import CVAEGAN
 
-REGISTRY: dict[str, type[ConditionalGenerator]] = {cls.name: cls for cls in (CVAE, CGAN, CVAEGAN)}
+REGISTRY: dict[str, type[ConditionalGenerator]] = {cls.name: cls for cls in (CVAE, CGAN, CVAEGAN, CFM)}
 
 # The registered models with an encoder Q(z | x, y): the only ones that reconstruct, stylise and
 # have restyle / transfer sets.
@@ -49,4 +50,5 @@ __all__ = [
     "CVAE",
     "CGAN",
     "CVAEGAN",
+    "CFM",
 ]

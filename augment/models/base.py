@@ -40,7 +40,7 @@ class ConditionalGenerator(nn.Module):
         self.config = config
         self.image_shape = tuple(image_shape)
         self.num_classes = num_classes
-        self.latent_dim = config.latent_dim
+        self.latent_dim = getattr(config, "latent_dim", 0)  # size of z; a model without one sets its own
         self.ema_decoder: Decoder | None = None
 
     def _finish_init(self) -> None:

@@ -76,3 +76,14 @@ def generator_loss(*fake_logits: torch.Tensor) -> torch.Tensor:
         for logits in fake_logits
     )
     return cast(torch.Tensor, total)  # sum() of tensors is a tensor (its start, 0, only types as int)
+
+
+def flow_matching_loss(v_pred: torch.Tensor, x0: torch.Tensor, x1: torch.Tensor) -> torch.Tensor:
+    """L_FM = ||v(x_t, t, y) - (x_1 - x_0)||^2, summed per image, batch mean (Lipman et al. 2023).
+
+    On the straight path x_t = (1 - t) x_0 + t x_1 from noise x_0 ~ N(0, I) to a data image x_1
+    the velocity is d x_t / dt = x_1 - x_0: the network regresses onto it. Zero iff v_pred is
+    exactly x_1 - x_0.
+    """
+    target = x1.float() - x0.float()  # [B, C, H, W]
+    return (v_pred.float() - target).pow(2).flatten(1).sum(dim=1).mean()
