@@ -32,7 +32,7 @@ import torch
 
 import augment
 from augment.config import ConfigError, one_line
-from augment.models import REGISTRY, ConditionalGenerator, build_model, model_class
+from augment.models import ENTRY_POINT_GROUP, REGISTRY, ConditionalGenerator, build_model, model_class
 from augment.outputs import atomic_torch_save
 from augment.params_file import params_from_dict
 
@@ -160,7 +160,10 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
         raise CheckpointError(f"{path}: checkpoint lacks {', '.join(missing)}")
     name, shape, classes = payload["model"], payload["image_shape"], payload["classes"]
     if not isinstance(name, str) or name not in REGISTRY:
-        raise CheckpointError(f"{path}: unknown model {name!r}; this augment knows {', '.join(REGISTRY)}")
+        raise CheckpointError(
+            f"{path}: holds a {name!r} generator, which this installation does not have: install the "
+            f"plugin that provides it (entry-point group {ENTRY_POINT_GROUP}); installed: {', '.join(REGISTRY)}"
+        )
     if not (
         isinstance(shape, (list, tuple))
         and len(shape) == 3

@@ -68,7 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("train", help="train a generator on the real training split")
-    p.add_argument("model", choices=GENERATOR_NAMES, help="which generator")
+    p.add_argument(
+        "model", help=f"which generator: {', '.join(GENERATOR_NAMES)} or an installed plugin's name (docs/plugins.md)"
+    )
     _add_params_args(p)
     p.add_argument("--out", type=Path, help="checkpoint path (default: <paths.generators>/<model>.pt)")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint's last finished epoch")
@@ -149,6 +151,7 @@ def _params(args: argparse.Namespace):
 
 def cmd_train(args: argparse.Namespace) -> int:
     params = _params(args)  # checked before any process is started
+    params.generator(args.model)  # an unknown name (or a plugin that is not installed): one line, exit 2
     if args.nproc < 1:
         raise ConfigError(f"--nproc: must be an integer >= 1, got {args.nproc}")
     if args.nproc > 1 and "WORLD_SIZE" not in os.environ:  # not yet under torchrun

@@ -73,6 +73,9 @@ def _one_of(choices: tuple[str, ...]) -> tuple[Any, str]:
 
 
 RANGE = "range"  # the metadata key of a field's (predicate, what is allowed)
+# the metadata key of a field that holds extra named sections (name -> dataclass instance): a
+# callable giving the dataclass of each allowed name; the names sit in the field's parent
+SECTIONS = "sections"
 
 
 def ranged(default: Any, rule: tuple[Any, str]) -> Any:
@@ -199,12 +202,22 @@ class CVAEGANConfig:
     init_from: str = ranged("cvae", _one_of(WARM_STARTS))
 
 
+def _plugin_sections() -> dict[str, type]:
+    """The config dataclass of each installed generator plugin, by name (augment/models/registry.py)."""
+    from augment.models.registry import plugin_configs  # here: the models import this module
+
+    return plugin_configs()
+
+
 @dataclass
 class GeneratorsConfig:
     cvae: CVAEConfig = field(default_factory=CVAEConfig)
     cgan: CGANConfig = field(default_factory=CGANConfig)
     cvaegan: CVAEGANConfig = field(default_factory=CVAEGANConfig)
     cfm: CFMConfig = field(default_factory=CFMConfig)
+    # generators.<name> of each installed plugin, by name: written in params.yaml (and --set, and
+    # MLflow's params) as generators.<name>, like the built-ins' sections, never as "plugins"
+    plugins: dict[str, Any] = field(default_factory=dict, metadata={SECTIONS: _plugin_sections})
     seed: int = ranged(0, _SEED)  # seeds weight initialisation, noise and shuffling of generator training
     grid_every: int = ranged(5, _POSITIVE_INT)  # write a progress grid every this many epochs (and at the last)
 
@@ -346,13 +359,21 @@ class Params:
     cpu_threads: int = ranged(1, (lambda v: 0 <= v <= MAX_CPU_THREADS, f"an integer in [0, {MAX_CPU_THREADS}]"))
 
     def generator(self, name: str):
-        """The config section of one registered generator."""
-        if name not in GENERATOR_NAMES:
-            raise ConfigError(f"unknown model {name!r}; choose one of: {', '.join(GENERATOR_NAMES)}")
-        return getattr(self.generators, name)
+        """The config section of one registered generator: a built-in's, or a plugin's
+        (``generators.<name>``; its config class's defaults when params.yaml has no section)."""
+        if name in GENERATOR_NAMES:
+            return getattr(self.generators, name)
+        if name not in self.generators.plugins:
+            from augment.models.registry import model_class  # here: the models import this module
+
+            self.generators.plugins[name] = model_class(name).config_class()
+        return self.generators.plugins[name]
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """Plain nested dicts, the plugins' sections beside the built-ins' (generators.<name>)."""
+        tree = dataclasses.asdict(self)
+        tree["generators"].update(tree["generators"].pop("plugins"))
+        return tree
 
 
 def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -68,7 +68,7 @@ def train_generator(
         device=device,
         callbacks=callbacks,
         progress=progress,
-        steps_per_epoch=cfg.steps_per_epoch,
+        steps_per_epoch=getattr(cfg, "steps_per_epoch", 0),  # a plugin's config may leave it out
         acceleration=params.acceleration,
     )
     return model, state, out

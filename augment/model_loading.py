@@ -80,8 +80,7 @@ def load_model(
             generator, payload = load_generator(path, device=device)
     else:
         raise ValueError(
-            f"model: unknown model {model!r}; give a registered name ({', '.join(REGISTRY)}), "
-            f"a checkpoint path (*.pt), an MLflow model URI (models:/augment-<name>/<version>) "
-            f"or a ConditionalGenerator"
+            f"model: {REGISTRY.unknown(model, 'model')}; or give a checkpoint path (*.pt), an MLflow "
+            f"model URI (models:/augment-<name>/<version>) or a ConditionalGenerator"
         )
     return generator, [str(c) for c in payload["classes"]], payload["model"], path

@@ -19,7 +19,7 @@ from typing import Any, Union
 
 import yaml
 
-from augment.config import DEFAULT_PARAMS_FILE, RANGE, ConfigError, Params, one_line
+from augment.config import DEFAULT_PARAMS_FILE, RANGE, SECTIONS, ConfigError, Params, one_line
 
 # --------------------------------------------------------------------------------------------
 # Building dataclasses from plain dicts, with types checked.
@@ -77,21 +77,36 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
     raise ConfigError(f"{key}: expected {_type_name(tp)}, got {value!r} ({type(value).__name__})")
 
 
+def _sections_field(cls: type) -> dataclasses.Field | None:
+    """The field of ``cls`` that holds extra named sections (config.SECTIONS), if any."""
+    return next((f for f in dataclasses.fields(cls) if SECTIONS in f.metadata), None)
+
+
 def _build(cls: type, raw: Any, prefix: str) -> Any:
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{prefix or 'params'}: expected a mapping of keys, got {raw!r}")
     hints = typing.get_type_hints(cls)
-    known = {f.name for f in dataclasses.fields(cls)}
+    extra = _sections_field(cls)
+    known = {f.name for f in dataclasses.fields(cls) if f is not extra}
+    sections: dict[str, type] = {}
+    if extra is not None and any(key not in known for key in raw):
+        sections = extra.metadata[SECTIONS]()  # e.g. the installed generator plugins' configs
     for key in raw:
-        if key not in known:
+        if key not in known and key not in sections:
             dotted = f"{prefix}.{key}" if prefix else str(key)
-            candidates = [f"{prefix}.{k}" if prefix else k for k in known]
+            candidates = [f"{prefix}.{k}" if prefix else k for k in (*known, *sections)]
             raise ConfigError(f"unknown key {dotted!r}{_suggest(dotted, candidates)}")
-    kwargs = {}
+    kwargs: dict[str, Any] = {}
+    if extra is not None:
+        kwargs[extra.name] = {
+            name: _build(section, raw[name], f"{prefix}.{name}" if prefix else name)
+            for name, section in sections.items()
+            if name in raw
+        }
     for f in dataclasses.fields(cls):
-        if f.name not in raw:
+        if f.name not in raw or f is extra:
             continue
         dotted = f"{prefix}.{f.name}" if prefix else f.name
         tp = hints[f.name]
@@ -121,7 +136,10 @@ def all_keys(cls: type = Params, prefix: str = "") -> list[str]:
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
         dotted = f"{prefix}.{f.name}" if prefix else f.name
-        if dataclasses.is_dataclass(hints[f.name]):
+        if SECTIONS in f.metadata:  # e.g. generators.<plugin>.<key>, beside the built-ins
+            for name, section in f.metadata[SECTIONS]().items():
+                keys.extend(all_keys(section, f"{prefix}.{name}" if prefix else name))
+        elif dataclasses.is_dataclass(hints[f.name]):
             keys.extend(all_keys(hints[f.name], dotted))
         else:
             keys.append(dotted)
@@ -133,7 +151,10 @@ def _check_ranges(section: Any, prefix: str = "") -> None:
     for f in dataclasses.fields(section):
         value = getattr(section, f.name)
         dotted = f"{prefix}.{f.name}" if prefix else f.name
-        if dataclasses.is_dataclass(value):
+        if SECTIONS in f.metadata:  # named sections sit in the parent: generators.<plugin>
+            for name, extra in value.items():
+                _check_ranges(extra, f"{prefix}.{name}" if prefix else name)
+        elif dataclasses.is_dataclass(value):
             _check_ranges(value, dotted)
         elif RANGE in f.metadata:
             ok, allowed = f.metadata[RANGE]

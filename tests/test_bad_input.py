@@ -374,9 +374,14 @@ CONFIG = [
         "unknown-model-train",
         ["train", "gan"],
         2,
-        ("invalid choice: 'gan'", "'cvae', 'cgan', 'cvaegan'", "see augment train --help"),
+        ("unknown generator 'gan' (did you mean 'cgan'?)", "cvae, cgan, cvaegan, cfm", "augment.generators"),
     ),
-    _row("unknown-model-sample", ["sample", "gan", "-n", "10"], 2, ("unknown model 'gan'", "cvae, cgan, cvaegan")),
+    _row(
+        "unknown-model-sample",
+        ["sample", "gan", "-n", "10"],
+        2,
+        ("unknown model 'gan' (did you mean 'cgan'?)", "cvae, cgan, cvaegan"),
+    ),
     _row(
         "unknown-model-stage",
         ["gan"],
@@ -763,7 +768,12 @@ CHECKPOINTS = [
         "unknown-model-in-file",
         ["info", CKPT],
         2,
-        (CKPT, "unknown model 'vae'", "cvae, cgan, cvaegan"),
+        (
+            CKPT,
+            "holds a 'vae' generator, which this installation does not have",
+            "augment.generators",
+            "cvae, cgan, cvaegan",
+        ),
         setup=edited_checkpoint(CKPT, _set("model", "vae")),
     ),
     _row(
@@ -1447,7 +1457,7 @@ def test_bad_input_ends_in_one_line_and_leaves_no_partial_output(row: Row, proje
 
 # Case 7: SyntheticDataset, the Python entry point ------------------------------------------
 SYNTHETIC_API = [
-    ("unknown-model", dict(model="gan"), ValueError, ("unknown model 'gan'", "cvae, cgan, cvaegan")),
+    ("unknown-model", dict(model="gan"), ValueError, ("unknown model 'gan' (did you mean 'cgan'?)", "cvae, cgan")),
     (
         "missing-checkpoint",
         dict(model="cgan", root="nowhere"),

@@ -97,10 +97,10 @@ def test_expected_errors_are_one_line_with_exit_code_2(project, capsys, argv, me
     assert not (project / "models").exists() or not any((project / "models").rglob("*.pt"))
 
 
-def test_unknown_model_choice_is_a_usage_error(project):
-    with pytest.raises(SystemExit) as exit_info:
-        main(["train", "gan"])
-    assert exit_info.value.code == 2
+def test_unknown_model_is_one_line_with_the_nearest_name(project, capsys):
+    assert main(["train", "gan"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "unknown generator 'gan' (did you mean 'cgan'?)" in err and len(err.splitlines()) == 1
 
 
 def test_console_script_prints_no_traceback(project):

@@ -1,19 +1,18 @@
-"""The one registry of generators: used for CLI choices, for building and for loading."""
+"""The generators: the base class, the built-ins and the one registry (augment/models/registry.py),
+plugins included, used for building and for loading by name."""
 
 from __future__ import annotations
 
-from augment.config import ConfigError
 from augment.models.base import ConditionalGenerator
 from augment.models.cfm import CFM
 from augment.models.cgan import CGAN
 from augment.models.cvae import CVAE
 from augment.models.cvaegan import CVAEGAN
+from augment.models.registry import BUILTINS, ENTRY_POINT_GROUP, REGISTRY, PluginError, model_class
 
-REGISTRY: dict[str, type[ConditionalGenerator]] = {cls.name: cls for cls in (CVAE, CGAN, CVAEGAN, CFM)}
-
-# The registered models with an encoder Q(z | x, y): the only ones that reconstruct, stylise and
+# The built-in models with an encoder Q(z | x, y): the only ones that reconstruct, stylise and
 # have restyle / transfer sets.
-ENCODER_MODELS: tuple[str, ...] = tuple(name for name, cls in REGISTRY.items() if cls.can_encode)
+ENCODER_MODELS: tuple[str, ...] = tuple(name for name, cls in BUILTINS.items() if cls.can_encode)
 
 
 class NoEncoder(ValueError):
@@ -27,14 +26,6 @@ class NoEncoder(ValueError):
         self.model_name = model_name
 
 
-def model_class(name: str) -> type[ConditionalGenerator]:
-    """The registered class for ``name``; a ConfigError listing the valid names otherwise."""
-    try:
-        return REGISTRY[name]
-    except KeyError:
-        raise ConfigError(f"unknown model {name!r}; choose one of: {', '.join(REGISTRY)}") from None
-
-
 def build_model(name: str, config, image_shape, num_classes: int) -> ConditionalGenerator:
     """A freshly initialised generator of kind ``name`` for images of ``image_shape`` (C, H, W)."""
     return model_class(name)(config, tuple(image_shape), num_classes)
@@ -42,6 +33,9 @@ def build_model(name: str, config, image_shape, num_classes: int) -> Conditional
 
 __all__ = [
     "REGISTRY",
+    "BUILTINS",
+    "ENTRY_POINT_GROUP",
+    "PluginError",
     "ENCODER_MODELS",
     "NoEncoder",
     "ConditionalGenerator",
