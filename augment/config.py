@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 DATASETS = ("digits", "mnist", "fashion-mnist", "kmnist", "emnist", "imagefolder")
-# The methods the pipeline compares (dvc.yaml's foreach, the sources, the report): the three of the
-# method this project implements. GENERATOR_NAMES: every generator the library can train and
-# sample (`augment train`, SyntheticDataset), flow matching included; cfm enters the pipeline's
-# list once the methods are a params list (issue 20).
+# The three of the method this project implements: the default of the methods a run compares
+# (generators.methods; dvc.yaml's foreach, the sources, the report read that key).
+# GENERATOR_NAMES: every built-in generator the library can train and sample (`augment train`,
+# SyntheticDataset), flow matching included; installed plugins add theirs (augment/models/registry.py).
 MODEL_NAMES = ("cvae", "cgan", "cvaegan")
 GENERATOR_NAMES = (*MODEL_NAMES, "cfm")
 DEVICES = ("auto", "cpu", "cuda")
@@ -209,8 +209,21 @@ def _plugin_sections() -> dict[str, type]:
     return plugin_configs()
 
 
+def _default_methods() -> dict[str, str]:
+    """The default of ``generators.methods``: the three built-ins of the method, each with the
+    file its training starts from (the CVAE-GAN from the trained CVAE, init_from: cvae)."""
+    paths = PathsConfig()
+    return {"cvae": paths.splits, "cgan": paths.splits, "cvaegan": f"{paths.generators}/cvae.pt"}
+
+
 @dataclass
 class GeneratorsConfig:
+    # The methods this run compares (augment/methods.py): name -> the file its training reads
+    # besides the real split, which dvc.yaml's train_generator@<name> depends on: paths.splits,
+    # or paths.generators/<listed method>.pt for a warm start (the CVAE-GAN's init_from: cvae).
+    # Every stage, the sources and the report read this key; an installed plugin's name may be
+    # listed (docs/plugins.md).
+    methods: dict[str, str] = field(default_factory=_default_methods)
     cvae: CVAEConfig = field(default_factory=CVAEConfig)
     cgan: CGANConfig = field(default_factory=CGANConfig)
     cvaegan: CVAEGANConfig = field(default_factory=CVAEGANConfig)
@@ -238,6 +251,9 @@ class StyledConfig:
     # restyle / transfer sets (augment/restyle.py): z = mu + noise * sigma * eps from a real
     # image's posterior; 1 = a posterior sample, 0 = its mean (the deterministic redrawing)
     noise: float = ranged(1.0, _NON_NEGATIVE)
+    # the methods whose restyle / transfer sets are made (dvc.yaml's restyle foreach): listed in
+    # generators.methods and with an encoder
+    methods: list[str] = field(default_factory=lambda: ["cvae", "cvaegan"])
 
 
 @dataclass

@@ -56,6 +56,13 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
         if not isinstance(value, list):
             raise ConfigError(f"{key}: expected a list of {_plural_name(item_tp)}, got {value!r}")
         return [_coerce(v, item_tp, f"{key}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        key_tp, item_tp = typing.get_args(tp)
+        if not isinstance(value, dict):
+            raise ConfigError(
+                f"{key}: expected a mapping of {_plural_name(key_tp)} to {_plural_name(item_tp)}, got {value!r}"
+            )
+        return {_coerce(k, key_tp, key): _coerce(v, item_tp, f"{key}.{k}") for k, v in value.items()}
     if tp is bool:
         if isinstance(value, bool):
             return value
@@ -146,6 +153,22 @@ def all_keys(cls: type = Params, prefix: str = "") -> list[str]:
     return keys
 
 
+def mapping_keys(cls: type = Params, prefix: str = "") -> list[str]:
+    """The dotted keys whose value is a mapping (``generators.methods``): ``--set`` may set one
+    entry of them (``generators.methods.toy=data/splits``)."""
+    keys = []
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        dotted = f"{prefix}.{f.name}" if prefix else f.name
+        if SECTIONS in f.metadata:
+            continue
+        if dataclasses.is_dataclass(hints[f.name]):
+            keys.extend(mapping_keys(hints[f.name], dotted))
+        elif typing.get_origin(hints[f.name]) is dict:
+            keys.append(dotted)
+    return keys
+
+
 def _check_ranges(section: Any, prefix: str = "") -> None:
     """Every field's ``ranged`` rule, depth first in the order of the fields."""
     for f in dataclasses.fields(section):
@@ -164,10 +187,12 @@ def _check_ranges(section: Any, prefix: str = "") -> None:
 
 def _validate(params: Params) -> None:
     _check_ranges(params)
+    from augment.methods import check_methods, method_names
     from augment.sources import check_sources  # here: augment.sources imports the models (torch)
 
+    check_methods(params)
     try:
-        check_sources(params.classifier.sources)
+        check_sources(params.classifier.sources, method_names(params))
     except ValueError as bad:
         raise ConfigError(f"classifier.sources: {bad}") from None
     a = params.augmentation
@@ -198,8 +223,11 @@ def parse_override(text: str) -> tuple[str, Any]:
 def apply_overrides(raw: dict[str, Any], overrides: list[tuple[str, Any]]) -> dict[str, Any]:
     """Set dotted keys in the raw mapping; unknown keys are left to :func:`params_from_dict`."""
     valid = set(all_keys())
+    mappings = set(mapping_keys())
     for key, value in overrides:
-        if key not in valid:
+        if key not in valid and key.rsplit(".", 1)[0] in mappings:
+            pass  # one entry of a mapping, e.g. generators.methods.<name>=<file>
+        elif key not in valid:
             section = sorted(k for k in valid if k.startswith(key + "."))
             if key and section:
                 raise ConfigError(

@@ -25,10 +25,12 @@ the models in :data:`ENCODER_MODELS` only (the CGAN has none).
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from augment.config import MODEL_NAMES
-from augment.models import ENCODER_MODELS, NoEncoder
+from augment.models import ENCODER_MODELS, REGISTRY, NoEncoder
+from augment.models.registry import NAME_RULE
 from augment.restyle import NOT_APPLICABLE, RESTYLE, STYLED_KINDS, TRANSFER
 
 __all__ = [
@@ -43,6 +45,8 @@ __all__ = [
     "Source",
     "BASELINES",
     "check_sources",
+    "sources_for",
+    "order_sources",
     "sources_using",
     "maker_stage",
     "parse_source",
@@ -70,23 +74,33 @@ def styled_name(method: str, kind: str) -> str:
     return f"{method}{_SUFFIX}{kind}"
 
 
-# The one list: baselines, each method alone, each method with classical augmentation, each
-# method's filtered set, then the encoder models' restyle and transfer sets, alone and with
-# classical augmentation. Reports, metrics.json and figures keep this order.
-_STYLED = tuple(styled_name(m, kind) for kind in STYLED_KINDS for m in ENCODER_MODELS)
-_PLAIN = (  # baselines, then every method's samples: alone, with classical augmentation, filtered
-    (REAL, CLASSIC)
-    + MODEL_NAMES
-    + tuple(f"{CLASSIC}{_COMBINED}{m}" for m in MODEL_NAMES)
-    + tuple(filtered_name(m) for m in MODEL_NAMES)
-)
-SOURCES: tuple[str, ...] = _PLAIN + _STYLED + tuple(f"{CLASSIC}{_COMBINED}{s}" for s in _STYLED)
+def sources_for(methods: Sequence[str]) -> tuple[str, ...]:
+    """Every source of a run comparing ``methods`` (generators.methods), in report order:
+    baselines, each method alone, with classical augmentation, filtered, then the restyle and
+    transfer sets of the methods with an encoder, alone and with classical augmentation."""
+    styled = tuple(styled_name(m, kind) for kind in STYLED_KINDS for m in methods if _can_encode(m))
+    plain = (
+        (REAL, CLASSIC)
+        + tuple(methods)
+        + tuple(f"{CLASSIC}{_COMBINED}{m}" for m in methods)
+        + tuple(filtered_name(m) for m in methods)
+    )
+    return plain + styled + tuple(f"{CLASSIC}{_COMBINED}{s}" for s in styled)
+
+
+def _can_encode(method: str) -> bool:
+    return bool(REGISTRY[method].can_encode)
+
+
+# The sources of the three built-ins of the method (the default generators.methods): the order
+# reports, metrics.json and figures keep, every other name after them.
+SOURCES: tuple[str, ...] = sources_for(MODEL_NAMES)
 
 # The default run (params.yaml, the bundled digits): every plain, classical and filtered source,
 # and the CVAE-GAN's (the combined model's) restyle and transfer sets with classical augmentation:
 # 13 of the 19; all 19 cost 1.62x the digits run of the 11 before them (README, "Cost"). The
 # 28x28 profile (params-mnist.yaml) lists every source.
-DEFAULT_SOURCES: tuple[str, ...] = _PLAIN + tuple(
+DEFAULT_SOURCES: tuple[str, ...] = sources_for(MODEL_NAMES)[: 2 + 3 * len(MODEL_NAMES)] + tuple(
     f"{CLASSIC}{_COMBINED}{styled_name('cvaegan', kind)}" for kind in STYLED_KINDS
 )
 
@@ -96,6 +110,7 @@ _LABELS = {
     "cvae": "CVAE",
     "cgan": "CGAN",
     "cvaegan": "CVAE-GAN",
+    "cfm": "flow matching",
 }
 _VARIANT_LABELS = {FILTERED: " (filtered)", RESTYLE: " restyled", TRANSFER: " transfer"}
 
@@ -136,31 +151,40 @@ def _split(name: str) -> tuple[bool, str, str | None]:
 def parse_source(name: str) -> Source:
     """``classic+cvaegan`` -> Source(classic=True, method="cvaegan", variant=None).
 
-    Raises ValueError for any name not in :data:`SOURCES`: :class:`augment.models.NoEncoder`
+    Any registered generator (a built-in or an installed plugin, augment/models/registry.py) may
+    stand for ``<method>``. Raises ValueError for any other name: :class:`augment.models.NoEncoder`
     for a restyle or transfer source of a model without an encoder, else naming the nearest
-    valid source and all of them.
+    valid source and the built-ins' sources.
     """
-    if name not in SOURCES:
-        classic, method, variant = _split(name)
-        if variant in STYLED_KINDS and method in MODEL_NAMES:
-            raise NoEncoder(method, NOT_APPLICABLE)
-        near = difflib.get_close_matches(name, SOURCES, n=1)
-        hint = f"; did you mean {near[0]!r}?" if near else ""
-        raise ValueError(f"unknown source {name!r}{hint} Choose one of: {', '.join(SOURCES)}")
     if name == REAL:
         return Source(name, classic=False, method=None)
     if name == CLASSIC:
         return Source(name, classic=True, method=None)
     classic, method, variant = _split(name)
+    if method in BASELINES or not NAME_RULE.match(method) or method not in REGISTRY:
+        near = difflib.get_close_matches(name, sources_for(tuple(REGISTRY)), n=1)
+        hint = f"; did you mean {near[0]!r}?" if near else ""
+        raise ValueError(
+            f"unknown source {name!r}{hint} Choose one of: {', '.join(SOURCES)} "
+            f"(or the same forms of another installed generator, docs/plugins.md)"
+        )
+    if variant in STYLED_KINDS and not _can_encode(method):
+        raise NoEncoder(method, NOT_APPLICABLE)
     return Source(name, classic=classic, method=method, variant=variant)
 
 
-def check_sources(names: list[str]) -> None:
+def check_sources(names: list[str], methods: Sequence[str] = MODEL_NAMES) -> None:
     """Check a run's list of sources (``classifier.sources``): every name known (:func:`parse_source`'s
-    errors: a "did you mean", or :class:`augment.models.NoEncoder`), none twice, and both
-    :data:`BASELINES` present. Raises ValueError naming the first problem."""
+    errors: a "did you mean", or :class:`augment.models.NoEncoder`), each one's method among the
+    run's ``methods`` (generators.methods), none twice, and both :data:`BASELINES` present.
+    Raises ValueError naming the first problem."""
     for name in names:
-        parse_source(name)
+        method = parse_source(name).method
+        if method is not None and method not in methods:
+            raise ValueError(
+                f"{name!r} needs the method {method!r}, which generators.methods does not list "
+                f"({', '.join(methods)}); add it there or drop the source"
+            )
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
         raise ValueError(f"listed twice: {', '.join(twice)}")
@@ -173,9 +197,12 @@ def check_sources(names: list[str]) -> None:
 
 
 def sources_using(synthetic: str | None) -> tuple[str, ...]:
-    """The sources that train on one synthetic set, in :data:`SOURCES` order: ``cvae`` ->
+    """The sources that train on one synthetic set, in report order: ``cvae`` ->
     (``cvae``, ``classic+cvae``); ``None`` (no synthetic set) -> the baselines."""
-    return tuple(s for s in SOURCES if parse_source(s).synthetic == synthetic)
+    if synthetic is None:
+        return BASELINES
+    method = _split(synthetic)[1]
+    return tuple(s for s in sources_for((method,)) if parse_source(s).synthetic == synthetic)
 
 
 def maker_stage(name: str) -> str:
@@ -188,14 +215,26 @@ def maker_stage(name: str) -> str:
     return f"{'restyle' if s.variant in STYLED_KINDS else 'sample'}@{s.method}"
 
 
+def order_sources(names: Iterable[str]) -> list[str]:
+    """``names`` in report order: the built-ins' sources in :data:`SOURCES` order, then any
+    other (a plugin's) by :func:`sources_for` order of its method, unknown names last."""
+    names = list(dict.fromkeys(names))
+    known = [s for s in SOURCES if s in names]
+    rest = [n for n in names if n not in SOURCES]
+    methods = list(dict.fromkeys(_split(n)[1] for n in rest if _split(n)[1] in REGISTRY))
+    extra = [s for s in sources_for(methods) if s in rest and s not in known] if methods else []
+    return known + extra + sorted(set(rest) - set(extra))
+
+
 def source_label(name: str) -> str:
     """How a source is written in prose: ``classic+cvaegan`` -> ``classical augmentation +
     CVAE-GAN``, ``cgan-filtered`` -> ``CGAN (filtered)``, ``cvae-restyle`` -> ``CVAE restyled``."""
     if name in _LABELS:
         return _LABELS[name]
-    if name not in SOURCES:
+    try:
+        s = parse_source(name)
+    except ValueError:
         return name
-    s = parse_source(name)
     assert s.method is not None  # the baselines' labels returned above
-    label = _LABELS[s.method] + (_VARIANT_LABELS[s.variant] if s.variant else "")
+    label = _LABELS.get(s.method, s.method) + (_VARIANT_LABELS[s.variant] if s.variant else "")
     return f"{_LABELS[CLASSIC]} + {label}" if s.classic else label

@@ -72,6 +72,13 @@ def _require_encoder(model: ConditionalGenerator) -> None:
         raise NoEncoder(model.name, NOT_APPLICABLE)
 
 
+def can_interpolate(model: ConditionalGenerator) -> bool:
+    """Whether ``model`` draws from a code and a one-hot label (``forward_onehot(z, c)``, the
+    built-ins' Decoder), which the interpolation grid walks between two images. A generator
+    that is not shaped like one (a plugin's) gets no interpolation grid, not an error."""
+    return callable(getattr(model.sampling_decoder(), "forward_onehot", None))
+
+
 def find_decoder(model: ConditionalGenerator) -> Decoder:
     """The :class:`~augment.models.layers.Decoder` behind ``model.decode``: f_d or G, or their
     moving average when the model keeps one."""
@@ -280,7 +287,8 @@ def write_stylization_figures(
 
     - ``stylize.png`` (CVAE, CVAE-GAN only): :func:`stylize_grid` of ``rows`` real images
       (default: one per class), K+1 columns -- the real image, then classes 0..K-1;
-    - ``interpolate.png``: :func:`interpolation_grid`, ``steps`` columns.
+    - ``interpolate.png``: :func:`interpolation_grid`, ``steps`` columns (models whose sampling
+      network takes a one-hot label, :func:`can_interpolate`; a plugin's may not).
 
     ``only`` = "stylize" or "interpolate" writes just that one; ``only="stylize"`` for a model
     without an encoder raises :class:`augment.models.NoEncoder`. Returns {"stylize": path,
@@ -297,7 +305,9 @@ def write_stylization_figures(
         index = pick_rows(real, 1, seed) if rows is None else _pick_n_rows(real, rows, k, seed)
         grid = stylize_grid(model, real.images[index], real.labels[index])
         written["stylize"] = save_grid(grid, out_dir / STYLIZE_FILE, ncols=k + 1)
-    if only in (None, "interpolate"):
+    if only == "interpolate" and not can_interpolate(model):
+        raise ValueError(f"{model.name}: its sampling network has no forward_onehot(z, c): no interpolation grid")
+    if only in (None, "interpolate") and can_interpolate(model):
         grid = interpolation_grid(model, real, k, steps=steps, pairs=pairs, seed=seed)
         written["interpolate"] = save_grid(grid, out_dir / INTERPOLATE_FILE, ncols=steps)
     return written
@@ -305,6 +315,7 @@ def write_stylization_figures(
 
 __all__ = [
     "NOT_APPLICABLE",
+    "can_interpolate",
     "find_decoder",
     "interpolate",
     "interpolation_grid",

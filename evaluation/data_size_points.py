@@ -42,7 +42,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from augment.sources import SOURCES
+from augment.sources import order_sources
 
 PARAM = "data.train_size"
 DEFAULT_METRICS = "reports/metrics.json"
@@ -231,4 +231,4 @@ def select_points(rows: list[Row]) -> tuple[list[Point], list[str]]:
 def sources_of(points: list[Point]) -> list[str]:
     """The sources present at any size, in :data:`SOURCES` order, unknown names last."""
     seen = {s for p in points for s in p.row.sources}
-    return [s for s in SOURCES if s in seen] + sorted(seen - set(SOURCES))
+    return order_sources(seen)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, cast
 
-from augment.sources import REAL, SOURCES, parse_source, source_label
+from augment.sources import REAL, order_sources, parse_source, source_label
 from evaluation.results import Metrics, SourceMetrics
 from evaluation.stats import HELPS, HURTS, NO_EFFECT, verdict_key
 
@@ -45,7 +45,7 @@ def points(value: float) -> str:
 
 
 def _ordered(metrics: Metrics) -> list[str]:
-    return [s for s in SOURCES if s in metrics] + sorted(set(metrics) - set(SOURCES))
+    return order_sources(metrics)
 
 
 def one_seed(entry: SourceMetrics) -> bool:

@@ -27,7 +27,7 @@ import numbers
 from collections.abc import Callable
 from typing import Any
 
-from augment.sources import REAL, SOURCES, source_label
+from augment.sources import REAL, order_sources, source_label
 from evaluation.report_bar import (
     PP_DECIMALS,
     beyond_classic_sentences,
@@ -57,7 +57,7 @@ def method_label(name: str) -> str:
 def methods_of(table: dict[str, Any]) -> list[str]:
     """The methods of ``table`` (every key except "real"), registry order first. For metrics.json
     these are every source but real, in augment/sources.py's order."""
-    known = [m for m in SOURCES if m in table and m != REAL]
+    known = [m for m in order_sources(table) if m != REAL]
     return known + sorted(k for k in table if k != REAL and k not in known)
 
 

@@ -18,7 +18,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, cast
 
-from augment.config import MODEL_NAMES, Params, flatten
+from augment.config import Params, flatten
+from augment.methods import method_names, styled_methods
 from augment.outputs import StagedOutputs, write_csv
 from augment.paths import (
     classifier_result,
@@ -32,7 +33,7 @@ from augment.paths import (
     stylize_dir,
 )
 from augment.restyle import STYLED_KINDS
-from augment.sources import CLASSIC, ENCODER_MODELS, REAL, SOURCES, filtered_name, parse_source, styled_name
+from augment.sources import CLASSIC, REAL, Source, filtered_name, order_sources, parse_source, styled_name
 from augment.tracking import Tracker
 from evaluation.figures import accuracy_bars, loss_curves, side_by_side
 from evaluation.quality_keys import QUALITY_KEYS
@@ -62,7 +63,7 @@ def comparison(
     """
     seeds = [r["seed"] for r in results[REAL]["runs"]]
     metrics: Metrics = {}
-    for source in [s for s in SOURCES if s in results] + sorted(set(results) - set(SOURCES)):
+    for source in order_sources(results):
         result = results[source]
         acc = _per_seed(result, "accuracy")
         s, f1 = summarize(acc), summarize(_per_seed(result, "macro_f1"))
@@ -87,17 +88,25 @@ def comparison(
             )
         if source not in (REAL, CLASSIC) and CLASSIC in results:
             entry.update(_delta_entry("classic", acc, _per_seed(results[CLASSIC], "accuracy")))
-        parsed = parse_source(source) if source in SOURCES else None
+        parsed = _parsed(source)
         if parsed is not None and parsed.filtered and parsed.method in results:
             entry.update(_delta_entry("unfiltered", acc, _per_seed(results[parsed.method], "accuracy")))
             record = (samples or {}).get(source, {})
             entry["acceptance_rate"] = record.get("acceptance_rate")
-        if quality and source in MODEL_NAMES:
+        if quality and parsed is not None and parsed.method == source:
             entry.update({k: quality.get(source, {}).get(k) for k in QUALITY_KEYS})
         if rare_classes:
             entry.update(_rare_class_entry(result, results[REAL], rare_classes, class_names, source == REAL))
         metrics[source] = cast(SourceMetrics, entry)
     return metrics
+
+
+def _parsed(source: str) -> Source | None:
+    """The source's parts, None for a name no installed generator explains."""
+    try:
+        return parse_source(source)
+    except ValueError:
+        return None
 
 
 def _delta_entry(base: str, values: list[float], base_values: list[float]) -> dict:
@@ -187,11 +196,10 @@ def compare(params: Params, args=None) -> None:
         s: cast(ClassifierResult, _read_json(classifier_result(params, s), f"train_classifier@{s}"))
         for s in params.classifier.sources
     }
-    quality = {m: _read_json(quality_file(params, m), f"evaluate@{m}") for m in MODEL_NAMES}
+    methods = method_names(params)
+    quality = {m: _read_json(quality_file(params, m), f"evaluate@{m}") for m in methods}
     quality["real"] = _read_json(quality_file(params, "real"), "judge")
-    samples = {
-        filtered_name(m): _read_json(sample_record(params, filtered_name(m)), f"sample@{m}") for m in MODEL_NAMES
-    }
+    samples = {filtered_name(m): _read_json(sample_record(params, filtered_name(m)), f"sample@{m}") for m in methods}
     metrics = comparison(results, quality, samples, params.data.imbalance.classes, results[REAL].get("classes"))
     out = metrics_file(params)
     accuracy_csv, quality_csv = out.with_name("accuracy.csv"), out.with_name("quality.csv")
@@ -222,36 +230,37 @@ def compare(params: Params, args=None) -> None:
             write_csv(
                 staged.path(quality_csv),
                 ["method", *QUALITY_KEYS],
-                [[m, *(quality[m][k] for k in QUALITY_KEYS)] for m in MODEL_NAMES],
+                [[m, *(quality[m][k] for k in QUALITY_KEYS)] for m in methods],
             )
 
             staging = staged.folder(figures_out)
             accuracy_bars(metrics, staging / "accuracy.png")
             figures = {"accuracy": figures_out / "accuracy.png"}
             side_by_side(
-                {n: sample_grid_file(params, n) for n in MODEL_NAMES},
+                {n: sample_grid_file(params, n) for n in methods},
                 staging / "samples.png",
                 "Synthetic samples, one row per class",
             )
             side_by_side(
-                {filtered_name(n): sample_grid_file(params, filtered_name(n)) for n in MODEL_NAMES},
+                {filtered_name(n): sample_grid_file(params, filtered_name(n)) for n in methods},
                 staging / "samples_filtered.png",
                 f"Filtered samples (filter P >= {params.sample.filter.threshold}), one row per class",
             )
             figures["samples_filtered"] = figures_out / "samples_filtered.png"
             styled = {
                 styled_name(m, kind): sample_grid_file(params, styled_name(m, kind))
-                for m in ENCODER_MODELS
+                for m in styled_methods(params)
                 for kind in STYLED_KINDS
             }
-            side_by_side(
-                styled,
-                staging / "samples_styled.png",
-                f"Real training images redrawn (restyle: own class; transfer: from other classes; "
-                f"noise {params.sample.styled.noise:g}), one row per class",
-            )
-            figures["samples_styled"] = figures_out / "samples_styled.png"
-            for name in MODEL_NAMES:
+            if styled:  # sample.styled.methods may be empty (no method with an encoder)
+                side_by_side(
+                    styled,
+                    staging / "samples_styled.png",
+                    f"Real training images redrawn (restyle: own class; transfer: from other classes; "
+                    f"noise {params.sample.styled.noise:g}), one row per class",
+                )
+                figures["samples_styled"] = figures_out / "samples_styled.png"
+            for name in methods:
                 figures[figure_key("samples", name)] = sample_grid_file(params, name)
                 loss_curves(
                     generator_report_dir(params, name) / "losses.csv",
@@ -274,10 +283,17 @@ def compare(params: Params, args=None) -> None:
                     "train_size": results["real"]["runs"][0]["train_images"],
                     "seeds": params.classifier.seeds,
                     "classifier steps": params.classifier.steps,
-                    "CVAE-GAN start": (
-                        "the trained CVAE's encoder and decoder (init_from: cvae)"
-                        if params.generators.cvaegan.init_from == "cvae"
-                        else "from scratch (init_from: none)"
+                    "methods": ", ".join(methods),
+                    **(
+                        {
+                            "CVAE-GAN start": (
+                                "the trained CVAE's encoder and decoder (init_from: cvae)"
+                                if params.generators.cvaegan.init_from == "cvae"
+                                else "from scratch (init_from: none)"
+                            )
+                        }
+                        if "cvaegan" in methods
+                        else {}
                     ),
                     "judge test accuracy": round(quality["real"]["judge_test_accuracy"], 4),
                     **_bar_context(params),
@@ -324,7 +340,7 @@ def compare(params: Params, args=None) -> None:
         for path in (out, accuracy_csv, quality_csv, report):
             tracker.log_artifact(path)
         tracker.log_artifact(figures_out, "figures")
-        for name in MODEL_NAMES:
+        for name in methods:
             tracker.log_artifact(stylize_dir(params, name), f"stylize/{name}")
 
     for source, m in metrics.items():

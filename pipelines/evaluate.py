@@ -13,9 +13,11 @@ import json
 import sys
 
 from augment.checkpoint import load_generator
-from augment.config import MODEL_NAMES, Params
+from augment.config import Params
 from augment.device import resolve_device
 from augment.labeled import Splits
+from augment.methods import KEY as METHODS_KEY
+from augment.methods import method_names
 from augment.outputs import StagedOutputs
 from augment.paths import generator_checkpoint, judge_file, quality_file, splits_file, stylize_dir, synthetic_file
 from augment.stylize import write_stylization_figures
@@ -23,7 +25,10 @@ from augment.synthetic_files import load_synthetic
 from augment.tracking import Tracker
 from evaluation.judge import load_judge
 from evaluation.quality import method_quality, quality_config
-from pipelines.stage import run_stage
+from pipelines.stage import ParamsChoices, run_stage
+
+# the items of this stage (dvc.yaml's foreach): the methods the params list
+ITEMS = ParamsChoices(METHODS_KEY, method_names)
 
 
 def evaluate(params: Params, args) -> None:
@@ -50,7 +55,13 @@ def evaluate(params: Params, args) -> None:
             staged.path(out).write_text(json.dumps(quality, indent=2))
             # Stylisation rows are real *test* images: drawing them is not a measurement, and no
             # number is derived from these grids.
-            written = write_stylization_figures(model, splits.test, staged.folder(folder), seed=params.evaluation.seed)
+            figure_dir = staged.folder(folder)
+            written = write_stylization_figures(model, splits.test, figure_dir, seed=params.evaluation.seed)
+            if not written:  # the output folder DVC expects, saying why it holds no figure
+                (figure_dir / "README.md").write_text(
+                    f"{name} has no stylisation figure (no encoder) and no interpolation grid "
+                    "(its sampling network takes no one-hot label): augment/stylize.py.\n"
+                )
         figures = {kind: folder / path.name for kind, path in written.items()}
         tracker.log_metrics({k: v for k, v in quality.items() if isinstance(v, (int, float))})
         for path in figures.values():
@@ -60,4 +71,4 @@ def evaluate(params: Params, args) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(run_stage("evaluate", evaluate, choices=MODEL_NAMES))
+    sys.exit(run_stage("evaluate", evaluate, choices=ITEMS))

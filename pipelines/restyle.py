@@ -16,26 +16,27 @@ import sys
 
 from augment.callbacks import GRID_COLUMNS
 from augment.checkpoint import load_generator
-from augment.config import MODEL_NAMES, Params
+from augment.config import Params
 from augment.device import resolve_device
 from augment.grids import first_of_each_class, save_grid
 from augment.labeled import Splits
-from augment.models import NoEncoder
+from augment.methods import STYLED_KEY, styled_methods
 from augment.outputs import StagedOutputs
 from augment.paths import generator_checkpoint, sample_grid_file, splits_file, synthetic_file
-from augment.restyle import NOT_APPLICABLE, STYLED_KINDS, styled_set
+from augment.restyle import STYLED_KINDS, styled_set
 from augment.source_files import write_manifests
-from augment.sources import ENCODER_MODELS, styled_name
+from augment.sources import styled_name
 from augment.synthetic_files import save_synthetic
 from augment.tracking import Tracker
-from pipelines.stage import run_stage
+from pipelines.stage import ParamsChoices, run_stage
+
+# the items of this stage (dvc.yaml's foreach): the methods the params list
+ITEMS = ParamsChoices(STYLED_KEY, styled_methods)
 
 
 def restyle(params: Params, args) -> None:
     """Redraw the real training images through models/generators/<model>.pt's encoder."""
     name = args.item
-    if name not in ENCODER_MODELS:  # before any file is read: one line, exit 2
-        raise NoEncoder(name, NOT_APPLICABLE)
     cfg = params.sample
     splits = Splits.load(splits_file(params))
     checkpoint = generator_checkpoint(params, name)
@@ -85,4 +86,4 @@ def restyle(params: Params, args) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(run_stage("restyle", restyle, choices=MODEL_NAMES))
+    sys.exit(run_stage("restyle", restyle, choices=ITEMS))

@@ -17,10 +17,12 @@ import json
 import sys
 
 from augment.callbacks import GRID_COLUMNS
-from augment.config import MODEL_NAMES, Params
+from augment.config import Params
 from augment.device import resolve_device
 from augment.grids import first_of_each_class, save_grid
 from augment.labeled import Splits
+from augment.methods import KEY as METHODS_KEY
+from augment.methods import method_names
 from augment.outputs import StagedOutputs
 from augment.paths import (
     filter_file,
@@ -37,7 +39,10 @@ from augment.synthetic import SyntheticDataset
 from augment.synthetic_files import save_synthetic
 from augment.tracking import Tracker
 from evaluation.filtering import class_thresholds, filtered_sample, load_filter
-from pipelines.stage import run_stage
+from pipelines.stage import ParamsChoices, run_stage
+
+# the items of this stage (dvc.yaml's foreach): the methods the params list
+ITEMS = ParamsChoices(METHODS_KEY, method_names)
 
 
 def sample(params: Params, args) -> None:
@@ -130,4 +135,4 @@ def sample(params: Params, args) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(run_stage("sample", sample, choices=MODEL_NAMES))
+    sys.exit(run_stage("sample", sample, choices=ITEMS))

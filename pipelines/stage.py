@@ -12,24 +12,39 @@ import argparse
 import resource
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import psutil
 
-from augment.config import DEFAULT_PARAMS_FILE, Params
+from augment.config import DEFAULT_PARAMS_FILE, ConfigError, Params
 from augment.device import configure_torch
 from augment.errors import OneLineArgumentParser, report_errors
 from augment.params_file import load_params
+
+
+@dataclass(frozen=True)
+class ParamsChoices:
+    """The items of a stage that the params list (dvc.yaml's foreach over a params key)."""
+
+    key: str  # the dotted params key, named in the error for an item it does not list
+    read: Callable[[Params], Sequence[str]]
 
 
 def run_stage(
     name: str,
     body: Callable[[Params, argparse.Namespace], None],
     argv: Sequence[str] | None = None,
-    choices: Sequence[str] | None = None,
+    choices: Sequence[str] | ParamsChoices | None = None,
 ) -> int:
-    """Parse ``[ITEM] [--params FILE] [--set KEY=VALUE ...]``, load params, run ``body``."""
+    """Parse ``[ITEM] [--params FILE] [--set KEY=VALUE ...]``, load params, run ``body``.
+
+    ``choices``: the items the stage takes (dvc.yaml's foreach), fixed, or read from the params
+    (:class:`ParamsChoices`, e.g. the methods of generators.methods): an item outside them is one
+    line, exit 2."""
     parser = OneLineArgumentParser(prog=f"pipelines/{name}.py", description=body.__doc__)
-    if choices is not None:
+    if isinstance(choices, ParamsChoices):
+        parser.add_argument("item", metavar=choices.key.rsplit(".", 1)[-1].upper())
+    elif choices is not None:
         parser.add_argument("item", choices=list(choices))
     parser.add_argument("--params", default=DEFAULT_PARAMS_FILE, metavar="FILE")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
@@ -38,6 +53,9 @@ def run_stage(
 
     def run() -> None:
         params = load_params(args.params, args.overrides)
+        if isinstance(choices, ParamsChoices) and args.item not in choices.read(params):
+            listed = ", ".join(choices.read(params))
+            raise ConfigError(f"{args.item!r} is not in {choices.key} ({listed}); add it there first")
         configure_torch(params)
         body(params, args)
 

@@ -20,7 +20,7 @@ from augment.labeled import Splits
 from augment.outputs import StagedOutputs, write_csv
 from augment.paths import classifier_dir, classifier_predictions, classifier_result, splits_file
 from augment.source_files import synthetic_set_of
-from augment.sources import SOURCES, parse_source
+from augment.sources import parse_source
 from augment.synthetic_files import load_synthetic
 from augment.tracking import Tracker
 from evaluation.classic import ClassicAugmentation
@@ -31,7 +31,16 @@ from evaluation.mixing import mix_training_data
 from evaluation.prediction import evaluate, predict
 from evaluation.results import ClassifierResult, ClassifierRun
 from evaluation.stats import summarize
-from pipelines.stage import run_stage
+from pipelines.stage import ParamsChoices, run_stage
+
+
+def run_sources(params: Params) -> list[str]:
+    """The sources this run trains (dvc.yaml's train_classifier foreach)."""
+    return params.classifier.sources
+
+
+# the items of this stage: classifier.sources (each one checked at load, augment/sources.py)
+ITEMS = ParamsChoices("classifier.sources", run_sources)
 
 
 def train(params: Params, args) -> None:
@@ -144,4 +153,4 @@ def _write_predictions(path, splits: Splits, model, device) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(run_stage("train_classifier", train, choices=SOURCES))
+    sys.exit(run_stage("train_classifier", train, choices=ITEMS))

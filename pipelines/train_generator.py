@@ -5,18 +5,24 @@ from __future__ import annotations
 import sys
 
 from augment.callbacks import GRID_COLUMNS
-from augment.config import MODEL_NAMES, Params
+from augment.config import Params
 from augment.generator_training import train_generator
 from augment.grids import sample_grid, to_grid_image
 from augment.labeled import Splits
+from augment.methods import KEY as METHODS_KEY
+from augment.methods import check_start, method_names
 from augment.paths import generator_report_dir, splits_file
 from augment.tracking import Tracker, TrackingCallback
-from pipelines.stage import run_stage
+from pipelines.stage import ParamsChoices, run_stage
+
+# the items of this stage (dvc.yaml's foreach): the methods the params list
+ITEMS = ParamsChoices(METHODS_KEY, method_names)
 
 
 def train(params: Params, args) -> None:
     """Train the generator named on the command line; log it to MLflow."""
     name = args.item
+    check_start(params, name)  # dvc.yaml's dependency is the file the training reads
     cfg = params.generator(name)
     splits = Splits.load(splits_file(params))
     with Tracker(params, stage="train_generator", method=name, run_name=f"generator:{name}") as tracker:
@@ -41,4 +47,4 @@ def train(params: Params, args) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(run_stage("train_generator", train, choices=MODEL_NAMES))
+    sys.exit(run_stage("train_generator", train, choices=ITEMS))

@@ -25,7 +25,7 @@ from augment.models import REGISTRY, PluginError, model_class
 from augment.params_file import load_params, params_from_dict
 from augment.synthetic import SyntheticDataset
 from augment.synthetic_files import load_synthetic
-from tests.conftest import ROOT
+from tests.conftest import ROOT, copy_project
 
 PLUGIN = "toygen"
 
@@ -249,3 +249,43 @@ def test_the_console_script_finds_an_installed_plugin(tmp_path, project):
     env["PYTHONPATH"] = str(ROOT)  # uninstalled
     run = subprocess.run(command, capture_output=True, text=True, cwd=project, env=env)
     assert run.returncode == 2 and "unknown generator 'toygen'" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_a_plugin_listed_in_generators_methods_runs_through_dvc_repro(tmp_path):
+    """The whole pipeline for a generator that augment/, evaluation/ and pipelines/ never name:
+    listed in generators.methods, it is trained, sampled, filtered and evaluated by dvc.yaml's
+    foreach stages, and metrics.json carries its sources beside the baselines."""
+    project = tmp_path / "project"
+    env = copy_project(project, {})
+    site = write_plugin(tmp_path / "site")
+    env["PYTHONPATH"] = str(site)  # "installed" for every stage DVC starts
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["generators"]["methods"] = {PLUGIN: params["paths"]["splits"]}  # the plugin alone
+    params["generators"][PLUGIN] = {"epochs": 2}
+    params["sample"].update(per_class=20, styled={"noise": 1.0, "methods": []})
+    params["sample"]["filter"]["max_draws"] = 10
+    sources = ["real", "classic", PLUGIN, f"classic+{PLUGIN}", f"{PLUGIN}-filtered"]
+    params["data"]["train_size"] = 200
+    params["classifier"].update(sources=sources, seeds=[0, 1], steps=30, width=8)
+    params["evaluation"].update(
+        max_images=100, kid_subsets=3, judge={**params["evaluation"]["judge"], "steps": 30, "width": 8}
+    )
+    params["tracking"]["enabled"] = False
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+    run = subprocess.run(["dvc", "repro"], cwd=project, env=env, capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert f"train_generator@{PLUGIN}" in run.stdout and "train_generator@cvae" not in run.stdout
+    metrics = json.loads((project / "reports" / "metrics.json").read_text())
+    assert list(metrics) == sources
+    assert metrics[PLUGIN]["fid"] is not None and "delta_vs_classic" in metrics[f"classic+{PLUGIN}"]
+    assert "acceptance_rate" in metrics[f"{PLUGIN}-filtered"]
+    assert (project / "models" / "generators" / f"{PLUGIN}.pt").is_file()
+
+    # uninstalled, the same project stops at its first stage in one line naming the method
+    env["PYTHONPATH"] = ""
+    run = subprocess.run(
+        [sys.executable, "-m", "pipelines.sample", PLUGIN], cwd=project, env=env, capture_output=True, text=True
+    )
+    assert run.returncode == 2 and len(run.stderr.strip().splitlines()) == 1
+    assert f"generators.methods: unknown generator '{PLUGIN}'" in run.stderr

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from augment.config import MODEL_NAMES, CGANConfig, CVAEConfig
+from augment.config import CGANConfig, CVAEConfig
 from augment.labeled import LabeledImages
 from augment.labels import labels_from_counts
 from augment.models import NoEncoder, build_model
@@ -17,6 +17,7 @@ from augment.restyle import source_indices, styled_set
 from augment.sources import ENCODER_MODELS, parse_source
 from benchmarks import style_tradeoff as tradeoff
 from evaluation.style import slant, style_transfer, thickness
+from pipelines.restyle import ITEMS as RESTYLE_ITEMS
 from pipelines.restyle import restyle
 from pipelines.stage import run_stage
 from tests.conftest import ROOT
@@ -177,10 +178,15 @@ def test_the_cgan_has_no_restyle_or_transfer_source(digits):
 
 
 def test_the_restyle_stage_refuses_the_cgan_in_one_line(capsys, tmp_path):
-    code = run_stage("restyle", restyle, ["cgan", "--set", f"paths.synthetic={tmp_path}"], choices=MODEL_NAMES)
+    # the stage's items are sample.styled.methods: the CGAN is not among them, and cannot be
+    code = run_stage("restyle", restyle, ["cgan", "--set", f"paths.synthetic={tmp_path}"], choices=RESTYLE_ITEMS)
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1
-    assert "cgan has no encoder: the restyle and transfer sources do not apply" in err
+    assert "'cgan' is not in sample.styled.methods (cvae, cvaegan)" in err
+    code = run_stage("restyle", restyle, ["cgan", "--set", "sample.styled.methods=[cgan]"], choices=RESTYLE_ITEMS)
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1
+    assert "sample.styled.methods: cgan has no encoder, so it has no restyle or transfer sets" in err
     assert list(tmp_path.iterdir()) == []  # nothing was written
 
 
