@@ -76,6 +76,8 @@ RANGE = "range"  # the metadata key of a field's (predicate, what is allowed)
 # the metadata key of a field that holds extra named sections (name -> dataclass instance): a
 # callable giving the dataclass of each allowed name; the names sit in the field's parent
 SECTIONS = "sections"
+# beside SECTIONS: a callable giving the one-line error for a name no section has (the nearest name)
+UNKNOWN_SECTION = "unknown_section"
 
 
 def ranged(default: Any, rule: tuple[Any, str]) -> Any:
@@ -209,6 +211,13 @@ def _plugin_sections() -> dict[str, type]:
     return plugin_configs()
 
 
+def _unknown_generator(name: str) -> str:
+    """Why ``generators.<name>`` is no section: no installed generator has the name."""
+    from augment.models.registry import REGISTRY
+
+    return str(REGISTRY.unknown(name))
+
+
 def _default_methods() -> dict[str, str]:
     """The default of ``generators.methods``: the three built-ins of the method, each with the
     file its training starts from (the CVAE-GAN from the trained CVAE, init_from: cvae)."""
@@ -230,7 +239,9 @@ class GeneratorsConfig:
     cfm: CFMConfig = field(default_factory=CFMConfig)
     # generators.<name> of each installed plugin, by name: written in params.yaml (and --set, and
     # MLflow's params) as generators.<name>, like the built-ins' sections, never as "plugins"
-    plugins: dict[str, Any] = field(default_factory=dict, metadata={SECTIONS: _plugin_sections})
+    plugins: dict[str, Any] = field(
+        default_factory=dict, metadata={SECTIONS: _plugin_sections, UNKNOWN_SECTION: _unknown_generator}
+    )
     seed: int = ranged(0, _SEED)  # seeds weight initialisation, noise and shuffling of generator training
     grid_every: int = ranged(5, _POSITIVE_INT)  # write a progress grid every this many epochs (and at the last)
 

@@ -19,7 +19,7 @@ from typing import Any, Union
 
 import yaml
 
-from augment.config import DEFAULT_PARAMS_FILE, RANGE, SECTIONS, ConfigError, Params, one_line
+from augment.config import DEFAULT_PARAMS_FILE, RANGE, SECTIONS, UNKNOWN_SECTION, ConfigError, Params, one_line
 
 # --------------------------------------------------------------------------------------------
 # Building dataclasses from plain dicts, with types checked.
@@ -103,6 +103,9 @@ def _build(cls: type, raw: Any, prefix: str) -> Any:
     for key in raw:
         if key not in known and key not in sections:
             dotted = f"{prefix}.{key}" if prefix else str(key)
+            if extra is not None and UNKNOWN_SECTION in extra.metadata and isinstance(raw[key], dict):
+                # a section of its own: a generator's, e.g. a plugin that is not installed
+                raise ConfigError(f"{dotted}: {extra.metadata[UNKNOWN_SECTION](key)}")
             candidates = [f"{prefix}.{k}" if prefix else k for k in (*known, *sections)]
             raise ConfigError(f"unknown key {dotted!r}{_suggest(dotted, candidates)}")
     kwargs: dict[str, Any] = {}

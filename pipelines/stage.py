@@ -9,6 +9,7 @@ training exits 1, Ctrl-C 130. Stages write their outputs all or nothing
 from __future__ import annotations
 
 import argparse
+import difflib
 import resource
 import time
 from collections.abc import Callable, Sequence
@@ -54,8 +55,13 @@ def run_stage(
     def run() -> None:
         params = load_params(args.params, args.overrides)
         if isinstance(choices, ParamsChoices) and args.item not in choices.read(params):
-            listed = ", ".join(choices.read(params))
-            raise ConfigError(f"{args.item!r} is not in {choices.key} ({listed}); add it there first")
+            listed = list(choices.read(params))
+            near = difflib.get_close_matches(args.item, listed, n=1)
+            hint = f"did you mean {near[0]!r}? " if near else ""
+            raise ConfigError(
+                f"{args.item!r} is not in {choices.key} ({', '.join(listed) or 'empty'}); {hint}"
+                f"a stage runs only what the params list"
+            )
         configure_torch(params)
         body(params, args)
 

@@ -386,15 +386,58 @@ CONFIG = [
         "unknown-model-stage",
         ["gan"],
         2,
-        ("invalid choice: 'gan'", "'cvae', 'cgan', 'cvaegan'"),
+        ("'gan' is not in generators.methods (cvae, cgan, cvaegan); did you mean 'cgan'?",),
         entry="train_generator",
         subprocess=True,
+    ),
+    _row(
+        "methods-unknown-generator",
+        ["cvae", "--set", "generators.methods.cvea=data/splits"],
+        2,
+        ("generators.methods: unknown generator 'cvea' (did you mean 'cvae'?)", "plugins: none installed"),
+        entry="train_generator",
+    ),
+    _row(
+        "methods-source-not-listed",
+        ["cvae", "--set", "generators.methods={cvae: data/splits, cvaegan: models/generators/cvae.pt}"],
+        2,
+        ("classifier.sources: 'cgan' needs the method 'cgan', which generators.methods does not list",),
+        entry="train_generator",
+    ),
+    _row(
+        "methods-warm-start-not-listed",
+        [
+            "cgan",
+            "--set",
+            "generators.methods={cgan: data/splits, cvaegan: models/generators/cvae.pt}",
+            "--set",
+            "classifier.sources=[real, classic]",
+            "--set",
+            "sample.styled.methods=[cvaegan]",
+            "--set",
+            "generators.cvaegan.init_from=cvae",
+        ],
+        2,
+        (
+            "generators.methods: cvaegan starts from the trained cvae (generators.cvaegan.init_from: cvae), which the list lacks",
+        ),
+        entry="train_generator",
+    ),
+    _row(
+        "methods-start-is-not-what-training-reads",
+        ["cvaegan", "--set", "generators.methods.cvaegan=data/splits", "--set", "generators.cvaegan.init_from=cvae"],
+        2,
+        (
+            "generators.methods.cvaegan: 'data/splits' is not the file its training reads "
+            "(generators.cvaegan.init_from: cvae reads models/generators/cvae.pt); set it to models/generators/cvae.pt",
+        ),
+        entry="train_generator",
     ),
     _row(
         "unknown-source-stage",
         ["gan"],
         2,
-        "'real', 'classic', 'cvae', 'cgan', 'cvaegan', 'classic+cvae'",
+        ("'gan' is not in classifier.sources (real, classic, cvae, cgan, cvaegan, classic+cvae",),
         entry="train_classifier",
     ),
     _row(
@@ -1131,7 +1174,16 @@ SYNTHETIC_CLI = [
         setup=lambda p: shutil.copy(p / "models/classifiers/judge.pt", p / "models/classifiers/filter.pt"),
     ),
     # (a filter that rejects everything no longer stops the stage: tests/test_bar.py, the fill)
-    _row("restyle-stage-cgan", ["cgan"], 2, ("cgan has no encoder", "do not apply"), entry="restyle"),
+    _row(
+        "restyle-stage-cgan", ["cgan"], 2, ("'cgan' is not in sample.styled.methods (cvae, cvaegan)",), entry="restyle"
+    ),
+    _row(
+        "styled-methods-cgan",
+        ["cvae", "--set", "sample.styled.methods=[cvae, cgan]"],
+        2,
+        ("sample.styled.methods: cgan has no encoder, so it has no restyle or transfer sets",),
+        entry="restyle",
+    ),
 ]
 
 
@@ -1385,14 +1437,14 @@ TABLE = {
 }
 ROWS = [pytest.param(row, id=f"{category}-{row.id}") for category, rows in TABLE.items() for row in rows]
 
-STAGES = {  # stage -> (module, body, choices)
+STAGES = {  # stage -> (module, body, whether it takes an item: the module's ITEMS, read from the params)
     "prepare": ("pipelines.prepare", "prepare", None),
-    "train_generator": ("pipelines.train_generator", "train", MODEL_NAMES),
-    "sample": ("pipelines.sample", "sample", MODEL_NAMES),
-    "restyle": ("pipelines.restyle", "restyle", MODEL_NAMES),
+    "train_generator": ("pipelines.train_generator", "train", "ITEMS"),
+    "sample": ("pipelines.sample", "sample", "ITEMS"),
+    "restyle": ("pipelines.restyle", "restyle", "ITEMS"),
     "train_filter": ("pipelines.train_filter", "train", None),
-    "train_classifier": ("pipelines.train_classifier", "train", SOURCES),
-    "evaluate": ("pipelines.evaluate", "evaluate", MODEL_NAMES),
+    "train_classifier": ("pipelines.train_classifier", "train", "ITEMS"),
+    "evaluate": ("pipelines.evaluate", "evaluate", "ITEMS"),
     "judge": ("pipelines.judge", "judge", None),
     "compare": ("pipelines.compare", "compare", None),
 }
@@ -1418,8 +1470,10 @@ def run_row(row: Row, project: Path, capsys) -> tuple[int, str]:
         if row.entry == "augment":
             code = main(row.argv)
         else:
-            module, body, choices = STAGES[row.entry]
-            code = run_stage(row.entry, getattr(importlib.import_module(module), body), row.argv, choices)
+            module_name, body, items = STAGES[row.entry]
+            module = importlib.import_module(module_name)
+            choices = getattr(module, items) if items else None
+            code = run_stage(row.entry, getattr(module, body), row.argv, choices)
     except SystemExit as exit_info:  # argparse's own usage errors
         code = exit_info.code
     return code, capsys.readouterr().err

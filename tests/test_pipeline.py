@@ -398,7 +398,7 @@ def test_dvc_exp_run_with_a_param_override(repro):
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["gan"], "invalid choice: 'gan'"),
+        (["gan"], "invalid choice: 'gan'"),  # a fixed list of choices: argparse's message
         (["cvae", "--set", "generators.cvae.epochs=-1"], "generators.cvae.epochs: must be an integer >= 1"),
         (["cvae", "--params", "nope.yaml"], "params file not found"),
     ],

@@ -148,8 +148,13 @@ def test_its_section_is_read_checked_and_defaulted(installed):
 
 def test_without_the_plugin_its_section_and_name_are_unknown():
     assert PLUGIN not in REGISTRY
-    with pytest.raises(ConfigError, match=r"unknown key 'generators\.toygen'"):
+    # its section names the generator that is missing, with the nearest one and the plugins
+    with pytest.raises(ConfigError, match=r"^generators\.toygen: unknown generator 'toygen'.*plugins: none installed"):
         params_from_dict({"generators": {PLUGIN: {"epochs": 5}}})
+    with pytest.raises(ConfigError, match=r"^generators\.cvea: unknown generator 'cvea' \(did you mean 'cvae'\?\)"):
+        params_from_dict({"generators": {"cvea": {"epochs": 5}}})
+    with pytest.raises(ConfigError, match=r"^generators\.methods: unknown generator 'toygen'"):
+        params_from_dict({"generators": {"methods": {PLUGIN: "data/splits"}}})
     with pytest.raises(
         ConfigError,
         match=r"unknown generator 'toygen'.*plugins: none installed \(entry-point group augment\.generators\)",
@@ -288,4 +293,4 @@ def test_a_plugin_listed_in_generators_methods_runs_through_dvc_repro(tmp_path):
         [sys.executable, "-m", "pipelines.sample", PLUGIN], cwd=project, env=env, capture_output=True, text=True
     )
     assert run.returncode == 2 and len(run.stderr.strip().splitlines()) == 1
-    assert f"generators.methods: unknown generator '{PLUGIN}'" in run.stderr
+    assert f"generators.{PLUGIN}: unknown generator '{PLUGIN}'" in run.stderr
