@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 DATASETS = ("digits", "mnist", "fashion-mnist", "kmnist", "emnist", "imagefolder")
-# The three of the method this project implements: the default of the methods a run compares
-# (generators.methods; dvc.yaml's foreach, the sources, the report read that key).
-# GENERATOR_NAMES: every built-in generator the library can train and sample (`augment train`,
-# SyntheticDataset), flow matching included; installed plugins add theirs (augment/models/registry.py).
+# MODEL_NAMES: the three of the method this project implements (latent-code models).
+# GENERATOR_NAMES: every built-in generator, flow matching included: the default of the methods a
+# run compares (generators.methods; dvc.yaml's foreach, the sources, the report read that key),
+# and what the library trains and samples (`augment train`, SyntheticDataset); installed plugins
+# add theirs (augment/models/registry.py).
 MODEL_NAMES = ("cvae", "cgan", "cvaegan")
 GENERATOR_NAMES = (*MODEL_NAMES, "cfm")
 DEVICES = ("auto", "cpu", "cuda")
@@ -140,7 +141,7 @@ SOLVERS = ("euler", "midpoint", "heun")
 class CFMConfig:
     """Class-conditional flow matching (augment/models/cfm.py): a velocity U-Net, no latent code."""
 
-    epochs: int = ranged(20, _POSITIVE_INT)  # x steps_per_epoch optimizer steps
+    epochs: int = ranged(10, _POSITIVE_INT)  # x steps_per_epoch optimizer steps
     batch_size: int = ranged(64, _POSITIVE_INT)
     width: int = ranged(32, _POSITIVE_INT)  # channels of the U-Net's first level; doubled below
     lr: float = ranged(5e-4, _POSITIVE)  # Adam learning rate
@@ -155,7 +156,10 @@ class CFMConfig:
     label_dropout: float = ranged(0.1, _PROBABILITY)
     guidance: float = ranged(1.0, _NON_NEGATIVE)
     solver: str = ranged("midpoint", _one_of(SOLVERS))  # the fixed-step ODE solver of sampling
-    sample_steps: int = ranged(16, _POSITIVE_INT)  # its steps from t = 0 to 1
+    sample_steps: int = ranged(8, _POSITIVE_INT)  # its steps from t = 0 to 1
+    # encoding (stylisation, restyle/transfer): sigma of the code around a real image's inverted
+    # noise x_0; restyle draws z = x_0 + sample.styled.noise * code_spread * eps. 0: a point
+    code_spread: float = ranged(0.5, _NON_NEGATIVE)
 
 
 @dataclass
@@ -219,10 +223,10 @@ def _unknown_generator(name: str) -> str:
 
 
 def _default_methods() -> dict[str, str]:
-    """The default of ``generators.methods``: the three built-ins of the method, each with the
-    file its training starts from (the CVAE-GAN from the trained CVAE, init_from: cvae)."""
+    """The default of ``generators.methods``: every built-in, each with the file its training
+    starts from (the CVAE-GAN from the trained CVAE, init_from: cvae; the others the splits)."""
     paths = PathsConfig()
-    return {"cvae": paths.splits, "cgan": paths.splits, "cvaegan": f"{paths.generators}/cvae.pt"}
+    return {"cvae": paths.splits, "cgan": paths.splits, "cvaegan": f"{paths.generators}/cvae.pt", "cfm": paths.splits}
 
 
 @dataclass

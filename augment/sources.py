@@ -28,7 +28,7 @@ import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from augment.config import MODEL_NAMES
+from augment.config import GENERATOR_NAMES
 from augment.models import ENCODER_MODELS, REGISTRY, NoEncoder
 from augment.models.registry import NAME_RULE
 from augment.restyle import NOT_APPLICABLE, RESTYLE, STYLED_KINDS, TRANSFER
@@ -92,15 +92,14 @@ def _can_encode(method: str) -> bool:
     return bool(REGISTRY[method].can_encode)
 
 
-# The sources of the three built-ins of the method (the default generators.methods): the order
-# reports, metrics.json and figures keep, every other name after them.
-SOURCES: tuple[str, ...] = sources_for(MODEL_NAMES)
+# The sources of the four built-ins (the default generators.methods): the order reports,
+# metrics.json and figures keep, every other name after them.
+SOURCES: tuple[str, ...] = sources_for(GENERATOR_NAMES)
 
 # The default run (params.yaml, the bundled digits): every plain, classical and filtered source,
 # and the CVAE-GAN's (the combined model's) restyle and transfer sets with classical augmentation:
-# 13 of the 19; all 19 cost 1.62x the digits run of the 11 before them (README, "Cost"). The
-# 28x28 profile (params-mnist.yaml) lists every source.
-DEFAULT_SOURCES: tuple[str, ...] = sources_for(MODEL_NAMES)[: 2 + 3 * len(MODEL_NAMES)] + tuple(
+# 16 of the 26. The 28x28 profile (params-mnist.yaml) lists every source.
+DEFAULT_SOURCES: tuple[str, ...] = sources_for(GENERATOR_NAMES)[: 2 + 3 * len(GENERATOR_NAMES)] + tuple(
     f"{CLASSIC}{_COMBINED}{styled_name('cvaegan', kind)}" for kind in STYLED_KINDS
 )
 
@@ -173,7 +172,7 @@ def parse_source(name: str) -> Source:
     return Source(name, classic=classic, method=method, variant=variant)
 
 
-def check_sources(names: list[str], methods: Sequence[str] = MODEL_NAMES) -> None:
+def check_sources(names: list[str], methods: Sequence[str] = GENERATOR_NAMES) -> None:
     """Check a run's list of sources (``classifier.sources``): every name known (:func:`parse_source`'s
     errors: a "did you mean", or :class:`augment.models.NoEncoder`), each one's method among the
     run's ``methods`` (generators.methods), none twice, and both :data:`BASELINES` present.

@@ -44,6 +44,7 @@ import torch
 from augment.config import AccelerationConfig, ClassifierConfig, EvaluationConfig
 from augment.inference import inference
 from augment.labeled import LabeledImages, Splits
+from augment.progress import progress_bar
 from augment.stylize import stylize
 from evaluation import metrics as M
 from evaluation.classifier import train_classifier
@@ -183,7 +184,12 @@ def reconstruction_error(
 
 @torch.no_grad()
 def stylization_metrics(
-    model, real: LabeledImages, judge: SmallCNN, device: torch.device | str = "cpu", batch_size: int = 100
+    model,
+    real: LabeledImages,
+    judge: SmallCNN,
+    device: torch.device | str = "cpu",
+    batch_size: int = 100,
+    progress: bool = False,
 ) -> dict[str, float | None]:
     """Every number of ``real``'s images stylised as every class (:func:`augment.stylize.stylize`),
     from one pass: {key: None} for a model without an encoder (:data:`STYLIZATION_KEYS`).
@@ -200,6 +206,8 @@ def stylization_metrics(
     model.to(device)
     hits = own = 0
     styled_all = []
+    # a flow model integrates K + 1 times per image (docs/design.md): minutes at 28x28 on a CPU
+    bar = progress_bar(len(real), f"stylise {model.name}", "img", progress)
     for x, y in zip(real.images.split(batch_size), real.labels.split(batch_size), strict=True):
         styled = stylize(model, x, y)  # [B, K, C, H, W]: image b drawn as class k
         pred = predict(judge, styled.flatten(0, 1), device=device).view(len(y), k)  # [B, K]
@@ -207,6 +215,8 @@ def stylization_metrics(
         hits += int(right.sum())
         own += int(right[torch.arange(len(y)), y.cpu().long()].sum())  # the reconstructions
         styled_all.append(styled.numpy())
+        bar.update(len(y))
+    bar.close()
     n = len(real)
     out: dict[str, float | None] = {
         "stylize_accuracy": hits / (n * k),
@@ -298,7 +308,7 @@ def method_quality(
     out: dict[str, float | None] = {"cas": cas["mean"], "cas_std": cas["std"]}
     out.update(set_metrics(fake, real, judge, cfg, device))
     out["reconstruction_error"] = reconstruction_error(model, real, device)
-    out.update(stylization_metrics(model, real, judge, device))
+    out.update(stylization_metrics(model, real, judge, device, progress=progress))
     return {k: out[k] for k in (*QUALITY_KEYS, "n")}
 
 

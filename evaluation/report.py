@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from augment.config import MODEL_NAMES
+from augment.config import GENERATOR_NAMES
 from augment.models import REGISTRY
 from augment.outputs import StagedOutputs
 from augment.sources import CLASSIC, REAL
@@ -230,7 +230,7 @@ def render_report(
     context: dict[str, Any] | None = None,
 ) -> str:
     """The markdown text of the report; figure links are relative to ``out_dir``."""
-    methods = [m for m in MODEL_NAMES if m in metrics or m in quality]
+    methods = [m for m in GENERATOR_NAMES if m in metrics or m in quality]
     methods += sorted(set(methods_of(quality)) - set(methods))
     parts = [
         "# Synthetic data as augmentation: comparison",

@@ -41,6 +41,7 @@ def tiny_params(tmp_path: Path, epochs: int = 2, **generator_overrides) -> Param
     for name in ("cvae", "cgan", "cvaegan"):
         cfg = dataclasses.replace(p.generator(name), epochs=epochs, latent_dim=4, width=8, **generator_overrides)
         setattr(p.generators, name, cfg)
+    p.generators.cfm = dataclasses.replace(p.generators.cfm, epochs=epochs, steps_per_epoch=5, width=8, sample_steps=2)
     p.generators.grid_every = 1
     p.generators.cvaegan.init_from = "none"  # a CVAE-GAN on its own; the warm start has its own tests
     p.paths = dataclasses.replace(

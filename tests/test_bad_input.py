@@ -70,7 +70,11 @@ CLASSES = [str(k) for k in range(10)]
 
 TINY = {
     "data": {"train_size": 200},
-    "generators": {"grid_every": 1, **{n: {"epochs": 2, "latent_dim": 4, "width": 8} for n in MODEL_NAMES}},
+    "generators": {
+        "grid_every": 1,
+        **{n: {"epochs": 2, "latent_dim": 4, "width": 8} for n in MODEL_NAMES},
+        "cfm": {"epochs": 1, "steps_per_epoch": 10, "width": 8, "sample_steps": 2},
+    },
     "sample": {"per_class": 5, "batch_size": 64, "filter": {"threshold": 0.0}},
     "classifier": {"seeds": [0, 1], "steps": 20, "width": 8},
     "evaluation": {"max_images": 50, "kid_subsets": 2, "kid_subset_size": 20, "judge": {"steps": 20, "width": 8}},
@@ -1926,7 +1930,11 @@ def test_sigint_stops_cleanly_keeps_the_last_epoch_and_resume_finishes(tmp_path,
 
 DVC_TINY = {
     "data": {"train_size": 300},
-    "generators": {"grid_every": 5, **{n: {"epochs": 3, "latent_dim": 4, "width": 8} for n in MODEL_NAMES}},
+    "generators": {
+        "grid_every": 5,
+        **{n: {"epochs": 3, "latent_dim": 4, "width": 8} for n in MODEL_NAMES},
+        "cfm": {"epochs": 1, "steps_per_epoch": 10, "width": 8, "sample_steps": 2},
+    },
     "sample": {"per_class": 30, "filter": {"threshold": 0.0}},  # untrained nets: keep every image
     "classifier": {"seeds": [0, 1], "steps": 20, "width": 8},
     "evaluation": {"max_images": 50, "kid_subsets": 2, "kid_subset_size": 20, "judge": {"steps": 20, "width": 8}},

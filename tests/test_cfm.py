@@ -5,17 +5,22 @@ train` / `augment sample` / SyntheticDataset on the bundled digits."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
 from augment import SyntheticDataset
 from augment.checkpoint import load_generator, save_generator
 from augment.cli import main as cli
-from augment.config import GENERATOR_NAMES, MODEL_NAMES, CFMConfig
+from augment.config import GENERATOR_NAMES, MODEL_NAMES, CFMConfig, Params
+from augment.labeled import LabeledImages
 from augment.models import REGISTRY, build_model
 from augment.models.cfm import guided, integrate
 from augment.models.losses import flow_matching_loss
 from augment.params_file import params_from_dict
+from augment.restyle import styled_set
+from augment.sources import DEFAULT_SOURCES
 
 CLASSES = [str(i) for i in range(10)]
 
@@ -102,8 +107,10 @@ def test_checkpoint_round_trip(tmp_path):
     torch.testing.assert_close(loaded.generate(z, y), model.generate(z, y))
 
 
-def test_registered_for_the_library_but_not_yet_a_pipeline_method():
-    assert "cfm" in REGISTRY and "cfm" in GENERATOR_NAMES and "cfm" not in MODEL_NAMES
+def test_registered_and_one_of_the_default_pipeline_methods():
+    assert "cfm" in REGISTRY and "cfm" in GENERATOR_NAMES and "cfm" not in MODEL_NAMES  # not of the method's three
+    assert Params().generators.methods["cfm"] == Params().paths.splits  # trained from the data alone
+    assert {"cfm", "classic+cfm", "cfm-filtered"} <= set(DEFAULT_SOURCES)
     params = params_from_dict({"generators": {"cfm": {"guidance": 0.5}}})
     assert params.generator("cfm").guidance == 0.5
 
@@ -130,3 +137,59 @@ def test_train_sample_and_dataset_on_the_bundled_digits(tmp_path, monkeypatch):
     image, label = data[3]
     assert image.size == (8, 8) and label == 3
     assert list(data.targets) == [i % 10 for i in range(20)]
+
+
+# --------------------------------------------------------------------------------------------
+# Stylisation through the flow: encode integrates the image back to t = 0
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("solver", ["euler", "midpoint", "heun"])
+def test_integrating_backwards_undoes_a_constant_field(solver):
+    x1 = torch.ones(2, 3)
+    x0 = integrate(lambda x, t: torch.full_like(x, 2.5), x1, steps=3, solver=solver, start=1.0, end=0.0)
+    torch.testing.assert_close(x0, torch.full((2, 3), -1.5))
+
+
+def test_backwards_in_time_a_field_linear_in_t_is_exact_for_second_order_solvers():
+    field = lambda x, t: (2 * t + 1)[:, None].expand_as(x)  # noqa: E731  x(1) - x(0) = 2
+    x0 = integrate(field, torch.full((2, 3), 2.0), steps=4, solver="heun", start=1.0, end=0.0)
+    torch.testing.assert_close(x0, torch.zeros(2, 3))
+
+
+class _LabelShift(torch.nn.Module):
+    """A velocity that is constant in x and t: 0.1 * (label + 1) in every pixel ("none": 0)."""
+
+    def forward(self, x, t, y):
+        shift = torch.where(y == 10, torch.zeros_like(y), y + 1).float() * 0.1  # [B]
+        return shift[:, None, None, None].expand_as(x)
+
+
+def test_encode_is_the_flow_backwards_and_a_transfer_moves_by_the_label_difference():
+    model = build_model("cfm", CFMConfig(width=8, guidance=0.0, code_spread=0.25), (1, 8, 8), 10)
+    model.velocity = model.ema_decoder = _LabelShift()
+    x = torch.full((2, 1, 8, 8), 0.5)  # pixel 0 in [-1, 1]
+    y = torch.tensor([0, 3])
+    mu, logvar = model.encode(x, y)
+    assert mu.shape == logvar.shape == (2, 64)
+    torch.testing.assert_close(mu[:, 0], torch.tensor([-0.1, -0.4]))  # x_0 = x_1 - v(y)
+    torch.testing.assert_close(logvar, torch.full((2, 64), 2 * math.log(0.25)))
+    torch.testing.assert_close(model.generate(mu, y), x)  # decoding under its own label: x again
+    moved = model.generate(mu, torch.tensor([2, 2]))  # as class 2: x_0 + 0.3, i.e. pixel (x + 1) / 2
+    torch.testing.assert_close(moved[:, 0, 0, 0], (torch.tensor([0.2, -0.1]) + 1) / 2)
+
+
+def test_restyle_with_zero_noise_is_the_reconstruction_through_the_flow():
+    torch.manual_seed(0)
+    model = build_model("cfm", CFMConfig(width=8, sample_steps=3), (1, 8, 8), 10)
+    opt = model.make_optimizers()
+    for _ in range(3):
+        model.train_step(torch.rand(8, 1, 8, 8), torch.arange(8), opt)
+        model.update_ema()
+    real = LabeledImages(torch.rand(20, 1, 8, 8), torch.arange(20) % 10)
+    out = styled_set(model, real, "restyle", per_class=2, noise=0.0)
+    mu, _ = model.encode(real.images[out.sources], real.labels[out.sources])
+    torch.testing.assert_close(out.images, model.generate(mu, out.labels))
+    assert (out.labels == real.labels[out.sources]).all()  # restyle: drawn in its own class
+    noisy = styled_set(model, real, "restyle", per_class=2, noise=1.0)
+    assert not torch.allclose(noisy.images, out.images)  # code_spread 0.5: a code near its own

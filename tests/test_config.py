@@ -62,7 +62,7 @@ def test_overrides_use_dotted_keys_and_yaml_values(tmp_path):
 
 def test_the_sources_list_defaults_to_13_the_profile_lists_all_and_any_subset_in_any_order_works():
     default = params_from_dict({}).classifier.sources
-    assert default == list(DEFAULT_SOURCES) and len(default) == 13 and set(default) < set(SOURCES)
+    assert default == list(DEFAULT_SOURCES) and len(default) == 16 and set(default) < set(SOURCES)
     assert {"classic+cvaegan-restyle", "classic+cvaegan-transfer"} < set(default)  # the stylisation sources
     assert load_params(ROOT / "params-mnist.yaml").classifier.sources == list(SOURCES)
     chosen = load_params(ROOT / "params.yaml", ["classifier.sources=[classic, real, cvaegan-transfer]"])

@@ -167,7 +167,7 @@ def test_the_cgan_has_no_restyle_or_transfer_source(digits):
     cgan = build_model("cgan", CGANConfig(latent_dim=4, width=8), digits.image_shape, 10)
     with pytest.raises(NoEncoder, match="cgan has no encoder"):
         styled_set(cgan, digits.train, "restyle", per_class=2)
-    assert ENCODER_MODELS == ("cvae", "cvaegan")
+    assert ENCODER_MODELS == ("cvae", "cvaegan", "cfm")
     for name in ("cgan-restyle", "classic+cgan-transfer"):
         with pytest.raises(NoEncoder, match="do not apply"):
             parse_source(name)

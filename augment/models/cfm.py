@@ -13,8 +13,15 @@ steps), and the guided velocity
     v~ = v(x, t, y) + w * (v(x, t, y) - v(x, t, none))        (w = ``guidance``; w = 0: conditional)
 
 Network evaluations per image: steps x (1 for Euler, 2 for midpoint and Heun) x (2 when w > 0).
-The moving average of the loop (``ema``) averages the velocity network; sampling uses it. No
-encoder: stylisation through the flow (integrating a real image back to t = 0) is not written.
+The moving average of the loop (``ema``) averages the velocity network; sampling uses it.
+
+Encoding (stylisation through the flow): the ODE is invertible, so a real image x_1 of class y is
+integrated *back* from t = 1 to t = 0 under the same guided field of its own label; the noise
+image it arrives at is its code x_0(x, y), and decoding that code under y gives x back (up to the
+solver's error), under another label the same noise drawn as that class. The code's posterior is
+a point; :meth:`CFM.encode` reports it as mean x_0 with the spread ``code_spread`` (sigma, the
+same in every pixel), so the restyle sources draw z = x_0 + noise * code_spread * eps near it
+(``code_spread`` 0: every restyle is the reconstruction). Encoding costs one more integration.
 """
 
 from __future__ import annotations
@@ -33,17 +40,26 @@ from augment.models.unet import ConditionalUNet
 Velocity = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (x [B, ...], t [B]) -> dx/dt
 
 
-def integrate(velocity: Velocity, x0: torch.Tensor, steps: int, solver: str = "midpoint") -> torch.Tensor:
-    """x(1) from x(0) = x0 under dx/dt = velocity(x, t), with ``steps`` equal steps of h = 1 / steps.
+def integrate(
+    velocity: Velocity,
+    x0: torch.Tensor,
+    steps: int,
+    solver: str = "midpoint",
+    start: float = 0.0,
+    end: float = 1.0,
+) -> torch.Tensor:
+    """x(end) from x(start) = x0 under dx/dt = velocity(x, t), in ``steps`` equal steps of
+    h = (end - start) / steps: noise to image by default, image to noise with start 1, end 0
+    (h < 0: the same formulas run backwards in time).
 
     euler: x += h v(x, t); midpoint: x += h v(x + h/2 v(x, t), t + h/2); heun: x += h/2 (k1 + k2)
     with k1 = v(x, t), k2 = v(x + h k1, t + h). Euler is exact for a constant field; midpoint and
     Heun also for one linear in t."""
     if steps < 1:
         raise ValueError(f"sample_steps must be >= 1, got {steps}")
-    x, h = x0, 1.0 / steps
+    x, h = x0, (end - start) / steps
     for i in range(steps):
-        t = torch.full((x.shape[0],), i * h, device=x.device, dtype=torch.float32)  # [B]
+        t = torch.full((x.shape[0],), start + i * h, device=x.device, dtype=torch.float32)  # [B]
         k1 = velocity(x, t)
         if solver == "euler":
             x = x + h * k1
@@ -75,7 +91,7 @@ def guided(net: Callable[..., torch.Tensor], y: torch.Tensor, null: int, weight:
 class CFM(ConditionalGenerator):
     name = "cfm"
     config_class = CFMConfig
-    can_encode = False
+    can_encode = True  # through the flow: integrate a real image back to t = 0 (module docstring)
     loss_names = ("loss",)
     sampler = "velocity"
 
@@ -118,3 +134,16 @@ class CFM(ConditionalGenerator):
         field = guided(self.sampling_decoder(), y, self.num_classes, c.guidance)
         x1 = integrate(field, x0, c.sample_steps, c.solver)
         return ((x1 + 1) / 2).clamp(0, 1)
+
+    # ---------------------------------------------------------------------------------------
+    # (4) encoding: the same ODE backwards, from a real image at t = 1 to its noise at t = 0
+    # ---------------------------------------------------------------------------------------
+    def encode(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Images x [B, C, H, W] in [0, 1] with their labels y [B] -> (x_0 [B, C*H*W], logvar
+        [B, C*H*W]): the noise image the flow of y carries to x, and log code_spread^2."""
+        c = self.config
+        x1 = 2 * x.to(module_device(self)).float() - 1  # [B, C, H, W] in [-1, 1]
+        field = guided(self.sampling_decoder(), y, self.num_classes, c.guidance)
+        x0 = integrate(field, x1, c.sample_steps, c.solver, start=1.0, end=0.0).flatten(1)  # [B, C*H*W]
+        spread = max(c.code_spread, 1e-12)  # 0: a point, up to 1e-12 (log 0 is not a number)
+        return x0, torch.full_like(x0, 2 * math.log(spread))
