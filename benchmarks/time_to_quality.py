@@ -27,8 +27,8 @@ params' ``evaluation.judge`` settings (its own accuracy is printed).
 
 writes ``time_to_quality.csv`` and ``time_to_quality.png`` to ``--out``
 (``benchmarks/results`` by default). ``--run LABEL MODEL KEY=VALUE ...`` adds a variant (any
-``--set`` key), for comparing settings; without ``--run`` each of cvae, cgan, cvaegan runs with
-the params as they are. A CVAE-GAN with ``init_from: cvae`` starts from the CVAE trained
+``--set`` key), for comparing settings; without ``--run`` each method of ``generators.methods``
+(cvae, cgan, cvaegan, cfm by default) runs with the params as they are. A CVAE-GAN with ``init_from: cvae`` starts from the CVAE trained
 earlier in the same invocation: its budgets count its own training, and its ``seconds`` column
 adds the CVAE's training seconds (the warm start's cost). ``--steps``
 measures at optimizer-step counts instead of seconds (for runs on other hardware, whose seconds
@@ -55,6 +55,7 @@ from augment.device import configure_torch, resolve_device  # noqa: E402
 from augment.generation import sample_images  # noqa: E402
 from augment.labeled import LabeledImages  # noqa: E402
 from augment.labels import balanced_labels  # noqa: E402
+from augment.methods import method_names  # noqa: E402
 from augment.models import build_model  # noqa: E402
 from augment.outputs import write_csv  # noqa: E402
 from augment.params_file import load_params  # noqa: E402
@@ -221,7 +222,7 @@ def main(argv=None) -> int:
     configure_torch(params)
     device = resolve_device(params.device)
     args.budgets = [float(v) for v in (args.steps or args.seconds).split(",")]
-    runs = args.run or [[name, name] for name in ("cvae", "cgan", "cvaegan")]
+    runs = args.run or [[name, name] for name in method_names(params)]
 
     splits = load_splits(params.data)
     real = splits.val if args.split == "val" else splits.test

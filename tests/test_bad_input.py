@@ -1188,6 +1188,15 @@ SYNTHETIC_CLI = [
         ("sample.styled.methods: cgan has no encoder, so it has no restyle or transfer sets",),
         entry="restyle",
     ),
+    _row(  # a restyle source whose set no restyle stage makes: refused at load, not a missing file
+        "styled-source-not-made",
+        ["real", "--set", "classifier.sources=[real, classic, cfm-restyle]"],
+        2,
+        (
+            "classifier.sources: 'cfm-restyle' trains on cfm's restyle set, which sample.styled.methods does not list (cvae, cvaegan)",
+        ),
+        entry="train_classifier",
+    ),
 ]
 
 

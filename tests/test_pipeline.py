@@ -39,9 +39,13 @@ TINY = {
     "generators": {
         "grid_every": 1,
         **{n: {"epochs": 2, "latent_dim": 4, "width": 8} for n in ("cvae", "cgan", "cvaegan")},
-        "cfm": {"epochs": 1, "steps_per_epoch": 10, "width": 8, "sample_steps": 2},
+        "cfm": {"epochs": 2, "steps_per_epoch": 5, "width": 8, "sample_steps": 2},
     },
-    "sample": {"per_class": 30, "filter": {"threshold": 0.05, "max_draws": 40}},
+    "sample": {
+        "per_class": 30,
+        "filter": {"threshold": 0.05, "max_draws": 40},
+        "styled": {"methods": ["cvae", "cvaegan", "cfm"]},
+    },
     # every source that applies (the bundled params.yaml trains 13 of them)
     "classifier": {"sources": list(SOURCES), "seeds": [0, 1], "steps": 40, "width": 8, "synthetic_mode": "top_up"},
     "evaluation": {"max_images": 100, "kid_subsets": 3, "judge": {"steps": 60, "width": 8}},
@@ -83,7 +87,7 @@ def test_metrics_file_has_every_source_and_method_deltas(repro):
     counts = Splits.load(project / "data/splits/splits.pt").train.labels.bincount()
     assert real["train_images"] == metrics["classic"]["train_images"] == int(counts.sum())
     assert int(counts[0]) < int(counts[2]) // 2 + 2 and int(counts[1]) < int(counts[2]) // 2 + 2
-    for method in ("cvae", "cgan", "cvaegan"):
+    for method in GENERATOR_NAMES:
         for source in (method, f"classic+{method}", f"{method}-filtered"):
             assert metrics[source]["train_images"] == 10 * int(counts.max()), source
         assert 0 < metrics[f"{method}-filtered"]["acceptance_rate"] <= 1
@@ -114,14 +118,16 @@ def test_metrics_file_has_every_source_and_method_deltas(repro):
             assert m["verdict"] in {"helps", "hurts", "no measurable effect"}
     assert "delta_vs_real" not in real
     assert metrics["cgan"]["stylize_accuracy"] is None
-    assert all(0.0 <= metrics[m]["stylize_accuracy"] <= 1.0 for m in ("cvae", "cvaegan"))
+    assert all(
+        0.0 <= metrics[m]["stylize_accuracy"] <= 1.0 for m in ("cvae", "cvaegan", "cfm")
+    )  # cfm: the flow backwards
     assert all(metrics["cgan"][k] is None for k in ("transfer_accuracy", "style_r_slant", "style_r_thickness"))
-    for m in ("cvae", "cvaegan"):
+    for m in ("cvae", "cvaegan", "cfm"):
         assert 0.0 <= metrics[m]["transfer_accuracy"] <= 1.0
         assert all(
             -1.0 <= metrics[m][k] <= 1.0 for k in ("style_r_slant", "style_r_thickness") if metrics[m][k] is not None
         )
-    for method in ("cvae", "cgan", "cvaegan"):
+    for method in GENERATOR_NAMES:
         for key in (
             "cas",
             "fid",
@@ -160,7 +166,7 @@ def test_report_explains_this_runs_numbers(repro):
 
 def test_outputs_exist_where_params_yaml_says(repro):
     project, _, _ = repro
-    for name in ("cvae", "cgan", "cvaegan"):
+    for name in GENERATOR_NAMES:
         assert (project / f"models/generators/{name}.pt").is_file()
         assert (project / f"data/synthetic/{name}.pt").is_file()
         assert (project / f"reports/samples/{name}.png").is_file()
@@ -170,7 +176,7 @@ def test_outputs_exist_where_params_yaml_says(repro):
         assert set(record["per_class_acceptance"]) == {str(c) for c in range(10)}
         assert (project / f"reports/generators/{name}/progress/epoch_002.png").is_file()
     assert (project / "models/classifiers/filter.pt").is_file()
-    for name in ("cvae", "cvaegan"):
+    for name in ("cvae", "cvaegan", "cfm"):
         for kind in ("restyle", "transfer"):
             data, classes, meta = load_synthetic(project / f"data/synthetic/{name}-{kind}.pt")
             assert torch.bincount(data.labels).tolist() == [30] * 10 and meta["kind"] == kind
@@ -193,11 +199,11 @@ def test_mlflow_runs_carry_the_tags_and_images(repro):
     mlflow.set_tracking_uri(uri)
     runs = mlflow.search_runs(experiment_names=["augment"], output_format="list")
     by = {(r.data.tags["augment.stage"], r.data.tags["augment.method"]): r for r in runs}
-    expected = {("train_generator", m) for m in ("cvae", "cgan", "cvaegan")}
-    expected |= {("sample", m) for m in ("cvae", "cgan", "cvaegan")}
-    expected |= {("restyle", m) for m in ("cvae", "cvaegan")}
+    expected = {("train_generator", m) for m in GENERATOR_NAMES}
+    expected |= {("sample", m) for m in GENERATOR_NAMES}
+    expected |= {("restyle", m) for m in ("cvae", "cvaegan", "cfm")}
     expected |= {("train_classifier", s) for s in SOURCES}
-    expected |= {("evaluate", m) for m in ("cvae", "cgan", "cvaegan")}
+    expected |= {("evaluate", m) for m in GENERATOR_NAMES}
     expected |= {("compare", "all"), ("pipeline", "all")}
     assert set(by) == expected and len(runs) == len(expected)
     assert len({r.data.tags["augment.execution"] for r in runs}) == 1  # one pipeline execution
@@ -263,7 +269,7 @@ def test_each_generator_is_a_registered_model_giving_the_checkpoints_images(repr
 
     uri = f"sqlite:///{project / 'mlflow.db'}"
     client = MlflowClient(uri)
-    for name in ("cvae", "cgan", "cvaegan"):
+    for name in GENERATOR_NAMES:
         (version,) = client.search_model_versions(f"name = 'augment-{name}'")
         assert f"MLflow model models:/augment-{name}/{version.version}" in first.stdout
         registered = SyntheticDataset(f"models:/augment-{name}/{version.version}", 20, tracking_uri=uri)
