@@ -46,7 +46,7 @@ from torchvision.transforms import PILToTensor
 import augment.outputs
 from augment.checkpoint import CheckpointError, read_checkpoint, save_generator
 from augment.cli import main
-from augment.config import DATASETS, MAX_SEED, MODEL_NAMES, ConfigError, DataConfig, Params, flatten
+from augment.config import DATASETS, GENERATOR_NAMES, MAX_SEED, MODEL_NAMES, ConfigError, DataConfig, Params, flatten
 from augment.data import load_splits
 from augment.generation import sample_images
 from augment.models import build_model
@@ -390,7 +390,7 @@ CONFIG = [
         "unknown-model-stage",
         ["gan"],
         2,
-        ("'gan' is not in generators.methods (cvae, cgan, cvaegan); did you mean 'cgan'?",),
+        ("'gan' is not in generators.methods (cvae, cgan, cvaegan, cfm); did you mean 'cgan'?",),
         entry="train_generator",
         subprocess=True,
     ),
@@ -441,7 +441,7 @@ CONFIG = [
         "unknown-source-stage",
         ["gan"],
         2,
-        ("'gan' is not in classifier.sources (real, classic, cvae, cgan, cvaegan, classic+cvae",),
+        ("'gan' is not in classifier.sources (real, classic, cvae, cgan, cvaegan, cfm, classic+cvae",),
         entry="train_classifier",
     ),
     _row(
@@ -1359,11 +1359,11 @@ def compare_inputs(project: Path) -> None:
     runs = [{"seed": s, "accuracy": 0.9, "macro_f1": 0.9, "train_images": 200} for s in (0, 1)]
     for source in SOURCES:
         write(f"reports/classifiers/{source}.json", json.dumps({"runs": runs}))(project)
-    for name in (*MODEL_NAMES, "real"):
+    for name in (*GENERATOR_NAMES, "real"):
         write(
             f"reports/quality/{name}.json", json.dumps({**{k: 0.5 for k in QUALITY_KEYS}, "judge_test_accuracy": 0.9})
         )(project)
-    for name in MODEL_NAMES:
+    for name in GENERATOR_NAMES:
         write(f"reports/samples/{name}-filtered.json", json.dumps({"acceptance_rate": 0.5}))(project)
 
 

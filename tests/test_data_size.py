@@ -588,11 +588,24 @@ def test_every_source_gets_a_line_on_its_panels(tmp_path, monkeypatch):
     points, _ = select_points(parse_exp_show(_with_all_sources(FINISHED)))
     assert [set(p.row.sources) for p in points] == [set(SOURCES)] * 4
     assert panel_layout(sources_of(points)) == [
-        ("each source alone", ["real", "classic", "cvae", "cgan", "cvaegan"]),
-        ("with classical augmentation", ["real", "classic", "classic+cvae", "classic+cgan", "classic+cvaegan"]),
+        ("each source alone", ["real", "classic", "cvae", "cgan", "cvaegan", "cfm"]),
+        (
+            "with classical augmentation",
+            ["real", "classic", "classic+cvae", "classic+cgan", "classic+cvaegan", "classic+cfm"],
+        ),
         (
             "filtered synthetic sets",
-            ["real", "cvae", "cgan", "cvaegan", "cvae-filtered", "cgan-filtered", "cvaegan-filtered"],
+            [
+                "real",
+                "cvae",
+                "cgan",
+                "cvaegan",
+                "cfm",
+                "cvae-filtered",
+                "cgan-filtered",
+                "cvaegan-filtered",
+                "cfm-filtered",
+            ],
         ),
         (
             "restyle and transfer sets",
@@ -601,12 +614,16 @@ def test_every_source_gets_a_line_on_its_panels(tmp_path, monkeypatch):
                 "classic",
                 "cvae-restyle",
                 "cvaegan-restyle",
+                "cfm-restyle",
                 "cvae-transfer",
                 "cvaegan-transfer",
+                "cfm-transfer",
                 "classic+cvae-restyle",
                 "classic+cvaegan-restyle",
+                "classic+cfm-restyle",
                 "classic+cvae-transfer",
                 "classic+cvaegan-transfer",
+                "classic+cfm-transfer",
             ],
         ),
     ]
@@ -619,7 +636,7 @@ def test_every_source_gets_a_line_on_its_panels(tmp_path, monkeypatch):
     ]
     assert all(labels[0] == "real data" for _, labels in panels)  # the reference on every panel
     assert "classical augmentation + CVAE-GAN" in panels[1][1] and "CGAN (filtered)" in panels[2][1]
-    assert sum(len(labels) for _, labels in panels) == 17 + 10
+    assert sum(len(labels) for _, labels in panels) == 21 + 14
     assert (tmp_path / "all.png").read_bytes()[:4] == b"\x89PNG"
     # one colour per method across panels; real and classic are the two reference styles
     colors = {s: source_style(s)["color"] for s in SOURCES}
