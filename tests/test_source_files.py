@@ -31,6 +31,10 @@ def test_every_source_uses_exactly_one_set_and_has_a_maker():
         "cvae-transfer",
         "cvaegan-restyle",
         "cvaegan-transfer",
+        "cfm",
+        "cfm-filtered",
+        "cfm-restyle",
+        "cfm-transfer",
     ]
     covered = [s for name in sets for s in sources_using(name)]
     assert sorted(covered) == sorted(SOURCES)  # each source once, no set left out
@@ -39,8 +43,9 @@ def test_every_source_uses_exactly_one_set_and_has_a_maker():
     assert sources_using("cvaegan-transfer") == ("cvaegan-transfer", "classic+cvaegan-transfer")
     assert sources_using("cgan-restyle") == ()  # the CGAN has no encoder
     assert [
-        maker_stage(s) for s in ("real", "classic", "classic+cgan", "cvae-filtered", "classic+cvaegan-restyle")
-    ] == ["prepare", "prepare", "sample@cgan", "sample@cvae", "restyle@cvaegan"]
+        maker_stage(s)
+        for s in ("real", "classic", "classic+cgan", "cvae-filtered", "classic+cvaegan-restyle", "cfm-transfer")
+    ] == ["prepare", "prepare", "sample@cgan", "sample@cvae", "restyle@cvaegan", "restyle@cfm"]
 
 
 def _write_set(params, name: str, fill: float) -> None:
