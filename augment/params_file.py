@@ -190,23 +190,14 @@ def _check_ranges(section: Any, prefix: str = "") -> None:
 
 def _validate(params: Params) -> None:
     _check_ranges(params)
-    from augment.methods import STYLED_KEY, check_methods, method_names, styled_methods
-    from augment.restyle import STYLED_KINDS
-    from augment.sources import check_sources, parse_source  # here: augment.sources imports the models (torch)
+    from augment.methods import check_methods, method_names, styled_methods
+    from augment.sources import check_sources  # here: augment.sources imports the models (torch)
 
     check_methods(params)
     try:
-        check_sources(params.classifier.sources, method_names(params))
+        check_sources(params.classifier.sources, method_names(params), styled_methods(params))
     except ValueError as bad:
         raise ConfigError(f"classifier.sources: {bad}") from None
-    for name in params.classifier.sources:  # a restyle / transfer set is made only for these
-        source = parse_source(name)
-        if source.variant in STYLED_KINDS and source.method not in styled_methods(params):
-            raise ConfigError(
-                f"classifier.sources: {name!r} trains on {source.method}'s {source.variant} set, which "
-                f"{STYLED_KEY} does not list ({', '.join(styled_methods(params)) or 'none'}); "
-                f"add {source.method} there or drop the source"
-            )
     a = params.augmentation
     if a.scale_min > a.scale_max:
         raise ConfigError(

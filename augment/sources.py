@@ -172,17 +172,26 @@ def parse_source(name: str) -> Source:
     return Source(name, classic=classic, method=method, variant=variant)
 
 
-def check_sources(names: list[str], methods: Sequence[str] = GENERATOR_NAMES) -> None:
+def check_sources(
+    names: list[str], methods: Sequence[str] = GENERATOR_NAMES, styled: Sequence[str] | None = None
+) -> None:
     """Check a run's list of sources (``classifier.sources``): every name known (:func:`parse_source`'s
     errors: a "did you mean", or :class:`augment.models.NoEncoder`), each one's method among the
-    run's ``methods`` (generators.methods), none twice, and both :data:`BASELINES` present.
-    Raises ValueError naming the first problem."""
+    run's ``methods`` (generators.methods), each restyle / transfer source's method among
+    ``styled`` (sample.styled.methods, the methods whose sets are made; None: not checked), none
+    twice, and both :data:`BASELINES` present. Raises ValueError naming the first problem."""
     for name in names:
-        method = parse_source(name).method
+        source = parse_source(name)
+        method = source.method
         if method is not None and method not in methods:
             raise ValueError(
                 f"{name!r} needs the method {method!r}, which generators.methods does not list "
                 f"({', '.join(methods)}); add it there or drop the source"
+            )
+        if styled is not None and source.variant in STYLED_KINDS and method not in styled:
+            raise ValueError(
+                f"{name!r} trains on {method}'s {source.variant} set, which sample.styled.methods "
+                f"does not list ({', '.join(styled) or 'none'}); add {method} there or drop the source"
             )
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:

@@ -131,9 +131,12 @@ class CFM(ConditionalGenerator):
         """Codes z [B, C*H*W] (noise images) and labels y [B] -> images [B, C, H, W] in [0, 1]."""
         c = self.config
         x0 = z.to(module_device(self)).view(z.shape[0], *self.image_shape)
-        field = guided(self.sampling_decoder(), y, self.num_classes, c.guidance)
-        x1 = integrate(field, x0, c.sample_steps, c.solver)
+        x1 = integrate(self._field(y), x0, c.sample_steps, c.solver)
         return ((x1 + 1) / 2).clamp(0, 1)
+
+    def _field(self, y: torch.Tensor) -> Velocity:
+        """The guided velocity of labels y [B] that sampling and encoding integrate."""
+        return guided(self.sampling_decoder(), y, self.num_classes, self.config.guidance)
 
     # ---------------------------------------------------------------------------------------
     # (4) encoding: the same ODE backwards, from a real image at t = 1 to its noise at t = 0
@@ -143,7 +146,6 @@ class CFM(ConditionalGenerator):
         [B, C*H*W]): the noise image the flow of y carries to x, and log code_spread^2."""
         c = self.config
         x1 = 2 * x.to(module_device(self)).float() - 1  # [B, C, H, W] in [-1, 1]
-        field = guided(self.sampling_decoder(), y, self.num_classes, c.guidance)
-        x0 = integrate(field, x1, c.sample_steps, c.solver, start=1.0, end=0.0).flatten(1)  # [B, C*H*W]
+        x0 = integrate(self._field(y), x1, c.sample_steps, c.solver, start=1.0, end=0.0).flatten(1)  # [B, C*H*W]
         spread = max(c.code_spread, 1e-12)  # 0: a point, up to 1e-12 (log 0 is not a number)
         return x0, torch.full_like(x0, 2 * math.log(spread))
