@@ -35,6 +35,11 @@ def _one_thread():
     torch.set_num_threads(before)
 
 
+# cfm's tiny settings for a tiny project's params.yaml: 10 optimizer steps over two epochs (so the
+# progress grid of epoch 2 exists), a narrow U-Net, 2 sampling steps
+TINY_CFM = {"epochs": 2, "steps_per_epoch": 5, "width": 8, "sample_steps": 2}
+
+
 def tiny_params(tmp_path: Path, epochs: int = 2, **generator_overrides) -> Params:
     """Params with small networks and every path inside ``tmp_path``."""
     p = Params()

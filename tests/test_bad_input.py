@@ -62,7 +62,7 @@ from evaluation.judge import save_judge
 from evaluation.quality import QUALITY_KEYS
 from pipelines.stage import run_stage
 from pipelines.train_classifier import train as train_classifier_stage
-from tests.conftest import ROOT, copy_project, merge
+from tests.conftest import ROOT, TINY_CFM, copy_project, merge
 from tests.test_data import fake_mnist, write_png
 
 BIN = Path(sys.executable).parent
@@ -73,7 +73,7 @@ TINY = {
     "generators": {
         "grid_every": 1,
         **{n: {"epochs": 2, "latent_dim": 4, "width": 8} for n in MODEL_NAMES},
-        "cfm": {"epochs": 1, "steps_per_epoch": 10, "width": 8, "sample_steps": 2},
+        "cfm": dict(TINY_CFM),
     },
     "sample": {"per_class": 5, "batch_size": 64, "filter": {"threshold": 0.0}},
     "classifier": {"seeds": [0, 1], "steps": 20, "width": 8},
@@ -1942,7 +1942,7 @@ DVC_TINY = {
     "generators": {
         "grid_every": 5,
         **{n: {"epochs": 3, "latent_dim": 4, "width": 8} for n in MODEL_NAMES},
-        "cfm": {"epochs": 1, "steps_per_epoch": 10, "width": 8, "sample_steps": 2},
+        "cfm": dict(TINY_CFM),
     },
     "sample": {"per_class": 30, "filter": {"threshold": 0.0}},  # untrained nets: keep every image
     "classifier": {"seeds": [0, 1], "steps": 20, "width": 8},

@@ -29,7 +29,7 @@ from evaluation.results import ClassifierResult, ClassifierRun, ClassInterval, d
 from pipelines.dvc_file import expanded_stages
 from pipelines.stage import run_stage
 from pipelines.train_generator import train as train_generator_stage
-from tests.conftest import ROOT, copy_project
+from tests.conftest import ROOT, TINY_CFM, copy_project
 
 BIN = Path(sys.executable).parent
 TINY = {
@@ -39,7 +39,7 @@ TINY = {
     "generators": {
         "grid_every": 1,
         **{n: {"epochs": 2, "latent_dim": 4, "width": 8} for n in ("cvae", "cgan", "cvaegan")},
-        "cfm": {"epochs": 2, "steps_per_epoch": 5, "width": 8, "sample_steps": 2},
+        "cfm": dict(TINY_CFM),
     },
     "sample": {
         "per_class": 30,
