@@ -8,7 +8,8 @@ and, whenever its training clock passes the next budget, pauses the clock and me
 - ``label_fidelity``: the judge's accuracy on ``--per-class`` images per class, against the
   labels they were drawn for;
 - ``cas``: a downstream classifier (params' ``classifier`` section, one seed) trained on
-  ``--cas-per-class`` synthetic images per class only, tested on real images;
+  ``--cas-per-class`` synthetic images per class only, tested on real images; ``cas_vs_real``
+  divides it by the same classifier trained on the real training split (printed first);
 - ``reconstruction_error`` (models with an encoder): per-pixel MSE of decode(mu(x), y);
 - ``recall``, ``coverage``: of ``--per-class`` images per class against as many real ones, in
   the judge's features (evaluation/quality.py's set metrics): how much of the real data the
@@ -80,6 +81,7 @@ COLUMNS = (
     "seconds",
     "label_fidelity",
     "cas",
+    "cas_vs_real",
     "recall",
     "coverage",
     "reconstruction_error",
@@ -89,6 +91,16 @@ COLUMNS = (
     "style_gain_slant",
     "style_gain_thickness",
 )
+
+
+def real_cas(splits, real: LabeledImages, params, device) -> float:
+    """The reference for ``cas``: the same classifier and seed trained on the real training split
+    instead of synthetic images, measured on the same real images (its final weights, as CAS's)."""
+    empty = LabeledImages(real.images[:0], real.labels[:0])
+    clf, _ = train_classifier(
+        splits.train, empty, splits.num_classes, params.classifier, seed=0, device=device, progress=False
+    )
+    return evaluate(clf, real, splits.num_classes, device=device)["accuracy"]
 
 
 def measure(model, judge, splits, real: LabeledImages, params, args, device) -> dict[str, float | None]:
@@ -118,6 +130,7 @@ def measure(model, judge, splits, real: LabeledImages, params, args, device) -> 
     return {
         "label_fidelity": fidelity,
         "cas": cas,
+        "cas_vs_real": cas / args.real_cas,
         "recall": variety["recall"],
         "coverage": variety["coverage"],
         "reconstruction_error": rec,
@@ -174,7 +187,7 @@ PANELS = (  # (keys drawn, y label): what each CPU-minute buys in correctness an
 )
 
 
-def plot(rows, path: Path, x: str) -> None:
+def plot(rows, path: Path, x: str, real_cas: float | None = None) -> None:
     fig, axes = plt.subplots(1, len(PANELS), figsize=(5 * len(PANELS), 4))
     for i, label in enumerate(dict.fromkeys(r["label"] for r in rows)):
         mine = [r for r in rows if r["label"] == label]
@@ -194,6 +207,9 @@ def plot(rows, path: Path, x: str) -> None:
         ax.set_xlabel("training seconds" if x == "seconds" else "optimizer steps")
         ax.set_ylabel(name)
         ax.grid(alpha=0.3)
+    if real_cas is not None:  # the CAS panel's reference: the classifier trained on real images
+        axes[1].axhline(real_cas, color="k", linestyle=":", label="real training split")
+        axes[1].legend()
     axes[0].legend()
     fig.suptitle("Quality and variety against training time, 28x28")
     fig.tight_layout()
@@ -232,6 +248,8 @@ def main(argv=None) -> int:
         f"torch threads {torch.get_num_threads()}, device {device}",
         flush=True,
     )
+    args.real_cas = real_cas(splits, real, params, device)
+    print(f"real-only classifier (the CAS reference, cas_vs_real = cas / it): {args.real_cas:.4f}", flush=True)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     csv_path = out / "time_to_quality.csv"
@@ -257,7 +275,7 @@ def main(argv=None) -> int:
         write_csv(csv_path, COLUMNS, rows)  # run by run, so a cut-off run keeps what it measured
         if name == "cvae":
             cvae, cvae_seconds = model, seconds
-    plot(rows, out / "time_to_quality.png", "step" if args.steps else "seconds")
+    plot(rows, out / "time_to_quality.png", "step" if args.steps else "seconds", args.real_cas)
     print(f"wrote {csv_path} and {out / 'time_to_quality.png'}")
     return 0
 
