@@ -26,29 +26,29 @@ from pathlib import Path
 
 from PIL import Image
 
-from augment.callbacks import GRID_COLUMNS
-from augment.checkpoint import read_checkpoint
-from augment.config import DEFAULT_PARAMS_FILE, GENERATOR_NAMES, ConfigError
-from augment.data import load_splits
-from augment.device import configure_torch, resolve_device
-from augment.distributed import check_divisible, is_main_process
+from augment.core.distributed import check_divisible, is_main_process
+from augment.core.outputs import StagedOutputs, check_writable_file
+from augment.data.labeled import Splits
+from augment.data.splits import load_splits
 from augment.errors import OneLineArgumentParser, report_errors
-from augment.generator_training import train_generator
-from augment.grids import first_of_each_class, save_grid
-from augment.labeled import Splits
 from augment.launcher import launch_ranks
-from augment.mlflow_model import is_model_uri, read_model_uri
-from augment.model_loading import load_model
 from augment.models import NoEncoder
-from augment.outputs import StagedOutputs, check_writable_file
-from augment.params_file import load_params
-from augment.paths import splits_file, stylize_dir, synthetic_file
-from augment.stylize import NOT_APPLICABLE as NO_STYLIZATION
-from augment.stylize import write_stylization_figures
-from augment.synthetic import SyntheticDataset
-from augment.synthetic_files import save_synthetic
-from augment.tracking import runs_page_url
-from augment.tracking_store import check_reachable, tracking_uri
+from augment.params.config import DEFAULT_PARAMS_FILE, GENERATOR_NAMES, ConfigError
+from augment.params.file import load_params
+from augment.sampling.grids import first_of_each_class, save_grid
+from augment.sampling.stylize import NOT_APPLICABLE as NO_STYLIZATION
+from augment.sampling.stylize import write_stylization_figures
+from augment.settings.paths import splits_file, stylize_dir, synthetic_file
+from augment.synthesis.model_loading import load_model
+from augment.synthesis.synthetic import SyntheticDataset
+from augment.synthesis.synthetic_files import save_synthetic
+from augment.tracking.mlflow_model import is_model_uri, read_model_uri
+from augment.tracking.runs import runs_page_url
+from augment.tracking.store import check_reachable, tracking_uri
+from augment.training.callbacks import GRID_COLUMNS
+from augment.training.checkpoint import read_checkpoint
+from augment.training.device import configure_torch, resolve_device
+from augment.training.generator_training import train_generator
 
 
 def _add_params_args(p: argparse.ArgumentParser) -> None:
@@ -81,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=1,
         metavar="N",
         help="data-parallel over N processes on this machine: runs this command under "
-        "torchrun --nproc-per-node N (augment/distributed.py; default: 1, no torchrun)",
+        "torchrun --nproc-per-node N (augment/core/distributed.py; default: 1, no torchrun)",
     )
     p.set_defaults(func=cmd_train)
 

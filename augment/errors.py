@@ -16,11 +16,11 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from augment.checkpoint import CheckpointError
-from augment.config import ConfigError, one_line
-from augment.labeled import DataError
-from augment.tracking_store import TrackingError
-from augment.training import TrainingDiverged
+from augment.data.labeled import DataError
+from augment.params.config import ConfigError, one_line
+from augment.tracking.store import TrackingError
+from augment.training.checkpoint import CheckpointError
+from augment.training.loop import TrainingDiverged
 
 EXIT_USAGE = 2
 EXIT_FAILED = 1

@@ -27,16 +27,16 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from augment.config import AugmentationConfig  # noqa: E402
-from augment.data import load_splits  # noqa: E402
-from augment.device import configure_torch, resolve_device  # noqa: E402
-from augment.labeled import LabeledImages  # noqa: E402
-from augment.outputs import write_csv  # noqa: E402
-from augment.params_file import load_params  # noqa: E402
-from evaluation.classic import ClassicAugmentation  # noqa: E402
-from evaluation.classifier import train_classifier  # noqa: E402
-from evaluation.prediction import evaluate  # noqa: E402
-from evaluation.stats import paired_delta, summarize  # noqa: E402
+from augment.core.outputs import write_csv  # noqa: E402
+from augment.data.labeled import LabeledImages  # noqa: E402
+from augment.data.splits import load_splits  # noqa: E402
+from augment.params.config import AugmentationConfig  # noqa: E402
+from augment.params.file import load_params  # noqa: E402
+from augment.training.device import configure_torch, resolve_device  # noqa: E402
+from evaluation.classifiers.classic import ClassicAugmentation  # noqa: E402
+from evaluation.classifiers.prediction import evaluate  # noqa: E402
+from evaluation.classifiers.training import train_classifier  # noqa: E402
+from evaluation.quality.stats import paired_delta, summarize  # noqa: E402
 
 NONE = "none"
 # label -> AugmentationConfig overrides; "none" trains without augmentation

@@ -41,13 +41,13 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run from a checkout without installing
 
-from augment.acceleration import configure_precision  # noqa: E402
-from augment.config import AccelerationConfig  # noqa: E402
-from augment.device import resolve_device  # noqa: E402
-from augment.methods import expected_start, method_names  # noqa: E402
+from augment.core.acceleration import configure_precision  # noqa: E402
+from augment.core.outputs import write_csv  # noqa: E402
 from augment.models import REGISTRY  # noqa: E402
-from augment.outputs import write_csv  # noqa: E402
-from augment.params_file import load_params  # noqa: E402
+from augment.params.config import AccelerationConfig  # noqa: E402
+from augment.params.file import load_params  # noqa: E402
+from augment.params.methods import expected_start, method_names  # noqa: E402
+from augment.training.device import resolve_device  # noqa: E402
 from benchmarks.throughput import classifier_throughput, sync, train_throughput  # noqa: E402
 from pipelines.dvc_file import expanded_stages  # noqa: E402
 
@@ -116,7 +116,7 @@ def check_pipeline(device: str, extra: list[str], out: Path, short: bool) -> boo
             *(SHORT_PIPELINE if short else []),
             *extra,
         ]
-        # each method's start file under the moved paths (augment/methods.py: the stage checks it)
+        # each method's start file under the moved paths (augment/params/methods.py: the stage checks it)
         moved = load_params(str(REPO / "params.yaml"), overrides)
         overrides += [f"generators.methods.{m}={expected_start(moved, m)}" for m in method_names(moved)]
         sets = [arg for o in overrides for arg in ("--set", o)]

@@ -2,10 +2,10 @@
 
 For each variant (``--run LABEL KEY=VALUE ...``, any ``--set`` key of params.yaml) this trains the
 CVAE and then the CVAE-GAN from it (``init_from: cvae``, the method's warm start) with the
-library's own training set-up (augment/generator_training.py), draws ``sample.per_class`` images
-per class, and measures both models with the evaluate stage's numbers (evaluation/quality.py):
+library's own training set-up (augment/training/generator_training.py), draws ``sample.per_class`` images
+per class, and measures both models with the evaluate stage's numbers (evaluation/quality/measures.py):
 label fidelity, precision / recall / coverage in the judge's features, CAS, FID, sharpness, and
-the stylisation numbers (transfer accuracy, style r of slant and thickness, evaluation/style.py).
+the stylisation numbers (transfer accuracy, style r of slant and thickness, evaluation/quality/style.py).
 
 The real images measured against are the **validation** split (``--split val``, the default), so
 the table can choose settings without touching the test split; the judge trains once, on the
@@ -31,17 +31,17 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from augment.data import load_splits  # noqa: E402
-from augment.device import configure_torch, resolve_device  # noqa: E402
-from augment.generation import sample_images  # noqa: E402
-from augment.generator_training import train_generator  # noqa: E402
-from augment.labeled import LabeledImages, Splits  # noqa: E402
-from augment.labels import balanced_labels  # noqa: E402
-from augment.outputs import write_csv  # noqa: E402
-from augment.params_file import load_params  # noqa: E402
-from augment.restyle import STYLED_KINDS, styled_set  # noqa: E402
-from evaluation.judge import load_judge, save_judge, train_judge  # noqa: E402
-from evaluation.quality import balanced_subset, method_quality, quality_config, set_metrics  # noqa: E402
+from augment.core.labels import balanced_labels  # noqa: E402
+from augment.core.outputs import write_csv  # noqa: E402
+from augment.data.labeled import LabeledImages, Splits  # noqa: E402
+from augment.data.splits import load_splits  # noqa: E402
+from augment.params.file import load_params  # noqa: E402
+from augment.sampling.generation import sample_images  # noqa: E402
+from augment.sampling.restyle import STYLED_KINDS, styled_set  # noqa: E402
+from augment.training.device import configure_torch, resolve_device  # noqa: E402
+from augment.training.generator_training import train_generator  # noqa: E402
+from evaluation.classifiers.judge import load_judge, save_judge, train_judge  # noqa: E402
+from evaluation.quality.measures import balanced_subset, method_quality, quality_config, set_metrics  # noqa: E402
 
 MODELS = ("cvae", "cvaegan")
 NUMBERS = (
@@ -60,7 +60,7 @@ NUMBERS = (
     "style_gain_thickness",
     "reconstruction_error",
 )
-# the same set metrics of the model's restyle and transfer sets (augment/restyle.py)
+# the same set metrics of the model's restyle and transfer sets (augment/sampling/restyle.py)
 STYLED = tuple(f"{kind}_{key}" for kind in STYLED_KINDS for key in ("label_fidelity", "recall", "coverage"))
 COLUMNS = ("label", "model", "settings", "train_seconds", *NUMBERS, *STYLED)
 

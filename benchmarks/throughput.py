@@ -30,16 +30,16 @@ from torchvision.transforms import ToTensor
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run from a checkout without installing
 
-from augment.acceleration import prepare_networks  # noqa: E402
-from augment.config import DEFAULT_PARAMS_FILE, AccelerationConfig, DataConfig, Params  # noqa: E402
-from augment.data import load_splits  # noqa: E402
-from augment.device import configure_torch, resolve_device  # noqa: E402
+from augment.core.acceleration import prepare_networks  # noqa: E402
+from augment.data.splits import load_splits  # noqa: E402
 from augment.models import REGISTRY, build_model  # noqa: E402
-from augment.params_file import load_params  # noqa: E402
-from augment.synthetic import SyntheticDataset  # noqa: E402
-from augment.training import train_one_step  # noqa: E402
-from evaluation.classifier import classifier_step  # noqa: E402
-from evaluation.classifier_net import build_classifier  # noqa: E402
+from augment.params.config import DEFAULT_PARAMS_FILE, AccelerationConfig, DataConfig, Params  # noqa: E402
+from augment.params.file import load_params  # noqa: E402
+from augment.synthesis.synthetic import SyntheticDataset  # noqa: E402
+from augment.training.device import configure_torch, resolve_device  # noqa: E402
+from augment.training.loop import train_one_step  # noqa: E402
+from evaluation.classifiers.net import build_classifier  # noqa: E402
+from evaluation.classifiers.training import classifier_step  # noqa: E402
 
 MNIST_TEST_IMAGES = REPO / ".." / "shared" / "data" / "mnist" / "t10k-images-idx3-ubyte.gz"
 TARGET_RATIO = 1.2  # SyntheticDataset may take at most this many times the in-memory time
@@ -137,7 +137,7 @@ def train_throughput(
     acceleration: AccelerationConfig | None = None,
 ) -> tuple[float, float]:
     """(images/s, ms per step) of ``steps`` training steps after ``warmup`` untimed ones: the
-    training loop's own step (augment.training.train_one_step: train_step and the moving
+    training loop's own step (augment.training.loop.train_one_step: train_step and the moving
     average) with ``acceleration``'s options."""
     config = params.generator(name)
     batch = config.batch_size
@@ -161,7 +161,7 @@ def classifier_throughput(
     acceleration: AccelerationConfig | None = None,
 ) -> tuple[float, float]:
     """(images/s, ms per step) of the downstream classifier's step
-    (evaluation.classifier.classifier_step), ``params.classifier``'s width and batch size."""
+    (evaluation.classifiers.training.classifier_step), ``params.classifier``'s width and batch size."""
     cfg = params.classifier
     model = build_classifier(tuple(images.shape[1:]), 10, cfg.width, seed=0).to(device).train()
     prepare_networks([model], acceleration)

@@ -12,7 +12,7 @@ and, whenever its training clock passes the next budget, pauses the clock and me
   divides it by the same classifier trained on the real training split (printed first);
 - ``reconstruction_error`` (models with an encoder): per-pixel MSE of decode(mu(x), y);
 - ``recall``, ``coverage``: of ``--per-class`` images per class against as many real ones, in
-  the judge's features (evaluation/quality.py's set metrics): how much of the real data the
+  the judge's features (evaluation/quality/measures.py's set metrics): how much of the real data the
   samples cover;
 - ``stylize_accuracy``, ``style_r_*``, ``style_gain_*`` (models with an encoder): the judge's
   accuracy on stylised images (each real image's code decoded as every class) and how much of
@@ -51,28 +51,28 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from augment.data import load_splits  # noqa: E402
-from augment.device import configure_torch, resolve_device  # noqa: E402
-from augment.generation import sample_images  # noqa: E402
-from augment.labeled import LabeledImages  # noqa: E402
-from augment.labels import balanced_labels  # noqa: E402
-from augment.methods import method_names  # noqa: E402
+from augment.core.labels import balanced_labels  # noqa: E402
+from augment.core.outputs import write_csv  # noqa: E402
+from augment.data.labeled import LabeledImages  # noqa: E402
+from augment.data.splits import load_splits  # noqa: E402
 from augment.models import build_model  # noqa: E402
-from augment.outputs import write_csv  # noqa: E402
-from augment.params_file import load_params  # noqa: E402
-from augment.training import epoch_batches  # noqa: E402
-from augment.warm_start import copy_encoder_decoder  # noqa: E402
-from evaluation.classifier import train_classifier  # noqa: E402
-from evaluation.judge import train_judge  # noqa: E402
-from evaluation.metrics import label_fidelity  # noqa: E402
-from evaluation.prediction import evaluate, predict  # noqa: E402
-from evaluation.quality import (  # noqa: E402
+from augment.params.file import load_params  # noqa: E402
+from augment.params.methods import method_names  # noqa: E402
+from augment.sampling.generation import sample_images  # noqa: E402
+from augment.training.device import configure_torch, resolve_device  # noqa: E402
+from augment.training.loop import epoch_batches  # noqa: E402
+from augment.training.warm_start import copy_encoder_decoder  # noqa: E402
+from evaluation.classifiers.judge import train_judge  # noqa: E402
+from evaluation.classifiers.prediction import evaluate, predict  # noqa: E402
+from evaluation.classifiers.training import train_classifier  # noqa: E402
+from evaluation.quality.measures import (  # noqa: E402
     balanced_subset,
     quality_config,
     reconstruction_error,
     set_metrics,
     stylization_metrics,
 )
+from evaluation.quality.metrics import label_fidelity  # noqa: E402
 
 COLUMNS = (
     "label",

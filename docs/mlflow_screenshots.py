@@ -27,9 +27,9 @@ from pathlib import Path
 from mlflow.tracking import MlflowClient
 from playwright.sync_api import sync_playwright
 
-from augment.params_file import load_params
-from augment.tracking import PIPELINE_STAGE, TAG_METHOD, TAG_STAGE, experiment_for, runs_page_url
-from augment.tracking_store import tracking_uri
+from augment.params.file import load_params
+from augment.tracking.runs import PIPELINE_STAGE, TAG_METHOD, TAG_STAGE, experiment_for, runs_page_url
+from augment.tracking.store import tracking_uri
 
 VIEWPORT = {"width": 1500, "height": 900}
 

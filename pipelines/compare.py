@@ -18,10 +18,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, cast
 
-from augment.config import Params, flatten
-from augment.methods import method_names, styled_methods
-from augment.outputs import StagedOutputs, write_csv
-from augment.paths import (
+from augment.core.outputs import StagedOutputs, write_csv
+from augment.params.config import Params, flatten
+from augment.params.methods import method_names, styled_methods
+from augment.params.sources import CLASSIC, REAL, Source, filtered_name, order_sources, parse_source, styled_name
+from augment.sampling.restyle import STYLED_KINDS
+from augment.settings.paths import (
     classifier_result,
     comparison_report,
     figures_dir,
@@ -32,15 +34,13 @@ from augment.paths import (
     sample_record,
     stylize_dir,
 )
-from augment.restyle import STYLED_KINDS
-from augment.sources import CLASSIC, REAL, Source, filtered_name, order_sources, parse_source, styled_name
-from augment.tracking import Tracker
-from evaluation.figures import accuracy_bars, loss_curves, side_by_side
-from evaluation.quality_keys import QUALITY_KEYS
-from evaluation.report import figure_key, write_report
-from evaluation.report_findings import method_label
-from evaluation.results import ClassifierResult, Metrics, SourceMetrics
-from evaluation.stats import delta_fields, paired_delta, summarize
+from augment.tracking.runs import Tracker
+from evaluation.quality.keys import QUALITY_KEYS
+from evaluation.quality.stats import delta_fields, paired_delta, summarize
+from evaluation.report.figures import accuracy_bars, loss_curves, side_by_side
+from evaluation.report.findings import method_label
+from evaluation.report.results import ClassifierResult, Metrics, SourceMetrics
+from evaluation.report.writer import figure_key, write_report
 from pipelines.stage import run_stage
 
 
@@ -51,7 +51,7 @@ def comparison(
     rare_classes: list[int] | None = None,
     class_names: list[str] | None = None,
 ) -> Metrics:
-    """The metrics.json content: one :class:`evaluation.results.SourceMetrics` per source.
+    """The metrics.json content: one :class:`evaluation.report.results.SourceMetrics` per source.
 
     ``results``: each source's train_classifier result (``real`` required); ``quality``: each
     method's quality numbers; ``samples``: each filtered set's sample record (acceptance rates);

@@ -15,9 +15,9 @@ by hand, is ``python -m pipelines.data_size`` (or ``... collect``).
 
 This file only parses the arguments and turns expected failures into one line and an exit code
 (2; 130 on Ctrl-C while waiting). The work is in the library: which sizes
-(evaluation/data_size_sizes.py), the DVC queue (evaluation/dvc_queue.py), the points
-(evaluation/data_size_points.py), the figure and CSV (evaluation/data_size_figure.py) and collecting
-them (evaluation/data_size_collect.py).
+(evaluation/data_size/sizes.py), the DVC queue (evaluation/data_size/queue.py), the points
+(evaluation/data_size/points.py), the figure and CSV (evaluation/data_size/figure.py) and collecting
+them (evaluation/data_size/collect.py).
 """
 
 from __future__ import annotations
@@ -26,11 +26,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from evaluation.data_size_collect import DEFAULT_CSV, DEFAULT_OUT, collect
-from evaluation.data_size_figure import format_table
-from evaluation.data_size_points import DEFAULT_PARAMS, PARAM, DataSizeError, Point
-from evaluation.data_size_sizes import check_available, parse_per_class, parse_sizes, per_class_sizes, prepared_splits
-from evaluation.dvc_queue import (
+from evaluation.data_size.collect import DEFAULT_CSV, DEFAULT_OUT, collect
+from evaluation.data_size.figure import format_table
+from evaluation.data_size.points import DEFAULT_PARAMS, PARAM, DataSizeError, Point
+from evaluation.data_size.queue import (
     DEFAULT_POLL_S,
     DEFAULT_STALL_S,
     Runner,
@@ -40,6 +39,7 @@ from evaluation.dvc_queue import (
     start_queue,
     wait_for_queue,
 )
+from evaluation.data_size.sizes import check_available, parse_per_class, parse_sizes, per_class_sizes, prepared_splits
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130

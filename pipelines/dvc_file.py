@@ -41,7 +41,7 @@ def _lookup(params: dict[str, Any], dotted: str) -> Any:
 
 def expanded_stages(dvc_yaml: Path, params: dict[str, Any]) -> list[Stage]:
     """Every stage of ``dvc_yaml`` in file order, ``foreach`` expanded; ``params`` is the nested
-    params dict (:meth:`augment.config.Params.to_dict`) that a ``${...}`` foreach refers to."""
+    params dict (:meth:`augment.params.config.Params.to_dict`) that a ``${...}`` foreach refers to."""
     stages = yaml.safe_load(Path(dvc_yaml).read_text())["stages"]
     out: list[Stage] = []
     for name, stage in stages.items():

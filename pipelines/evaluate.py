@@ -1,9 +1,9 @@
 """Stage evaluate@MODEL: how good one generator's images are, and its stylisation grids.
 
-Quality numbers (evaluation/quality.py): CAS (classifier trained on synthetic only, tested on
+Quality numbers (evaluation/quality/measures.py): CAS (classifier trained on synthetic only, tested on
 real), FID and KID in the judge's features, precision / recall / density / coverage, label
 fidelity, diversity and sharpness relative to real test images, and reconstruction error for
-the models with an encoder. Figures (augment/stylize.py): the stylisation grid (CVAE, CVAE-GAN:
+the models with an encoder. Figures (augment/sampling/stylize.py): the stylisation grid (CVAE, CVAE-GAN:
 the CGAN has no encoder, so none is drawn) and the latent interpolation grid.
 """
 
@@ -12,19 +12,26 @@ from __future__ import annotations
 import json
 import sys
 
-from augment.checkpoint import load_generator
-from augment.config import Params
-from augment.device import resolve_device
-from augment.labeled import Splits
-from augment.methods import KEY as METHODS_KEY
-from augment.methods import method_names
-from augment.outputs import StagedOutputs
-from augment.paths import generator_checkpoint, judge_file, quality_file, splits_file, stylize_dir, synthetic_file
-from augment.stylize import write_stylization_figures
-from augment.synthetic_files import load_synthetic
-from augment.tracking import Tracker
-from evaluation.judge import load_judge
-from evaluation.quality import method_quality, quality_config
+from augment.core.outputs import StagedOutputs
+from augment.data.labeled import Splits
+from augment.params.config import Params
+from augment.params.methods import KEY as METHODS_KEY
+from augment.params.methods import method_names
+from augment.sampling.stylize import write_stylization_figures
+from augment.settings.paths import (
+    generator_checkpoint,
+    judge_file,
+    quality_file,
+    splits_file,
+    stylize_dir,
+    synthetic_file,
+)
+from augment.synthesis.synthetic_files import load_synthetic
+from augment.tracking.runs import Tracker
+from augment.training.checkpoint import load_generator
+from augment.training.device import resolve_device
+from evaluation.classifiers.judge import load_judge
+from evaluation.quality.measures import method_quality, quality_config
 from pipelines.stage import ParamsChoices, run_stage
 
 # the items of this stage (dvc.yaml's foreach): the methods the params list
@@ -60,7 +67,7 @@ def evaluate(params: Params, args) -> None:
             if not written:  # the output folder DVC expects, saying why it holds no figure
                 (figure_dir / "README.md").write_text(
                     f"{name} has no stylisation figure (no encoder) and no interpolation grid "
-                    "(its sampling network takes no one-hot label): augment/stylize.py.\n"
+                    "(its sampling network takes no one-hot label): augment/sampling/stylize.py.\n"
                 )
         figures = {kind: folder / path.name for kind, path in written.items()}
         tracker.log_metrics({k: v for k, v in quality.items() if isinstance(v, (int, float))})

@@ -11,13 +11,13 @@ from __future__ import annotations
 import json
 import sys
 
-from augment.config import Params
-from augment.device import resolve_device
-from augment.labeled import Splits
-from augment.outputs import StagedOutputs
-from augment.paths import judge_file, quality_file, splits_file
-from evaluation.judge import save_judge, train_judge
-from evaluation.quality import quality_config, real_reference
+from augment.core.outputs import StagedOutputs
+from augment.data.labeled import Splits
+from augment.params.config import Params
+from augment.settings.paths import judge_file, quality_file, splits_file
+from augment.training.device import resolve_device
+from evaluation.classifiers.judge import save_judge, train_judge
+from evaluation.quality.measures import quality_config, real_reference
 from pipelines.stage import run_stage
 
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import sys
 
-from augment.config import Params
-from augment.data import load_splits
-from augment.outputs import StagedOutputs
-from augment.paths import splits_file
-from augment.source_files import write_manifests
+from augment.core.outputs import StagedOutputs
+from augment.data.source_files import write_manifests
+from augment.data.splits import load_splits
+from augment.params.config import Params
+from augment.settings.paths import splits_file
 from pipelines.stage import run_stage
 
 

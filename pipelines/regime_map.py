@@ -6,7 +6,7 @@ Small real training sets, several synthetic ratios, one longer-training column, 
     python -m pipelines.regime_map run --per-class 20,50      # or: make regime-map
 
 ``run`` reads the number of classes K and the profile's ``classifier.steps`` from params.yaml and
-the prepared splits, plans one DVC experiment per cell (evaluation/regime_map.py): at each size
+the prepared splits, plans one DVC experiment per cell (evaluation/regime_map/cells.py): at each size
 ``per_class * K``, ``classifier.synthetic_ratio`` in ``--ratios`` (1, 4, 10) at the profile's
 steps, and ``--long-ratio`` (4) at ``--long-factor`` (4) times the steps; each with ``--seeds``
 (5) classifier seeds and only the map's ``--sources``. It queues and runs them in two waves: first
@@ -18,8 +18,8 @@ cells, if any, beat classical augmentation with an interval above 0. ``collect``
 subcommand) draws the map from experiments run earlier.
 
 This file parses the arguments and turns expected failures into one line and exit code 2 (130 on
-Ctrl-C while waiting); the work is in evaluation/regime_map.py, evaluation/regime_map_figure.py
-and evaluation/dvc_queue.py (shared with the data-size product).
+Ctrl-C while waiting); the work is in evaluation/regime_map/cells.py, evaluation/regime_map/figure.py
+and evaluation/data_size/queue.py (shared with the data-size product).
 """
 
 from __future__ import annotations
@@ -28,13 +28,12 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from augment.config import ConfigError, one_line
-from augment.params_file import load_params
-from augment.paths import metrics_file as params_metrics_file
-from evaluation.data_size_collect import read_exp_show
-from evaluation.data_size_points import DEFAULT_PARAMS, PARAM, DataSizeError
-from evaluation.data_size_sizes import check_available, parse_per_class, prepared_splits
-from evaluation.dvc_queue import (
+from augment.params.config import ConfigError, one_line
+from augment.params.file import load_params
+from augment.settings.paths import metrics_file as params_metrics_file
+from evaluation.data_size.collect import read_exp_show
+from evaluation.data_size.points import DEFAULT_PARAMS, PARAM, DataSizeError
+from evaluation.data_size.queue import (
     DEFAULT_POLL_S,
     DEFAULT_STALL_S,
     Queued,
@@ -46,7 +45,8 @@ from evaluation.dvc_queue import (
     start_queue,
     wait_for_queue,
 )
-from evaluation.regime_map import (
+from evaluation.data_size.sizes import check_available, parse_per_class, prepared_splits
+from evaluation.regime_map.cells import (
     DEFAULT_CSV,
     DEFAULT_LONG_FACTOR,
     DEFAULT_LONG_RATIO,

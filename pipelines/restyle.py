@@ -1,7 +1,7 @@
 """Stage restyle@MODEL: the restyle and transfer sets of a model with an encoder.
 
 Two sets, both ``sample.per_class`` images of every class, drawn from the *real training* images
-through the model's encoder (augment/restyle.py, ``sample.styled.noise``):
+through the model's encoder (augment/sampling/restyle.py, ``sample.styled.noise``):
 
 - ``data/synthetic/<model>-restyle.pt``: real images redrawn in their own class;
 - ``data/synthetic/<model>-transfer.pt``: real images of other classes redrawn as each class.
@@ -14,20 +14,20 @@ from __future__ import annotations
 
 import sys
 
-from augment.callbacks import GRID_COLUMNS
-from augment.checkpoint import load_generator
-from augment.config import Params
-from augment.device import resolve_device
-from augment.grids import first_of_each_class, save_grid
-from augment.labeled import Splits
-from augment.methods import STYLED_KEY, styled_methods
-from augment.outputs import StagedOutputs
-from augment.paths import generator_checkpoint, sample_grid_file, splits_file, synthetic_file
-from augment.restyle import STYLED_KINDS, styled_set
-from augment.source_files import write_manifests
-from augment.sources import styled_name
-from augment.synthetic_files import save_synthetic
-from augment.tracking import Tracker
+from augment.core.outputs import StagedOutputs
+from augment.data.labeled import Splits
+from augment.data.source_files import write_manifests
+from augment.params.config import Params
+from augment.params.methods import STYLED_KEY, styled_methods
+from augment.params.sources import styled_name
+from augment.sampling.grids import first_of_each_class, save_grid
+from augment.sampling.restyle import STYLED_KINDS, styled_set
+from augment.settings.paths import generator_checkpoint, sample_grid_file, splits_file, synthetic_file
+from augment.synthesis.synthetic_files import save_synthetic
+from augment.tracking.runs import Tracker
+from augment.training.callbacks import GRID_COLUMNS
+from augment.training.checkpoint import load_generator
+from augment.training.device import resolve_device
 from pipelines.stage import ParamsChoices, run_stage
 
 # the items of this stage (dvc.yaml's foreach): the methods the params list

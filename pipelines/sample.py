@@ -7,7 +7,7 @@ Two sets per method, both ``sample.per_class`` images of every class:
   recognises as their class with probability >= that class's threshold (``sample.filter.threshold``,
   lowered to what ``sample.filter.real_pass`` of the class's real validation images reach), topped
   up with further items until every class is full, or with the best rejected candidates once
-  ``sample.filter.max_draws`` is spent (evaluation/filtering.py). Its acceptance rate, threshold
+  ``sample.filter.max_draws`` is spent (evaluation/classifiers/filtering.py). Its acceptance rate, threshold
   and shortfall per class go to ``reports/samples/<model>-filtered.json`` and to the MLflow run.
 """
 
@@ -16,15 +16,16 @@ from __future__ import annotations
 import json
 import sys
 
-from augment.callbacks import GRID_COLUMNS
-from augment.config import Params
-from augment.device import resolve_device
-from augment.grids import first_of_each_class, save_grid
-from augment.labeled import Splits
-from augment.methods import KEY as METHODS_KEY
-from augment.methods import method_names
-from augment.outputs import StagedOutputs
-from augment.paths import (
+from augment.core.outputs import StagedOutputs
+from augment.core.pixels import dequantize
+from augment.data.labeled import Splits
+from augment.data.source_files import write_manifests
+from augment.params.config import Params
+from augment.params.methods import KEY as METHODS_KEY
+from augment.params.methods import method_names
+from augment.params.sources import filtered_name
+from augment.sampling.grids import first_of_each_class, save_grid
+from augment.settings.paths import (
     filter_file,
     generator_checkpoint,
     sample_grid_file,
@@ -32,13 +33,12 @@ from augment.paths import (
     splits_file,
     synthetic_file,
 )
-from augment.pixels import dequantize
-from augment.source_files import write_manifests
-from augment.sources import filtered_name
-from augment.synthetic import SyntheticDataset
-from augment.synthetic_files import save_synthetic
-from augment.tracking import Tracker
-from evaluation.filtering import class_thresholds, filtered_sample, load_filter
+from augment.synthesis.synthetic import SyntheticDataset
+from augment.synthesis.synthetic_files import save_synthetic
+from augment.tracking.runs import Tracker
+from augment.training.callbacks import GRID_COLUMNS
+from augment.training.device import resolve_device
+from evaluation.classifiers.filtering import class_thresholds, filtered_sample, load_filter
 from pipelines.stage import ParamsChoices, run_stage
 
 # the items of this stage (dvc.yaml's foreach): the methods the params list

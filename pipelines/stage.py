@@ -3,7 +3,7 @@
 Expected errors (bad params, missing inputs, unreachable tracking store) print one line and
 exit with code 2, without a traceback; DVC then stops the pipeline at that stage. A diverged
 training exits 1, Ctrl-C 130. Stages write their outputs all or nothing
-(:class:`augment.outputs.StagedOutputs`), so a failed stage leaves no partial output behind.
+(:class:`augment.core.outputs.StagedOutputs`), so a failed stage leaves no partial output behind.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from dataclasses import dataclass
 
 import psutil
 
-from augment.config import DEFAULT_PARAMS_FILE, ConfigError, Params
-from augment.device import configure_torch
 from augment.errors import OneLineArgumentParser, report_errors
-from augment.params_file import load_params
+from augment.params.config import DEFAULT_PARAMS_FILE, ConfigError, Params
+from augment.params.file import load_params
+from augment.training.device import configure_torch
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Stage train_classifier@SOURCE: the downstream classifier on one training source.
 
-Sources (augment/sources.py): ``real`` trains on the real training split; ``classic`` on the same
-images with classical augmentation (evaluation/classic.py); a method (cvae, cgan, cvaegan) adds
+Sources (augment/params/sources.py): ``real`` trains on the real training split; ``classic`` on the same
+images with classical augmentation (evaluation/classifiers/classic.py); a method (cvae, cgan, cvaegan) adds
 synthetic images, ``classifier.synthetic_ratio`` per real one, class-balanced, or, with
 ``classifier.synthetic_mode: top_up``, as many as fill every class up to the largest;
 ``classic+<method>`` augments real and synthetic images alike; ``<method>-filtered`` takes the
@@ -14,23 +14,23 @@ from __future__ import annotations
 import json
 import sys
 
-from augment.config import Params
-from augment.device import resolve_device
-from augment.labeled import Splits
-from augment.outputs import StagedOutputs, write_csv
-from augment.paths import classifier_dir, classifier_predictions, classifier_result, splits_file
-from augment.source_files import synthetic_set_of
-from augment.sources import parse_source
-from augment.synthetic_files import load_synthetic
-from augment.tracking import Tracker
-from evaluation.classic import ClassicAugmentation
-from evaluation.classifier import train_classifier
-from evaluation.classifier_net import save_classifier
-from evaluation.figures import confusion_figure
-from evaluation.mixing import mix_training_data
-from evaluation.prediction import evaluate, predict
-from evaluation.results import ClassifierResult, ClassifierRun
-from evaluation.stats import summarize
+from augment.core.outputs import StagedOutputs, write_csv
+from augment.data.labeled import Splits
+from augment.data.source_files import synthetic_set_of
+from augment.params.config import Params
+from augment.params.sources import parse_source
+from augment.settings.paths import classifier_dir, classifier_predictions, classifier_result, splits_file
+from augment.synthesis.synthetic_files import load_synthetic
+from augment.tracking.runs import Tracker
+from augment.training.device import resolve_device
+from evaluation.classifiers.classic import ClassicAugmentation
+from evaluation.classifiers.mixing import mix_training_data
+from evaluation.classifiers.net import save_classifier
+from evaluation.classifiers.prediction import evaluate, predict
+from evaluation.classifiers.training import train_classifier
+from evaluation.quality.stats import summarize
+from evaluation.report.figures import confusion_figure
+from evaluation.report.results import ClassifierResult, ClassifierRun
 from pipelines.stage import ParamsChoices, run_stage
 
 
@@ -39,7 +39,7 @@ def run_sources(params: Params) -> list[str]:
     return params.classifier.sources
 
 
-# the items of this stage: classifier.sources (each one checked at load, augment/sources.py)
+# the items of this stage: classifier.sources (each one checked at load, augment/params/sources.py)
 ITEMS = ParamsChoices("classifier.sources", run_sources)
 
 

@@ -2,19 +2,19 @@
 
 The downstream classifier's architecture and step budget (``classifier``), trained once on the real
 training split with its own seed (``sample.filter.seed``), selected on the validation split. It
-never sees the test split, and it is not the judge of the metrics (evaluation/filtering.py).
+never sees the test split, and it is not the judge of the metrics (evaluation/classifiers/filtering.py).
 """
 
 from __future__ import annotations
 
 import sys
 
-from augment.config import Params
-from augment.device import resolve_device
-from augment.labeled import Splits
-from augment.outputs import StagedOutputs
-from augment.paths import filter_file, splits_file
-from evaluation.filtering import save_filter, train_filter
+from augment.core.outputs import StagedOutputs
+from augment.data.labeled import Splits
+from augment.params.config import Params
+from augment.settings.paths import filter_file, splits_file
+from augment.training.device import resolve_device
+from evaluation.classifiers.filtering import save_filter, train_filter
 from pipelines.stage import run_stage
 
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import sys
 
-from augment.callbacks import GRID_COLUMNS
-from augment.config import Params
-from augment.generator_training import train_generator
-from augment.grids import sample_grid, to_grid_image
-from augment.labeled import Splits
-from augment.methods import KEY as METHODS_KEY
-from augment.methods import check_start, method_names
-from augment.paths import generator_report_dir, splits_file
-from augment.tracking import Tracker, TrackingCallback
+from augment.data.labeled import Splits
+from augment.params.config import Params
+from augment.params.methods import KEY as METHODS_KEY
+from augment.params.methods import check_start, method_names
+from augment.sampling.grids import sample_grid, to_grid_image
+from augment.settings.paths import generator_report_dir, splits_file
+from augment.tracking.runs import Tracker, TrackingCallback
+from augment.training.callbacks import GRID_COLUMNS
+from augment.training.generator_training import train_generator
 from pipelines.stage import ParamsChoices, run_stage
 
 # the items of this stage (dvc.yaml's foreach): the methods the params list

@@ -14,8 +14,8 @@ import pytest
 import torch
 import yaml
 
-from augment.config import DataConfig, Params
-from augment.data import load_splits
+from augment.data.splits import load_splits
+from augment.params.config import DataConfig, Params
 
 ROOT = Path(__file__).resolve().parents[1]
 

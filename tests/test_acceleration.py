@@ -1,4 +1,4 @@
-"""The training loops' speed options (augment/acceleration.py): bf16 autocast, TF32, channels_last,
+"""The training loops' speed options (augment/core/acceleration.py): bf16 autocast, TF32, channels_last,
 compile. On the CPU: each option trains every model and the classifier, changes the weights only
 as far as its arithmetic does, and leaves checkpoints that load and sample like any other.
 (Whether an option pays is a benchmark: benchmarks/gpu_check.sh.)"""
@@ -11,15 +11,15 @@ import pytest
 import torch
 from torch import nn
 
-import augment.acceleration as acceleration
-from augment.acceleration import batch_layout, configure_precision, prepare_networks, training_precision
-from augment.checkpoint import load_generator
-from augment.config import AccelerationConfig, ClassifierConfig
+import augment.core.acceleration as acceleration
+from augment.core.acceleration import batch_layout, configure_precision, prepare_networks, training_precision
 from augment.models import build_model
 from augment.models.layers import Decoder
 from augment.models.losses import discriminator_loss, generator_loss, kl_prior, llike_loss, reconstruction_loss
-from augment.training import fit
-from evaluation.classifier import train_classifier
+from augment.params.config import AccelerationConfig, ClassifierConfig
+from augment.training.checkpoint import load_generator
+from augment.training.loop import fit
+from evaluation.classifiers.training import train_classifier
 from tests.conftest import tiny_params
 
 BF16 = AccelerationConfig(precision="bf16")

@@ -43,23 +43,32 @@ from PIL import Image
 from torch.utils.data import DataLoader
 from torchvision.transforms import PILToTensor
 
-import augment.outputs
-from augment.checkpoint import CheckpointError, read_checkpoint, save_generator
+import augment.core.outputs
 from augment.cli import main
-from augment.config import DATASETS, GENERATOR_NAMES, MAX_SEED, MODEL_NAMES, ConfigError, DataConfig, Params, flatten
-from augment.data import load_splits
-from augment.generation import sample_images
+from augment.core.outputs import StagedOutputs
+from augment.data.source_files import write_manifests
+from augment.data.splits import load_splits
 from augment.models import build_model
-from augment.outputs import StagedOutputs
-from augment.params_file import all_keys, apply_overrides, load_params, params_from_dict, parse_override
-from augment.source_files import write_manifests
-from augment.sources import SOURCES
-from augment.synthetic import SyntheticDataset
-from augment.synthetic_files import save_synthetic
-from evaluation.classifier_net import SmallCNN
-from evaluation.filtering import save_filter
-from evaluation.judge import save_judge
-from evaluation.quality import QUALITY_KEYS
+from augment.params.config import (
+    DATASETS,
+    GENERATOR_NAMES,
+    MAX_SEED,
+    MODEL_NAMES,
+    ConfigError,
+    DataConfig,
+    Params,
+    flatten,
+)
+from augment.params.file import all_keys, apply_overrides, load_params, params_from_dict, parse_override
+from augment.params.sources import SOURCES
+from augment.sampling.generation import sample_images
+from augment.synthesis.synthetic import SyntheticDataset
+from augment.synthesis.synthetic_files import save_synthetic
+from augment.training.checkpoint import CheckpointError, read_checkpoint, save_generator
+from evaluation.classifiers.filtering import save_filter
+from evaluation.classifiers.judge import save_judge
+from evaluation.classifiers.net import SmallCNN
+from evaluation.quality.measures import QUALITY_KEYS
 from pipelines.stage import run_stage
 from pipelines.train_classifier import train as train_classifier_stage
 from tests.conftest import ROOT, TINY_CFM, copy_project, merge
@@ -1216,7 +1225,7 @@ def _fail_on_second_save(project: Path) -> None:
     mp.setattr(torch, "save", save)
     _UNDO.append(mp)
     (project / CKPT).unlink()
-    assert augment.outputs  # the module whose atomic save is exercised
+    assert augment.core.outputs  # the module whose atomic save is exercised
 
 
 def _epoch_1_intact(project: Path) -> None:
@@ -1268,7 +1277,7 @@ def _compare_inputs_untracked(project: Path) -> None:
     edit_params(project, {"tracking": {"enabled": False}})
 
 
-from evaluation.classifier_net import save_classifier as _save_classifier  # noqa: E402
+from evaluation.classifiers.net import save_classifier as _save_classifier  # noqa: E402
 
 OUTPUTS = [
     _row(
@@ -1463,7 +1472,7 @@ STAGES = {  # stage -> (module, body, whether it takes an item: the module's ITE
 }
 
 
-# progress of long work before the failure: tqdm's bar on a terminal, augment.progress's plain lines elsewhere
+# progress of long work before the failure: tqdm's bar on a terminal, augment.core.progress's plain lines elsewhere
 PROGRESS_BAR = re.compile(r"\d+%\|.*\| \d+/\d+ \[|: \d+ % \(\d+/\d+ \w+\)")
 
 
@@ -1569,7 +1578,7 @@ def test_synthetic_dataset_index_out_of_range_is_an_index_error(project, index):
 
 
 # --------------------------------------------------------------------------------------------
-# Case 1, property-based: the validator (augment/config.py)
+# Case 1, property-based: the validator (augment/params/config.py)
 # --------------------------------------------------------------------------------------------
 
 INT_KEYS = [f"generators.{m}.{k}" for m in MODEL_NAMES for k in ("epochs", "batch_size", "latent_dim", "width")]

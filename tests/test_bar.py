@@ -10,24 +10,31 @@ import torch.nn.functional as F
 import torchvision.transforms.v2.functional as TF
 from torchvision.transforms import InterpolationMode
 
-from augment.config import AugmentationConfig, ClassifierConfig, CVAEConfig, DataConfig, FilterConfig, ImbalanceConfig
-from augment.data import load_splits
-from augment.generation import sample_images
-from augment.labeled import DataError, LabeledImages
-from augment.labels import labels_from_counts
+from augment.core.labels import labels_from_counts
+from augment.core.pixels import quantize
+from augment.data.labeled import DataError, LabeledImages
+from augment.data.splits import load_splits
 from augment.models import build_model
-from augment.pixels import quantize
-from augment.sources import SOURCES, filtered_name, parse_source, source_label
-from evaluation.classic import ClassicAugmentation, affine_theta, erase_mask
-from evaluation.classifier import train_classifier
-from evaluation.filtering import class_thresholds, filtered_sample, load_filter, save_filter, train_filter
-from evaluation.judge import load_judge
-from evaluation.mixing import mix_training_data
-from evaluation.prediction import probabilities
-from evaluation.report import accuracy_table, render_report
-from evaluation.report_bar import capitalized
-from evaluation.report_findings import explain
-from evaluation.stats import paired_delta, summarize, verdict
+from augment.params.config import (
+    AugmentationConfig,
+    ClassifierConfig,
+    CVAEConfig,
+    DataConfig,
+    FilterConfig,
+    ImbalanceConfig,
+)
+from augment.params.sources import SOURCES, filtered_name, parse_source, source_label
+from augment.sampling.generation import sample_images
+from evaluation.classifiers.classic import ClassicAugmentation, affine_theta, erase_mask
+from evaluation.classifiers.filtering import class_thresholds, filtered_sample, load_filter, save_filter, train_filter
+from evaluation.classifiers.judge import load_judge
+from evaluation.classifiers.mixing import mix_training_data
+from evaluation.classifiers.prediction import probabilities
+from evaluation.classifiers.training import train_classifier
+from evaluation.quality.stats import paired_delta, summarize, verdict
+from evaluation.report.bar import capitalized
+from evaluation.report.findings import explain
+from evaluation.report.writer import accuracy_table, render_report
 from pipelines.compare import comparison
 
 NO_AUGMENTATION = AugmentationConfig(degrees=0, translate=0, scale_min=1, scale_max=1, erasing=0, hflip=0)

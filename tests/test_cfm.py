@@ -11,16 +11,16 @@ import pytest
 import torch
 
 from augment import SyntheticDataset
-from augment.checkpoint import load_generator, save_generator
 from augment.cli import main as cli
-from augment.config import GENERATOR_NAMES, MODEL_NAMES, CFMConfig, Params
-from augment.labeled import LabeledImages
+from augment.data.labeled import LabeledImages
 from augment.models import REGISTRY, build_model
 from augment.models.cfm import guided, integrate
 from augment.models.losses import flow_matching_loss
-from augment.params_file import params_from_dict
-from augment.restyle import styled_set
-from augment.sources import DEFAULT_SOURCES
+from augment.params.config import GENERATOR_NAMES, MODEL_NAMES, CFMConfig, Params
+from augment.params.file import params_from_dict
+from augment.params.sources import DEFAULT_SOURCES
+from augment.sampling.restyle import styled_set
+from augment.training.checkpoint import load_generator, save_generator
 
 CLASSES = [str(i) for i in range(10)]
 

@@ -6,9 +6,9 @@ import pytest
 import torch
 
 import augment
-from augment.checkpoint import FORMAT_VERSION, CheckpointError, load_generator, read_checkpoint, save_generator
-from augment.config import CGANConfig, CVAEConfig
 from augment.models import build_model
+from augment.params.config import CGANConfig, CVAEConfig
+from augment.training.checkpoint import FORMAT_VERSION, CheckpointError, load_generator, read_checkpoint, save_generator
 
 CLASSES = ["zero", "one", "two"]
 

@@ -11,13 +11,13 @@ import torch.nn as nn
 import torch.nn.functional as F
 from sklearn.metrics import confusion_matrix, f1_score
 
-from augment.config import ClassifierConfig
-from augment.labeled import LabeledImages
-from evaluation import classifier as clf
-from evaluation.classifier import train_classifier
-from evaluation.classifier_net import SmallCNN, load_classifier, save_classifier
-from evaluation.mixing import mix_training_data
-from evaluation.prediction import confusion_counts, evaluate, features, macro_f1, predict
+from augment.data.labeled import LabeledImages
+from augment.params.config import ClassifierConfig
+from evaluation.classifiers import training as clf
+from evaluation.classifiers.mixing import mix_training_data
+from evaluation.classifiers.net import SmallCNN, load_classifier, save_classifier
+from evaluation.classifiers.prediction import confusion_counts, evaluate, features, macro_f1, predict
+from evaluation.classifiers.training import train_classifier
 
 SHAPES = [(1, 8, 8), (1, 28, 28), (3, 32, 32)]
 

@@ -11,7 +11,7 @@ import torch
 import yaml
 
 from augment.cli import main
-from augment.synthetic_files import load_synthetic
+from augment.synthesis.synthetic_files import load_synthetic
 from tests.conftest import ROOT
 
 

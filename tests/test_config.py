@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from augment.config import ConfigError, Params, flatten
-from augment.params_file import all_keys, load_params, mapping_keys, params_from_dict
-from augment.sources import DEFAULT_SOURCES, SOURCES
+from augment.params.config import ConfigError, Params, flatten
+from augment.params.file import all_keys, load_params, mapping_keys, params_from_dict
+from augment.params.sources import DEFAULT_SOURCES, SOURCES
 
 ROOT = Path(__file__).resolve().parents[1]
 

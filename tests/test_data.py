@@ -1,4 +1,4 @@
-"""augment.data: the real data sources, the deterministic stratified splits, and the errors users see.
+"""augment.data.splits: the real data sources, the deterministic stratified splits, and the errors users see.
 
 MNIST-family tests write tiny IDX files by hand; ImageFolder tests write tiny PNGs. No network.
 """
@@ -20,11 +20,11 @@ from PIL import Image
 from sklearn.datasets import load_digits
 from torchvision.transforms import ToTensor
 
-from augment.config import DataConfig
-from augment.data import load_splits
-from augment.image_dataset import ImageTensorDataset
-from augment.labeled import DataError, LabeledImages, Splits, to_pil
-from augment.splitting import split_indices
+from augment.data.image_dataset import ImageTensorDataset
+from augment.data.labeled import DataError, LabeledImages, Splits, to_pil
+from augment.data.splits import load_splits
+from augment.data.splitting import split_indices
+from augment.params.config import DataConfig
 
 # --------------------------------------------------------------------------------------------
 # helpers

@@ -1,4 +1,4 @@
-"""Value vs data size (pipelines/data_size.py and the evaluation/data_size_*.py, evaluation/dvc_queue.py
+"""Value vs data size (pipelines/data_size.py and the evaluation/data_size_*.py, evaluation/data_size/queue.py
 modules): parsing `dvc exp show --json`, one point per size, skipped and dropped rows, the figure
 (panels, one line per source) and CSV, the command's errors, and the `run` command (queue, start,
 wait, collect) against a fake DVC.
@@ -24,10 +24,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from augment.labeled import LabeledImages, Splits
-from augment.sources import SOURCES
-from evaluation import data_size_figure, dvc_queue
-from evaluation.data_size_figure import (
+from augment.data.labeled import LabeledImages, Splits
+from augment.params.sources import SOURCES
+from evaluation.data_size import figure as data_size_figure
+from evaluation.data_size import queue as dvc_queue
+from evaluation.data_size.figure import (
     CSV_HEADER,
     format_table,
     panel_layout,
@@ -35,9 +36,9 @@ from evaluation.data_size_figure import (
     source_style,
     write_points,
 )
-from evaluation.data_size_points import DataSizeError, parse_exp_show, select_points, sources_of
-from evaluation.dvc_queue import parse_queue_status
-from evaluation.figures import BASELINE_COLORS, METHOD_COLORS, PALETTE
+from evaluation.data_size.points import DataSizeError, parse_exp_show, select_points, sources_of
+from evaluation.data_size.queue import parse_queue_status
+from evaluation.report.figures import BASELINE_COLORS, METHOD_COLORS, PALETTE
 from pipelines.data_size import main
 
 FINISHED = json.loads(r"""
@@ -979,7 +980,7 @@ def test_rows_of_another_setup_and_stale_workspace_reports_are_left_out(tmp_path
 
 
 def test_colours_come_from_the_accuracy_figures():
-    """One source of truth for colours: evaluation/figures.py (the data-size classic line was #222222)."""
+    """One source of truth for colours: evaluation/report/figures.py (the data-size classic line was #222222)."""
     from_figures = {
         "real": BASELINE_COLORS["real"],
         "classic": BASELINE_COLORS["classic"],

@@ -1,4 +1,4 @@
-"""Data-parallel training (augment/distributed.py) with torchrun, gloo and 2 CPU processes, on
+"""Data-parallel training (augment/core/distributed.py) with torchrun, gloo and 2 CPU processes, on
 tiny networks: it finishes, writes once, loads everywhere, resumes exactly, and 2 ranks x half
 batches train the CVAE as 1 process x whole batches (same losses to 1e-4, images to 1e-3)."""
 
@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from augment.checkpoint import load_generator, read_checkpoint
-from augment.synthetic import SyntheticDataset
+from augment.synthesis.synthetic import SyntheticDataset
+from augment.training.checkpoint import load_generator, read_checkpoint
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.distributed

@@ -1,4 +1,4 @@
-"""Known-answer tests for evaluation.metrics (all deterministic: fixed-seed local generators)."""
+"""Known-answer tests for evaluation.quality.metrics (all deterministic: fixed-seed local generators)."""
 
 import itertools
 import math
@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from scipy.spatial.distance import cdist
 
-import evaluation.metrics as m
-from evaluation.metrics import (
+import evaluation.quality.metrics as m
+from evaluation.quality.metrics import (
     frechet_distance,
     frechet_distance_gaussians,
     intra_class_diversity,

@@ -15,13 +15,13 @@ import torch
 import yaml
 from mlflow.tracking import MlflowClient
 
-from augment.checkpoint import CheckpointError, save_generator
 from augment.cli import main
-from augment.config import CVAEConfig, Params
-from augment.mlflow_model import CHECKPOINT
 from augment.models import build_model
-from augment.synthetic import SyntheticDataset
-from augment.tracking import EXPERIMENT_TAGS, TAG_EXECUTION, TAG_STAGE, Tracker, runs_page_url
+from augment.params.config import CVAEConfig, Params
+from augment.synthesis.synthetic import SyntheticDataset
+from augment.tracking.mlflow_model import CHECKPOINT
+from augment.tracking.runs import EXPERIMENT_TAGS, TAG_EXECUTION, TAG_STAGE, Tracker, runs_page_url
+from augment.training.checkpoint import CheckpointError, save_generator
 
 CLASSES = ["zero", "one", "two"]
 

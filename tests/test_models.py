@@ -7,10 +7,10 @@ import dataclasses
 import pytest
 import torch
 
-from augment.config import CFMConfig, CGANConfig, CVAEConfig, CVAEGANConfig
 from augment.models import REGISTRY, build_model, model_class
 from augment.models.layers import num_halvings, reparameterize
 from augment.models.losses import kl_prior, llike_loss
+from augment.params.config import CFMConfig, CGANConfig, CVAEConfig, CVAEGANConfig
 
 SHAPES = [(1, 8, 8), (1, 28, 28), (3, 32, 32)]
 SMALL = {

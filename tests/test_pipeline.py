@@ -17,15 +17,15 @@ import torch
 import yaml
 from mlflow.tracking import MlflowClient
 
-from augment.checkpoint import read_checkpoint
-from augment.config import GENERATOR_NAMES, Params
-from augment.labeled import Splits
-from augment.params_file import all_keys
-from augment.sources import SOURCES, source_label
-from augment.synthetic import SyntheticDataset
-from augment.synthetic_files import load_synthetic
-from evaluation.report_bar import capitalized
-from evaluation.results import ClassifierResult, ClassifierRun, ClassInterval, declared_keys
+from augment.data.labeled import Splits
+from augment.params.config import GENERATOR_NAMES, Params
+from augment.params.file import all_keys
+from augment.params.sources import SOURCES, source_label
+from augment.synthesis.synthetic import SyntheticDataset
+from augment.synthesis.synthetic_files import load_synthetic
+from augment.training.checkpoint import read_checkpoint
+from evaluation.report.bar import capitalized
+from evaluation.report.results import ClassifierResult, ClassifierRun, ClassInterval, declared_keys
 from pipelines.dvc_file import expanded_stages
 from pipelines.stage import run_stage
 from pipelines.train_generator import train as train_generator_stage
@@ -73,7 +73,7 @@ def test_metrics_file_has_every_source_and_method_deltas(repro):
     project, _, _ = repro
     metrics = json.loads((project / "reports/metrics.json").read_text())
     assert list(metrics) == list(SOURCES)
-    # every key of every entry is declared by the one record type (evaluation/results.py); this
+    # every key of every entry is declared by the one record type (evaluation/report/results.py); this
     # tiny run has rare classes, filtered sets and quality numbers, so every kind of key is here
     assert set().union(*metrics.values()) == declared_keys()
     assert set(metrics["real"]["rare_per_class"]["0"]) == set(ClassInterval.__annotations__)
@@ -312,7 +312,7 @@ def test_changing_gamma_reruns_only_the_cvaegan_branch(repro):
 
 
 def test_a_new_cgan_set_reruns_only_the_classifiers_that_train_on_it(repro, tmp_path):
-    """Each train_classifier@S depends on its source's manifest (augment/source_files.py), not
+    """Each train_classifier@S depends on its source's manifest (augment/data/source_files.py), not
     on the whole synthetic folder: a changed CGAN reruns its set's classifiers and no other."""
     project, env, _ = repro
     copy = tmp_path / "project"  # a copy: the other tests keep the first run's outputs

@@ -20,11 +20,11 @@ import torch
 import yaml
 
 from augment.cli import main
-from augment.config import ConfigError
 from augment.models import REGISTRY, PluginError, model_class
-from augment.params_file import load_params, params_from_dict
-from augment.synthetic import SyntheticDataset
-from augment.synthetic_files import load_synthetic
+from augment.params.config import ConfigError
+from augment.params.file import load_params, params_from_dict
+from augment.synthesis.synthetic import SyntheticDataset
+from augment.synthesis.synthetic_files import load_synthetic
 from tests.conftest import ROOT, copy_project
 
 PLUGIN = "toygen"

@@ -7,8 +7,8 @@ import sys
 
 from tqdm.auto import tqdm
 
-from augment.generator_training import train_generator
-from augment.progress import PlainProgress, progress_bar
+from augment.core.progress import PlainProgress, progress_bar
+from augment.training.generator_training import train_generator
 from tests.conftest import tiny_params
 
 

@@ -9,13 +9,13 @@ import math
 import pytest
 import torch
 
-from augment.config import CGANConfig, ClassifierConfig, CVAEConfig
-from augment.labeled import LabeledImages
+from augment.data.labeled import LabeledImages
 from augment.models import CVAE, build_model
-from evaluation.classifier_net import build_classifier, save_classifier
-from evaluation.judge import JudgeConfig, load_judge, save_judge, train_judge
-from evaluation.prediction import features, predict
-from evaluation.quality import (
+from augment.params.config import CGANConfig, ClassifierConfig, CVAEConfig
+from evaluation.classifiers.judge import JudgeConfig, load_judge, save_judge, train_judge
+from evaluation.classifiers.net import build_classifier, save_classifier
+from evaluation.classifiers.prediction import features, predict
+from evaluation.quality.measures import (
     QUALITY_KEYS,
     STYLIZATION_KEYS,
     QualityConfig,

@@ -11,10 +11,10 @@ import subprocess
 import pytest
 import torch
 
-from augment.labeled import LabeledImages, Splits
-from evaluation import regime_map_figure
-from evaluation.data_size_points import DataSizeError, Row
-from evaluation.regime_map import (
+from augment.data.labeled import LabeledImages, Splits
+from evaluation.data_size.points import DataSizeError, Row
+from evaluation.regime_map import figure as regime_map_figure
+from evaluation.regime_map.cells import (
     DEFAULT_SOURCES,
     Cell,
     Entry,

@@ -1,13 +1,13 @@
 """The comparison report: its sentences follow the numbers passed in, its verdicts are those of
-evaluation.stats, and the markdown carries the tables and the figure links."""
+evaluation.quality.stats, and the markdown carries the tables and the figure links."""
 
 import copy
 
 import pytest
 
-from evaluation.report import render_report, write_report
-from evaluation.report_findings import explain
-from evaluation.stats import HELPS, HURTS, NO_EFFECT, paired_delta, summarize, verdict
+from evaluation.quality.stats import HELPS, HURTS, NO_EFFECT, paired_delta, summarize, verdict
+from evaluation.report.findings import explain
+from evaluation.report.writer import render_report, write_report
 
 REAL_ACC = [0.90, 0.92, 0.91]
 

@@ -1,4 +1,4 @@
-"""Source manifests (augment/source_files.py): what each train_classifier@<source> depends on."""
+"""Source manifests (augment/data/source_files.py): what each train_classifier@<source> depends on."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ import json
 import pytest
 import torch
 
-from augment.labeled import DataError
-from augment.outputs import StagedOutputs
-from augment.paths import source_manifest, synthetic_file
-from augment.source_files import file_sha256, synthetic_set_of, write_manifests
-from augment.sources import SOURCES, maker_stage, sources_using
-from augment.synthetic_files import save_synthetic
+from augment.core.outputs import StagedOutputs
+from augment.data.labeled import DataError
+from augment.data.source_files import file_sha256, synthetic_set_of, write_manifests
+from augment.params.sources import SOURCES, maker_stage, sources_using
+from augment.settings.paths import source_manifest, synthetic_file
+from augment.synthesis.synthetic_files import save_synthetic
 from tests.conftest import tiny_params
 
 CLASSES = [str(c) for c in range(10)]

@@ -1,4 +1,4 @@
-"""Known-answer tests for evaluation.stats: t intervals, paired deltas, verdicts."""
+"""Known-answer tests for evaluation.quality.stats: t intervals, paired deltas, verdicts."""
 
 import math
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats as st
 
-from evaluation.stats import paired_delta, summarize, verdict
+from evaluation.quality.stats import paired_delta, summarize, verdict
 
 
 def test_summarize_matches_hand_computed_t_interval():

@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 import torch
 
-from augment.config import CGANConfig, CVAEConfig
-from augment.labeled import LabeledImages
-from augment.labels import labels_from_counts
+from augment.core.labels import labels_from_counts
+from augment.data.labeled import LabeledImages
 from augment.models import NoEncoder, build_model
-from augment.restyle import source_indices, styled_set
-from augment.sources import ENCODER_MODELS, parse_source
+from augment.params.config import CGANConfig, CVAEConfig
+from augment.params.sources import ENCODER_MODELS, parse_source
+from augment.sampling.restyle import source_indices, styled_set
 from benchmarks import style_tradeoff as tradeoff
-from evaluation.style import slant, style_transfer, thickness
+from evaluation.quality.style import slant, style_transfer, thickness
 from pipelines.restyle import ITEMS as RESTYLE_ITEMS
 from pipelines.restyle import restyle
 from pipelines.stage import run_stage

@@ -1,4 +1,4 @@
-"""Stylisation and interpolation grids (augment/stylize.py) and `augment stylize`.
+"""Stylisation and interpolation grids (augment/sampling/stylize.py) and `augment stylize`.
 
 Tiny untrained generators (width 8, latent 4, 1x8x8, 3 classes) and random "real" images keep the
 file fast; untrained networks still map different codes and labels to different images, which is
@@ -15,12 +15,11 @@ import torch.nn.functional as F
 import yaml
 from PIL import Image
 
-from augment.checkpoint import save_generator
 from augment.cli import main
-from augment.config import Params
-from augment.labeled import LabeledImages, Splits
+from augment.data.labeled import LabeledImages, Splits
 from augment.models import NoEncoder, build_model
-from augment.stylize import (
+from augment.params.config import Params
+from augment.sampling.stylize import (
     find_decoder,
     interpolate,
     interpolation_grid,
@@ -29,6 +28,7 @@ from augment.stylize import (
     stylize_grid,
     write_stylization_figures,
 )
+from augment.training.checkpoint import save_generator
 
 K = 3
 SHAPE = (1, 8, 8)

@@ -19,15 +19,15 @@ from torch.utils.data import ConcatDataset, DataLoader
 from torchvision.datasets import FakeData
 from torchvision.transforms import ToTensor
 
-from augment.checkpoint import save_generator
-from augment.config import Params
-from augment.generation import sample_images
-from augment.labeled import DataError, LabeledImages
-from augment.labels import balanced_labels, labels_from_counts
+from augment.core.labels import balanced_labels, labels_from_counts
+from augment.core.pixels import quantize
+from augment.data.labeled import DataError, LabeledImages
 from augment.models import build_model
-from augment.pixels import quantize
-from augment.synthetic import SyntheticDataset
-from augment.synthetic_files import load_synthetic, save_synthetic
+from augment.params.config import Params
+from augment.sampling.generation import sample_images
+from augment.synthesis.synthetic import SyntheticDataset
+from augment.synthesis.synthetic_files import load_synthetic, save_synthetic
+from augment.training.checkpoint import save_generator
 
 K = 10
 CLASSES = [f"class-{k}" for k in range(K)]

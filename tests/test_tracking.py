@@ -1,8 +1,8 @@
 """Where MLflow runs go, and which runs belong together."""
 
-from augment.config import Params
-from augment.tracking import execution_id
-from augment.tracking_store import tracking_uri
+from augment.params.config import Params
+from augment.tracking.runs import execution_id
+from augment.tracking.store import tracking_uri
 
 
 def test_relative_sqlite_uri_resolves_against_the_working_directory(tmp_path, monkeypatch):

@@ -8,15 +8,15 @@ import dataclasses
 import pytest
 import torch
 
-from augment.checkpoint import read_checkpoint
-from augment.device import resolve_device
-from augment.generator_training import train_generator
 from augment.models import build_model
 from augment.models.layers import reparameterize
 from augment.models.losses import reconstruction_loss
-from augment.paths import generator_checkpoint
-from augment.training import TrainingDiverged, epoch_batches, fit
-from augment.warm_start import warm_start
+from augment.settings.paths import generator_checkpoint
+from augment.training.checkpoint import read_checkpoint
+from augment.training.device import resolve_device
+from augment.training.generator_training import train_generator
+from augment.training.loop import TrainingDiverged, epoch_batches, fit
+from augment.training.warm_start import warm_start
 from tests.conftest import tiny_params
 
 

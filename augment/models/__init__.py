@@ -1,5 +1,9 @@
 """The generators: the base class, the built-ins and the one registry (augment/models/registry.py),
-plugins included, used for building and for loading by name."""
+plugins included, used for building and for loading by name.
+
+Wing 3 of the library (docs/architecture.md): a model is its networks, its losses and its
+``train_step``. May import: core, settings (a model reads its own params section there).
+"""
 
 from __future__ import annotations
 

@@ -8,9 +8,9 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from augment import distributed
-from augment.acceleration import outside_autocast
-from augment.inference import inference, module_device
+from augment.core import distributed
+from augment.core.acceleration import outside_autocast
+from augment.core.inference import inference, module_device
 from augment.models.layers import Decoder, ImageShape
 
 
@@ -70,7 +70,7 @@ class ConditionalGenerator(nn.Module):
         params = [p for group in optimizer.param_groups for p in group["params"]]
         with outside_autocast(loss.device.type):  # a bf16 training step's backward pass
             grads = torch.autograd.grad(loss, params, retain_graph=retain_graph, allow_unused=True)
-        distributed.average_gradients(list(grads))  # data-parallel: the mean over ranks (augment/distributed.py)
+        distributed.average_gradients(list(grads))  # data-parallel: the mean over ranks (augment/core/distributed.py)
         for p, g in zip(params, grads, strict=True):
             p.grad = g
         optimizer.step()

@@ -31,11 +31,11 @@ from collections.abc import Callable
 
 import torch
 
-from augment.config import CFMConfig
-from augment.inference import module_device
+from augment.core.inference import module_device
 from augment.models.base import ConditionalGenerator
 from augment.models.losses import flow_matching_loss
 from augment.models.unet import ConditionalUNet
+from augment.settings.sections import CFMConfig
 
 Velocity = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (x [B, ...], t [B]) -> dx/dt
 

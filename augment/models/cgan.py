@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import torch
 
-from augment.config import CGANConfig
 from augment.models.base import ConditionalGenerator
 from augment.models.layers import Decoder, Discriminator, init_weights
 from augment.models.losses import discriminator_loss, generator_loss
+from augment.settings.sections import CGANConfig
 
 
 class CGAN(ConditionalGenerator):

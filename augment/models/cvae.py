@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import torch
 
-from augment.config import CVAEConfig
 from augment.models.base import ConditionalGenerator
 from augment.models.layers import Decoder, Encoder, init_weights, reparameterize
 from augment.models.losses import kl_prior, reconstruction_loss
+from augment.settings.sections import CVAEConfig
 
 
 class CVAE(ConditionalGenerator):

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import torch
 
-from augment.config import CVAEGANConfig
 from augment.models.base import ConditionalGenerator
 from augment.models.layers import Decoder, Discriminator, Encoder, init_weights, reparameterize
 from augment.models.losses import discriminator_loss, generator_loss, kl_prior, llike_loss
+from augment.settings.sections import CVAEGANConfig
 
 
 class CVAEGAN(ConditionalGenerator):

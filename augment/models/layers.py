@@ -33,8 +33,8 @@ from torch import nn
 from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import spectral_norm
 
-from augment import distributed
-from augment.config import CONDITIONINGS, UPSAMPLINGS
+from augment.core import distributed
+from augment.settings.sections import CONDITIONINGS, UPSAMPLINGS
 
 ImageShape = tuple[int, ...]  # (C, H, W)
 

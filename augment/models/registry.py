@@ -24,12 +24,12 @@ import re
 from collections.abc import Iterator, Mapping
 from importlib import metadata
 
-from augment.config import ConfigError, one_line
 from augment.models.base import ConditionalGenerator
 from augment.models.cfm import CFM
 from augment.models.cgan import CGAN
 from augment.models.cvae import CVAE
 from augment.models.cvaegan import CVAEGAN
+from augment.settings.sections import ConfigError, one_line
 
 ENTRY_POINT_GROUP = "augment.generators"
 BUILTINS: dict[str, type[ConditionalGenerator]] = {cls.name: cls for cls in (CVAE, CGAN, CVAEGAN, CFM)}
@@ -146,5 +146,5 @@ def model_class(name: str) -> type[ConditionalGenerator]:
 
 def plugin_configs() -> dict[str, type]:
     """The config dataclass of every installed plugin, by name: the ``generators.<name>`` sections
-    that params.yaml may hold besides the built-ins' (augment/config.py GeneratorsConfig)."""
+    that params.yaml may hold besides the built-ins' (augment/params/config.py GeneratorsConfig)."""
     return {name: cls.config_class for name, cls in REGISTRY.plugins().items()}

@@ -1,0 +1,220 @@
+"""The one typed view of ``params.yaml``: :class:`Params`, its sections as nested dataclasses.
+
+Every hyperparameter and every path lives in ``params.yaml``; the CLI, the DVC stages and the
+library read it through :func:`augment.params.file.load_params`, which returns these nested
+dataclasses. ``dvc.yaml`` templates its paths from the same ``paths`` section, so no path is
+written twice.
+
+This module is the whole file's view: the sections whose contents depend on what is installed —
+``generators`` (the plugins' sections, the methods) and ``classifier`` (the default sources) —
+and :class:`Params` itself. Every other section, the field ranges and :class:`ConfigError` live
+one wing lower, in augment/settings/sections.py, so that the models can read their own sections
+without importing this one; they are re-exported here, so ``augment.params.config`` names every
+section. Reading and checking the file (unknown keys with the nearest valid key suggested, wrong
+types, out-of-range values, all raising :class:`ConfigError` that names the dotted key) is
+augment/params/file.py.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from augment.settings.sections import (
+    _NON_NEGATIVE,
+    _POSITIVE,
+    _POSITIVE_INT,
+    _SEED,
+    _SEEDS,
+    CONDITIONINGS,
+    DATASETS,
+    DEFAULT_PARAMS_FILE,
+    DEVICES,
+    GENERATOR_NAMES,
+    LR_SCHEDULES,
+    MAX_CPU_THREADS,
+    MAX_SEED,
+    MODEL_NAMES,
+    PRECISIONS,
+    RANGE,
+    SECTIONS,
+    SOLVERS,
+    SYNTHETIC_MODES,
+    UNKNOWN_SECTION,
+    UPSAMPLINGS,
+    WARM_STARTS,
+    AccelerationConfig,
+    AugmentationConfig,
+    CFMConfig,
+    CGANConfig,
+    ConfigError,
+    CVAEConfig,
+    CVAEGANConfig,
+    DataConfig,
+    EvaluationConfig,
+    FilterConfig,
+    ImbalanceConfig,
+    JudgeConfig,
+    PathsConfig,
+    SampleConfig,
+    StyledConfig,
+    TrackingConfig,
+    _one_of,
+    one_line,
+    ranged,
+)
+
+__all__ = [  # the sections of augment/settings/sections.py are re-exported: one module names them all
+    "DATASETS",
+    "MODEL_NAMES",
+    "GENERATOR_NAMES",
+    "DEVICES",
+    "CONDITIONINGS",
+    "UPSAMPLINGS",
+    "WARM_STARTS",
+    "LR_SCHEDULES",
+    "SYNTHETIC_MODES",
+    "PRECISIONS",
+    "DEFAULT_PARAMS_FILE",
+    "ConfigError",
+    "one_line",
+    "MAX_SEED",
+    "MAX_CPU_THREADS",
+    "RANGE",
+    "SECTIONS",
+    "UNKNOWN_SECTION",
+    "ranged",
+    "ImbalanceConfig",
+    "DataConfig",
+    "CVAEConfig",
+    "SOLVERS",
+    "CFMConfig",
+    "CGANConfig",
+    "CVAEGANConfig",
+    "FilterConfig",
+    "StyledConfig",
+    "SampleConfig",
+    "AugmentationConfig",
+    "JudgeConfig",
+    "EvaluationConfig",
+    "AccelerationConfig",
+    "PathsConfig",
+    "TrackingConfig",
+    "GeneratorsConfig",
+    "ClassifierConfig",
+    "Params",
+    "flatten",
+]
+
+
+def _plugin_sections() -> dict[str, type]:
+    """The config dataclass of each installed generator plugin, by name (augment/models/registry.py)."""
+    from augment.models.registry import plugin_configs  # here: the models import this module
+
+    return plugin_configs()
+
+
+def _unknown_generator(name: str) -> str:
+    """Why ``generators.<name>`` is no section: no installed generator has the name."""
+    from augment.models.registry import REGISTRY
+
+    return str(REGISTRY.unknown(name))
+
+
+def _default_methods() -> dict[str, str]:
+    """The default of ``generators.methods``: every built-in, each with the file its training
+    starts from (the CVAE-GAN from the trained CVAE, init_from: cvae; the others the splits)."""
+    paths = PathsConfig()
+    return {"cvae": paths.splits, "cgan": paths.splits, "cvaegan": f"{paths.generators}/cvae.pt", "cfm": paths.splits}
+
+
+@dataclass
+class GeneratorsConfig:
+    # The methods this run compares (augment/params/methods.py): name -> the file its training reads
+    # besides the real split, which dvc.yaml's train_generator@<name> depends on: paths.splits,
+    # or paths.generators/<listed method>.pt for a warm start (the CVAE-GAN's init_from: cvae).
+    # Every stage, the sources and the report read this key; an installed plugin's name may be
+    # listed (docs/plugins.md).
+    methods: dict[str, str] = field(default_factory=_default_methods)
+    cvae: CVAEConfig = field(default_factory=CVAEConfig)
+    cgan: CGANConfig = field(default_factory=CGANConfig)
+    cvaegan: CVAEGANConfig = field(default_factory=CVAEGANConfig)
+    cfm: CFMConfig = field(default_factory=CFMConfig)
+    # generators.<name> of each installed plugin, by name: written in params.yaml (and --set, and
+    # MLflow's params) as generators.<name>, like the built-ins' sections, never as "plugins"
+    plugins: dict[str, Any] = field(
+        default_factory=dict, metadata={SECTIONS: _plugin_sections, UNKNOWN_SECTION: _unknown_generator}
+    )
+    seed: int = ranged(0, _SEED)  # seeds weight initialisation, noise and shuffling of generator training
+    grid_every: int = ranged(5, _POSITIVE_INT)  # write a progress grid every this many epochs (and at the last)
+
+
+def _default_sources() -> list[str]:
+    """The default of ``classifier.sources`` (augment/params/sources.py DEFAULT_SOURCES): 13 of the 19."""
+    from augment.params.sources import DEFAULT_SOURCES  # here, not at the top: augment.params.sources reads this module
+
+    return list(DEFAULT_SOURCES)
+
+
+@dataclass
+class ClassifierConfig:
+    # the training sources a run compares (augment/params/sources.py; dvc.yaml's train_classifier
+    # foreach reads this list): real and classic, the baselines of every delta, are required
+    sources: list[str] = field(default_factory=_default_sources)
+    synthetic_ratio: float = ranged(1.0, _NON_NEGATIVE)  # synthetic images per real training image (class-balanced)
+    # one trained classifier per seed
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2], metadata={RANGE: _SEEDS})
+    steps: int = ranged(300, _POSITIVE_INT)  # optimizer steps, the same for every source (fairness)
+    batch_size: int = ranged(64, _POSITIVE_INT)
+    lr: float = ranged(2e-3, _POSITIVE)
+    width: int = ranged(32, _POSITIVE_INT)  # channels of the classifier's first conv layer
+    lr_schedule: str = ranged("constant", _one_of(LR_SCHEDULES))  # constant, or cosine: lr decays to 0 over `steps`
+    # ratio: synthetic_ratio per real image, class-balanced;
+    synthetic_mode: str = ranged("ratio", _one_of(SYNTHETIC_MODES))
+
+
+@dataclass
+class Params:
+    data: DataConfig = field(default_factory=DataConfig)
+    generators: GeneratorsConfig = field(default_factory=GeneratorsConfig)
+    sample: SampleConfig = field(default_factory=SampleConfig)
+    classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
+    augmentation: AugmentationConfig = field(default_factory=AugmentationConfig)
+    evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
+    acceleration: AccelerationConfig = field(default_factory=AccelerationConfig)
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    device: str = ranged("auto", _one_of(DEVICES))  # auto: CUDA when present, else CPU
+    # torch CPU threads per process (0: torch's default, one per core)
+    cpu_threads: int = ranged(1, (lambda v: 0 <= v <= MAX_CPU_THREADS, f"an integer in [0, {MAX_CPU_THREADS}]"))
+
+    def generator(self, name: str):
+        """The config section of one registered generator: a built-in's, or a plugin's
+        (``generators.<name>``; its config class's defaults when params.yaml has no section)."""
+        if name in GENERATOR_NAMES:
+            return getattr(self.generators, name)
+        if name not in self.generators.plugins:
+            from augment.models.registry import model_class  # here: the models import this module
+
+            self.generators.plugins[name] = model_class(name).config_class()
+        return self.generators.plugins[name]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain nested dicts, the plugins' sections beside the built-ins' (generators.<name>)."""
+        tree = dataclasses.asdict(self)
+        tree["generators"].update(tree["generators"].pop("plugins"))
+        return tree
+
+
+def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested dicts -> dotted keys (``{"data": {"seed": 0}}`` -> ``{"data.seed": 0}``): the names
+    of ``--set``, of the validation errors and of the MLflow params."""
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        dotted = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(value, dict):
+            flat.update(flatten(value, dotted))
+        else:
+            flat[dotted] = value
+    return flat

@@ -1,0 +1,74 @@
+"""Training one generator from params: the set-up around the loop (augment/training/loop.py's ``fit``).
+
+:func:`train_generator` loads the real training split, builds the model from its config section,
+applies the CVAE-GAN's warm start, attaches the progress-grid and loss-table callbacks, and calls
+``fit`` (which restores a checkpoint for ``--resume``). The ``augment train`` command and the
+train_generator stage both call it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+from augment.core.distributed import init_from_environment, local_device
+from augment.core.outputs import check_writable_file
+from augment.data.splits import load_splits
+from augment.models import ConditionalGenerator, build_model
+from augment.settings.paths import generator_checkpoint, generator_report_dir
+from augment.training.callbacks import LossLog, ProgressGrid
+from augment.training.device import resolve_device
+from augment.training.loop import Callback, TrainState, fit
+from augment.training.warm_start import warm_start
+
+
+def train_generator(
+    params,
+    name: str,
+    *,
+    out: str | Path | None = None,
+    resume: bool = False,
+    splits=None,
+    extra_callbacks: Sequence[Callback] = (),
+    progress: bool = True,
+) -> tuple[ConditionalGenerator, TrainState, Path]:
+    """Train generator ``name`` with ``params`` on the real training split; the CLI and the
+    DVC stage both call this. Returns (model, state, checkpoint path).
+
+    The generator sees only ``splits.train``: the real training data the downstream classifier
+    sees (after ``data.train_size``), never the validation or test split.
+    """
+    cfg = params.generator(name)
+    out = check_writable_file(Path(out) if out is not None else generator_checkpoint(params, name), "checkpoint")
+    splits = splits if splits is not None else load_splits(params.data)
+    report_dir = generator_report_dir(params, name)
+    device = resolve_device(params.device)
+    if init_from_environment(device):  # launched by torchrun: one rank of a data-parallel run
+        device = local_device(device)
+    torch.manual_seed(params.generators.seed)  # weight initialisation
+    model = build_model(name, cfg, splits.image_shape, splits.num_classes)
+    if not (resume and out.is_file()):  # a resumed run continues from its own checkpoint
+        warm_start(model, params, splits.classes)
+    callbacks: list[Callback] = [
+        LossLog(report_dir / "losses.csv", resume=resume),
+        ProgressGrid(report_dir / "progress", params.generators.grid_every, params.generators.seed, cfg.epochs),
+        *extra_callbacks,
+    ]
+    state = fit(
+        model,
+        splits.train,
+        splits.classes,
+        epochs=cfg.epochs,
+        batch_size=cfg.batch_size,
+        seed=params.generators.seed,
+        checkpoint_path=out,
+        resume=resume,
+        device=device,
+        callbacks=callbacks,
+        progress=progress,
+        steps_per_epoch=getattr(cfg, "steps_per_epoch", 0),  # a plugin's config may leave it out
+        acceleration=params.acceleration,
+    )
+    return model, state, out

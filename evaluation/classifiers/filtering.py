@@ -1,0 +1,239 @@
+"""Judge-filtered synthesis: keep a synthetic image only when a network trained on real data
+recognises it as the class it was drawn for.
+
+A generator's worst images (a 4 that reads as a 9, a smudge) teach the downstream classifier the
+wrong thing. The *filter network* is a :class:`~evaluation.classifiers.net.SmallCNN` trained on the real
+training split, selected on the validation split, never shown the test split, with its own seed:
+it is neither the judge of the metrics (which must stay an independent ruler) nor any downstream
+classifier. A candidate image of intended class y is kept when the filter gives
+``P(y | image) >= t_y``; candidates are drawn until every class has ``sample.per_class`` kept
+images, and each class's acceptance rate is recorded.
+
+The threshold is relative to what the filter gives *real* images of the class
+(:func:`class_thresholds`): t_y = min(``sample.filter.threshold``, the P(y | x) that a share
+``sample.filter.real_pass`` of the real validation images of class y reach). A class that real
+data itself rarely passes at the fixed threshold (a hard class of another dataset) is not asked
+for more than real images give. And a run never stops on the filter: a class still short after
+``sample.filter.max_draws`` x ``per_class`` candidates is filled with its best rejected
+candidates (highest P(y | image)), and how many were so filled is recorded per class.
+
+Candidates are the plain sample's items first (same seed, same indices, same labels: the first
+round is exactly ``data/synthetic/<method>.pt``), then further items, by index, for the classes
+still short. So the filtered set is the plain set minus its rejected images plus replacements,
+and threshold 0 gives the plain set itself.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from augment.core.inference import module_device
+from augment.core.labels import labels_from_counts
+from augment.core.pixels import dequantize, quantize
+from augment.core.progress import progress_bar
+from augment.data.labeled import LabeledImages, Splits
+from augment.models import ConditionalGenerator
+from augment.params.config import AccelerationConfig, ClassifierConfig, FilterConfig
+from augment.sampling.generation import generate_block
+from evaluation.classifiers.net import PathLike, SmallCNN, load_classifier, save_classifier
+from evaluation.classifiers.prediction import probabilities
+from evaluation.classifiers.training import train_classifier
+
+__all__ = [
+    "FILTER_ROLE",
+    "FilteredSample",
+    "train_filter",
+    "save_filter",
+    "load_filter",
+    "class_thresholds",
+    "filtered_sample",
+]
+
+FILTER_ROLE = "filter"  # meta["role"] of a saved filter network, checked by load_filter
+
+
+def train_filter(
+    splits: Splits,
+    classifier: ClassifierConfig,
+    cfg: FilterConfig,
+    device: torch.device | str = "cpu",
+    progress: bool = False,
+    acceleration: AccelerationConfig | None = None,
+) -> tuple[SmallCNN, dict[str, Any]]:
+    """The filter network: the downstream classifier's architecture and step budget
+    (``classifier``), trained once on the real training split with seed ``cfg.seed``."""
+    one = dataclasses.replace(classifier, seeds=[cfg.seed], synthetic_ratio=0.0)
+    return train_classifier(
+        splits.train,
+        splits.val,
+        splits.num_classes,
+        one,
+        seed=cfg.seed,
+        device=device,
+        progress=progress,
+        desc="filter network",
+        acceleration=acceleration,
+    )
+
+
+def save_filter(path: PathLike, model: SmallCNN, info: dict[str, Any]) -> Path:
+    """Write the filter network tagged ``role = "filter"`` (without the per-step history)."""
+    meta = {k: v for k, v in info.items() if k != "history"}
+    meta["role"] = FILTER_ROLE
+    return save_classifier(path, model, meta)
+
+
+def load_filter(path: PathLike, device: torch.device | str = "cpu") -> tuple[SmallCNN, dict[str, Any]]:
+    """Read a file written by :func:`save_filter`; another classifier file raises ValueError."""
+    model, meta = load_classifier(path, device)
+    if meta.get("role") != FILTER_ROLE:
+        raise ValueError(
+            f"{path}: a classifier file, but not a filter network (meta role "
+            f"{meta.get('role')!r}); run the train_filter stage"
+        )
+    return model, meta
+
+
+def class_thresholds(
+    filter_net: SmallCNN, real: LabeledImages, threshold: float, real_pass: float, num_classes: int
+) -> list[float]:
+    """Each class's acceptance threshold: min(``threshold``, the P(c | x) that a share ``real_pass``
+    of ``real``'s images of class c reach), i.e. the lower (1 - real_pass)-quantile of the filter's
+    probability of the true class over those images. ``real_pass`` 0, or a class without real
+    images, keeps the fixed ``threshold``."""
+    if not 0 <= real_pass <= 1:
+        raise ValueError(f"sample.filter.real_pass: must be in [0, 1], got {real_pass}")
+    if real_pass == 0 or len(real) == 0:
+        return [float(threshold)] * num_classes
+    prob = probabilities(filter_net, real.images, device=module_device(filter_net))  # [N, K]
+    labels = real.labels.cpu().long()
+    own = prob[torch.arange(len(labels)), labels]  # [N] P(true class | real image)
+    out = []
+    for c in range(num_classes):
+        mine = own[labels == c]
+        reach = float(torch.quantile(mine, 1.0 - real_pass)) if len(mine) else float(threshold)
+        out.append(min(float(threshold), reach))
+    return out
+
+
+@dataclasses.dataclass
+class FilteredSample:
+    """What :func:`filtered_sample` returns."""
+
+    images: torch.Tensor  # [K * per_class, C, H, W] uint8, class by class
+    labels: torch.Tensor  # [K * per_class] int64, class order
+    drawn: list[int]  # candidates scored per class
+    accepted: list[int]  # candidates accepted per class (extras are not kept)
+    thresholds: list[float]  # each class's acceptance threshold t_c
+    filled: list[int]  # per class: best rejected candidates kept because the budget ran out
+
+    @property
+    def acceptance(self) -> list[float]:
+        """Accepted / drawn, per class."""
+        return [a / d if d else 0.0 for a, d in zip(self.accepted, self.drawn, strict=True)]
+
+    @property
+    def acceptance_rate(self) -> float:
+        """Accepted / drawn over all classes."""
+        return sum(self.accepted) / max(sum(self.drawn), 1)
+
+
+def _keep_best(
+    pool: tuple[torch.Tensor, torch.Tensor] | None, images: torch.Tensor, prob: torch.Tensor, n: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The ``n`` highest-P (images, P) of ``pool`` and the new candidates: a class's reserve."""
+    if pool is not None:
+        images, prob = torch.cat([pool[0], images]), torch.cat([pool[1], prob])
+    order = torch.argsort(prob, descending=True, stable=True)[:n]  # ties: the earlier candidate
+    return images[order], prob[order]
+
+
+def filtered_sample(
+    generator: ConditionalGenerator,
+    filter_net: SmallCNN,
+    per_class: int,
+    threshold: float | Sequence[float],
+    seed: int,
+    batch_size: int = 256,
+    max_draws: int = 20,
+    progress: bool = False,
+) -> FilteredSample:
+    """``per_class`` accepted images of every class (see the module docstring).
+
+    ``threshold``: one for every class, or one per class (:func:`class_thresholds`). Round 0
+    scores the plain sample's items ``0 .. K * per_class - 1`` (class order); each later round
+    asks, for every class still short of ``need`` images, ``ceil(need / rate)`` more candidates
+    (rate: that class's acceptance so far, at least 5 %), numbered after the last item drawn. The
+    filter sees the quantised pixels, as the downstream classifier will. A class that has drawn
+    ``max_draws * per_class`` candidates without enough acceptances is filled with its best
+    rejected candidates, in decreasing P, and ``filled`` counts them.
+    """
+    k = generator.num_classes
+    thresholds = [float(threshold)] * k if isinstance(threshold, (int, float)) else [float(t) for t in threshold]
+    if len(thresholds) != k:
+        raise ValueError(f"filtered_sample: {len(thresholds)} thresholds for {k} classes")
+    t = torch.tensor(thresholds)  # [K]
+    device = module_device(filter_net)
+    kept: list[list[torch.Tensor]] = [[] for _ in range(k)]  # class -> uint8 [n, C, H, W] chunks
+    reserve: list[tuple[torch.Tensor, torch.Tensor] | None] = [None] * k  # best rejected (images, P)
+    have = [0] * k
+    drawn = [0] * k
+    accepted = [0] * k
+    filled = [0] * k
+    labels = labels_from_counts([per_class] * k)  # round 0: the plain sample's labels
+    start = 0
+    budget = max_draws * per_class
+    bar = progress_bar(k * per_class, f"filtered sample {generator.name}", "img", progress)
+    try:
+        while True:
+            for lo in range(0, len(labels), batch_size):
+                block = labels[lo : lo + batch_size]  # [b]
+                images = quantize(generate_block(generator, block, seed, start + lo))  # [b, C, H, W] uint8
+                prob = probabilities(filter_net, dequantize(images), device=device)  # [b, K]
+                p_own = prob[torch.arange(len(block)), block].cpu()  # [b] P(intended class)
+                ok = p_own >= t[block]  # [b] P(intended) >= t_intended
+                for c in block.unique().tolist():
+                    mine = block == c
+                    drawn[c] += int(mine.sum())
+                    accepted[c] += int((mine & ok).sum())
+                    take = images[mine & ok][: per_class - have[c]]
+                    kept[c].append(take)
+                    have[c] += len(take)
+                    bar.update(len(take))
+                    if have[c] < per_class:  # still short: remember the best of the rejected
+                        reserve[c] = _keep_best(reserve[c], images[mine & ~ok], p_own[mine & ~ok], per_class - have[c])
+            start += len(labels)
+            short = [c for c in range(k) if have[c] < per_class]
+            for c in [c for c in short if drawn[c] >= budget]:  # out of budget: fill with the best
+                # a class still short after budget >= per_class draws has rejected some: a reserve
+                best_rejected = reserve[c]
+                assert best_rejected is not None, f"class {c}: short of images with no rejected candidate"
+                best = best_rejected[0][: per_class - have[c]]
+                kept[c].append(best)
+                filled[c] = len(best)
+                have[c] += len(best)
+                bar.update(len(best))
+            short = [c for c in short if have[c] < per_class]
+            if not short:
+                break
+            asks = []
+            for c in short:
+                rate = max(accepted[c] / drawn[c], 0.05)
+                asks.append(min(math.ceil((per_class - have[c]) / rate), budget - drawn[c]))
+            labels = labels_from_counts([asks[short.index(c)] if c in short else 0 for c in range(k)])
+    finally:
+        bar.close()
+    return FilteredSample(
+        images=torch.cat([torch.cat(chunks) for chunks in kept]),
+        labels=labels_from_counts([per_class] * k),
+        drawn=drawn,
+        accepted=accepted,
+        thresholds=thresholds,
+        filled=filled,
+    )

@@ -1,0 +1,403 @@
+"""The explanation of ``reports/comparison.md``: every sentence computed from the numbers.
+
+Every sentence of the explanation is computed from the numbers passed in, one small function per
+finding (:func:`explain` lists them); nothing about which model "should" win is assumed. The rules:
+
+- sharpest = highest ``sharpness_ratio``; most label-faithful = highest ``label_fidelity``;
+  closest to real = lowest ``fid``; best CAS = highest ``cas``;
+- most diverse = highest ``coverage``: the share of real test images with a synthetic image
+  inside their k-nearest-neighbour ball. Unlike the raw intra-class spread (``diversity_ratio``),
+  which noise would maximise, coverage only counts variety that lies on the real data;
+- two values that print the same at the precision of the tables (:data:`DECIMALS`) are a tie, and
+  the sentence names every tied method;
+- the effect on the downstream classifier uses exactly the words of
+  :func:`evaluation.quality.stats.verdict` ("helps", "hurts", "no measurable effect"), as
+  pipelines/compare.py stored them with each delta's 95 % interval (never recomputed here).
+
+Inputs: ``metrics`` is the content of ``reports/metrics.json`` (pipelines/compare.py), ``quality``
+maps each method to :func:`evaluation.quality.measures.method_quality`'s dict and ``"real"`` to
+:func:`evaluation.quality.measures.real_reference`'s. The tables, figures and the document around these
+sentences are evaluation/report/writer.py.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Callable
+from typing import Any
+
+from augment.params.sources import REAL, order_sources, source_label
+from evaluation.quality.stats import HELPS, HURTS, NO_EFFECT
+from evaluation.report.bar import (
+    PP_DECIMALS,
+    beyond_classic_sentences,
+    capitalized,
+    filter_sentences,
+    interval_verdict,
+    one_seed,
+)
+from evaluation.report.bar import points as _pp
+from evaluation.report.results import Metrics, SourceMetrics
+
+DECIMALS = 3  # quality values are printed, compared and tied at this many decimals
+
+
+# --------------------------------------------------------------------------------------------
+# Small helpers: names, numbers, ties
+# --------------------------------------------------------------------------------------------
+
+
+def method_label(name: str) -> str:
+    """How a method or source is written in prose: ``cvaegan`` -> ``CVAE-GAN``
+    (augment/params/sources.py holds the labels)."""
+    return source_label(name)
+
+
+def methods_of(table: dict[str, Any]) -> list[str]:
+    """The methods of ``table`` (every key except "real"), registry order first. For metrics.json
+    these are every source but real, in augment/params/sources.py's order."""
+    known = [m for m in order_sources(table) if m != REAL]
+    return known + sorted(k for k in table if k != REAL and k not in known)
+
+
+def number(value: Any) -> float | None:
+    """``value`` as a finite float, or None (missing, None, nan, infinite)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def fmt(value: Any, decimals: int = DECIMALS) -> str:
+    """``value`` with ``decimals`` decimals, or ``n/a``."""
+    x = number(value)
+    return "n/a" if x is None else f"{x:.{decimals}f}"
+
+
+def _join(names: list[str]) -> str:
+    """'A', 'A and B', 'A, B and C'."""
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _values(quality: dict[str, dict], key: str) -> dict[str, float]:
+    """Method -> finite value of ``key`` (methods without one are left out)."""
+    out = {m: number(quality[m].get(key)) for m in methods_of(quality)}
+    return {m: v for m, v in out.items() if v is not None}
+
+
+def _best(values: dict[str, float], higher: bool) -> list[str]:
+    """Every method whose value, rounded to DECIMALS, is the best (more than one = a tie)."""
+    rounded = {m: round(v, DECIMALS) for m, v in values.items()}
+    top = max(rounded.values()) if higher else min(rounded.values())
+    return [m for m, v in rounded.items() if v == top]
+
+
+def _others(values: dict[str, float], winners: list[str]) -> str:
+    """'CVAE 0.489, CGAN 1.023' for the methods not among ``winners``."""
+    return ", ".join(f"{method_label(m)} {fmt(v)}" for m, v in values.items() if m not in winners)
+
+
+def _reference(quality: dict[str, dict], key: str, what: str) -> str:
+    """'; held-out real data: 0.641' when the real reference has ``key``, else ''."""
+    value = number(quality.get(REAL, {}).get(key))
+    return "" if value is None else f"; {what}: {fmt(value)}"
+
+
+def _superlative(
+    quality: dict[str, dict],
+    key: str,
+    higher: bool,
+    head: Callable[[str, bool], str],
+    measure: str,
+    reference: str = "",
+) -> str | None:
+    """One '<head> (<measure> <best>; <others>; <reference>).' sentence for ``key``, naming every
+    tied method; None when no method has the value.
+
+    ``head(names, tied)`` writes the start ('CGAN is the sharpest method'), ``measure`` names the
+    value, ``reference`` is the tail from :func:`_reference`.
+    """
+    values = _values(quality, key)
+    if not values:
+        return None
+    winners = _best(values, higher)
+    tied = len(winners) > 1
+    others = _others(values, winners)
+    detail = f"{measure} {fmt(values[winners[0]])}{' each' if tied else ''}"
+    detail += (f"; {others}" if others else "") + reference
+    return f"{head(_join([method_label(m) for m in winners]), tied)} ({detail})."
+
+
+def _is_the(what: str) -> Callable[[str, bool], str]:
+    """head for _superlative: 'X is the <what> method' / 'X and Y are tied as the <what> methods'."""
+    return lambda names, tied: f"{names} are tied as the {what} methods" if tied else f"{names} is the {what} method"
+
+
+# --------------------------------------------------------------------------------------------
+# Findings: one function per sentence (or group of sentences)
+# --------------------------------------------------------------------------------------------
+
+
+def sharpest_sentence(quality: dict[str, dict]) -> str | None:
+    """Which method has the highest sharpness ratio (1 = as sharp as the real test images)."""
+    return _superlative(
+        quality,
+        "sharpness_ratio",
+        True,
+        _is_the("sharpest"),
+        "sharpness relative to real test images",
+        _reference(quality, "sharpness_ratio", "held-out real data"),
+    )
+
+
+def most_diverse_sentence(quality: dict[str, dict]) -> str | None:
+    """Which method has the highest coverage (the report's diversity rule, module docstring)."""
+    return _superlative(
+        quality,
+        "coverage",
+        True,
+        _is_the("most diverse"),
+        "coverage",
+        _reference(quality, "coverage", "held-out real data"),
+    )
+
+
+def most_faithful_sentence(quality: dict[str, dict]) -> str | None:
+    """Which method's images the judge most often recognises as the class they were drawn for."""
+    return _superlative(
+        quality,
+        "label_fidelity",
+        True,
+        _is_the("most label-faithful"),
+        "judge accuracy on the intended labels",
+        _reference(quality, "label_fidelity", "held-out real data"),
+    )
+
+
+def lowest_fid_sentence(quality: dict[str, dict]) -> str | None:
+    """Which method is closest to the real test distribution in judge features (lowest FID)."""
+    return _superlative(
+        quality, "fid", False, _is_the("closest-to-real"), "FID", _reference(quality, "fid", "held-out real data")
+    )
+
+
+def best_cas_sentence(quality: dict[str, dict], metrics: Metrics) -> str | None:
+    """Which method's images alone train the best classifier, against real data's accuracy."""
+
+    def head(names: str, tied: bool) -> str:
+        return (
+            f"{names} {'are tied for' if tied else 'has'} the highest CAS, the accuracy of a "
+            "classifier trained on synthetic images alone"
+        )
+
+    real = number(metrics.get(REAL, {}).get("accuracy"))
+    return _superlative(
+        quality, "cas", True, head, "CAS", "" if real is None else f"; trained on real data: {fmt(real)}"
+    )
+
+
+def effect_verdict(entry: SourceMetrics) -> str:
+    """:func:`evaluation.quality.stats.verdict` of a metrics.json method entry's delta interval.
+
+    The interval counts as undefined (so never "helps"/"hurts") with fewer than two seeds, as in
+    :func:`evaluation.quality.stats.summarize`.
+    """
+    return interval_verdict(entry, "delta")  # delta_ci_low / delta_ci_high: the delta vs real
+
+
+def _delta_text(entry: SourceMetrics) -> str:
+    return (
+        f"{_pp(entry['delta_vs_real'])} percentage points of test accuracy against real data "
+        f"alone, 95 % interval [{_pp(entry['delta_ci_low'])}, {_pp(entry['delta_ci_high'])}]"
+    )
+
+
+def effect_sentence(name: str, entry: SourceMetrics) -> str:
+    """'<method> helps / hurts / has no measurable effect on the classifier: <delta, interval>'."""
+    word = effect_verdict(entry)
+    label = capitalized(method_label(name))
+    if word == HELPS:
+        return f"{label} {HELPS} the classifier: {_delta_text(entry)}, entirely above 0."
+    if word == HURTS:
+        return f"{label} {HURTS} the classifier: {_delta_text(entry)}, entirely below 0."
+    why = "one seed only: no interval can be estimated" if one_seed(entry) else "the interval contains 0"
+    return f"{label} has {NO_EFFECT} on the classifier: {_delta_text(entry)} ({why})."
+
+
+def effect_sentences(metrics: Metrics) -> list[str]:
+    """One :func:`effect_sentence` per method of ``metrics``."""
+    return [effect_sentence(m, metrics[m]) for m in methods_of(metrics) if "delta_ci_low" in metrics[m]]
+
+
+def helps_most_sentence(metrics: Metrics) -> str | None:
+    """Which of the methods that help has the largest mean delta (ties named); or that none helps."""
+    entries = {m: metrics[m] for m in methods_of(metrics) if "delta_ci_low" in metrics[m]}
+    if not entries:
+        return None
+    helping = {
+        m: round(100 * e["delta_vs_real"], PP_DECIMALS) for m, e in entries.items() if effect_verdict(e) == HELPS
+    }  # method -> mean delta in points, as printed
+    if not helping:
+        return f"No method {HELPS} the classifier in this run."
+    top = max(helping.values())
+    winners = [m for m, v in helping.items() if v == top]
+    names = _join([method_label(m) for m in winners])
+    points = f"{top:+.{PP_DECIMALS}f} points"
+    if len(helping) == 1:
+        return f"{names} is the only method that {HELPS} the classifier ({points})."
+    if len(winners) > 1:
+        return f"{names} are tied: each {HELPS} the classifier by {points}, the most of any method."
+    return f"{names} {HELPS} the classifier most ({points})."
+
+
+def _compare_part(a: str, b: str, key: str, quality: dict[str, dict], relation: str, measure: str) -> tuple[bool, str]:
+    """(a's ``key`` < b's at DECIMALS, '<A> is [not] <relation> than <B> (<measure> x against y)')."""
+    va, vb = round(quality[a][key], DECIMALS), round(quality[b][key], DECIMALS)
+    holds = va < vb
+    return holds, (
+        f"{method_label(a)} is {'' if holds else 'not '}{relation} than {method_label(b)} "
+        f"({measure} {fmt(va)} against {fmt(vb)})"
+    )
+
+
+def vae_gan_claim_sentence(quality: dict[str, dict], vae: str = "cvae", gan: str = "cgan") -> str | None:
+    """Whether the textbook claim "VAE blurrier, GAN sharper but less diverse" holds here.
+
+    It holds when the VAE's sharpness ratio is below the GAN's *and* the GAN's coverage (the
+    diversity rule) is below the VAE's, both strictly at DECIMALS: a tie is not a difference.
+    """
+    claim = 'The claim "the VAE is blurrier, the GAN sharper but less diverse"'
+    keys = ("sharpness_ratio", "coverage")
+    if any(number(quality.get(m, {}).get(k)) is None for m in (vae, gan) for k in keys):
+        return f"{claim} cannot be checked in this run: it needs both {method_label(vae)} and {method_label(gan)}."
+    blurrier, blur_text = _compare_part(vae, gan, "sharpness_ratio", quality, "blurrier", "sharpness ratio")
+    less_diverse, div_text = _compare_part(gan, vae, "coverage", quality, "less diverse", "coverage")
+    word = "holds" if blurrier and less_diverse else "does not hold"
+    return f"{claim} {word} in this run: {blur_text}, and {div_text}."
+
+
+def stylisation_sentence(quality: dict[str, dict]) -> str | None:
+    """How well the encoders carry an image's style: the judge's accuracy on stylised images (the
+    asked class drawn from another image's code), how much of the source's slant and thickness
+    the other-class drawings keep (style r), and the CVAE-GAN's reconstruction error as a
+    multiple of the CVAE's. None without any stylisation accuracy."""
+    accuracy = _values(quality, "stylize_accuracy")
+    if not accuracy:
+        return None
+    parts = [f"{method_label(m)} {fmt(v)}" for m, v in accuracy.items()]
+    text = (
+        "Stylisation: the judge recognises the asked class in stylised images (a real test "
+        f"image's code decoded as every class) at {_join(parts)}"
+    )
+    slant, thick = _values(quality, "style_r_slant"), _values(quality, "style_r_thickness")
+    gain_s, gain_t = _values(quality, "style_gain_slant"), _values(quality, "style_gain_thickness")
+    kept = [
+        f"{method_label(m)} r = {fmt(slant[m], 2)} / {fmt(thick.get(m), 2)}, gain "
+        f"{fmt(gain_s.get(m), 2)} / {fmt(gain_t.get(m), 2)}"
+        for m in slant
+    ]
+    if kept:
+        text += (
+            "; drawn as the other classes, a source's own slant / stroke thickness is followed "
+            f"with {_join(kept)} (r: correlation within each pair of classes; gain: the share of "
+            "the source's deviation the drawing keeps, 1 = all of it; docs/style.md)"
+        )
+    rec = _values(quality, "reconstruction_error")
+    if "cvae" in rec and "cvaegan" in rec and rec["cvae"] > 0:
+        text += (
+            f"; the CVAE-GAN reconstructs with {rec['cvaegan'] / rec['cvae']:.2f} times the CVAE's "
+            f"pixel error ({fmt(rec['cvaegan'], 4)} vs {fmt(rec['cvae'], 4)}), so its code keeps "
+            f"{'most' if rec['cvaegan'] <= 1.5 * rec['cvae'] else 'less'} of what the CVAE's keeps"
+        )
+    return text + "."
+
+
+def _compare_numbers(a: str, b: str, quality: dict[str, dict], keys: tuple[tuple[str, str, bool], ...]) -> list[str]:
+    """'sharpness 0.47 vs 0.28 (better)' for each (key, name, higher is better) both methods have."""
+    out = []
+    for key, name, higher in keys:
+        x, y = number(quality.get(a, {}).get(key)), number(quality.get(b, {}).get(key))
+        if x is None or y is None:
+            continue
+        word = "tie" if round(x, DECIMALS) == round(y, DECIMALS) else ("better" if (x > y) == higher else "worse")
+        out.append(f"{name} {fmt(x)} vs {fmt(y)} ({word})")
+    return out
+
+
+def combination_sentences(metrics: Metrics, quality: dict[str, dict]) -> list[str]:
+    """ "Why the combination is best", answered by this run's numbers: the CVAE-GAN against the
+    CVAE (sharpness, FID, CAS), against the CGAN (what only an encoder gives: style r), and as a
+    source of restyle and transfer sets (their deltas against classical augmentation)."""
+    if "cvaegan" not in quality:
+        return []
+    out = []
+    vs_vae = _compare_numbers(
+        "cvaegan",
+        "cvae",
+        quality,
+        (
+            ("sharpness_ratio", "sharpness ratio", True),
+            ("fid", "FID", False),
+            ("cas", "CAS", True),
+            ("recall", "recall", True),
+        ),
+    )
+    if vs_vae:
+        better = sum(part.endswith("(better)") for part in vs_vae)
+        out.append(
+            f"The combination against the CVAE: CVAE-GAN {'; '.join(vs_vae)}: better on {better} of {len(vs_vae)}."
+        )
+    r = number(quality["cvaegan"].get("style_r_slant"))
+    if "cgan" in quality and r is not None:
+        q = quality["cvaegan"]
+        out.append(
+            f"Against the CGAN, the combination can stylise and the CGAN cannot (no encoder): the "
+            f"CVAE-GAN's drawings in other classes follow a source's slant with r = {fmt(r, 2)} "
+            f"(gain {fmt(q.get('style_gain_slant'), 2)}) and its thickness with r = "
+            f"{fmt(q.get('style_r_thickness'), 2)} (gain {fmt(q.get('style_gain_thickness'), 2)})."
+        )
+    styled = [
+        s
+        for s in ("classic+cvaegan-restyle", "classic+cvaegan-transfer", "cvaegan-restyle", "cvaegan-transfer")
+        if "delta_vs_classic" in metrics.get(s, {})
+    ]
+    if styled:
+        parts = [
+            f"{source_label(s)} {_pp(metrics[s]['delta_vs_classic'])} points "
+            f"({interval_verdict(metrics[s], 'delta_vs_classic')})"
+            for s in styled
+        ]
+        best = any(interval_verdict(metrics[s], "delta_vs_classic") == HELPS for s in styled)
+        out.append(
+            f"As a source of stylised images against classical augmentation: {_join(parts)}; "
+            + (
+                "so in this run the combination's stylisation pays."
+                if best
+                else "so in this run the combination is not best as augmentation: none of its "
+                "stylised sources beats classical augmentation measurably."
+            )
+        )
+    return out
+
+
+def explain(metrics: Metrics, quality: dict[str, dict]) -> list[str]:
+    """The explanation's sentences, each computed from ``metrics`` / ``quality`` (module rules)."""
+    findings: list[Callable[[], str | list[str] | None]] = [
+        lambda: effect_sentences(metrics),
+        lambda: helps_most_sentence(metrics),
+        lambda: beyond_classic_sentences(metrics),
+        lambda: filter_sentences(metrics),
+        lambda: sharpest_sentence(quality),
+        lambda: most_diverse_sentence(quality),
+        lambda: most_faithful_sentence(quality),
+        lambda: lowest_fid_sentence(quality),
+        lambda: best_cas_sentence(quality, metrics),
+        lambda: vae_gan_claim_sentence(quality),
+        lambda: stylisation_sentence(quality),
+        lambda: combination_sentences(metrics, quality),
+    ]
+    sentences: list[str] = []
+    for finding in findings:
+        result = finding()
+        sentences += result if isinstance(result, list) else [result] if result else []
+    return sentences
