@@ -9,7 +9,7 @@ atomic), so a crash during a save leaves the previous checkpoint intact.
 
 Layout (format version 1):
     format_version  int
-    library_version str     __version__ of the writer
+    library_version str     augment.__version__ of the writer
     model           str     registry name
     config          dict    the model's config section (dataclass as dict)
     image_shape     [C, H, W]
