@@ -1,6 +1,7 @@
 """Checkpoints: round trip, metadata, atomic writes, and refusal of unsafe or foreign files."""
 
 import os
+from pathlib import Path
 
 import pytest
 import torch
@@ -8,6 +9,7 @@ import torch
 import augment
 from augment.models import build_model
 from augment.params.config import CGANConfig, CVAEConfig
+from augment.sampling.generation import sample_images
 from augment.training.checkpoint import FORMAT_VERSION, CheckpointError, load_generator, read_checkpoint, save_generator
 
 CLASSES = ["zero", "one", "two"]
@@ -102,3 +104,25 @@ def test_not_a_checkpoint_is_reported(tmp_path):
     torch.save({"weights": torch.zeros(2)}, path)
     with pytest.raises(CheckpointError, match="not an augment generator checkpoint"):
         load_generator(path)
+
+
+# Files the library wrote before its wings (tests/data/flat-layout/make.py, commit d030256):
+# a checkpoint and an MLflow model folder whose MLmodel names the loader augment.mlflow_model.
+FLAT = Path(__file__).parent / "data" / "flat-layout"
+
+
+def test_a_checkpoint_written_before_the_wings_loads_and_draws_the_same_images():
+    model, payload = load_generator(FLAT / "cvae.pt")
+    assert payload["model"] == "cvae" and payload["classes"] == CLASSES
+    images = sample_images(model, torch.tensor([0, 1, 2, 0]), seed=5)
+    torch.testing.assert_close(images, torch.load(FLAT / "expected.pt"), rtol=0, atol=1e-6)
+
+
+def test_an_mlflow_model_logged_before_the_wings_loads_through_its_old_loader_name():
+    import mlflow.pyfunc
+    import pandas as pd
+
+    assert "loader_module: augment.mlflow_model" in (FLAT / "mlflow-model" / "MLmodel").read_text()
+    pyfunc = mlflow.pyfunc.load_model(str(FLAT / "mlflow-model"))
+    images = pyfunc.predict(pd.DataFrame({"label": [0, 1, 2, 0]}), params={"seed": 5})  # [4, 1, 8, 8]
+    torch.testing.assert_close(torch.from_numpy(images), torch.load(FLAT / "expected.pt"), rtol=0, atol=1e-6)
