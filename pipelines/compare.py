@@ -53,13 +53,14 @@ def comparison(
 ) -> Metrics:
     """The metrics.json content: one :class:`evaluation.report.results.SourceMetrics` per source.
 
-    ``results``: each source's train_classifier result (``real`` required); ``quality``: each
-    method's quality numbers; ``samples``: each filtered set's sample record (acceptance rates);
-    ``rare_classes``: the class indices ``data.imbalance`` thinned, whose test accuracy is
-    summarised per source. Every delta is paired by seed: ``delta_vs_real`` (keys ``delta_ci_low``,
-    ``delta_ci_high``, ``verdict``) for every source but real; ``delta_vs_classic`` (``_ci_low``,
-    ``_ci_high``, ``verdict_vs_classic``) for every source but real and classic;
-    ``delta_vs_unfiltered`` for each ``<method>-filtered`` against ``<method>``.
+        ``results``: each source's train_classifier result (``real`` required); ``quality``: each
+        method's quality numbers; ``samples``: each filtered, restyle and transfer set's record
+    (acceptance rates, for a styled set when ``sample.styled.filter`` filtered it);
+        ``rare_classes``: the class indices ``data.imbalance`` thinned, whose test accuracy is
+        summarised per source. Every delta is paired by seed: ``delta_vs_real`` (keys ``delta_ci_low``,
+        ``delta_ci_high``, ``verdict``) for every source but real; ``delta_vs_classic`` (``_ci_low``,
+        ``_ci_high``, ``verdict_vs_classic``) for every source but real and classic;
+        ``delta_vs_unfiltered`` for each ``<method>-filtered`` against ``<method>``.
     """
     seeds = [r["seed"] for r in results[REAL]["runs"]]
     metrics: Metrics = {}
@@ -93,6 +94,10 @@ def comparison(
             entry.update(_delta_entry("unfiltered", acc, _per_seed(results[parsed.method], "accuracy")))
             record = (samples or {}).get(source, {})
             entry["acceptance_rate"] = record.get("acceptance_rate")
+        if parsed is not None and parsed.variant in STYLED_KINDS and parsed.synthetic is not None:
+            record = (samples or {}).get(parsed.synthetic, {})
+            if record.get("filtered"):  # sample.styled.filter: the share of redraws the filter kept
+                entry["acceptance_rate"] = record.get("acceptance_rate")
         if quality and parsed is not None and parsed.method == source:
             entry.update({k: quality.get(source, {}).get(k) for k in QUALITY_KEYS})
         if rare_classes:
@@ -175,6 +180,11 @@ def _bar_context(params: Params) -> dict[str, str]:
         ),
         "restyle / transfer sets": (
             f"real training images redrawn through the encoder from z = mu + {params.sample.styled.noise:g} sigma eps"
+            + (
+                ", kept only when the filter network reads the class (as the filtered sets)"
+                if params.sample.styled.filter
+                else ""
+            )
         ),
         "synthetic images per class": (
             "top-up: every class filled to the largest real class"
@@ -200,6 +210,10 @@ def compare(params: Params, args=None) -> None:
     quality = {m: _read_json(quality_file(params, m), f"evaluate@{m}") for m in methods}
     quality["real"] = _read_json(quality_file(params, "real"), "judge")
     samples = {filtered_name(m): _read_json(sample_record(params, filtered_name(m)), f"sample@{m}") for m in methods}
+    for encoder in styled_methods(params):
+        for kind in STYLED_KINDS:
+            name = styled_name(encoder, kind)
+            samples[name] = _read_json(sample_record(params, name), f"restyle@{encoder}")
     metrics = comparison(results, quality, samples, params.data.imbalance.classes, results[REAL].get("classes"))
     out = metrics_file(params)
     accuracy_csv, quality_csv = out.with_name("accuracy.csv"), out.with_name("quality.csv")

@@ -6,32 +6,86 @@ through the model's encoder (augment/sampling/restyle.py, ``sample.styled.noise`
 - ``data/synthetic/<model>-restyle.pt``: real images redrawn in their own class;
 - ``data/synthetic/<model>-transfer.pt``: real images of other classes redrawn as each class.
 
-Each file's meta records the real-image index every item started from. A model without an
+Each file's meta records the real-image index every item started from. With
+``sample.styled.filter: true`` both sets go through the filter network of the ``-filtered``
+samples (stage train_filter; the same per-class thresholds, ``sample.filter``): a redrawn image
+the filter does not read as its class is replaced by the next real image of its pool, redrawn
+with fresh noise (evaluation/classifiers/filtering.py). ``reports/samples/<model>-<kind>.json``
+records each set: its counts, and when filtered the acceptance per class. A model without an
 encoder (the CGAN) is refused in one line, exit 2.
 """
 
 from __future__ import annotations
 
+import json
 import sys
+from typing import Any
+
+import torch
 
 from augment.core.outputs import StagedOutputs
+from augment.core.pixels import dequantize
 from augment.data.labeled import Splits
 from augment.data.source_files import write_manifests
+from augment.models import ConditionalGenerator
 from augment.params.config import Params
 from augment.params.methods import STYLED_KEY, styled_methods
 from augment.params.sources import styled_name
 from augment.sampling.grids import first_of_each_class, save_grid
-from augment.sampling.restyle import STYLED_KINDS, styled_set
-from augment.settings.paths import generator_checkpoint, sample_grid_file, splits_file, synthetic_file
+from augment.sampling.restyle import STYLED_KINDS, StyledDraw, StyledSet, styled_set
+from augment.settings.paths import (
+    filter_file,
+    generator_checkpoint,
+    sample_grid_file,
+    sample_record,
+    splits_file,
+    synthetic_file,
+)
 from augment.synthesis.synthetic_files import save_synthetic
 from augment.tracking.runs import Tracker
 from augment.training.callbacks import GRID_COLUMNS
 from augment.training.checkpoint import load_generator
 from augment.training.device import resolve_device
+from evaluation.classifiers.filtering import class_thresholds, filtered_sample, load_filter
 from pipelines.stage import ParamsChoices, run_stage
 
 # the items of this stage (dvc.yaml's foreach): the methods the params list
 ITEMS = ParamsChoices(STYLED_KEY, styled_methods)
+
+
+def _filtered_sets(
+    params: Params, model: ConditionalGenerator, splits: Splits
+) -> tuple[dict[str, StyledSet], dict[str, dict[str, Any]]]:
+    """Both sets through the filter network: (sets, each set's per-class account)."""
+    cfg = params.sample
+    device = resolve_device(params.device)
+    filter_net, _ = load_filter(filter_file(params), device)
+    thresholds = class_thresholds(
+        filter_net, splits.val, cfg.filter.threshold, cfg.filter.real_pass, splits.num_classes
+    )
+    sets, accounts = {}, {}
+    for kind in STYLED_KINDS:
+        draw = StyledDraw(model, splits.train, kind, cfg.styled.noise, cfg.seed)
+        kept = filtered_sample(
+            model,
+            filter_net,
+            cfg.per_class,
+            thresholds,
+            cfg.seed,
+            cfg.batch_size,
+            cfg.filter.max_draws,
+            progress=True,
+            draw=draw,
+            desc=f"{kind} {model.name} (filtered)",
+        )
+        origins = torch.tensor(draw.origins, dtype=torch.int64)[kept.items]  # [K * per_class]
+        sets[kind] = StyledSet(dequantize(kept.images), kept.labels, origins)
+        accounts[kind] = {
+            "threshold": cfg.filter.threshold,
+            "real_pass": cfg.filter.real_pass,
+            **kept.record(splits.classes),
+        }
+    return sets, accounts
 
 
 def restyle(params: Params, args) -> None:
@@ -46,12 +100,16 @@ def restyle(params: Params, args) -> None:
     with Tracker(params, stage="restyle", method=name, run_name=f"restyle:{name}") as tracker:
         tracker.log_params({"model": name, "sample": params.to_dict()["sample"]})
         tracker.log_real_data(splits, {"train": "training"})
-        sets = {
-            kind: styled_set(
-                model, splits.train, kind, cfg.per_class, cfg.styled.noise, cfg.seed, cfg.batch_size, progress=True
-            )
-            for kind in STYLED_KINDS
-        }
+        accounts: dict[str, dict[str, Any]] = {}
+        if cfg.styled.filter:
+            sets, accounts = _filtered_sets(params, model, splits)
+        else:
+            sets = {
+                kind: styled_set(
+                    model, splits.train, kind, cfg.per_class, cfg.styled.noise, cfg.seed, cfg.batch_size, progress=True
+                )
+                for kind in STYLED_KINDS
+            }
         columns = min(GRID_COLUMNS, cfg.per_class)
         with StagedOutputs() as staged:  # every file or none
             for kind, styled in sets.items():
@@ -64,11 +122,17 @@ def restyle(params: Params, args) -> None:
                     "checkpoint": str(checkpoint),
                     "sources": styled.sources.tolist(),
                 }
+                if kind in accounts:
+                    meta["filter"] = str(filter_file(params))
                 save_synthetic(
                     staged.path(synthetic_file(params, out)), styled.images, styled.labels, splits.classes, meta
                 )
                 rows = first_of_each_class(styled.labels, columns, splits.num_classes)
                 save_grid(styled.images[rows], staged.path(sample_grid_file(params, out)), columns)
+                record = {"method": name, "kind": kind, "per_class": cfg.per_class, "noise": cfg.styled.noise}
+                record["filtered"] = kind in accounts
+                record.update(accounts.get(kind, {}))
+                staged.path(sample_record(params, out)).write_text(json.dumps(record, indent=2))
                 write_manifests(staged, params, out)  # what train_classifier@<source> depends on
         for kind, styled in sets.items():
             out = styled_name(name, kind)
@@ -76,13 +140,26 @@ def restyle(params: Params, args) -> None:
                 styled.images, styled.labels, f"synthetic:{out}", synthetic_file(params, out), "generated"
             )
             tracker.log_artifact(sample_grid_file(params, out))
+            tracker.log_artifact(sample_record(params, out))
+            if kind in accounts:
+                tracker.log_metrics({f"{kind}.acceptance_rate": accounts[kind]["acceptance_rate"]})
     print(
         f"restyle: {name}: "
         + "; ".join(
-            f"{kind} {len(s.labels)} images -> {synthetic_file(params, styled_name(name, kind))}"
+            f"{kind} {len(s.labels)} images"
+            + (f" (filtered: acceptance {accounts[kind]['acceptance_rate']:.3f})" if kind in accounts else "")
+            + f" -> {synthetic_file(params, styled_name(name, kind))}"
             for kind, s in sets.items()
         )
     )
+    for kind, account in accounts.items():
+        for c, n in account["filled_below_threshold"].items():
+            if n:
+                print(
+                    f"restyle: {name}: {kind} class {c}: {n} of {cfg.per_class} images are the best rejected "
+                    f"candidates (sample.filter.max_draws spent); recorded in "
+                    f"{sample_record(params, styled_name(name, kind))}"
+                )
 
 
 if __name__ == "__main__":

@@ -78,12 +78,7 @@ def sample(params: Params, args) -> None:
             "per_class": cfg.per_class,
             "threshold": cfg.filter.threshold,
             "real_pass": cfg.filter.real_pass,
-            "acceptance_rate": kept.acceptance_rate,
-            "per_class_threshold": dict(zip(classes, kept.thresholds, strict=True)),
-            "filled_below_threshold": dict(zip(classes, kept.filled, strict=True)),
-            "per_class_acceptance": dict(zip(classes, kept.acceptance, strict=True)),
-            "drawn": dict(zip(classes, kept.drawn, strict=True)),
-            "accepted": dict(zip(classes, kept.accepted, strict=True)),
+            **kept.record(classes),
         }
         columns = min(GRID_COLUMNS, cfg.per_class)
         rows = first_of_each_class(labels, columns, len(classes))  # both sets run class by class

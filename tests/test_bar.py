@@ -25,6 +25,7 @@ from augment.params.config import (
 )
 from augment.params.sources import SOURCES, filtered_name, parse_source, source_label
 from augment.sampling.generation import sample_images
+from augment.sampling.restyle import StyledDraw, styled_set
 from evaluation.classifiers.classic import ClassicAugmentation, affine_theta, erase_mask
 from evaluation.classifiers.filtering import class_thresholds, filtered_sample, load_filter, save_filter, train_filter
 from evaluation.classifiers.judge import load_judge
@@ -299,6 +300,64 @@ def test_a_class_the_filter_finds_hard_gets_real_datas_threshold(digits):
     fixed = filtered_sample(stub, net, per_class=10, threshold=0.9, seed=0, batch_size=64, max_draws=4)
     assert fixed.accepted[3] == 0 and fixed.filled[3] == 10 and fixed.drawn[3] == 40
     assert class_thresholds(net, digits.val, 0.9, 0.0, 10) == [0.9] * 10  # real_pass 0: off
+
+
+def test_a_styled_set_through_a_filter_with_threshold_zero_is_the_styled_set(tiny_generator_and_filter, digits):
+    model, net, _ = tiny_generator_and_filter  # a CVAE: it has an encoder
+    for kind in ("restyle", "transfer"):
+        draw = StyledDraw(model, digits.train, kind, noise=1.0, seed=3)
+        kept = filtered_sample(model, net, per_class=5, threshold=0.0, seed=3, batch_size=16, draw=draw)
+        plain = styled_set(model, digits.train, kind, per_class=5, noise=1.0, seed=3, batch_size=16)
+        assert torch.equal(kept.images, quantize(plain.images)) and torch.equal(kept.labels, plain.labels)
+        assert torch.equal(kept.items, torch.arange(50))  # round 0 only: items 0 .. K * per_class - 1
+        assert torch.equal(torch.tensor(draw.origins)[kept.items], plain.sources)
+
+
+class MislabellingEncoder(torch.nn.Module):
+    """A stand-in model with an encoder and a known answer: its code is the noise alone (mu 0,
+    sigma 1), and decoding as y returns a real digit of class y when z[0] >= 0, of class y + 1
+    otherwise, so half its restyled and transferred images are mislabelled."""
+
+    name = "stub-encoder"
+    latent_dim = 2
+    num_classes = 10
+    image_shape = (1, 8, 8)
+    can_encode = True
+
+    def __init__(self, real: LabeledImages):
+        super().__init__()
+        self.stub = MislabellingGenerator(real)
+
+    def encode(self, x, y):
+        zeros = torch.zeros(len(x), self.latent_dim)
+        return zeros, zeros  # mu, logvar: z = noise * eps
+
+    def decode(self, z, labels):
+        return self.stub.generate(z, labels)
+
+
+@pytest.mark.parametrize("kind", ["restyle", "transfer"])
+def test_a_filtered_styled_set_keeps_what_the_filter_reads_and_continues_the_pools(digits, kind):
+    model = MislabellingEncoder(digits.train)
+    net, _ = train_filter(digits, ClassifierConfig(seeds=[0]), FilterConfig(seed=7))  # the default classifier
+    draw = StyledDraw(model, digits.train, kind, noise=1.0, seed=0)
+    kept = filtered_sample(model, net, per_class=8, threshold=0.5, seed=0, batch_size=32, draw=draw)
+    assert torch.bincount(kept.labels).tolist() == [8] * 10 and kept.filled == [0] * 10
+    p = probabilities(net, kept.images.float() / 255.0)[torch.arange(80), kept.labels]  # [80]
+    assert (p >= 0.5).all()  # every kept redraw reads as its class
+    assert 0.35 <= kept.acceptance_rate <= 0.65  # half the redraws carry the wrong class
+    assert bool((kept.items >= 80).any())  # rejected items were replaced by later ones
+    origins = torch.tensor(draw.origins)  # item number -> real image
+    assert len(origins) == sum(kept.drawn)  # one real image per candidate, none skipped
+    same = digits.train.labels[origins[kept.items]] == kept.labels
+    assert bool(same.all()) if kind == "restyle" else not bool(same.any())
+    # a class asked again continues its pool: class 0's candidates are its pool in order
+    for c in range(10):
+        mine = [o for o, y in zip(draw.origins, draw.targets, strict=True) if y == c]  # in item order
+        pool = draw.pools[c]
+        assert len(mine) == kept.drawn[c] and mine == pool[torch.arange(len(mine)) % len(pool)].tolist()
+    with pytest.raises(ValueError, match="numbered without gaps"):
+        draw(torch.tensor([0]), 0)
 
 
 def test_the_filter_network_is_tagged_and_not_the_judge(tiny_generator_and_filter, tmp_path):

@@ -17,16 +17,20 @@ import torch
 import yaml
 from mlflow.tracking import MlflowClient
 
+from augment.core.pixels import quantize
 from augment.data.labeled import Splits
 from augment.params.config import GENERATOR_NAMES, Params
-from augment.params.file import all_keys
+from augment.params.file import all_keys, load_params
 from augment.params.sources import SOURCES, source_label
+from augment.sampling.restyle import styled_set
 from augment.synthesis.synthetic import SyntheticDataset
 from augment.synthesis.synthetic_files import load_synthetic
-from augment.training.checkpoint import read_checkpoint
+from augment.training.checkpoint import load_generator, read_checkpoint
 from evaluation.report.bar import capitalized
 from evaluation.report.results import ClassifierResult, ClassifierRun, ClassInterval, declared_keys
 from pipelines.dvc_file import expanded_stages
+from pipelines.restyle import ITEMS as RESTYLE
+from pipelines.restyle import restyle as restyle_stage
 from pipelines.stage import run_stage
 from pipelines.train_generator import train as train_generator_stage
 from tests.conftest import ROOT, TINY_CFM, copy_project
@@ -44,7 +48,8 @@ TINY = {
     "sample": {
         "per_class": 30,
         "filter": {"threshold": 0.05, "max_draws": 40},
-        "styled": {"methods": ["cvae", "cvaegan", "cfm"]},
+        # the styled sets through the filter (sample.styled.filter); unfiltered: the restyle test below
+        "styled": {"methods": ["cvae", "cvaegan", "cfm"], "filter": True},
     },
     # every source that applies (the bundled params.yaml trains 13 of them)
     "classifier": {"sources": list(SOURCES), "seeds": [0, 1], "steps": 40, "width": 8, "synthetic_mode": "top_up"},
@@ -94,9 +99,13 @@ def test_metrics_file_has_every_source_and_method_deltas(repro):
         assert metrics[f"{method}-filtered"]["verdict_vs_unfiltered"] in {"helps", "hurts", "no measurable effect"}
     for method in ("cvae", "cvaegan"):  # the models with an encoder: their restyle and transfer sources
         for kind in ("restyle", "transfer"):
+            record = json.loads((project / f"reports/samples/{method}-{kind}.json").read_text())
+            assert record["filtered"] is True and sum(record["accepted"].values()) >= 300  # 30 of each class
+            assert sum(record["drawn"].values()) >= 300 and 0 < record["acceptance_rate"] <= 1
             for source in (f"{method}-{kind}", f"classic+{method}-{kind}"):
                 assert metrics[source]["train_images"] == 10 * int(counts.max()), source
                 assert metrics[source]["verdict_vs_classic"] in {"helps", "hurts", "no measurable effect"}
+                assert metrics[source]["acceptance_rate"] == record["acceptance_rate"]  # filtered: recorded
     assert not any(
         s.startswith(("cgan-restyle", "cgan-transfer", "classic+cgan-")) and s != "classic+cgan" for s in metrics
     )
@@ -428,6 +437,29 @@ def test_stage_with_missing_input_names_the_file(tmp_path, monkeypatch, capsys):
 
     assert run_stage("train_generator", train_generator_stage, ["cvae"], choices=["cvae"]) == 2
     assert "data/splits/splits.pt" in capsys.readouterr().err
+
+
+def test_the_restyle_stage_without_the_filter_writes_the_styled_sets_as_drawn(repro, tmp_path, monkeypatch):
+    project, _, _ = repro
+    monkeypatch.chdir(project)  # the repro's splits and generators; every output into tmp_path
+    out = [f"paths.{key}={tmp_path / key}" for key in ("synthetic", "reports", "sources")]
+    argv = ["cvaegan", "--set", "sample.styled.filter=false", "--set", "tracking.enabled=false"]
+    assert run_stage("restyle", restyle_stage, argv + [a for o in out for a in ("--set", o)], choices=RESTYLE) == 0
+    params = load_params(project / "params.yaml")
+    model, _ = load_generator(project / "models/generators/cvaegan.pt")
+    splits = Splits.load(project / "data/splits/splits.pt")
+    for kind in ("restyle", "transfer"):
+        record = json.loads((tmp_path / f"reports/samples/cvaegan-{kind}.json").read_text())
+        assert record == {"method": "cvaegan", "kind": kind, "per_class": 30, "noise": 1.0, "filtered": False}
+        drawn, _, meta = load_synthetic(tmp_path / f"synthetic/cvaegan-{kind}.pt")
+        plain = styled_set(model, splits.train, kind, 30, 1.0, params.sample.seed, params.sample.batch_size)
+        assert (
+            torch.equal(drawn.images, quantize(plain.images).float() / 255)
+            and meta["sources"] == plain.sources.tolist()
+        )
+        assert "filter" not in meta
+        filtered = json.loads((project / f"reports/samples/cvaegan-{kind}.json").read_text())
+        assert filtered["filtered"] is True  # the repro's own sets went through the filter
 
 
 def test_every_param_that_changes_results_is_a_dependency_of_some_stage():

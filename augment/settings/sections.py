@@ -224,6 +224,9 @@ class StyledConfig:
     # the methods whose restyle / transfer sets are made (dvc.yaml's restyle foreach): listed in
     # generators.methods and with an encoder
     methods: list[str] = field(default_factory=lambda: ["cvae", "cvaegan"])
+    # pass both sets through the filter network of the <method>-filtered sets (sample.filter): a
+    # redrawn image it does not read as its class is replaced by the next real image, redrawn
+    filter: bool = False
 
 
 @dataclass

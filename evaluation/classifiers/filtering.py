@@ -21,13 +21,18 @@ Candidates are the plain sample's items first (same seed, same indices, same lab
 round is exactly ``data/synthetic/<method>.pt``), then further items, by index, for the classes
 still short. So the filtered set is the plain set minus its rejected images plus replacements,
 and threshold 0 gives the plain set itself.
+
+The same rule filters any numbered sequence of candidates, not only the prior's: the restyle
+and transfer sets (``sample.styled.filter``) pass a ``draw`` that redraws real images through the
+encoder (:class:`augment.sampling.restyle.StyledDraw`), so that a rejected restyle is replaced by
+the next real image of its pool, redrawn with fresh noise.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +52,7 @@ from evaluation.classifiers.training import train_classifier
 
 __all__ = [
     "FILTER_ROLE",
+    "Draw",
     "FilteredSample",
     "train_filter",
     "save_filter",
@@ -56,6 +62,10 @@ __all__ = [
 ]
 
 FILTER_ROLE = "filter"  # meta["role"] of a saved filter network, checked by load_filter
+
+# The candidates: (labels [b] int64, the first candidate's item number) -> images [b, C, H, W]
+# float32 in [0, 1] on the CPU; item numbers run 0, 1, 2, ... over the calls, in call order.
+Draw = Callable[[torch.Tensor, int], torch.Tensor]
 
 
 def train_filter(
@@ -132,6 +142,7 @@ class FilteredSample:
     accepted: list[int]  # candidates accepted per class (extras are not kept)
     thresholds: list[float]  # each class's acceptance threshold t_c
     filled: list[int]  # per class: best rejected candidates kept because the budget ran out
+    items: torch.Tensor  # [K * per_class] int64: the item number each kept image was drawn as
 
     @property
     def acceptance(self) -> list[float]:
@@ -143,15 +154,32 @@ class FilteredSample:
         """Accepted / drawn over all classes."""
         return sum(self.accepted) / max(sum(self.drawn), 1)
 
+    def record(self, classes: Sequence[str]) -> dict[str, Any]:
+        """The per-class account of a filtered set, keyed by class name, as the stages write it
+        to ``reports/samples/<set>.json``."""
 
-def _keep_best(
-    pool: tuple[torch.Tensor, torch.Tensor] | None, images: torch.Tensor, prob: torch.Tensor, n: int
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """The ``n`` highest-P (images, P) of ``pool`` and the new candidates: a class's reserve."""
+        def per_class(values: Sequence[Any]) -> dict[str, Any]:
+            return dict(zip(classes, values, strict=True))
+
+        return {
+            "acceptance_rate": self.acceptance_rate,
+            "per_class_threshold": per_class(self.thresholds),
+            "filled_below_threshold": per_class(self.filled),
+            "per_class_acceptance": per_class(self.acceptance),
+            "drawn": per_class(self.drawn),
+            "accepted": per_class(self.accepted),
+        }
+
+
+Reserve = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # images [n, C, H, W], P [n], items [n]
+
+
+def _keep_best(pool: Reserve | None, images: torch.Tensor, prob: torch.Tensor, items: torch.Tensor, n: int) -> Reserve:
+    """The ``n`` highest-P (images, P, item numbers) of ``pool`` and the new candidates: a class's reserve."""
     if pool is not None:
-        images, prob = torch.cat([pool[0], images]), torch.cat([pool[1], prob])
+        images, prob, items = torch.cat([pool[0], images]), torch.cat([pool[1], prob]), torch.cat([pool[2], items])
     order = torch.argsort(prob, descending=True, stable=True)[:n]  # ties: the earlier candidate
-    return images[order], prob[order]
+    return images[order], prob[order], items[order]
 
 
 def filtered_sample(
@@ -163,11 +191,15 @@ def filtered_sample(
     batch_size: int = 256,
     max_draws: int = 20,
     progress: bool = False,
+    draw: Draw | None = None,
+    desc: str | None = None,
 ) -> FilteredSample:
     """``per_class`` accepted images of every class (see the module docstring).
 
+    ``draw``: the candidates (:data:`Draw`); None draws the generator's prior samples of
+    ``seed`` (:func:`augment.sampling.generation.generate_block`). ``desc`` names the progress bar.
     ``threshold``: one for every class, or one per class (:func:`class_thresholds`). Round 0
-    scores the plain sample's items ``0 .. K * per_class - 1`` (class order); each later round
+    scores the items ``0 .. K * per_class - 1`` (class order: the plain set); each later round
     asks, for every class still short of ``need`` images, ``ceil(need / rate)`` more candidates
     (rate: that class's acceptance so far, at least 5 %), numbered after the last item drawn. The
     filter sees the quantised pixels, as the downstream classifier will. A class that has drawn
@@ -178,10 +210,14 @@ def filtered_sample(
     thresholds = [float(threshold)] * k if isinstance(threshold, (int, float)) else [float(t) for t in threshold]
     if len(thresholds) != k:
         raise ValueError(f"filtered_sample: {len(thresholds)} thresholds for {k} classes")
+    candidates: Draw = (
+        draw if draw is not None else (lambda block, first: generate_block(generator, block, seed, first))
+    )
     t = torch.tensor(thresholds)  # [K]
     device = module_device(filter_net)
     kept: list[list[torch.Tensor]] = [[] for _ in range(k)]  # class -> uint8 [n, C, H, W] chunks
-    reserve: list[tuple[torch.Tensor, torch.Tensor] | None] = [None] * k  # best rejected (images, P)
+    kept_items: list[list[torch.Tensor]] = [[] for _ in range(k)]  # class -> int64 [n] item numbers
+    reserve: list[Reserve | None] = [None] * k  # best rejected (images, P, items)
     have = [0] * k
     drawn = [0] * k
     accepted = [0] * k
@@ -189,12 +225,13 @@ def filtered_sample(
     labels = labels_from_counts([per_class] * k)  # round 0: the plain sample's labels
     start = 0
     budget = max_draws * per_class
-    bar = progress_bar(k * per_class, f"filtered sample {generator.name}", "img", progress)
+    bar = progress_bar(k * per_class, desc or f"filtered sample {generator.name}", "img", progress)
     try:
         while True:
             for lo in range(0, len(labels), batch_size):
                 block = labels[lo : lo + batch_size]  # [b]
-                images = quantize(generate_block(generator, block, seed, start + lo))  # [b, C, H, W] uint8
+                images = quantize(candidates(block, start + lo))  # [b, C, H, W] uint8
+                items = torch.arange(start + lo, start + lo + len(block))  # [b] their item numbers
                 prob = probabilities(filter_net, dequantize(images), device=device)  # [b, K]
                 p_own = prob[torch.arange(len(block)), block].cpu()  # [b] P(intended class)
                 ok = p_own >= t[block]  # [b] P(intended) >= t_intended
@@ -204,10 +241,12 @@ def filtered_sample(
                     accepted[c] += int((mine & ok).sum())
                     take = images[mine & ok][: per_class - have[c]]
                     kept[c].append(take)
+                    kept_items[c].append(items[mine & ok][: len(take)])
                     have[c] += len(take)
                     bar.update(len(take))
                     if have[c] < per_class:  # still short: remember the best of the rejected
-                        reserve[c] = _keep_best(reserve[c], images[mine & ~ok], p_own[mine & ~ok], per_class - have[c])
+                        no = mine & ~ok
+                        reserve[c] = _keep_best(reserve[c], images[no], p_own[no], items[no], per_class - have[c])
             start += len(labels)
             short = [c for c in range(k) if have[c] < per_class]
             for c in [c for c in short if drawn[c] >= budget]:  # out of budget: fill with the best
@@ -216,6 +255,7 @@ def filtered_sample(
                 assert best_rejected is not None, f"class {c}: short of images with no rejected candidate"
                 best = best_rejected[0][: per_class - have[c]]
                 kept[c].append(best)
+                kept_items[c].append(best_rejected[2][: len(best)])
                 filled[c] = len(best)
                 have[c] += len(best)
                 bar.update(len(best))
@@ -236,4 +276,5 @@ def filtered_sample(
         accepted=accepted,
         thresholds=thresholds,
         filled=filled,
+        items=torch.cat([torch.cat(chunks) for chunks in kept_items]),
     )
