@@ -46,7 +46,7 @@ from augment.tracking.runs import Tracker
 from augment.training.callbacks import GRID_COLUMNS
 from augment.training.checkpoint import load_generator
 from augment.training.device import resolve_device
-from evaluation.classifiers.filtering import class_thresholds, filtered_sample, load_filter
+from evaluation.classifiers.filtering import FilteredSample, filtered_set, load_filter, shortfall_lines
 from pipelines.stage import ParamsChoices, run_stage
 
 # the items of this stage (dvc.yaml's foreach): the methods the params list
@@ -55,37 +55,17 @@ ITEMS = ParamsChoices(STYLED_KEY, styled_methods)
 
 def _filtered_sets(
     params: Params, model: ConditionalGenerator, splits: Splits
-) -> tuple[dict[str, StyledSet], dict[str, dict[str, Any]]]:
-    """Both sets through the filter network: (sets, each set's per-class account)."""
+) -> tuple[dict[str, StyledSet], dict[str, FilteredSample]]:
+    """Both sets through the filter network: (sets, what the filter did to each)."""
     cfg = params.sample
-    device = resolve_device(params.device)
-    filter_net, _ = load_filter(filter_file(params), device)
-    thresholds = class_thresholds(
-        filter_net, splits.val, cfg.filter.threshold, cfg.filter.real_pass, splits.num_classes
-    )
-    sets, accounts = {}, {}
+    filter_net, _ = load_filter(filter_file(params), resolve_device(params.device))
+    sets, kept = {}, {}
     for kind in STYLED_KINDS:
         draw = StyledDraw(model, splits.train, kind, cfg.styled.noise, cfg.seed)
-        kept = filtered_sample(
-            model,
-            filter_net,
-            cfg.per_class,
-            thresholds,
-            cfg.seed,
-            cfg.batch_size,
-            cfg.filter.max_draws,
-            progress=True,
-            draw=draw,
-            desc=f"{kind} {model.name} (filtered)",
-        )
-        origins = torch.tensor(draw.origins, dtype=torch.int64)[kept.items]  # [K * per_class]
-        sets[kind] = StyledSet(dequantize(kept.images), kept.labels, origins)
-        accounts[kind] = {
-            "threshold": cfg.filter.threshold,
-            "real_pass": cfg.filter.real_pass,
-            **kept.record(splits.classes),
-        }
-    return sets, accounts
+        kept[kind] = filtered_set(model, filter_net, splits.val, cfg, draw, desc=f"{kind} {model.name} (filtered)")
+        origins = torch.tensor(draw.origins, dtype=torch.int64)[kept[kind].items]  # [K * per_class]
+        sets[kind] = StyledSet(dequantize(kept[kind].images), kept[kind].labels, origins)
+    return sets, kept
 
 
 def restyle(params: Params, args) -> None:
@@ -100,9 +80,9 @@ def restyle(params: Params, args) -> None:
     with Tracker(params, stage="restyle", method=name, run_name=f"restyle:{name}") as tracker:
         tracker.log_params({"model": name, "sample": params.to_dict()["sample"]})
         tracker.log_real_data(splits, {"train": "training"})
-        accounts: dict[str, dict[str, Any]] = {}
+        kept: dict[str, FilteredSample] = {}
         if cfg.styled.filter:
-            sets, accounts = _filtered_sets(params, model, splits)
+            sets, kept = _filtered_sets(params, model, splits)
         else:
             sets = {
                 kind: styled_set(
@@ -122,16 +102,18 @@ def restyle(params: Params, args) -> None:
                     "checkpoint": str(checkpoint),
                     "sources": styled.sources.tolist(),
                 }
-                if kind in accounts:
+                if kind in kept:
                     meta["filter"] = str(filter_file(params))
                 save_synthetic(
                     staged.path(synthetic_file(params, out)), styled.images, styled.labels, splits.classes, meta
                 )
                 rows = first_of_each_class(styled.labels, columns, splits.num_classes)
                 save_grid(styled.images[rows], staged.path(sample_grid_file(params, out)), columns)
-                record = {"method": name, "kind": kind, "per_class": cfg.per_class, "noise": cfg.styled.noise}
-                record["filtered"] = kind in accounts
-                record.update(accounts.get(kind, {}))
+                record: dict[str, Any] = {"method": name, "kind": kind, "per_class": cfg.per_class}
+                record.update(noise=cfg.styled.noise, filtered=kind in kept)
+                if kind in kept:
+                    record.update(threshold=cfg.filter.threshold, real_pass=cfg.filter.real_pass)
+                    record.update(kept[kind].record(splits.classes))
                 staged.path(sample_record(params, out)).write_text(json.dumps(record, indent=2))
                 write_manifests(staged, params, out)  # what train_classifier@<source> depends on
         for kind, styled in sets.items():
@@ -141,25 +123,20 @@ def restyle(params: Params, args) -> None:
             )
             tracker.log_artifact(sample_grid_file(params, out))
             tracker.log_artifact(sample_record(params, out))
-            if kind in accounts:
-                tracker.log_metrics({f"{kind}.acceptance_rate": accounts[kind]["acceptance_rate"]})
+            if kind in kept:
+                tracker.log_metrics({f"{kind}.acceptance_rate": kept[kind].acceptance_rate})
     print(
         f"restyle: {name}: "
         + "; ".join(
             f"{kind} {len(s.labels)} images"
-            + (f" (filtered: acceptance {accounts[kind]['acceptance_rate']:.3f})" if kind in accounts else "")
+            + (f" (filtered: acceptance {kept[kind].acceptance_rate:.3f})" if kind in kept else "")
             + f" -> {synthetic_file(params, styled_name(name, kind))}"
             for kind, s in sets.items()
         )
     )
-    for kind, account in accounts.items():
-        for c, n in account["filled_below_threshold"].items():
-            if n:
-                print(
-                    f"restyle: {name}: {kind} class {c}: {n} of {cfg.per_class} images are the best rejected "
-                    f"candidates (sample.filter.max_draws spent); recorded in "
-                    f"{sample_record(params, styled_name(name, kind))}"
-                )
+    for kind, filtered in kept.items():
+        for line in shortfall_lines(filtered, splits.classes, "images", sample_record(params, styled_name(name, kind))):
+            print(f"restyle: {name}: {kind} {line}")
 
 
 if __name__ == "__main__":

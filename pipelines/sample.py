@@ -38,7 +38,7 @@ from augment.synthesis.synthetic_files import save_synthetic
 from augment.tracking.runs import Tracker
 from augment.training.callbacks import GRID_COLUMNS
 from augment.training.device import resolve_device
-from evaluation.classifiers.filtering import class_thresholds, filtered_sample, load_filter
+from evaluation.classifiers.filtering import filtered_set, load_filter, shortfall_lines
 from pipelines.stage import ParamsChoices, run_stage
 
 # the items of this stage (dvc.yaml's foreach): the methods the params list
@@ -60,19 +60,7 @@ def sample(params: Params, args) -> None:
         tracker.log_params({"model": name, "sample": params.to_dict()["sample"]})
         images, labels = dataset.tensors(progress=True)  # [N, C, H, W], [N]
         classes = dataset.classes
-        thresholds = class_thresholds(
-            filter_net, Splits.load(splits_file(params)).val, cfg.filter.threshold, cfg.filter.real_pass, len(classes)
-        )
-        kept = filtered_sample(
-            dataset.model,
-            filter_net,
-            cfg.per_class,
-            thresholds,
-            cfg.seed,
-            cfg.batch_size,
-            cfg.filter.max_draws,
-            progress=True,
-        )
+        kept = filtered_set(dataset.model, filter_net, Splits.load(splits_file(params)).val, cfg)
         record = {
             "method": name,
             "per_class": cfg.per_class,
@@ -121,12 +109,8 @@ def sample(params: Params, args) -> None:
         + (f" (lowered to real data's for {', '.join(f'{c} {t:.2f}' for c, t in lowered.items())})" if lowered else "")
         + f": acceptance {kept.acceptance_rate:.3f} ({rates}) -> {synthetic_file(params, filtered)}"
     )
-    for c, n in zip(classes, kept.filled, strict=True):
-        if n:
-            print(
-                f"sample: {name}: class {c}: {n} of {cfg.per_class} filtered images are the best rejected "
-                f"candidates (sample.filter.max_draws spent); recorded in {sample_record(params, filtered)}"
-            )
+    for line in shortfall_lines(kept, classes, "filtered images", sample_record(params, filtered)):
+        print(f"sample: {name}: {line}")
 
 
 if __name__ == "__main__":

@@ -60,7 +60,7 @@ from augment.params.config import (
     flatten,
 )
 from augment.params.file import all_keys, apply_overrides, load_params, params_from_dict, parse_override
-from augment.params.sources import SOURCES
+from augment.params.sources import ENCODER_MODELS, SOURCES, STYLED_KINDS
 from augment.sampling.generation import sample_images
 from augment.synthesis.synthetic import SyntheticDataset
 from augment.synthesis.synthetic_files import save_synthetic
@@ -1374,6 +1374,9 @@ def compare_inputs(project: Path) -> None:
         )(project)
     for name in GENERATOR_NAMES:
         write(f"reports/samples/{name}-filtered.json", json.dumps({"acceptance_rate": 0.5}))(project)
+    for name in ENCODER_MODELS:  # the restyle stages' records (sample.styled.methods)
+        for kind in STYLED_KINDS:
+            write(f"reports/samples/{name}-{kind}.json", json.dumps({"filtered": False}))(project)
 
 
 HTTP = ("MLflow tracking server unreachable at http://127.0.0.1:", "tracking.enabled: false")

@@ -267,7 +267,8 @@ def test_a_plugin_listed_in_generators_methods_runs_through_dvc_repro(tmp_path):
     params = yaml.safe_load((project / "params.yaml").read_text())
     params["generators"]["methods"] = {PLUGIN: params["paths"]["splits"]}  # the plugin alone
     params["generators"][PLUGIN] = {"epochs": 2}
-    params["sample"].update(per_class=20, styled={"noise": 1.0, "methods": []})
+    params["sample"].update(per_class=20)
+    params["sample"]["styled"].update(noise=1.0, methods=[])
     params["sample"]["filter"]["max_draws"] = 10
     sources = ["real", "classic", PLUGIN, f"classic+{PLUGIN}", f"{PLUGIN}-filtered"]
     params["data"]["train_size"] = 200

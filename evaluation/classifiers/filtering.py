@@ -44,7 +44,7 @@ from augment.core.pixels import dequantize, quantize
 from augment.core.progress import progress_bar
 from augment.data.labeled import LabeledImages, Splits
 from augment.models import ConditionalGenerator
-from augment.params.config import AccelerationConfig, ClassifierConfig, FilterConfig
+from augment.params.config import AccelerationConfig, ClassifierConfig, FilterConfig, SampleConfig
 from augment.sampling.generation import generate_block
 from evaluation.classifiers.net import PathLike, SmallCNN, load_classifier, save_classifier
 from evaluation.classifiers.prediction import probabilities
@@ -59,6 +59,8 @@ __all__ = [
     "load_filter",
     "class_thresholds",
     "filtered_sample",
+    "filtered_set",
+    "shortfall_lines",
 ]
 
 FILTER_ROLE = "filter"  # meta["role"] of a saved filter network, checked by load_filter
@@ -278,3 +280,34 @@ def filtered_sample(
         filled=filled,
         items=torch.cat([torch.cat(chunks) for chunks in kept_items]),
     )
+
+
+def filtered_set(
+    generator: ConditionalGenerator,
+    filter_net: SmallCNN,
+    real_val: LabeledImages,
+    cfg: SampleConfig,
+    draw: Draw | None = None,
+    desc: str | None = None,
+) -> FilteredSample:
+    """A stage's filtered set, as params.yaml's ``sample`` section asks: ``cfg.per_class`` images
+    per class at each class's threshold (:func:`class_thresholds` of ``cfg.filter`` on the real
+    validation images ``real_val``), items of ``cfg.seed`` in blocks of ``cfg.batch_size``, with
+    progress. ``draw``: the candidates (None: the prior samples, the sample stage's)."""
+    f = cfg.filter
+    thresholds = class_thresholds(filter_net, real_val, f.threshold, f.real_pass, generator.num_classes)
+    return filtered_sample(
+        generator, filter_net, cfg.per_class, thresholds, cfg.seed, cfg.batch_size, f.max_draws, True, draw, desc
+    )
+
+
+def shortfall_lines(kept: FilteredSample, classes: Sequence[str], what: str, record: PathLike) -> list[str]:
+    """One line per class filled with best rejected candidates: ``class 6: 12 of 800 <what> are
+    the best rejected candidates ...``, naming the ``record`` that holds the numbers."""
+    per_class = len(kept.labels) // max(len(classes), 1)
+    return [
+        f"class {c}: {n} of {per_class} {what} are the best rejected candidates (sample.filter.max_draws spent); "
+        f"recorded in {record}"
+        for c, n in zip(classes, kept.filled, strict=True)
+        if n
+    ]
