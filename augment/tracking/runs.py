@@ -23,7 +23,6 @@ import time
 import uuid
 import warnings
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -120,27 +119,10 @@ def runs_page_url(params: Params, uri: str, server: str | None = None) -> str:
     return f"{base}/#/experiments/{experiment_for(params, uri)}/runs?workflowType=machine_learning"
 
 
-def _mlflow() -> Any:
-    """MLflow, imported on first use (in the logging thread: see :class:`Tracker`)."""
-    import mlflow
-
-    return mlflow
-
-
 class Tracker:
     """One MLflow run of one stage; every method is a no-op when tracking is disabled.
 
     Use as a context manager: the run ends FAILED if the stage raises, FINISHED otherwise.
-
-    The logging does not block the work: the MLflow calls of a run (importing MLflow, opening
-    the store, starting the run, every ``log_*``) run in one background thread, in the order the
-    stage made them, while the stage goes on (a tracked digits stage spends about 3 s in MLflow,
-    most of it importing MLflow and opening the store). What stays in step with the stage: the
-    store is checked reachable when the tracker is made (before any work); a call whose answer
-    the stage needs (:meth:`log_generator`, :attr:`run`) waits for it; a store that failed makes
-    the stage's next tracker call raise its :class:`TrackingError`; and leaving the block waits
-    until everything is logged, so a stage is done only when its run is complete, and a
-    failure still ends the stage with one line, exit 2.
     """
 
     def __init__(
@@ -152,36 +134,23 @@ class Tracker:
         self.stage, self.method = stage, method
         self.run_name = run_name or f"{stage}:{method}"
         self.uri: str = tracking_uri(params, root) if self.enabled else ""  # "" when disabled
-        self.active = False  # inside the block, tracking enabled: the log_* methods log
-        self.parent = ""  # the execution's parent run id, set when the run starts (see _parent_run)
-        self._worker: ThreadPoolExecutor | None = None  # the logging thread, inside the block
-        self._started: Future | None = None  # the run's start, first in the logging thread
-        self._queued: list[Future] = []  # every call given to the logging thread, in order
+        self.run: Any = None  # the active mlflow run inside the block
+        self.parent = ""  # the execution's parent run id, set on entry (see _parent_run)
         if self.enabled:
             check_reachable(self.uri)
 
-    @property
-    def run(self) -> Any:
-        """The active MLflow run inside the block (waits for its start), else None."""
-        return self._started.result() if self.active and self._started is not None else None
-
     def __enter__(self) -> Tracker:
-        if self.enabled:
-            self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlflow")
-            self._started = self._worker.submit(self._start)
-            self.active = True
-        return self
+        if not self.enabled:
+            return self
+        import mlflow
 
-    def _start(self) -> Any:
-        """In the logging thread: import MLflow, open the store, start this stage's run."""
-        mlflow = _mlflow()
         configure_mlflow_client()
         mlflow.set_tracking_uri(self.uri)
         try:
             experiment_id = experiment_for(self.params, self.uri)
             execution = execution_id()
             self.parent = self._parent_run(experiment_id, execution)
-            return mlflow.start_run(
+            self.run = mlflow.start_run(
                 experiment_id=experiment_id,
                 run_name=self.run_name,
                 parent_run_id=self.parent,
@@ -189,6 +158,7 @@ class Tracker:
             )
         except Exception as err:  # noqa: BLE001 - any store failure here is a set-up error
             raise TrackingError(f"MLflow tracking store {self.uri}: {err}".splitlines()[0]) from None
+        return self
 
     def _parent_run(self, experiment_id: str, execution: str) -> str:
         """The id of this execution's parent run, created by its first stage.
@@ -197,9 +167,10 @@ class Tracker:
         separate processes; each finds the parent by its ``augment.execution`` tag, marks it
         RUNNING while it works, and FINISHED or FAILED when it ends (:meth:`__exit__`).
         """
+        import mlflow
         from mlflow.entities import Param
 
-        client = _mlflow().MlflowClient()
+        client = mlflow.MlflowClient()
         found = client.search_runs(
             [experiment_id],
             max_results=1,
@@ -226,49 +197,25 @@ class Tracker:
         return parent.info.run_id
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        if not self.active:
-            return
-        self.active = False
-        worker, started = self._worker, self._started
-        assert worker is not None and started is not None  # set together on entry
-        status = "FINISHED" if exc_type is None else "FAILED"
-        if exc_type is None:
-            self._queue("the end of the run", lambda: _mlflow().end_run(status=status))
-            self._queue("the parent run", lambda: _mlflow().MlflowClient().set_terminated(self.parent, status))
-            worker.shutdown(wait=True)  # the stage is done when its run is
-            self._raise_failure()
-        else:  # the stage failed (perhaps because the store did): do not hide why
+        if self.run is not None:
+            import mlflow
 
-            def close() -> None:
-                if started.exception() is None:  # a run that never started has nothing to end
-                    _mlflow().end_run(status=status)
-                    _mlflow().MlflowClient().set_terminated(self.parent, status)
+            self.run = None
+            status = "FINISHED" if exc_type is None else "FAILED"
+            if exc_type is None:
+                self._store("the end of the run", lambda: mlflow.end_run(status=status))
+                self._store("the parent run", lambda: mlflow.MlflowClient().set_terminated(self.parent, status))
+            else:  # the stage failed (perhaps because the store did): do not hide why
+                try:
+                    mlflow.end_run(status=status)
+                    mlflow.MlflowClient().set_terminated(self.parent, status)
+                except Exception:  # noqa: BLE001 - the stage's own error is the one to report
+                    pass
 
-            done = worker.submit(close)
-            worker.shutdown(wait=True)
-            done.exception()  # the stage's own error is the one to report
-
-    def _raise_failure(self) -> None:
-        """Raise the first :class:`TrackingError` of the calls the logging thread finished."""
-        for future in [self._started, *self._queued]:
-            if future is not None and future.done() and future.exception() is not None:
-                raise future.exception()  # type: ignore[misc]  # a TrackingError: _start / _call raise only those
-
-    def _queue(self, what: str, call: Callable[[], Any]) -> Future:
-        """Give ``call`` to the logging thread, after the run's start and every earlier call;
-        first raise the error of any call that already failed (the store went away)."""
-        self._raise_failure()
-        assert self._worker is not None  # the log_* methods call this only inside the block
-        future = self._worker.submit(self._call, what, call)
-        self._queued.append(future)
-        return future
-
-    def _call(self, what: str, call: Callable[[], Any]) -> Any:
-        """One call to the tracking store, in the logging thread. A store that fails mid-stage (a
-        server that died, a full disk) stops the stage with one TrackingError line (exit 2), not a
-        traceback; DVC then records nothing for the stage, and the next ``dvc repro`` runs it again."""
-        assert self._started is not None
-        self._started.result()  # a run that could not start: its TrackingError
+    def _store(self, what: str, call: Callable[[], Any]) -> Any:
+        """One call to the tracking store. A store that fails mid-stage (a server that died, a
+        full disk) stops the stage with one TrackingError line (exit 2), not a traceback; DVC
+        then records nothing for the stage, and the next ``dvc repro`` runs it again."""
         try:
             return call()
         except Exception as err:  # noqa: BLE001 - requests, MlflowException, OSError, ...
@@ -279,38 +226,44 @@ class Tracker:
                 "this stage stops: bring the store back and run it again (dvc repro)"
             ) from None
 
-    # -- logging (each call queued to the logging thread) -------------------------------------
+    # -- logging --------------------------------------------------------------------------------
     def log_params(self, params: dict[str, Any]) -> None:
-        if self.active:
-            values = {k: str(v) for k, v in flatten(params).items()}
-            self._queue("params", lambda: _mlflow().log_params(values))
+        if self.run is not None:
+            import mlflow
+
+            self._store("params", lambda: mlflow.log_params({k: str(v) for k, v in flatten(params).items()}))
 
     def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
         """Metric names go through :func:`metric_name` (``classic+cvae.accuracy`` is logged as
         ``classic_plus_cvae.accuracy``)."""
-        if self.active:
+        if self.run is not None:
+            import mlflow
+
             values = {metric_name(k): float(v) for k, v in metrics.items()}
-            self._queue("metrics", lambda: _mlflow().log_metrics(values, step=step))
+            self._store("metrics", lambda: mlflow.log_metrics(values, step=step))
 
     def log_image(self, image, key: str, step: int | None = None, artifact_file: str | None = None) -> None:
         """A PIL image: a series (``key``, ``step``) or one file (``artifact_file``)."""
-        if self.active:
+        if self.run is not None:
+            import mlflow
+
             if artifact_file is not None:
-                self._queue(artifact_file, lambda: _mlflow().log_image(image, artifact_file=artifact_file))
+                self._store(artifact_file, lambda: mlflow.log_image(image, artifact_file=artifact_file))
             else:
-                self._queue(f"image {key}", lambda: _mlflow().log_image(image, key=key, step=step, synchronous=True))
+                self._store(f"image {key}", lambda: mlflow.log_image(image, key=key, step=step, synchronous=True))
 
     def log_artifact(self, path: str | Path, artifact_path: str | None = None) -> None:
-        if self.active and Path(path).exists():
-            folder = Path(path).is_dir()
-            self._queue(
-                f"artifact {Path(path).name}",
-                lambda: (_mlflow().log_artifacts if folder else _mlflow().log_artifact)(str(path), artifact_path),
-            )
+        if self.run is not None and Path(path).exists():
+            import mlflow
+
+            log = mlflow.log_artifacts if Path(path).is_dir() else mlflow.log_artifact
+            self._store(f"artifact {Path(path).name}", lambda: log(str(path), artifact_path))
 
     def log_dict(self, data: dict, artifact_file: str) -> None:
-        if self.active:
-            self._queue(artifact_file, lambda: _mlflow().log_dict(data, artifact_file))
+        if self.run is not None:
+            import mlflow
+
+            self._store(artifact_file, lambda: mlflow.log_dict(data, artifact_file))
 
     def log_dataset(
         self, images: torch.Tensor, labels: torch.Tensor, name: str, source: str | Path, context: str
@@ -322,21 +275,19 @@ class Tracker:
         to, ``context`` its role (``training``, ``validation``, ``evaluation``, ``generated``).
         The digest is :func:`dataset_digest` (every pixel and label); the size is in the profile.
         """
-        if not self.active:
-            return
-        digest = dataset_digest(images, labels)
-        arrays = images.numpy(), labels.numpy()
+        if self.run is not None:
+            import mlflow
 
-        def log() -> None:
-            mlflow = _mlflow()
             with warnings.catch_warnings():  # MLflow registers its local-file source twice and
                 warnings.simplefilter("ignore", UserWarning)  # warns about it for every local path
-                dataset = mlflow.data.from_numpy(
-                    arrays[0], targets=arrays[1], source=str(source), name=name, digest=digest
+                dataset = mlflow.data.from_numpy(  # type: ignore[attr-defined]
+                    images.numpy(),
+                    targets=labels.numpy(),
+                    source=str(source),
+                    name=name,
+                    digest=dataset_digest(images, labels),
                 )
-            mlflow.log_input(dataset, context=context)
-
-        self._queue(f"dataset {name}", log)
+            self._store(f"dataset {name}", lambda: mlflow.log_input(dataset, context=context))
 
     def log_real_data(self, splits, contexts: dict[str, str]) -> None:
         """The real splits this run used, e.g. ``{"train": "training", "test": "evaluation"}``:
@@ -350,19 +301,20 @@ class Tracker:
     def log_generator(self, checkpoint: str | Path) -> str | None:
         """The trained generator as this run's MLflow model ``generator`` (flavour ``augment``,
         augment/tracking/mlflow_model.py); with ``tracking.register`` a new version of the registered
-        model ``augment-<method>``. Returns the model's URI (``models:/augment-cvae/3``): it waits
-        for the logging thread."""
-        if not self.active:
+        model ``augment-<method>``. Returns the model's URI (``models:/augment-cvae/3``)."""
+        if self.run is None:
             return None
         registered = registered_name(self.method) if self.params.tracking.register else None
-        info = self._queue("the generator model", lambda: log_model(checkpoint, registered)).result()
+        info = self._store("the generator model", lambda: log_model(checkpoint, registered))
         if registered:
             return f"models:/{registered}/{info.registered_model_version}"
         return info.model_uri
 
     def log_table(self, data: dict[str, list], artifact_file: str) -> None:
-        if self.active:
-            self._queue(artifact_file, lambda: _mlflow().log_table(data, artifact_file))
+        if self.run is not None:
+            import mlflow
+
+            self._store(artifact_file, lambda: mlflow.log_table(data, artifact_file))
 
 
 class TrackingCallback:
@@ -377,6 +329,6 @@ class TrackingCallback:
 
     def on_epoch_end(self, model, epoch: int, losses: dict[str, float]) -> None:
         self.tracker.log_metrics(losses, step=epoch)
-        if self.tracker.active and grid_due(epoch, self.grid_every, self.last_epoch):
+        if self.tracker.run is not None and grid_due(epoch, self.grid_every, self.last_epoch):
             image = to_grid_image(sample_grid(model, GRID_COLUMNS, self.seed), GRID_COLUMNS)
             self.tracker.log_image(image, key="progress", step=epoch)
