@@ -19,7 +19,7 @@ from augment.cli import main
 from augment.models import build_model
 from augment.params.config import CVAEConfig, Params
 from augment.synthesis.synthetic import SyntheticDataset
-from augment.tracking.mlflow_model import CHECKPOINT
+from augment.tracking.mlflow_model import CHECKPOINT, fetch_checkpoint
 from augment.tracking.runs import EXPERIMENT_TAGS, TAG_EXECUTION, TAG_STAGE, Tracker, runs_page_url
 from augment.training.checkpoint import CheckpointError, save_generator
 
@@ -43,7 +43,7 @@ def store(tmp_path_factory):
             images, labels = torch.rand(6, 1, 8, 8), torch.tensor([0, 1, 2, 0, 1, 2])
             tracker.log_dataset(images, labels, "digits:train", "data/splits/splits.pt", "training")
             model_uri = tracker.log_generator(checkpoint)
-            run_id = tracker.run.info.run_id
+            run_id = tracker.run_id
     finally:
         del os.environ["AUGMENT_EXECUTION_ID"]
     return {
@@ -65,9 +65,11 @@ def env_store(store, monkeypatch):
 
 def test_a_registered_generator_loads_back_with_the_checkpoints_bytes_and_images(store, tmp_path):
     assert store["model_uri"] == "models:/augment-cvae/1"
-    folder = Path(
-        mlflow.artifacts.download_artifacts(store["model_uri"], dst_path=str(tmp_path), tracking_uri=store["uri"])
-    )
+    # fetched from the store the call names (this process never set MLflow's global tracking URI:
+    # the tracker logs from its own process)
+    checkpoint = fetch_checkpoint(store["model_uri"], tmp_path, store["uri"])
+    folder = checkpoint.parents[len(Path(CHECKPOINT).parts) - 1]
+    assert checkpoint == folder / CHECKPOINT
     assert (folder / CHECKPOINT).read_bytes() == store["checkpoint"].read_bytes()
     spec = yaml.safe_load((folder / "MLmodel").read_text())
     assert spec["flavors"]["augment"]["model"] == "cvae" and spec["flavors"]["augment"]["classes"] == CLASSES
@@ -140,15 +142,18 @@ def test_the_stage_run_is_nested_under_its_executions_parent_with_its_inputs(sto
 def test_a_second_stage_of_the_execution_shares_the_parent_and_a_failure_marks_it_failed(store, monkeypatch):
     monkeypatch.setenv("AUGMENT_EXECUTION_ID", "test-execution-2")
     with Tracker(store["params"], stage="sample", method="cvae", root=store["folder"]) as first:
-        pass
+        first_run = first.run_id
     with pytest.raises(RuntimeError, match="boom"):
         with Tracker(store["params"], stage="evaluate", method="cvae", root=store["folder"]) as second:
+            second_run = second.run_id
             raise RuntimeError("boom")
-    assert first.parent == second.parent
     client = MlflowClient(store["uri"])
-    assert client.get_run(first.parent).info.status == "FAILED"
+    parent = client.get_run(first_run).data.tags["mlflow.parentRunId"]
+    assert client.get_run(second_run).data.tags["mlflow.parentRunId"] == parent
+    assert client.get_run(parent).info.status == "FAILED"
+    assert client.get_run(second_run).info.status == "FAILED"
     children = client.search_runs(
-        [client.get_run(first.parent).info.experiment_id], filter_string=f"tags.`mlflow.parentRunId` = '{first.parent}'"
+        [client.get_run(parent).info.experiment_id], filter_string=f"tags.`mlflow.parentRunId` = '{parent}'"
     )
     assert sorted(r.data.tags[TAG_STAGE] for r in children) == ["evaluate", "sample"]
 

@@ -22,10 +22,12 @@ checkpoint can: :class:`augment.synthesis.synthetic.SyntheticDataset`, ``augment
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +50,7 @@ FLAVOR = "augment"
 CHECKPOINT = "data/generator.pt"  # inside the model folder
 MODELS_SCHEME = "models:/"
 ARTIFACT_NAME = "generator"  # the logged model's name within its run
+_STORE_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")  # set by mlflow.set_*_uri
 
 
 def registered_name(method: str) -> str:
@@ -160,6 +163,34 @@ def _flavor_checkpoint(folder: Path, where: str) -> Path:
     return target
 
 
+@contextmanager
+def _process_stores(uri: str) -> Iterator[None]:
+    """MLflow's process-wide tracking and registry URIs set to ``uri`` inside the block, and put
+    back as they were (unset included) after it.
+
+    MLflow resolves a ``models:/`` URI in those, whatever store the download call names
+    (``ModelsArtifactRepository`` asks ``mlflow.get_registry_uri()`` for the version, and the
+    tracking store for the logged model it points at); the stages never set them (they log from
+    the logging process), and a user's own MLflow set-up must not be changed by loading a model.
+    """
+    import mlflow
+    from mlflow.tracking._model_registry import utils as registry
+    from mlflow.tracking._tracking_service import utils as tracking
+
+    saved = tracking._tracking_uri, registry._registry_uri, {k: os.environ.get(k) for k in _STORE_VARIABLES}
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    try:
+        yield
+    finally:
+        tracking._tracking_uri, registry._registry_uri = saved[0], saved[1]
+        for key, value in saved[2].items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
 def fetch_checkpoint(uri: str, dst: str | Path, tracking_uri: str | None = None) -> Path:
     """Download the MLflow model at ``uri`` (``models:/<name>/<version>``, ``models:/<name>@<alias>``)
     into ``dst`` and return its checked checkpoint file.
@@ -174,7 +205,8 @@ def fetch_checkpoint(uri: str, dst: str | Path, tracking_uri: str | None = None)
     tracking_uri = tracking_uri or project_tracking_uri(Params())
     configure_mlflow_client()
     try:
-        folder = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(dst), tracking_uri=tracking_uri)
+        with _process_stores(tracking_uri):
+            folder = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(dst), tracking_uri=tracking_uri)
     except (MlflowException, OSError) as err:
         raise CheckpointError(f"{uri}: cannot fetch the model from {tracking_uri}: {one_line(err)[:300]}") from None
     return _flavor_checkpoint(Path(folder), uri)

@@ -4,9 +4,10 @@ Nothing in the library needs MLflow to run. A stage opens a :class:`Tracker` (a 
 ``tracking.enabled`` is false), which checks at the start that the tracking store is reachable
 and writable, so a bad URI fails before any training, not after it.
 
-MLflow itself is imported inside the methods that call it: tracking is optional
-(``tracking.enabled: false``), and importing MLflow costs each of a repro's 24 stage processes
-about a second (1.1-1.2 s measured on this 2-core machine).
+The stage itself never imports MLflow: the tracker hands its calls to a logging process
+(augment/tracking/worker.py, augment/tracking/session.py) that imports MLflow, opens the run and
+logs while the stage works; a tracked stage waits only for the model it logs and for the end of
+the run (docs/cost.md measures what that saves).
 
 Every run carries the tags docs/design.md promises:
     augment.stage      train_generator | sample | train_classifier | compare
@@ -21,8 +22,6 @@ import hashlib
 import os
 import time
 import uuid
-import warnings
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,20 +30,22 @@ import torch
 
 from augment.core.distributed import is_main_process
 from augment.core.pixels import quantize
-from augment.params.config import Params, flatten, one_line
+from augment.params.config import Params, flatten
 from augment.sampling.grids import sample_grid, to_grid_image
 from augment.settings.paths import splits_file
-from augment.tracking.mlflow_model import log_model, registered_name
-from augment.tracking.store import TrackingError, check_reachable, configure_mlflow_client, project_root, tracking_uri
+from augment.tracking.mlflow_model import registered_name
+from augment.tracking.session import (  # noqa: F401 - the tags and experiment_for are this module's public names too
+    EXPERIMENT_TAGS,
+    PIPELINE_STAGE,
+    TAG_EXECUTION,
+    TAG_METHOD,
+    TAG_STAGE,
+    experiment_for,
+)
+from augment.tracking.store import check_reachable, tracking_uri
+from augment.tracking.worker import LoggingProcess
 from augment.training.callbacks import GRID_COLUMNS, grid_due
 
-TAG_STAGE = "augment.stage"
-TAG_METHOD = "augment.method"
-TAG_EXECUTION = "augment.execution"
-PIPELINE_STAGE = "pipeline"  # augment.stage of the parent run of one execution
-# MLflow 3's experiment kind: a model-training experiment, not a GenAI one (the UI's workflow
-# switch still decides what `mlflow ui` shows first: see `augment ui`).
-EXPERIMENT_TAGS = {"mlflow.experimentKind": "custom_model_development"}
 EXECUTION_ENV = "AUGMENT_EXECUTION_ID"
 
 
@@ -93,36 +94,21 @@ def metric_name(key: str) -> str:
     return key.replace("+", "_plus_")
 
 
-def experiment_for(params: Params, uri: str) -> str:
-    """The id of the experiment ``tracking.experiment`` in the store ``uri``, created when
-    missing, and tagged as a model-training experiment (:data:`EXPERIMENT_TAGS`)."""
-    import mlflow
-
-    client = mlflow.MlflowClient(uri)
-    experiment = client.get_experiment_by_name(params.tracking.experiment)
-    if experiment is None:
-        # sqlite store: artifacts next to the database, in the project, not in the working
-        # directory, which for a queued DVC experiment is a temporary copy. A server keeps its
-        # own artifact store.
-        location = (project_root() / "mlruns").resolve().as_uri() if uri.startswith("sqlite:") else None
-        return client.create_experiment(params.tracking.experiment, artifact_location=location, tags=EXPERIMENT_TAGS)
-    for key, value in EXPERIMENT_TAGS.items():
-        if experiment.tags.get(key) != value:  # an experiment made by an earlier version
-            client.set_experiment_tag(experiment.experiment_id, key, value)
-    return experiment.experiment_id
-
-
 def runs_page_url(params: Params, uri: str, server: str | None = None) -> str:
     """The address of the experiment's runs in MLflow's UI, in its model-training view
     (MLflow 3 shows its GenAI pages unless the address asks for ``machine_learning``)."""
     base = (server or uri).rstrip("/")
-    return f"{base}/#/experiments/{experiment_for(params, uri)}/runs?workflowType=machine_learning"
+    return f"{base}/#/experiments/{experiment_for(params.tracking.experiment, uri)}/runs?workflowType=machine_learning"
 
 
 class Tracker:
     """One MLflow run of one stage; every method is a no-op when tracking is disabled.
 
-    Use as a context manager: the run ends FAILED if the stage raises, FINISHED otherwise.
+    Use as a context manager: the run ends FAILED if the stage raises, FINISHED otherwise. The
+    MLflow calls run in a logging process beside the stage (augment/tracking/worker.py): the
+    ``log_*`` methods return at once, :meth:`log_generator` and the end of the block wait. A
+    store that fails mid-stage raises one TrackingError line at the stage's next tracker call or
+    at the end of the block.
     """
 
     def __init__(
@@ -134,136 +120,76 @@ class Tracker:
         self.stage, self.method = stage, method
         self.run_name = run_name or f"{stage}:{method}"
         self.uri: str = tracking_uri(params, root) if self.enabled else ""  # "" when disabled
-        self.run: Any = None  # the active mlflow run inside the block
-        self.parent = ""  # the execution's parent run id, set on entry (see _parent_run)
+        self.process: LoggingProcess | None = None  # the logging process inside the block
         if self.enabled:
-            check_reachable(self.uri)
+            check_reachable(self.uri)  # here, in the stage: a bad URI fails before any work
+
+    @property
+    def active(self) -> bool:
+        """True inside the block of an enabled tracker: calls are logged."""
+        return self.process is not None
 
     def __enter__(self) -> Tracker:
         if not self.enabled:
             return self
-        import mlflow
-
-        configure_mlflow_client()
-        mlflow.set_tracking_uri(self.uri)
-        try:
-            experiment_id = experiment_for(self.params, self.uri)
-            execution = execution_id()
-            self.parent = self._parent_run(experiment_id, execution)
-            self.run = mlflow.start_run(
-                experiment_id=experiment_id,
-                run_name=self.run_name,
-                parent_run_id=self.parent,
-                tags={TAG_STAGE: self.stage, TAG_METHOD: self.method, TAG_EXECUTION: execution},
-            )
-        except Exception as err:  # noqa: BLE001 - any store failure here is a set-up error
-            raise TrackingError(f"MLflow tracking store {self.uri}: {err}".splitlines()[0]) from None
+        self.process = LoggingProcess()
+        self.process.send(
+            "start",
+            self.uri,
+            self.params.tracking.experiment,
+            flatten(self.params.to_dict()),
+            self.stage,
+            self.method,
+            self.run_name,
+            execution_id(),  # here: the stage's own ancestry finds the dvc process
+        )
         return self
 
-    def _parent_run(self, experiment_id: str, execution: str) -> str:
-        """The id of this execution's parent run, created by its first stage.
-
-        The stages of one ``dvc repro`` (or one queued experiment) run one after another in
-        separate processes; each finds the parent by its ``augment.execution`` tag, marks it
-        RUNNING while it works, and FINISHED or FAILED when it ends (:meth:`__exit__`).
-        """
-        import mlflow
-        from mlflow.entities import Param
-
-        client = mlflow.MlflowClient()
-        found = client.search_runs(
-            [experiment_id],
-            max_results=1,
-            filter_string=f"tags.`{TAG_STAGE}` = '{PIPELINE_STAGE}' and tags.`{TAG_EXECUTION}` = '{execution}'",
-        )
-        if found:
-            client.update_run(found[0].info.run_id, status="RUNNING")
-            return found[0].info.run_id
-        parent = client.create_run(
-            experiment_id,
-            run_name=execution,
-            tags={
-                TAG_STAGE: PIPELINE_STAGE,
-                TAG_METHOD: "all",
-                TAG_EXECUTION: execution,
-                "mlflow.note.content": "One pipeline execution: each stage's run is nested under this one.",
-            },
-        )
-        # The whole params.yaml on the parent, so that executions (queued experiments with
-        # different --set-param values) compare side by side in the UI.
-        client.log_batch(
-            parent.info.run_id, params=[Param(key, str(value)) for key, value in flatten(self.params.to_dict()).items()]
-        )
-        return parent.info.run_id
-
     def __exit__(self, exc_type, exc, tb) -> None:
-        if self.run is not None:
-            import mlflow
+        process, self.process = self.process, None
+        if process is None:
+            return
+        if exc_type is None:
+            process.close("FINISHED")
+        else:  # the stage failed (perhaps because the store did): do not hide why
+            process.abandon()
 
-            self.run = None
-            status = "FINISHED" if exc_type is None else "FAILED"
-            if exc_type is None:
-                self._store("the end of the run", lambda: mlflow.end_run(status=status))
-                self._store("the parent run", lambda: mlflow.MlflowClient().set_terminated(self.parent, status))
-            else:  # the stage failed (perhaps because the store did): do not hide why
-                try:
-                    mlflow.end_run(status=status)
-                    mlflow.MlflowClient().set_terminated(self.parent, status)
-                except Exception:  # noqa: BLE001 - the stage's own error is the one to report
-                    pass
+    def _send(self, method: str, *args: Any) -> None:
+        if self.process is not None:
+            self.process.send(method, *args)
 
-    def _store(self, what: str, call: Callable[[], Any]) -> Any:
-        """One call to the tracking store. A store that fails mid-stage (a server that died, a
-        full disk) stops the stage with one TrackingError line (exit 2), not a traceback; DVC
-        then records nothing for the stage, and the next ``dvc repro`` runs it again."""
-        try:
-            return call()
-        except Exception as err:  # noqa: BLE001 - requests, MlflowException, OSError, ...
-            detail = one_line(err)
-            raise TrackingError(
-                f"MLflow tracking store {self.uri} failed while logging {what}: {type(err).__name__}: "
-                f"{detail[:300]}{'...' if len(detail) > 300 else ''}; "
-                "this stage stops: bring the store back and run it again (dvc repro)"
-            ) from None
+    @property
+    def run_id(self) -> str:
+        """The MLflow run's id ("" outside the block); waits for the logging process."""
+        return self.process.call("run_id") if self.process is not None else ""
 
     # -- logging --------------------------------------------------------------------------------
     def log_params(self, params: dict[str, Any]) -> None:
-        if self.run is not None:
-            import mlflow
-
-            self._store("params", lambda: mlflow.log_params({k: str(v) for k, v in flatten(params).items()}))
+        self._send("log_params", {k: str(v) for k, v in flatten(params).items()})
 
     def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
         """Metric names go through :func:`metric_name` (``classic+cvae.accuracy`` is logged as
         ``classic_plus_cvae.accuracy``)."""
-        if self.run is not None:
-            import mlflow
-
-            values = {metric_name(k): float(v) for k, v in metrics.items()}
-            self._store("metrics", lambda: mlflow.log_metrics(values, step=step))
+        self._send("log_metrics", {metric_name(k): float(v) for k, v in metrics.items()}, step)
 
     def log_image(self, image, key: str, step: int | None = None, artifact_file: str | None = None) -> None:
         """A PIL image: a series (``key``, ``step``) or one file (``artifact_file``)."""
-        if self.run is not None:
-            import mlflow
-
-            if artifact_file is not None:
-                self._store(artifact_file, lambda: mlflow.log_image(image, artifact_file=artifact_file))
-            else:
-                self._store(f"image {key}", lambda: mlflow.log_image(image, key=key, step=step, synchronous=True))
+        self._send("log_image", image, key, step, artifact_file)
 
     def log_artifact(self, path: str | Path, artifact_path: str | None = None) -> None:
-        if self.run is not None and Path(path).exists():
-            import mlflow
-
-            log = mlflow.log_artifacts if Path(path).is_dir() else mlflow.log_artifact
-            self._store(f"artifact {Path(path).name}", lambda: log(str(path), artifact_path))
+        """A file or a folder (its files, by relative path), as it is now: its bytes are read
+        here, so a file moved or rewritten after the call is logged as it was."""
+        path = Path(path)
+        if self.process is None or not path.exists():
+            return
+        if path.is_dir():
+            files = [(str(f.relative_to(path)), f.read_bytes()) for f in sorted(path.rglob("*")) if f.is_file()]
+        else:
+            files = [(path.name, path.read_bytes())]
+        self._send("log_files", path.name, files, artifact_path, path.is_dir())
 
     def log_dict(self, data: dict, artifact_file: str) -> None:
-        if self.run is not None:
-            import mlflow
-
-            self._store(artifact_file, lambda: mlflow.log_dict(data, artifact_file))
+        self._send("log_dict", data, artifact_file)
 
     def log_dataset(
         self, images: torch.Tensor, labels: torch.Tensor, name: str, source: str | Path, context: str
@@ -275,19 +201,9 @@ class Tracker:
         to, ``context`` its role (``training``, ``validation``, ``evaluation``, ``generated``).
         The digest is :func:`dataset_digest` (every pixel and label); the size is in the profile.
         """
-        if self.run is not None:
-            import mlflow
-
-            with warnings.catch_warnings():  # MLflow registers its local-file source twice and
-                warnings.simplefilter("ignore", UserWarning)  # warns about it for every local path
-                dataset = mlflow.data.from_numpy(  # type: ignore[attr-defined]
-                    images.numpy(),
-                    targets=labels.numpy(),
-                    source=str(source),
-                    name=name,
-                    digest=dataset_digest(images, labels),
-                )
-            self._store(f"dataset {name}", lambda: mlflow.log_input(dataset, context=context))
+        if self.process is not None:
+            digest = dataset_digest(images, labels)
+            self._send("log_dataset", images.numpy(), labels.numpy(), name, str(source), context, digest)
 
     def log_real_data(self, splits, contexts: dict[str, str]) -> None:
         """The real splits this run used, e.g. ``{"train": "training", "test": "evaluation"}``:
@@ -301,20 +217,15 @@ class Tracker:
     def log_generator(self, checkpoint: str | Path) -> str | None:
         """The trained generator as this run's MLflow model ``generator`` (flavour ``augment``,
         augment/tracking/mlflow_model.py); with ``tracking.register`` a new version of the registered
-        model ``augment-<method>``. Returns the model's URI (``models:/augment-cvae/3``)."""
-        if self.run is None:
+        model ``augment-<method>``. Returns the model's URI (``models:/augment-cvae/3``); waits
+        for the logging process."""
+        if self.process is None:
             return None
         registered = registered_name(self.method) if self.params.tracking.register else None
-        info = self._store("the generator model", lambda: log_model(checkpoint, registered))
-        if registered:
-            return f"models:/{registered}/{info.registered_model_version}"
-        return info.model_uri
+        return self.process.call("log_generator", Path(checkpoint).read_bytes(), Path(checkpoint).name, registered)
 
     def log_table(self, data: dict[str, list], artifact_file: str) -> None:
-        if self.run is not None:
-            import mlflow
-
-            self._store(artifact_file, lambda: mlflow.log_table(data, artifact_file))
+        self._send("log_table", data, artifact_file)
 
 
 class TrackingCallback:
@@ -329,6 +240,6 @@ class TrackingCallback:
 
     def on_epoch_end(self, model, epoch: int, losses: dict[str, float]) -> None:
         self.tracker.log_metrics(losses, step=epoch)
-        if self.tracker.run is not None and grid_due(epoch, self.grid_every, self.last_epoch):
+        if self.tracker.active and grid_due(epoch, self.grid_every, self.last_epoch):
             image = to_grid_image(sample_grid(model, GRID_COLUMNS, self.seed), GRID_COLUMNS)
             self.tracker.log_image(image, key="progress", step=epoch)
