@@ -1,5 +1,5 @@
-"""Throughput benchmarks (not tests): training speed of each generator, and SyntheticDataset
-iteration speed against an in-memory torchvision-style dataset.
+"""Throughput benchmarks (not tests): training and sampling speed of each generator, and
+SyntheticDataset iteration speed against an in-memory torchvision-style dataset.
 
     .venv/bin/python benchmarks/throughput.py            # full run (~1-2 minutes on 2 CPU cores)
     .venv/bin/python benchmarks/throughput.py --quick    # a smoke run (seconds)
@@ -35,6 +35,7 @@ from augment.data.splits import load_splits  # noqa: E402
 from augment.models import REGISTRY, build_model  # noqa: E402
 from augment.params.config import DEFAULT_PARAMS_FILE, AccelerationConfig, DataConfig, Params  # noqa: E402
 from augment.params.file import load_params  # noqa: E402
+from augment.sampling.generation import sample_images  # noqa: E402
 from augment.synthesis.synthetic import SyntheticDataset  # noqa: E402
 from augment.training.device import configure_torch, resolve_device  # noqa: E402
 from augment.training.loop import train_one_step  # noqa: E402
@@ -150,6 +151,21 @@ def train_throughput(
         lambda i: train_one_step(model, xs[i], ys[i], optimizers, acceleration), warmup, steps, device
     )
     return steps * batch / elapsed, 1000 * elapsed / steps
+
+
+def sample_throughput(
+    name: str, params: Params, shape: tuple[int, ...], device: torch.device, n: int, repeats: int
+) -> float:
+    """Images per second of ``sample_images`` (the sample stage's and SyntheticDataset's path:
+    blocks of 256, the model's own sampler and settings, e.g. cfm's ``sample_steps`` and
+    ``sampler``) for ``n`` class-balanced labels, best of ``repeats`` after one untimed block.
+    An untrained network of the configured size: the cost is the architecture's, not the
+    weights'."""
+    torch.manual_seed(0)
+    model = build_model(name, params.generator(name), shape, 10).to(device).eval()
+    labels = torch.arange(n) % 10  # [n]
+    sample_images(model, labels[:16], seed=0)  # warm-up
+    return n / best_of(repeats, lambda: sample_images(model, labels, seed=0))
 
 
 def classifier_throughput(
@@ -293,6 +309,17 @@ def main(argv: list[str] | None = None) -> int:
             cfg = source.generator(name)
             rate, ms = train_throughput(name, source, images, device, warmup, steps)
             print(f"{name:<9}{label:<10}{cfg.width:>6}{cfg.batch_size:>6}{rate:>11,.0f}{ms:>10.1f}")
+    print()
+
+    n_samples = 256 if args.quick else 1024
+    print(f"Sampling: sample_images (blocks of 256, each model's sampler as configured), {n_samples} images, best of 2")
+    print(f"{'model':<9}{'data':<10}{'width':>6}{'images/s':>11}  sampler")
+    for name in REGISTRY:
+        for label, images, source in (("1x8x8", digits, params), ("1x28x28", mnist, params_28)):
+            cfg = source.generator(name)
+            rate = sample_throughput(name, source, tuple(images.shape[1:]), device, n_samples, 2)
+            how = f"{cfg.solver}, {cfg.sample_steps} steps" if hasattr(cfg, "sample_steps") else "one decoder pass"
+            print(f"{name:<9}{label:<10}{cfg.width:>6}{rate:>11,.0f}  {how}")
     print()
 
     print(
