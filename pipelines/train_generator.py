@@ -25,7 +25,9 @@ def train(params: Params, args) -> None:
     check_start(params, name)  # dvc.yaml's dependency is the file the training reads
     cfg = params.generator(name)
     splits = Splits.load(splits_file(params))
-    with Tracker(params, stage="train_generator", method=name, run_name=f"generator:{name}") as tracker:
+    with Tracker(
+        params, stage="train_generator", method=name, run_name=f"generator:{name}", logs_model=True
+    ) as tracker:
         tracker.log_params(
             {
                 "model": name,

@@ -112,13 +112,22 @@ class Tracker:
     """
 
     def __init__(
-        self, params: Params, stage: str, method: str, run_name: str | None = None, root: str | Path | None = None
+        self,
+        params: Params,
+        stage: str,
+        method: str,
+        run_name: str | None = None,
+        root: str | Path | None = None,
+        logs_model: bool = False,
     ) -> None:
+        """``logs_model``: the stage will call :meth:`log_generator`; the logging process
+        prepares for it while the stage works."""
         # Under torchrun only rank 0 logs (augment/core/distributed.py): one run per stage, not per rank.
         self.enabled = params.tracking.enabled and is_main_process()
         self.params = params
         self.stage, self.method = stage, method
         self.run_name = run_name or f"{stage}:{method}"
+        self.logs_model = logs_model
         self.uri: str = tracking_uri(params, root) if self.enabled else ""  # "" when disabled
         self.process: LoggingProcess | None = None  # the logging process inside the block
         if self.enabled:
@@ -142,6 +151,7 @@ class Tracker:
             self.method,
             self.run_name,
             execution_id(),  # here: the stage's own ancestry finds the dvc process
+            self.logs_model,
         )
         return self
 

@@ -64,11 +64,21 @@ class RunSession:
         self.run: Any = None  # the active mlflow run
 
     def start(
-        self, uri: str, experiment: str, params: dict[str, Any], stage: str, method: str, run_name: str, execution: str
+        self,
+        uri: str,
+        experiment: str,
+        params: dict[str, Any],
+        stage: str,
+        method: str,
+        run_name: str,
+        execution: str,
+        model: bool = False,
     ) -> None:
         """Open the run ``run_name`` (tags: stage, method, execution) under the execution's
         parent run, creating the experiment and the parent (with ``params``, the whole
-        params.yaml flattened) when this is the execution's first stage."""
+        params.yaml flattened) when this is the execution's first stage. ``model``: the run will
+        log a generator (:meth:`log_generator`): its flavour (and torch) is imported now, while
+        the stage trains, not after."""
         import mlflow
 
         self.uri = uri
@@ -85,6 +95,8 @@ class RunSession:
             )
         except Exception as err:  # noqa: BLE001 - any store failure here is a set-up error
             raise TrackingError(f"MLflow tracking store {uri}: {err}".splitlines()[0]) from None
+        if model:
+            import augment.tracking.mlflow_model  # noqa: F401
 
     def _parent_run(self, experiment_id: str, execution: str, params: dict[str, Any]) -> str:
         """The id of this execution's parent run, created by its first stage.

@@ -163,8 +163,8 @@ class LoggingProcess:
             pass
 
 
-def main(argv: list[str]) -> int:
-    """The child: run each request on one RunSession until stdin closes."""
+def main(argv: list[str]) -> None:
+    """The child: run each request on one RunSession until stdin closes, then exit."""
     from augment.tracking.session import RunSession
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the stage's: it ends the run FAILED
@@ -194,8 +194,13 @@ def main(argv: list[str]) -> int:
         elif call_id is not None:
             reply(("error", failure))
     session.abandon("KILLED")  # the stage ended without ending its run: it died
-    return 0
+    # Every call has returned and the run is ended: leave without the interpreter's shutdown
+    # (MLflow's and torch's exit handlers, module teardown), which took about 2 s here and which
+    # the stage waits for.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    main(sys.argv[1:])
