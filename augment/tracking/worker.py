@@ -1,8 +1,9 @@
 """The logging process: a stage's MLflow calls, run beside its work instead of inside it.
 
-Importing MLflow and opening a run took about 5 s of a tracked stage on this project's 2-core
-machine (docs/cost.md), and MLflow's work is Python that holds the GIL, so a thread could not
-overlap it with the stage's own Python (tried and measured: 6963f44). A child process can:
+Importing MLflow, opening a run and logging took about 3.5 s of a tracked digits stage on this
+project's 2-core machine, and MLflow's work is Python that holds the GIL, so a thread could not
+overlap it with the stage's own Python (tried and measured: 6963f44). A child process can
+(docs/cost.md measures it: train_classifier@real 0.75x, sample@cvae 0.86x):
 
     stage process                                 logging process (python -m augment.tracking.worker)
     Tracker.__enter__ -> LoggingProcess.start --> imports MLflow, opens the run (RunSession.start)
