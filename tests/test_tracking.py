@@ -57,9 +57,11 @@ def test_execution_id_from_the_environment_and_fresh_outside_dvc(monkeypatch):
 
 @pytest.fixture(autouse=True)
 def _in_tmp(request, tmp_path, monkeypatch):
-    """The sqlite store's artifacts go to the project's mlruns/: here, the test's folder."""
+    """The sqlite store's artifacts go to the project's mlruns/: here, the test's folder; and the
+    store is the params' (mlflow.set_tracking_uri in an earlier test sets MLFLOW_TRACKING_URI)."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("DVC_ROOT", raising=False)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
 
 
 def _params(tmp_path) -> Params:
