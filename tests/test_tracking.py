@@ -172,3 +172,13 @@ with Tracker(params, stage="train_generator", method="cvae") as tracker:
     while (status := client.get_run(done.stdout.strip()).info.status) == "RUNNING" and time.monotonic() < deadline:
         time.sleep(0.2)
     assert status == "KILLED"
+
+
+def test_a_process_start_in_ticks_does_not_follow_the_wall_clock(monkeypatch):
+    # The id of a repro's dvc process must not move when the wall clock is stepped mid-repro.
+    from augment.tracking.runs import _start_ticks
+
+    before = _start_ticks(os.getpid())
+    monkeypatch.setattr(time, "time", lambda: 0.0)  # as if the clock had been stepped
+    assert before is not None and _start_ticks(os.getpid()) == before
+    assert _start_ticks(2**22 + 12345) is None  # no such process

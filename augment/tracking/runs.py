@@ -49,12 +49,25 @@ from augment.training.callbacks import GRID_COLUMNS, grid_due
 EXECUTION_ENV = "AUGMENT_EXECUTION_ID"
 
 
+def _start_ticks(pid: int) -> str | None:
+    """When process ``pid`` started, in clock ticks since boot (Linux: field 22 of
+    /proc/<pid>/stat), or None where there is no such file. Unlike psutil's ``create_time`` (the
+    boot time, derived from the wall clock, plus these ticks) it cannot change while the process
+    lives: on this project's VM the wall clock was stepped during a repro and the same dvc process
+    had three create times 27 s apart, which split one execution into three."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
 def execution_id() -> str:
     """One id for all stages of one ``dvc repro``.
 
-    ``AUGMENT_EXECUTION_ID`` when set; else the start time and pid of the ``dvc`` process this
-    stage runs under (every stage of one repro has the same ancestor); else a fresh id, for a
-    stage run on its own.
+    ``AUGMENT_EXECUTION_ID`` when set; else the ``dvc`` process this stage runs under (every
+    stage of one repro has the same ancestor), named by its start (in clock ticks since boot
+    where Linux gives them, which no clock change moves; else its date and time) and its pid;
+    else a fresh id, for a stage run on its own.
     """
     if os.environ.get(EXECUTION_ENV):
         return os.environ[EXECUTION_ENV]
@@ -63,7 +76,11 @@ def execution_id() -> str:
         while proc is not None:
             cmd = " ".join(proc.cmdline()[:3])
             if Path(proc.name()).name == "dvc" or "dvc " in cmd or cmd.endswith("dvc"):
-                started = time.strftime("%Y%m%d-%H%M%S", time.localtime(proc.create_time()))
+                ticks = _start_ticks(proc.pid)
+                if ticks is not None:
+                    started = f"t{ticks}"
+                else:
+                    started = time.strftime("%Y%m%d-%H%M%S", time.localtime(proc.create_time()))
                 # A queue worker runs several experiments: each is its own execution.
                 experiment = os.environ.get("DVC_EXP_NAME")
                 return f"dvc-{started}-{proc.pid}" + (f"-{experiment}" if experiment else "")
