@@ -40,7 +40,7 @@ from augment.sampling.generation import sample_images  # noqa: E402
 from augment.sampling.restyle import STYLED_KINDS, styled_set  # noqa: E402
 from augment.training.device import configure_torch, resolve_device  # noqa: E402
 from augment.training.generator_training import train_generator  # noqa: E402
-from evaluation.classifiers.judge import load_judge, save_judge, train_judge  # noqa: E402
+from evaluation.classifiers.judge import judge_at  # noqa: E402
 from evaluation.quality.measures import balanced_subset, method_quality, quality_config, set_metrics  # noqa: E402
 
 MODELS = ("cvae", "cvaegan")
@@ -144,12 +144,7 @@ def main(argv=None) -> int:
     splits = load_splits(params.data)
     # the real set measured against stands in the test split's place (validation: no test peek)
     measured = Splits(splits.train, splits.val, splits.val if args.split == "val" else splits.test, splits.classes)
-    if args.judge and Path(args.judge).is_file():
-        judge, info = load_judge(args.judge, device=device)
-    else:
-        judge, info = train_judge(splits, params.evaluation.judge, device=device)
-        if args.judge:
-            save_judge(args.judge, judge, info)
+    judge, info = judge_at(args.judge, splits, params.evaluation.judge, device)
     print(f"judge: val accuracy {info['val_accuracy']:.4f}; torch threads {torch.get_num_threads()}", flush=True)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -5,6 +5,7 @@ train` / `augment sample` / SyntheticDataset on the bundled digits."""
 
 from __future__ import annotations
 
+import csv
 import math
 
 import pytest
@@ -21,6 +22,8 @@ from augment.params.file import params_from_dict
 from augment.params.sources import DEFAULT_SOURCES
 from augment.sampling.restyle import styled_set
 from augment.training.checkpoint import load_generator, save_generator
+from benchmarks import sampler_sweep as sweep
+from tests.conftest import ROOT
 
 CLASSES = [str(i) for i in range(10)]
 
@@ -193,3 +196,38 @@ def test_restyle_with_zero_noise_is_the_reconstruction_through_the_flow():
     assert (out.labels == real.labels[out.sources]).all()  # restyle: drawn in its own class
     noisy = styled_set(model, real, "restyle", per_class=2, noise=1.0)
     assert not torch.allclose(noisy.images, out.images)  # code_spread 0.5: a code near its own
+
+
+# --------------------------------------------------------------------------------------------
+# benchmarks/sampler_sweep.py: sampling settings on one trained checkpoint
+# --------------------------------------------------------------------------------------------
+
+
+def test_a_sweep_variant_changes_only_the_sampling_fields_it_sets():
+    model = build_model("cfm", CFMConfig(width=8, sample_steps=3), (1, 8, 8), 10)
+    base = CFMConfig()  # the params' section: width 32, unlike the checkpoint's network
+    config = sweep.sampling_config(model, base, CFMConfig(guidance=0.0, solver="euler"))
+    assert (config.guidance, config.solver) == (0.0, "euler")
+    assert (config.width, config.sample_steps) == (8, 3)  # the checkpoint's, not the params'
+
+
+def test_the_sampler_sweep_writes_a_row_per_variant_with_its_settings(tmp_path):
+    torch.manual_seed(0)
+    model = build_model("cfm", CFMConfig(width=8, sample_steps=2), (1, 8, 8), 10)
+    model.train_step(torch.rand(8, 1, 8, 8), torch.arange(8), model.make_optimizers())
+    save_generator(tmp_path / "cfm.pt", model, CLASSES)
+    tiny = ["tracking.enabled=false", "evaluation.judge.steps=20", "classifier.steps=10", "classifier.seeds=[0]"]
+    tiny += ["device=cpu", "cpu_threads=1"]
+    argv = ["--params", str(ROOT / "params.yaml"), "--checkpoint", str(tmp_path / "cfm.pt"), "--per-class", "15"]
+    argv += ["--out", str(tmp_path), "--judge", str(tmp_path / "judge.pt")]
+    argv += [arg for key in tiny for arg in ("--set", key)]
+    runs = ["--run", "as-trained", "--run", "w0-euler1", "generators.cfm.guidance=0"]
+    runs += ["generators.cfm.solver=euler", "generators.cfm.sample_steps=1"]
+    assert sweep.main(argv + runs) == 0
+    rows = list(csv.DictReader((tmp_path / "sampler_sweep.csv").open()))
+    assert [r["label"] for r in rows] == ["as-trained", "w0-euler1"]
+    assert rows[1]["settings"] == "generators.cfm.guidance=0 generators.cfm.solver=euler generators.cfm.sample_steps=1"
+    assert set(rows[0]) == set(sweep.COLUMNS)
+    for row in rows:
+        assert 0 <= float(row["label_fidelity"]) <= 1 and 0 <= float(row["cas"]) <= 1 and float(row["images_per_s"]) > 0
+    assert (tmp_path / "judge.pt").is_file()

@@ -26,7 +26,7 @@ from evaluation.classifiers.net import PathLike, SmallCNN, load_classifier, save
 from evaluation.classifiers.prediction import evaluate
 from evaluation.classifiers.training import train_classifier
 
-__all__ = ["JudgeConfig", "train_judge", "save_judge", "load_judge", "JUDGE_ROLE"]
+__all__ = ["JudgeConfig", "train_judge", "save_judge", "load_judge", "judge_at", "JUDGE_ROLE"]
 
 JUDGE_ROLE = "judge"  # meta["role"] of a saved judge, checked by load_judge
 
@@ -95,3 +95,17 @@ def load_judge(path: PathLike, device: torch.device | str = "cpu") -> tuple[Smal
             f"{meta.get('role')!r}); train it with evaluation.classifiers.judge.train_judge"
         )
     return model, meta
+
+
+def judge_at(
+    path: PathLike | None, splits: Splits, cfg: JudgeConfig, device: torch.device | str = "cpu"
+) -> tuple[SmallCNN, dict[str, Any]]:
+    """The judge of a benchmark: loaded from ``path`` when that file exists (the judge stage's, so
+    a sweep measures with the pipeline's ruler), else trained and, when ``path`` is given, written
+    there for the next run."""
+    if path is not None and Path(path).is_file():
+        return load_judge(path, device=device)
+    model, info = train_judge(splits, cfg, device=device)
+    if path is not None:
+        save_judge(path, model, info)
+    return model, info

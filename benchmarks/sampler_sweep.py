@@ -1,0 +1,138 @@
+"""A trained generator's sampling settings against quality and speed: cfm's guidance and steps.
+
+A flow model's sampler has settings a decoder does not have: the guidance weight ``w``, the
+solver and its number of steps (augment/models/cfm.py). They change neither the training nor
+the checkpoint, only what is drawn and how fast it is drawn, so they are swept on one trained
+checkpoint. For each variant (``--run LABEL KEY=VALUE ...``: ``--set`` keys of params.yaml, of
+which the generator's section is applied to the loaded model for sampling; its weights are used
+as they are) this draws ``--per-class`` images per class with the sample stage's seed, times the
+drawing, and measures the set with the evaluate stage's numbers (evaluation/quality/measures.py):
+label fidelity, FID / KID, precision / recall / density / coverage in the judge's features, and
+CAS with ``evaluation.classifier``'s steps and seeds.
+
+The real images measured against are the **validation** split (no test peek): CAS classifiers
+keep their final weights (no selection split) and are tested on it, and ``cas_vs_real`` divides
+by the same classifiers trained on the real training split instead. Stylisation is not measured
+here (it integrates the flow eleven times per image; the evaluate stage does it).
+
+    python benchmarks/mnist_root.py data/raw && cp params-mnist.yaml params.yaml && dvc repro train_generator@cfm judge
+    python benchmarks/sampler_sweep.py --checkpoint models/generators/cfm.pt --judge models/classifiers/judge.pt \\
+        --run profile --run w0 generators.cfm.guidance=0 --run w0-euler generators.cfm.guidance=0 generators.cfm.solver=euler
+
+writes ``sampler_sweep.csv`` to ``--out`` (``benchmarks/results``), a row per variant, after each
+variant (a run cut short keeps what it measured).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from augment.core.labels import balanced_labels  # noqa: E402
+from augment.core.outputs import write_csv  # noqa: E402
+from augment.data.labeled import LabeledImages, Splits  # noqa: E402
+from augment.data.splits import load_splits  # noqa: E402
+from augment.params.file import load_params  # noqa: E402
+from augment.sampling.generation import sample_images  # noqa: E402
+from augment.training.checkpoint import load_generator  # noqa: E402
+from augment.training.device import configure_torch, resolve_device  # noqa: E402
+from evaluation.classifiers.judge import judge_at  # noqa: E402
+from evaluation.quality.measures import (  # noqa: E402
+    balanced_subset,
+    classification_accuracy_score,
+    quality_config,
+    set_metrics,
+)
+
+NUMBERS = (
+    "label_fidelity",
+    "cas",
+    "cas_std",
+    "cas_vs_real",
+    "fid",
+    "kid",
+    "precision",
+    "recall",
+    "density",
+    "coverage",
+)
+COLUMNS = ("label", "settings", "images_per_s", *NUMBERS)
+
+
+def sampling_config(model, base, variant):
+    """The loaded model's config with the fields that ``variant`` (the generator's section of the
+    variant's params) sets differently from ``base`` (of the params without it)."""
+    changed = {
+        f.name: getattr(variant, f.name)
+        for f in dataclasses.fields(variant)
+        if getattr(variant, f.name) != getattr(base, f.name)
+    }
+    return dataclasses.replace(model.config, **changed)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--params", default="params.yaml")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override for every run")
+    ap.add_argument("--checkpoint", required=True, help="the trained generator (the train stage's file)")
+    ap.add_argument("--run", action="append", nargs="+", metavar="ARG", required=True, help="LABEL [KEY=VALUE ...]")
+    ap.add_argument("--per-class", type=int, default=300, help="images drawn per class for each variant")
+    ap.add_argument("--judge", default=None, metavar="FILE", help="loaded when it exists, else trained and written")
+    ap.add_argument("--out", default="benchmarks/results")
+    ap.add_argument("--name", default="sampler_sweep", help="the CSV's file name, without .csv")
+    args = ap.parse_args(argv)
+    params = load_params(args.params, args.set)
+    configure_torch(params)
+    device = resolve_device(params.device)
+    splits = load_splits(params.data)
+    model, _ = load_generator(args.checkpoint, expected_shape=splits.image_shape, device=device)
+    trained = model.config
+    judge, info = judge_at(args.judge, splits, params.evaluation.judge, device)
+    cfg = quality_config(params)
+    # CAS without a selection split (final weights), tested on the validation split
+    measured = Splits(splits.train, splits.val.subset(torch.arange(0)), splits.val, splits.classes)
+    real = classification_accuracy_score(splits.train, measured, cfg.classifier, device=device)["mean"]
+    print(
+        f"{model.name} from {args.checkpoint}; judge val accuracy {info['val_accuracy']:.4f}; real-only "
+        f"classifier {real:.4f} on the validation split; torch threads {torch.get_num_threads()}",
+        flush=True,
+    )
+    k = splits.num_classes
+    labels = balanced_labels(k, k * args.per_class)  # [N]
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    csv_path, rows = out / f"{args.name}.csv", []
+    for label, *sets in args.run:
+        run_params = load_params(args.params, args.set + sets)
+        model.config = sampling_config(model, params.generator(model.name), run_params.generator(model.name))
+        t0 = time.perf_counter()
+        images = sample_images(model, labels, seed=run_params.sample.seed, batch_size=run_params.sample.batch_size)
+        speed = len(labels) / (time.perf_counter() - t0)
+        model.config = trained
+        synthetic = LabeledImages(images, labels)
+        n = min(len(splits.val), len(labels), cfg.max_images)
+        numbers = set_metrics(
+            balanced_subset(synthetic, n, cfg.seed), balanced_subset(splits.val, n, cfg.seed), judge, cfg, device
+        )
+        cas = classification_accuracy_score(synthetic, measured, cfg.classifier, device=device)
+        numbers.update(cas=cas["mean"], cas_std=cas["std"], cas_vs_real=cas["mean"] / real)
+        row = {"label": label, "settings": " ".join(sets) or "(params as they are)", "images_per_s": speed}
+        row.update({key: numbers[key] for key in NUMBERS})
+        rows.append(row)
+        print(
+            " ".join(f"{c}={row[c]:.4g}" if isinstance(row[c], float) else f"{c}={row[c]}" for c in COLUMNS), flush=True
+        )
+        write_csv(csv_path, COLUMNS, ([row[c] for c in COLUMNS] for row in rows))
+    print(f"wrote {csv_path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
