@@ -63,7 +63,7 @@ NUMBERS = (
     "density",
     "coverage",
 )
-COLUMNS = ("label", "settings", "images_per_s", *NUMBERS)
+COLUMNS = ("label", "settings", "sampling", "images_per_s", *NUMBERS)
 
 
 def sampling_config(model, base, variant):
@@ -115,6 +115,7 @@ def main(argv=None) -> int:
         t0 = time.perf_counter()
         images = sample_images(model, labels, seed=run_params.sample.seed, batch_size=run_params.sample.batch_size)
         speed = len(labels) / (time.perf_counter() - t0)
+        sampling = model.describe_sampling()
         model.config = trained
         synthetic = LabeledImages(images, labels)
         n = min(len(splits.val), len(labels), cfg.max_images)
@@ -123,7 +124,8 @@ def main(argv=None) -> int:
         )
         cas = classification_accuracy_score(synthetic, measured, cfg.classifier, device=device)
         numbers.update(cas=cas["mean"], cas_std=cas["std"], cas_vs_real=cas["mean"] / real)
-        row = {"label": label, "settings": " ".join(sets) or "(params as they are)", "images_per_s": speed}
+        row = {"label": label, "settings": " ".join(sets) or "(params as they are)", "sampling": sampling}
+        row["images_per_s"] = speed
         row.update({key: numbers[key] for key in NUMBERS})
         rows.append(row)
         print(

@@ -155,17 +155,17 @@ def train_throughput(
 
 def sample_throughput(
     name: str, params: Params, shape: tuple[int, ...], device: torch.device, n: int, repeats: int
-) -> float:
+) -> tuple[float, str]:
     """Images per second of ``sample_images`` (the sample stage's and SyntheticDataset's path:
     blocks of 256, the model's own sampler and settings, e.g. cfm's ``sample_steps`` and
-    ``sampler``) for ``n`` class-balanced labels, best of ``repeats`` after one untimed block.
-    An untrained network of the configured size: the cost is the architecture's, not the
-    weights'."""
+    ``sampler``) for ``n`` class-balanced labels, best of ``repeats`` after one untimed block,
+    and the model's own description of its sampler. An untrained network of the configured size:
+    the cost is the architecture's, not the weights'."""
     torch.manual_seed(0)
     model = build_model(name, params.generator(name), shape, 10).to(device).eval()
     labels = torch.arange(n) % 10  # [n]
     sample_images(model, labels[:16], seed=0)  # warm-up
-    return n / best_of(repeats, lambda: sample_images(model, labels, seed=0))
+    return n / best_of(repeats, lambda: sample_images(model, labels, seed=0)), model.describe_sampling()
 
 
 def classifier_throughput(
@@ -317,8 +317,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in REGISTRY:
         for label, images, source in (("1x8x8", digits, params), ("1x28x28", mnist, params_28)):
             cfg = source.generator(name)
-            rate = sample_throughput(name, source, tuple(images.shape[1:]), device, n_samples, 2)
-            how = f"{cfg.solver}, {cfg.sample_steps} steps" if hasattr(cfg, "sample_steps") else "one decoder pass"
+            rate, how = sample_throughput(name, source, tuple(images.shape[1:]), device, n_samples, 2)
             print(f"{name:<9}{label:<10}{cfg.width:>6}{rate:>11,.0f}  {how}")
     print()
 

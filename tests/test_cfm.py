@@ -17,7 +17,7 @@ from augment.data.labeled import LabeledImages
 from augment.models import REGISTRY, build_model
 from augment.models.cfm import guided, integrate
 from augment.models.losses import flow_matching_loss
-from augment.params.config import GENERATOR_NAMES, MODEL_NAMES, CFMConfig, Params
+from augment.params.config import GENERATOR_NAMES, MODEL_NAMES, CFMConfig, CVAEConfig, Params
 from augment.params.file import params_from_dict
 from augment.params.sources import DEFAULT_SOURCES
 from augment.sampling.restyle import styled_set
@@ -203,6 +203,16 @@ def test_restyle_with_zero_noise_is_the_reconstruction_through_the_flow():
 # --------------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    ("solver", "steps", "guidance", "evaluations"),
+    [("midpoint", 8, 1.0, 32), ("heun", 4, 0.5, 16), ("euler", 4, 0.0, 4)],
+)
+def test_the_sampler_describes_its_network_evaluations_per_image(solver, steps, guidance, evaluations):
+    model = build_model("cfm", CFMConfig(width=8, solver=solver, sample_steps=steps, guidance=guidance), (1, 8, 8), 10)
+    assert model.describe_sampling().endswith(f"guidance {guidance:g}: {evaluations} network evaluations per image")
+    assert build_model("cvae", CVAEConfig(width=8), (1, 8, 8), 10).describe_sampling() == "one decoder pass"
+
+
 def test_a_sweep_variant_changes_only_the_sampling_fields_it_sets():
     model = build_model("cfm", CFMConfig(width=8, sample_steps=3), (1, 8, 8), 10)
     base = CFMConfig()  # the params' section: width 32, unlike the checkpoint's network
@@ -211,7 +221,7 @@ def test_a_sweep_variant_changes_only_the_sampling_fields_it_sets():
     assert (config.width, config.sample_steps) == (8, 3)  # the checkpoint's, not the params'
 
 
-def test_the_sampler_sweep_writes_a_row_per_variant_with_its_settings(tmp_path):
+def test_the_sampler_sweep_writes_a_row_per_variant_drawn_with_its_settings(tmp_path):
     torch.manual_seed(0)
     model = build_model("cfm", CFMConfig(width=8, sample_steps=2), (1, 8, 8), 10)
     model.train_step(torch.rand(8, 1, 8, 8), torch.arange(8), model.make_optimizers())
@@ -221,12 +231,15 @@ def test_the_sampler_sweep_writes_a_row_per_variant_with_its_settings(tmp_path):
     argv = ["--params", str(ROOT / "params.yaml"), "--checkpoint", str(tmp_path / "cfm.pt"), "--per-class", "15"]
     argv += ["--out", str(tmp_path), "--judge", str(tmp_path / "judge.pt")]
     argv += [arg for key in tiny for arg in ("--set", key)]
-    runs = ["--run", "as-trained", "--run", "w0-euler1", "generators.cfm.guidance=0"]
-    runs += ["generators.cfm.solver=euler", "generators.cfm.sample_steps=1"]
+    runs = ["--run", "w0-euler1", "generators.cfm.guidance=0", "generators.cfm.solver=euler"]
+    runs += ["generators.cfm.sample_steps=1", "--run", "as-trained"]
     assert sweep.main(argv + runs) == 0
     rows = list(csv.DictReader((tmp_path / "sampler_sweep.csv").open()))
-    assert [r["label"] for r in rows] == ["as-trained", "w0-euler1"]
-    assert rows[1]["settings"] == "generators.cfm.guidance=0 generators.cfm.solver=euler generators.cfm.sample_steps=1"
+    assert [r["label"] for r in rows] == ["w0-euler1", "as-trained"]
+    assert rows[0]["settings"] == "generators.cfm.guidance=0 generators.cfm.solver=euler generators.cfm.sample_steps=1"
+    # drawn with the variant's sampler, then with the checkpoint's again (the next variant's base)
+    assert rows[0]["sampling"] == "euler, 1 steps, guidance 0: 1 network evaluations per image"
+    assert rows[1]["sampling"] == "midpoint, 2 steps, guidance 1: 8 network evaluations per image"
     assert set(rows[0]) == set(sweep.COLUMNS)
     for row in rows:
         assert 0 <= float(row["label_fidelity"]) <= 1 and 0 <= float(row["cas"]) <= 1 and float(row["images_per_s"]) > 0

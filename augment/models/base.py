@@ -112,6 +112,11 @@ class ConditionalGenerator(nn.Module):
         """f_d(z, y) or G(z, y): [B, latent], [B] -> images [B, C, H, W] in [0, 1]."""
         return self.sampling_decoder()(z, y)
 
+    def describe_sampling(self) -> str:
+        """How one image is drawn, in words, for speed tables (benchmarks/): what its cost is made
+        of. A model that draws in several network evaluations says how many."""
+        return "one decoder pass"
+
     def generate(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Images for codes z and labels y, in eval mode (batch norm uses running statistics)."""
         with inference(self):

@@ -134,6 +134,15 @@ class CFM(ConditionalGenerator):
         x1 = integrate(self._field(y), x0, c.sample_steps, c.solver)
         return ((x1 + 1) / 2).clamp(0, 1)
 
+    def describe_sampling(self) -> str:
+        c = self.config
+        stages = 1 if c.solver == "euler" else 2  # velocity evaluations per step (integrate)
+        passes = 2 if c.guidance else 1  # guided: the conditional and the unconditional velocity
+        evaluations = c.sample_steps * stages * passes
+        return (
+            f"{c.solver}, {c.sample_steps} steps, guidance {c.guidance:g}: {evaluations} network evaluations per image"
+        )
+
     def _field(self, y: torch.Tensor) -> Velocity:
         """The guided velocity of labels y [B] that sampling and encoding integrate."""
         return guided(self.sampling_decoder(), y, self.num_classes, self.config.guidance)
