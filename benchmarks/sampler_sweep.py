@@ -4,8 +4,8 @@ A flow model's sampler has settings a decoder does not have: the guidance weight
 solver and its number of steps (augment/models/cfm.py). They change neither the training nor
 the checkpoint, only what is drawn and how fast it is drawn, so they are swept on one trained
 checkpoint. For each variant (``--run LABEL KEY=VALUE ...``: ``--set`` keys of params.yaml, of
-which the generator's section is applied to the loaded model for sampling; its weights are used
-as they are) this draws ``--per-class`` images per class with the sample stage's seed, times the
+which those under ``generators.<model>.`` are set on the loaded model for sampling, every other
+setting of the model being the checkpoint's; its weights are used as they are) this draws ``--per-class`` images per class with the sample stage's seed, times the
 drawing, and measures the set with the evaluate stage's numbers (evaluation/quality/measures.py):
 label fidelity, FID / KID, precision / recall / density / coverage in the judge's features, and
 CAS with ``evaluation.classifier``'s steps and seeds.
@@ -66,15 +66,13 @@ NUMBERS = (
 COLUMNS = ("label", "settings", "sampling", "images_per_s", *NUMBERS)
 
 
-def sampling_config(model, base, variant):
-    """The loaded model's config with the fields that ``variant`` (the generator's section of the
-    variant's params) sets differently from ``base`` (of the params without it)."""
-    changed = {
-        f.name: getattr(variant, f.name)
-        for f in dataclasses.fields(variant)
-        if getattr(variant, f.name) != getattr(base, f.name)
-    }
-    return dataclasses.replace(model.config, **changed)
+def sampling_config(model, sets: list[str], variant):
+    """The loaded model's config with the fields that the variant's ``sets`` name under
+    ``generators.<model>.`` taken from ``variant`` (that section of the variant's params, so
+    typed and checked as params are); every other field is the checkpoint's."""
+    prefix = f"generators.{model.name}."
+    named = [key.split("=", 1)[0].strip()[len(prefix) :] for key in sets if key.strip().startswith(prefix)]
+    return dataclasses.replace(model.config, **{field: getattr(variant, field) for field in named})
 
 
 def main(argv=None) -> int:
@@ -111,7 +109,7 @@ def main(argv=None) -> int:
     csv_path, rows = out / f"{args.name}.csv", []
     for label, *sets in args.run:
         run_params = load_params(args.params, args.set + sets)
-        model.config = sampling_config(model, params.generator(model.name), run_params.generator(model.name))
+        model.config = sampling_config(model, sets, run_params.generator(model.name))
         t0 = time.perf_counter()
         images = sample_images(model, labels, seed=run_params.sample.seed, batch_size=run_params.sample.batch_size)
         speed = len(labels) / (time.perf_counter() - t0)

@@ -213,12 +213,14 @@ def test_the_sampler_describes_its_network_evaluations_per_image(solver, steps, 
     assert build_model("cvae", CVAEConfig(width=8), (1, 8, 8), 10).describe_sampling() == "one decoder pass"
 
 
-def test_a_sweep_variant_changes_only_the_sampling_fields_it_sets():
-    model = build_model("cfm", CFMConfig(width=8, sample_steps=3), (1, 8, 8), 10)
-    base = CFMConfig()  # the params' section: width 32, unlike the checkpoint's network
-    config = sweep.sampling_config(model, base, CFMConfig(guidance=0.0, solver="euler"))
+def test_a_sweep_variant_changes_only_the_sampling_fields_it_names():
+    model = build_model("cfm", CFMConfig(width=8, sample_steps=3, guidance=0.5), (1, 8, 8), 10)
+    variant = CFMConfig(guidance=0.0, solver="euler")  # its params' section: width 32, steps 8, unlike the checkpoint
+    sets = ["generators.cfm.guidance=0", "generators.cfm.solver=euler", "classifier.steps=10"]
+    config = sweep.sampling_config(model, sets, variant)
     assert (config.guidance, config.solver) == (0.0, "euler")
     assert (config.width, config.sample_steps) == (8, 3)  # the checkpoint's, not the params'
+    assert sweep.sampling_config(model, [], CFMConfig(guidance=1.0)).guidance == 0.5  # nothing named: as trained
 
 
 def test_the_sampler_sweep_writes_a_row_per_variant_drawn_with_its_settings(tmp_path):
