@@ -225,7 +225,7 @@ def test_a_sweep_variant_changes_only_the_sampling_fields_it_names():
 
 def test_the_sampler_sweep_writes_a_row_per_variant_drawn_with_its_settings(tmp_path):
     torch.manual_seed(0)
-    model = build_model("cfm", CFMConfig(width=8, sample_steps=2), (1, 8, 8), 10)
+    model = build_model("cfm", CFMConfig(width=8, sample_steps=2, guidance=1.0), (1, 8, 8), 10)
     model.train_step(torch.rand(8, 1, 8, 8), torch.arange(8), model.make_optimizers())
     save_generator(tmp_path / "cfm.pt", model, CLASSES)
     tiny = ["tracking.enabled=false", "evaluation.judge.steps=20", "classifier.steps=10", "classifier.seeds=[0]"]

@@ -169,7 +169,7 @@ OPTIONS = {
     "cvae": {"upsample": "nearest", "ema": 0.9, "stem": False},
     "cgan": {"upsample": "nearest", "conditioning": "projection", "spectral_norm": True, "ema": 0.9, "stem": False},
     "cvaegan": {"upsample": "nearest", "conditioning": "projection", "spectral_norm": True, "ema": 0.9, "stem": False},
-    "cfm": {"solver": "heun", "guidance": 0.0, "label_dropout": 0.5, "ema": 0.9},
+    "cfm": {"solver": "heun", "guidance": 1.0, "label_dropout": 0.5, "ema": 0.9},
 }
 
 
