@@ -104,6 +104,8 @@ def main(argv=None) -> int:
     )
     k = splits.num_classes
     labels = balanced_labels(k, k * args.per_class)  # [N]
+    n = min(len(splits.val), len(labels), cfg.max_images)  # the set metrics' size, every variant
+    real_set = balanced_subset(splits.val, n, cfg.seed)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     csv_path, rows = out / f"{args.name}.csv", []
@@ -116,10 +118,7 @@ def main(argv=None) -> int:
         sampling = model.describe_sampling()
         model.config = trained
         synthetic = LabeledImages(images, labels)
-        n = min(len(splits.val), len(labels), cfg.max_images)
-        numbers = set_metrics(
-            balanced_subset(synthetic, n, cfg.seed), balanced_subset(splits.val, n, cfg.seed), judge, cfg, device
-        )
+        numbers = set_metrics(balanced_subset(synthetic, n, cfg.seed), real_set, judge, cfg, device)
         cas = classification_accuracy_score(synthetic, measured, cfg.classifier, device=device)
         numbers.update(cas=cas["mean"], cas_std=cas["std"], cas_vs_real=cas["mean"] / real)
         row = {"label": label, "settings": " ".join(sets) or "(params as they are)", "sampling": sampling}
