@@ -15,9 +15,9 @@ from augment import SyntheticDataset
 from augment.cli import main as cli
 from augment.data.labeled import LabeledImages
 from augment.models import REGISTRY, build_model
-from augment.models.cfm import guided, integrate
+from augment.models.cfm import EVALUATIONS_PER_STEP, guided, integrate
 from augment.models.losses import flow_matching_loss
-from augment.params.config import GENERATOR_NAMES, MODEL_NAMES, CFMConfig, CVAEConfig, Params
+from augment.params.config import GENERATOR_NAMES, MODEL_NAMES, SOLVERS, CFMConfig, CVAEConfig, Params
 from augment.params.file import params_from_dict
 from augment.params.sources import DEFAULT_SOURCES
 from augment.sampling.restyle import styled_set
@@ -50,6 +50,19 @@ def test_second_order_solvers_integrate_a_field_linear_in_t_exactly(solver):
     torch.testing.assert_close(x1, torch.full((2, 3), 2.0))
     euler = integrate(lambda x, t: (2 * t + 1)[:, None].expand_as(x), torch.zeros(2, 3), steps=4, solver="euler")
     assert euler[0, 0].item() == pytest.approx(1.75)  # sum of h (2 t_i + 1) at t_i = 0, .25, .5, .75
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_each_solver_calls_the_velocity_as_often_as_its_table_entry_says(solver):
+    calls = []
+
+    def counting(x, t):
+        calls.append(t)
+        return torch.ones_like(x)
+
+    integrate(counting, torch.zeros(2, 3), steps=5, solver=solver)
+    assert len(calls) == 5 * EVALUATIONS_PER_STEP[solver]
+    assert set(EVALUATIONS_PER_STEP) == set(SOLVERS)  # every solver params accept has a cost
 
 
 def test_unknown_solver_and_zero_steps_are_refused():

@@ -39,6 +39,9 @@ from augment.settings.sections import CFMConfig
 
 Velocity = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (x [B, ...], t [B]) -> dx/dt
 
+# Velocity evaluations one step of each solver of :func:`integrate` makes (its cost per step).
+EVALUATIONS_PER_STEP = {"euler": 1, "midpoint": 2, "heun": 2}
+
 
 def integrate(
     velocity: Velocity,
@@ -57,6 +60,8 @@ def integrate(
     Heun also for one linear in t."""
     if steps < 1:
         raise ValueError(f"sample_steps must be >= 1, got {steps}")
+    if solver not in EVALUATIONS_PER_STEP:
+        raise ValueError(f"unknown solver {solver!r}")
     x, h = x0, (end - start) / steps
     for i in range(steps):
         t = torch.full((x.shape[0],), start + i * h, device=x.device, dtype=torch.float32)  # [B]
@@ -65,11 +70,9 @@ def integrate(
             x = x + h * k1
         elif solver == "midpoint":
             x = x + h * velocity(x + 0.5 * h * k1, t + 0.5 * h)
-        elif solver == "heun":
+        else:  # heun
             k2 = velocity(x + h * k1, t + h)
             x = x + 0.5 * h * (k1 + k2)
-        else:
-            raise ValueError(f"unknown solver {solver!r}")
     return x
 
 
@@ -136,9 +139,8 @@ class CFM(ConditionalGenerator):
 
     def describe_sampling(self) -> str:
         c = self.config
-        stages = 1 if c.solver == "euler" else 2  # velocity evaluations per step (integrate)
         passes = 2 if c.guidance else 1  # guided: the conditional and the unconditional velocity
-        evaluations = c.sample_steps * stages * passes
+        evaluations = c.sample_steps * EVALUATIONS_PER_STEP[c.solver] * passes
         return (
             f"{c.solver}, {c.sample_steps} steps, guidance {c.guidance:g}: {evaluations} network evaluations per image"
         )
