@@ -174,11 +174,35 @@ with Tracker(params, stage="train_generator", method="cvae") as tracker:
     assert status == "KILLED"
 
 
-def test_a_process_start_in_ticks_does_not_follow_the_wall_clock(monkeypatch):
-    # The id of a repro's dvc process must not move when the wall clock is stepped mid-repro.
-    from augment.tracking.runs import _start_ticks
+def test_a_repro_keeps_one_execution_id_when_the_wall_clock_is_stepped(monkeypatch):
+    # psutil's create_time of the repro's dvc process is the boot time (from the wall clock) plus
+    # its start ticks: a clock stepped mid-repro moves it. The id must not move with it.
+    import augment.tracking.runs as runs
 
-    before = _start_ticks(os.getpid())
-    monkeypatch.setattr(time, "time", lambda: 0.0)  # as if the clock had been stepped
-    assert before is not None and _start_ticks(os.getpid()) == before
-    assert _start_ticks(2**22 + 12345) is None  # no such process
+    class Dvc:  # the repro's dvc process: this test's own pid, so its /proc/<pid>/stat exists
+        pid = os.getpid()
+        stepped = 0.0
+
+        def name(self):
+            return "dvc"
+
+        def cmdline(self):
+            return ["dvc", "repro"]
+
+        def create_time(self):
+            Dvc.stepped += 13.5  # another value at every call, as on the VM whose clock was stepped
+            return 1.7e9 + Dvc.stepped
+
+        def parent(self):
+            return None
+
+    class Stage:  # the stage process, whose parent is dvc
+        def parent(self):
+            return Dvc()
+
+    monkeypatch.delenv("AUGMENT_EXECUTION_ID", raising=False)
+    monkeypatch.delenv("DVC_EXP_NAME", raising=False)
+    monkeypatch.setattr(runs.psutil, "Process", Stage)
+    first, second = execution_id(), execution_id()
+    assert first == second == f"dvc-t{runs._start_ticks(os.getpid())}-{os.getpid()}"
+    assert runs._start_ticks(2**22 + 12345) is None  # no such process: the date and time instead
