@@ -195,6 +195,23 @@ def test_encode_is_the_flow_backwards_and_a_transfer_moves_by_the_label_differen
     torch.testing.assert_close(moved[:, 0, 0, 0], (torch.tensor([0.2, -0.1]) + 1) / 2)
 
 
+@pytest.mark.parametrize(
+    ("encode_label", "guidance", "expected"),
+    [
+        (0.0, 0.0, [0.0, 0.0]),  # the unlabelled field (v(none) = 0 here): the image's pixel itself
+        (0.5, 0.0, [-0.05, -0.2]),  # half of each label's shift
+        (0.5, 1.0, [-0.1, -0.4]),  # half of the guided field 2 v(y) - v(none), half v(none): v(y)
+        (1.0, 1.0, [-0.2, -0.8]),  # the sampling field itself, guided: x_0 = x_1 - 2 v(y)
+    ],
+)
+def test_encode_label_weighs_the_own_label_against_no_label(encode_label, guidance, expected):
+    config = CFMConfig(width=8, guidance=guidance, encode_label=encode_label)
+    model = build_model("cfm", config, (1, 8, 8), 10)
+    model.velocity = model.ema_decoder = _LabelShift()
+    mu, _ = model.encode(torch.full((2, 1, 8, 8), 0.5), torch.tensor([0, 3]))  # pixel 0 in [-1, 1]
+    torch.testing.assert_close(mu[:, 0], torch.tensor(expected))
+
+
 def test_restyle_with_zero_noise_is_the_reconstruction_through_the_flow():
     torch.manual_seed(0)
     model = build_model("cfm", CFMConfig(width=8, sample_steps=3), (1, 8, 8), 10)

@@ -18,7 +18,10 @@ The moving average of the loop (``ema``) averages the velocity network; sampling
 Encoding (stylisation through the flow): the ODE is invertible, so a real image x_1 of class y is
 integrated *back* from t = 1 to t = 0 under the same guided field of its own label; the noise
 image it arrives at is its code x_0(x, y), and decoding that code under y gives x back (up to the
-solver's error), under another label the same noise drawn as that class. The code's posterior is
+solver's error), under another label the same noise drawn as that class. ``encode_label`` (lambda)
+weighs the field that encodes: lambda * (the guided field of y) + (1 - lambda) * v(x, t, none), so
+lambda = 1 is the round trip above and lambda = 0 inverts the image under the unlabelled flow,
+whose noise keeps more of the writer's style (and less of the class). The code's posterior is
 a point; :meth:`CFM.encode` reports it as mean x_0 with the spread ``code_spread`` (sigma, the
 same in every pixel), so the restyle sources draw z = x_0 + noise * code_spread * eps near it
 (``code_spread`` 0: every restyle is the reconstruction). Encoding costs one more integration.
@@ -146,7 +149,7 @@ class CFM(ConditionalGenerator):
         )
 
     def _field(self, y: torch.Tensor) -> Velocity:
-        """The guided velocity of labels y [B] that sampling and encoding integrate."""
+        """The guided velocity of labels y [B] that sampling integrates (and encoding, at encode_label 1)."""
         return guided(self.sampling_decoder(), y, self.num_classes, self.config.guidance)
 
     # ---------------------------------------------------------------------------------------
@@ -154,9 +157,14 @@ class CFM(ConditionalGenerator):
     # ---------------------------------------------------------------------------------------
     def encode(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Images x [B, C, H, W] in [0, 1] with their labels y [B] -> (x_0 [B, C*H*W], logvar
-        [B, C*H*W]): the noise image the flow of y carries to x, and log code_spread^2."""
+        [B, C*H*W]): the noise image the flow of y (weighed by ``encode_label``) carries to x, and
+        log code_spread^2."""
         c = self.config
         x1 = 2 * x.to(module_device(self)).float() - 1  # [B, C, H, W] in [-1, 1]
-        x0 = integrate(self._field(y), x1, c.sample_steps, c.solver, start=1.0, end=0.0).flatten(1)  # [B, C*H*W]
+        if c.encode_label == 1:
+            field = self._field(y)  # the sampling field itself: the exact round trip
+        else:  # lambda g(y) + (1 - lambda) v(none) with g(y) = (1 + w) v(y) - w v(none): weight lambda (1 + w) - 1
+            field = guided(self.sampling_decoder(), y, self.num_classes, c.encode_label * (1 + c.guidance) - 1)
+        x0 = integrate(field, x1, c.sample_steps, c.solver, start=1.0, end=0.0).flatten(1)  # [B, C*H*W]
         spread = max(c.code_spread, 1e-12)  # 0: a point, up to 1e-12 (log 0 is not a number)
         return x0, torch.full_like(x0, 2 * math.log(spread))
