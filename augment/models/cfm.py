@@ -149,7 +149,7 @@ class CFM(ConditionalGenerator):
         )
 
     def _field(self, y: torch.Tensor) -> Velocity:
-        """The guided velocity of labels y [B] that sampling integrates (and encoding, at encode_label 1)."""
+        """The guided velocity of labels y [B] that sampling integrates."""
         return guided(self.sampling_decoder(), y, self.num_classes, self.config.guidance)
 
     # ---------------------------------------------------------------------------------------
@@ -161,10 +161,10 @@ class CFM(ConditionalGenerator):
         log code_spread^2."""
         c = self.config
         x1 = 2 * x.to(module_device(self)).float() - 1  # [B, C, H, W] in [-1, 1]
-        if c.encode_label == 1:
-            field = self._field(y)  # the sampling field itself: the exact round trip
-        else:  # lambda g(y) + (1 - lambda) v(none) with g(y) = (1 + w) v(y) - w v(none): weight lambda (1 + w) - 1
-            field = guided(self.sampling_decoder(), y, self.num_classes, c.encode_label * (1 + c.guidance) - 1)
+        # lambda g(y) + (1 - lambda) v(none), g(y) = (1 + w) v(y) - w v(none) the sampling field, is
+        # guidance of weight w + (lambda - 1)(1 + w): exactly w at lambda = 1 (the exact round trip)
+        weight = c.guidance + (c.encode_label - 1) * (1 + c.guidance)
+        field = guided(self.sampling_decoder(), y, self.num_classes, weight)
         x0 = integrate(field, x1, c.sample_steps, c.solver, start=1.0, end=0.0).flatten(1)  # [B, C*H*W]
         spread = max(c.code_spread, 1e-12)  # 0: a point, up to 1e-12 (log 0 is not a number)
         return x0, torch.full_like(x0, 2 * math.log(spread))
