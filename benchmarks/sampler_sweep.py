@@ -12,12 +12,17 @@ CAS with ``evaluation.classifier``'s steps and seeds.
 
 The real images measured against are the **validation** split (no test peek): CAS classifiers
 keep their final weights (no selection split) and are tested on it, and ``cas_vs_real`` divides
-by the same classifiers trained on the real training split instead. Stylisation is not measured
-here (it integrates the flow eleven times per image; the evaluate stage does it).
+by the same classifiers trained on the real training split instead. ``--style`` adds the
+stylisation numbers of the evaluate stage (transfer and stylise accuracy, style r and gain of slant
+and thickness: ``stylization_metrics``) on every validation image stylised as every class, with the
+variant's settings: the way to sweep an encoder setting such as cfm's ``encode_label`` (it
+integrates the flow K + 1 times per image, minutes per variant at 28x28 on a CPU).
 
     python benchmarks/mnist_root.py data/raw && cp params-mnist.yaml params.yaml && dvc repro train_generator@cfm judge
     python benchmarks/sampler_sweep.py --checkpoint models/generators/cfm.pt --judge models/classifiers/judge.pt \\
         --run profile --run w0 generators.cfm.guidance=0 --run w0-euler generators.cfm.guidance=0 generators.cfm.solver=euler
+    python benchmarks/sampler_sweep.py --checkpoint models/generators/cfm.pt --judge models/classifiers/judge.pt \\
+        --style --name encode_label_cfm --run lambda1 --run lambda0.5 generators.cfm.encode_label=0.5
 
 writes ``sampler_sweep.csv`` to ``--out`` (``benchmarks/results``), a row per variant, after each
 variant (a run cut short keeps what it measured).
@@ -45,10 +50,12 @@ from augment.training.checkpoint import load_generator  # noqa: E402
 from augment.training.device import configure_torch, resolve_device  # noqa: E402
 from evaluation.classifiers.judge import judge_at  # noqa: E402
 from evaluation.quality.measures import (  # noqa: E402
+    STYLIZATION_KEYS,
     balanced_subset,
     classification_accuracy_score,
     quality_config,
     set_metrics,
+    stylization_metrics,
 )
 
 NUMBERS = (
@@ -63,7 +70,8 @@ NUMBERS = (
     "density",
     "coverage",
 )
-COLUMNS = ("label", "settings", "sampling", "images_per_s", *NUMBERS)
+STYLE = STYLIZATION_KEYS  # --style: the evaluate stage's stylisation numbers, else empty
+COLUMNS = ("label", "settings", "sampling", "images_per_s", *NUMBERS, *STYLE)
 
 
 def sampling_config(model, sets: list[str], variant):
@@ -85,6 +93,7 @@ def main(argv=None) -> int:
     ap.add_argument("--judge", default=None, metavar="FILE", help="loaded when it exists, else trained and written")
     ap.add_argument("--out", default="benchmarks/results")
     ap.add_argument("--name", default="sampler_sweep", help="the CSV's file name, without .csv")
+    ap.add_argument("--style", action="store_true", help="also stylise every validation image as every class")
     args = ap.parse_args(argv)
     params = load_params(args.params, args.set)
     configure_torch(params)
@@ -116,6 +125,7 @@ def main(argv=None) -> int:
         images = sample_images(model, labels, seed=run_params.sample.seed, batch_size=run_params.sample.batch_size)
         speed = len(labels) / (time.perf_counter() - t0)
         sampling = model.describe_sampling()
+        style = stylization_metrics(model, splits.val, judge, device=device) if args.style else {}
         model.config = trained
         synthetic = LabeledImages(images, labels)
         numbers = set_metrics(balanced_subset(synthetic, n, cfg.seed), real_set, judge, cfg, device)
@@ -124,6 +134,7 @@ def main(argv=None) -> int:
         row = {"label": label, "settings": " ".join(sets) or "(params as they are)", "sampling": sampling}
         row["images_per_s"] = speed
         row.update({key: numbers[key] for key in NUMBERS})
+        row.update({key: style.get(key) for key in STYLE})
         rows.append(row)
         print(
             " ".join(f"{c}={row[c]:.4g}" if isinstance(row[c], float) else f"{c}={row[c]}" for c in COLUMNS), flush=True

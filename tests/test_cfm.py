@@ -23,6 +23,7 @@ from augment.params.sources import DEFAULT_SOURCES
 from augment.sampling.restyle import styled_set
 from augment.training.checkpoint import load_generator, save_generator
 from benchmarks import sampler_sweep as sweep
+from evaluation.quality.measures import stylization_metrics
 from tests.conftest import ROOT
 
 CLASSES = [str(i) for i in range(10)]
@@ -253,7 +254,14 @@ def test_a_sweep_variant_changes_only_the_sampling_fields_it_names():
     assert sweep.sampling_config(model, [], CFMConfig(guidance=1.0)).guidance == 0.5  # nothing named: as trained
 
 
-def test_the_sampler_sweep_writes_a_row_per_variant_drawn_with_its_settings(tmp_path):
+def test_the_sampler_sweep_writes_a_row_per_variant_drawn_with_its_settings(tmp_path, monkeypatch):
+    stylised_with = []  # the encode_label each variant's --style stylisation ran with
+
+    def recording(model, *args, **kwargs):
+        stylised_with.append(model.config.encode_label)
+        return stylization_metrics(model, *args, **kwargs)
+
+    monkeypatch.setattr(sweep, "stylization_metrics", recording)
     torch.manual_seed(0)
     model = build_model("cfm", CFMConfig(width=8, sample_steps=2, guidance=1.0), (1, 8, 8), 10)
     model.train_step(torch.rand(8, 1, 8, 8), torch.arange(8), model.make_optimizers())
@@ -265,9 +273,10 @@ def test_the_sampler_sweep_writes_a_row_per_variant_drawn_with_its_settings(tmp_
     argv += [arg for key in tiny for arg in ("--set", key)]
     runs = ["--run", "w0-euler1", "generators.cfm.guidance=0", "generators.cfm.solver=euler"]
     runs += ["generators.cfm.sample_steps=1", "--run", "as-trained"]
-    assert sweep.main(argv + runs) == 0
+    runs += ["--run", "encode0", "generators.cfm.encode_label=0"]
+    assert sweep.main([*argv, "--style", *runs]) == 0
     rows = list(csv.DictReader((tmp_path / "sampler_sweep.csv").open()))
-    assert [r["label"] for r in rows] == ["w0-euler1", "as-trained"]
+    assert [r["label"] for r in rows] == ["w0-euler1", "as-trained", "encode0"]
     assert rows[0]["settings"] == "generators.cfm.guidance=0 generators.cfm.solver=euler generators.cfm.sample_steps=1"
     # drawn with the variant's sampler, then with the checkpoint's again (the next variant's base)
     assert rows[0]["sampling"] == "euler, 1 steps, guidance 0: 1 network evaluations per image"
@@ -275,4 +284,7 @@ def test_the_sampler_sweep_writes_a_row_per_variant_drawn_with_its_settings(tmp_
     assert set(rows[0]) == set(sweep.COLUMNS)
     for row in rows:
         assert 0 <= float(row["label_fidelity"]) <= 1 and 0 <= float(row["cas"]) <= 1 and float(row["images_per_s"]) > 0
+        assert 0 <= float(row["transfer_accuracy"]) <= 1 and -1 <= float(row["style_r_slant"]) <= 1
+    # --style stylises with each variant's encoder settings, the checkpoint's where it names none
+    assert stylised_with == [1.0, 1.0, 0.0]
     assert (tmp_path / "judge.pt").is_file()
