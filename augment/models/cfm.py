@@ -137,7 +137,7 @@ class CFM(ConditionalGenerator):
         """Codes z [B, C*H*W] (noise images) and labels y [B] -> images [B, C, H, W] in [0, 1]."""
         c = self.config
         x0 = z.to(module_device(self)).view(z.shape[0], *self.image_shape)
-        x1 = integrate(self._field(y), x0, c.sample_steps, c.solver)
+        x1 = integrate(self._field(y, c.guidance), x0, c.sample_steps, c.solver)
         return ((x1 + 1) / 2).clamp(0, 1)
 
     def describe_sampling(self) -> str:
@@ -148,9 +148,10 @@ class CFM(ConditionalGenerator):
             f"{c.solver}, {c.sample_steps} steps, guidance {c.guidance:g}: {evaluations} network evaluations per image"
         )
 
-    def _field(self, y: torch.Tensor) -> Velocity:
-        """The guided velocity of labels y [B] that sampling integrates."""
-        return guided(self.sampling_decoder(), y, self.num_classes, self.config.guidance)
+    def _field(self, y: torch.Tensor, weight: float) -> Velocity:
+        """The velocity of labels y [B] guided with ``weight``, through the network that samples:
+        ``guidance`` to decode, the encoding weight of ``encode_label`` to encode."""
+        return guided(self.sampling_decoder(), y, self.num_classes, weight)
 
     # ---------------------------------------------------------------------------------------
     # (4) encoding: the same ODE backwards, from a real image at t = 1 to its noise at t = 0
@@ -164,7 +165,7 @@ class CFM(ConditionalGenerator):
         # lambda g(y) + (1 - lambda) v(none), g(y) = (1 + w) v(y) - w v(none) the sampling field, is
         # guidance of weight w + (lambda - 1)(1 + w): exactly w at lambda = 1 (the exact round trip)
         weight = c.guidance + (c.encode_label - 1) * (1 + c.guidance)
-        field = guided(self.sampling_decoder(), y, self.num_classes, weight)
-        x0 = integrate(field, x1, c.sample_steps, c.solver, start=1.0, end=0.0).flatten(1)  # [B, C*H*W]
+        x0 = integrate(self._field(y, weight), x1, c.sample_steps, c.solver, start=1.0, end=0.0)  # [B, C, H, W]
+        x0 = x0.flatten(1)  # [B, C*H*W]
         spread = max(c.code_spread, 1e-12)  # 0: a point, up to 1e-12 (log 0 is not a number)
         return x0, torch.full_like(x0, 2 * math.log(spread))
