@@ -70,8 +70,8 @@ NUMBERS = (
     "density",
     "coverage",
 )
-STYLE = STYLIZATION_KEYS  # --style: the evaluate stage's stylisation numbers, else empty
-COLUMNS = ("label", "settings", "sampling", "images_per_s", *NUMBERS, *STYLE)
+# then the evaluate stage's stylisation numbers (--style; empty without it)
+COLUMNS = ("label", "settings", "sampling", "images_per_s", *NUMBERS, *STYLIZATION_KEYS)
 
 
 def sampling_config(model, sets: list[str], variant):
@@ -134,7 +134,7 @@ def main(argv=None) -> int:
         row = {"label": label, "settings": " ".join(sets) or "(params as they are)", "sampling": sampling}
         row["images_per_s"] = speed
         row.update({key: numbers[key] for key in NUMBERS})
-        row.update({key: style.get(key) for key in STYLE})
+        row.update({key: style.get(key) for key in STYLIZATION_KEYS})
         rows.append(row)
         print(
             " ".join(f"{c}={row[c]:.4g}" if isinstance(row[c], float) else f"{c}={row[c]}" for c in COLUMNS), flush=True
