@@ -118,14 +118,17 @@ def test_balanced_subset_fills_in_when_a_class_runs_out():
 
 def test_every_key_is_a_finite_float(real_as_synthetic, noise_quality):
     for q in (real_as_synthetic, noise_quality):
-        assert set(q) == set(QUALITY_KEYS) | {"n"}
+        assert set(q) == set(QUALITY_KEYS) | {"n", "cas_per_seed"}
+        assert all(finite(v) for v in q["cas_per_seed"])
         for key, value in q.items():
+            if key == "cas_per_seed":
+                continue  # a list (above)
             if key in ("reconstruction_error", *STYLIZATION_KEYS) and q is noise_quality:
                 continue  # a CGAN has no encoder
             assert finite(value), (key, value)
 
 
-def test_real_data_as_synthetic_looks_real(real_as_synthetic, noise_quality, judged, digits):
+def test_real_data_as_synthetic_looks_real(real_as_synthetic, noise_quality, judged, digits, cfg):
     q, (_, info) = real_as_synthetic, judged
     assert q["n"] == len(digits.val)  # n = min(len(test), len(synthetic), max_images)
     assert abs(q["label_fidelity"] - info["test_accuracy"]) <= 0.05
@@ -135,6 +138,9 @@ def test_real_data_as_synthetic_looks_real(real_as_synthetic, noise_quality, jud
     assert 0.8 <= q["diversity_ratio"] <= 1.25
     assert q["coverage"] > noise_quality["coverage"] and q["precision"] > noise_quality["precision"]
     assert q["cas"] > noise_quality["cas"]
+    # each seed's CAS, in the order of classifier.seeds: their mean is the reported CAS
+    assert len(q["cas_per_seed"]) == len(cfg.classifier.seeds) == 2
+    assert q["cas"] == pytest.approx(sum(q["cas_per_seed"]) / 2)
 
 
 def test_noise_is_neither_faithful_nor_close(noise_quality):

@@ -137,6 +137,20 @@ def test_superlatives_name_the_right_methods():
     assert sentence(s, "CVAE has the highest CAS").endswith("trained on real data: 0.910).")
 
 
+def test_best_cas_is_compared_with_the_runner_up_paired_by_seed():
+    quality = make_quality()  # CAS: CVAE 0.82, CVAE-GAN 0.80 (runner-up), CGAN 0.75
+    quality["cvae"]["cas_per_seed"] = [0.821, 0.819, 0.822, 0.818]
+    quality["cvaegan"]["cas_per_seed"] = [0.801, 0.800, 0.799, 0.800]  # 2.0 points below on every seed
+    text = sentence(explain(make_metrics(), quality), "CVAE has the highest CAS")
+    assert "; CVAE minus CVAE-GAN, paired by seed: +2.00 points [" in text and text.endswith("], separable).")
+    quality["cvaegan"]["cas_per_seed"] = [0.821, 0.779, 0.810, 0.790]  # 2.0 points below on average, 0 on seed 0
+    assert sentence(explain(make_metrics(), quality), "CVAE has the highest CAS").endswith("not separable).")
+    quality["cvaegan"]["cas_per_seed"] = [0.80, 0.80]  # other seeds than the best's: no pairing
+    assert sentence(explain(make_metrics(), quality), "CVAE has the highest CAS").endswith(
+        "trained on real data: 0.910)."
+    )
+
+
 def test_ties_are_named():
     s = explain(make_metrics(), make_quality(cvae_sharp=1.0, cgan_sharp=1.0001))
     assert sentence(

@@ -5,7 +5,9 @@ One flat dict of numbers per method (:func:`method_quality`), and the same numbe
 
 - ``cas``, ``cas_std``: Classification Accuracy Score (Ravuri & Vinyals 2019): the downstream
   classifier trained on the synthetic data *only* (model selection on the real validation split),
-  tested on the real test split; mean and std over the classifier seeds;
+  tested on the real test split; mean and std over the classifier seeds; ``cas_per_seed``: each
+  seed's accuracy, in the order of ``classifier.seeds``, so that two methods' CAS can be compared
+  paired by seed (the same initialisation and batch order: the report's CAS sentence);
 - ``fid``; ``kid``, ``kid_std``: distribution distances in the judge's feature space;
 - ``precision``, ``recall``, ``density``, ``coverage``: k-NN fidelity / diversity (k = ``cfg.k``);
 - ``label_fidelity``: judge accuracy on the labels the images were generated for;
@@ -289,8 +291,9 @@ def method_quality(
     cfg: QualityConfig,
     device: torch.device | str = "cpu",
     progress: bool = False,
-) -> dict[str, float | None]:
-    """Every quality number of one method (keys :data:`QUALITY_KEYS` plus ``n``).
+) -> dict[str, Any]:
+    """Every quality number of one method (keys :data:`QUALITY_KEYS` plus ``n`` and the list
+    ``cas_per_seed``).
 
     ``model`` is the trained generator (or None when only its samples are at hand: then
     ``reconstruction_error`` is None, as it is for a model without an encoder). ``synthetic`` is
@@ -305,11 +308,11 @@ def method_quality(
     cas = classification_accuracy_score(
         synthetic, splits, cfg.classifier, device=device, progress=progress, acceleration=cfg.acceleration
     )
-    out: dict[str, float | None] = {"cas": cas["mean"], "cas_std": cas["std"]}
+    out: dict[str, Any] = {"cas": cas["mean"], "cas_std": cas["std"], "cas_per_seed": cas["per_seed"]}
     out.update(set_metrics(fake, real, judge, cfg, device))
     out["reconstruction_error"] = reconstruction_error(model, real, device)
     out.update(stylization_metrics(model, real, judge, device, progress=progress))
-    return {k: out[k] for k in (*QUALITY_KEYS, "n")}
+    return {k: out[k] for k in (*QUALITY_KEYS, "n", "cas_per_seed")}
 
 
 def real_reference(

@@ -4,7 +4,9 @@ Every sentence of the explanation is computed from the numbers passed in, one sm
 finding (:func:`explain` lists them); nothing about which model "should" win is assumed. The rules:
 
 - sharpest = highest ``sharpness_ratio``; most label-faithful = highest ``label_fidelity``;
-  closest to real = lowest ``fid``; best CAS = highest ``cas``;
+  closest to real = lowest ``fid``; best CAS = highest ``cas``, and whether it is separable from
+  the runner-up: their CAS difference paired by classifier seed (``cas_per_seed``) with its 95 %
+  interval, "separable" only when the interval excludes 0;
 - most diverse = highest ``coverage``: the share of real test images with a synthetic image
   inside their k-nearest-neighbour ball. Unlike the raw intra-class spread (``diversity_ratio``),
   which noise would maximise, coverage only counts variety that lies on the real data;
@@ -28,7 +30,7 @@ from collections.abc import Callable
 from typing import Any
 
 from augment.params.sources import REAL, order_sources, source_label
-from evaluation.quality.stats import HELPS, HURTS, NO_EFFECT
+from evaluation.quality.stats import HELPS, HURTS, NO_EFFECT, paired_delta
 from evaluation.report.bar import (
     PP_DECIMALS,
     beyond_classic_sentences,
@@ -191,8 +193,26 @@ def best_cas_sentence(quality: dict[str, dict], metrics: Metrics) -> str | None:
         )
 
     real = number(metrics.get(REAL, {}).get("accuracy"))
-    return _superlative(
-        quality, "cas", True, head, "CAS", "" if real is None else f"; trained on real data: {fmt(real)}"
+    reference = "" if real is None else f"; trained on real data: {fmt(real)}"
+    return _superlative(quality, "cas", True, head, "CAS", reference + _cas_runner_up(quality))
+
+
+def _cas_runner_up(quality: dict[str, dict]) -> str:
+    """'; CFM minus CVAE-GAN, paired by seed: +0.21 points [-0.09, +0.51], not separable' for the
+    best and second-best CAS, when both carry ``cas_per_seed`` for the same two or more seeds
+    (one run's methods do: evaluate@<method> trains them with classifier.seeds); else ''."""
+    values = _values(quality, "cas")
+    if len(values) < 2:
+        return ""
+    best, second = sorted(values, key=values.__getitem__, reverse=True)[:2]
+    a, b = quality[best].get("cas_per_seed"), quality[second].get("cas_per_seed")
+    if not a or not b or len(a) != len(b) or len(a) < 2:
+        return ""
+    d = paired_delta(a, b)  # best minus second, per seed: [n]
+    separable = "separable" if d["ci_low"] > 0 else "not separable"
+    return (
+        f"; {method_label(best)} minus {method_label(second)}, paired by seed: {_pp(d['mean'])} points "
+        f"[{_pp(d['ci_low'])}, {_pp(d['ci_high'])}], {separable}"
     )
 
 
