@@ -39,7 +39,7 @@ from augment.sampling.grids import first_of_each_class, save_grid
 from augment.sampling.stylize import NOT_APPLICABLE as NO_STYLIZATION
 from augment.sampling.stylize import write_stylization_figures
 from augment.settings.paths import splits_file, stylize_dir, synthetic_file
-from augment.synthesis.model_loading import load_model
+from augment.synthesis.model_loading import apply_sampling, load_model
 from augment.synthesis.synthetic import SyntheticDataset
 from augment.synthesis.synthetic_files import save_synthetic
 from augment.tracking.mlflow_model import is_model_uri, read_model_uri
@@ -200,6 +200,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
         tracking_uri=tracking_uri(params),
     )
     name = dataset.model_name
+    dataset.set_sampling(params.sampling(name))  # sample.generators.<name> (and --set): how it draws
     out = args.out or synthetic_file(params, name)
     images, labels = dataset.tensors(progress=not args.no_progress)
     # Both files or neither: an interrupted or failed command leaves the previous ones intact.
@@ -260,6 +261,7 @@ def cmd_stylize(args: argparse.Namespace) -> int:
         device=resolve_device(params.device),
         tracking_uri=tracking_uri(params),
     )
+    apply_sampling(model, params.sampling(name))  # sample.generators.<name>: how it encodes and draws
     if args.only == "stylize" and not model.can_encode:
         raise NoEncoder(name, NO_STYLIZATION)  # a ValueError: main() prints it and exits 2
     file = splits_file(params)

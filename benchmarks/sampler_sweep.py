@@ -1,11 +1,12 @@
 """A trained generator's sampling settings against quality and speed: cfm's guidance and steps.
 
 A flow model's sampler has settings a decoder does not have: the guidance weight ``w``, the
-solver and its number of steps (augment/models/cfm.py). They change neither the training nor
-the checkpoint, only what is drawn and how fast it is drawn, so they are swept on one trained
-checkpoint. For each variant (``--run LABEL KEY=VALUE ...``: ``--set`` keys of params.yaml, of
-which those under ``generators.<model>.`` are set on the loaded model for sampling, every other
-setting of the model being the checkpoint's; its weights are used as they are) this draws ``--per-class`` images per class with the sample stage's seed, times the
+solver and its number of steps (augment/models/cfm.py; params.yaml's ``sample.generators.cfm``).
+They change neither the training nor the checkpoint, only what is drawn and how fast it is
+drawn, so they are swept on one trained checkpoint. For each variant (``--run LABEL KEY=VALUE
+...``: ``--set`` keys of params.yaml; the model draws with the variant's
+``sample.generators.<model>`` section, its weights being the checkpoint's) this draws
+``--per-class`` images per class with the sample stage's seed, times the
 drawing, and measures the set with the evaluate stage's numbers (evaluation/quality/measures.py):
 label fidelity, FID / KID, precision / recall / density / coverage in the judge's features, and
 CAS with ``evaluation.classifier``'s steps and seeds.
@@ -20,9 +21,10 @@ integrates the flow K + 1 times per image, minutes per variant at 28x28 on a CPU
 
     python benchmarks/mnist_root.py data/raw && cp params-mnist.yaml params.yaml && dvc repro train_generator@cfm judge
     python benchmarks/sampler_sweep.py --checkpoint models/generators/cfm.pt --judge models/classifiers/judge.pt \\
-        --run profile --run w0 generators.cfm.guidance=0 --run w0-euler generators.cfm.guidance=0 generators.cfm.solver=euler
+        --run profile --run w0 sample.generators.cfm.guidance=0 \\
+        --run w0-euler sample.generators.cfm.guidance=0 sample.generators.cfm.solver=euler
     python benchmarks/sampler_sweep.py --checkpoint models/generators/cfm.pt --judge models/classifiers/judge.pt \\
-        --style --name encode_label_cfm --run lambda1 --run lambda0.5 generators.cfm.encode_label=0.5
+        --style --name encode_label_cfm --run lambda1 --run lambda0.5 sample.generators.cfm.encode_label=0.5
 
 writes ``sampler_sweep.csv`` to ``--out`` (``benchmarks/results``), a row per variant, after each
 variant (a run cut short keeps what it measured).
@@ -31,7 +33,6 @@ variant (a run cut short keeps what it measured).
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -46,6 +47,7 @@ from augment.data.labeled import LabeledImages, Splits  # noqa: E402
 from augment.data.splits import load_splits  # noqa: E402
 from augment.params.file import load_params  # noqa: E402
 from augment.sampling.generation import sample_images  # noqa: E402
+from augment.synthesis.model_loading import apply_sampling  # noqa: E402
 from augment.training.checkpoint import load_generator  # noqa: E402
 from augment.training.device import configure_torch, resolve_device  # noqa: E402
 from evaluation.classifiers.judge import judge_at  # noqa: E402
@@ -74,15 +76,6 @@ NUMBERS = (
 COLUMNS = ("label", "settings", "sampling", "images_per_s", *NUMBERS, *STYLIZATION_KEYS)
 
 
-def sampling_config(model, sets: list[str], variant):
-    """The loaded model's config with the fields that the variant's ``sets`` name under
-    ``generators.<model>.`` taken from ``variant`` (that section of the variant's params, so
-    typed and checked as params are); every other field is the checkpoint's."""
-    prefix = f"generators.{model.name}."
-    named = [key.split("=", 1)[0].strip()[len(prefix) :] for key in sets if key.strip().startswith(prefix)]
-    return dataclasses.replace(model.config, **{field: getattr(variant, field) for field in named})
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--params", default="params.yaml")
@@ -100,7 +93,6 @@ def main(argv=None) -> int:
     device = resolve_device(params.device)
     splits = load_splits(params.data)
     model, _ = load_generator(args.checkpoint, expected_shape=splits.image_shape, device=device)
-    trained = model.config
     judge, info = judge_at(args.judge, splits, params.evaluation.judge, device)
     cfg = quality_config(params)
     # CAS without a selection split (final weights), tested on the validation split
@@ -120,13 +112,12 @@ def main(argv=None) -> int:
     csv_path, rows = out / f"{args.name}.csv", []
     for label, *sets in args.run:
         run_params = load_params(args.params, args.set + sets)
-        model.config = sampling_config(model, sets, run_params.generator(model.name))
+        apply_sampling(model, run_params.sampling(model.name))  # the variant's sample.generators.<model>
         t0 = time.perf_counter()
         images = sample_images(model, labels, seed=run_params.sample.seed, batch_size=run_params.sample.batch_size)
         speed = len(labels) / (time.perf_counter() - t0)
         sampling = model.describe_sampling()
         style = stylization_metrics(model, splits.val, judge, device=device) if args.style else {}
-        model.config = trained
         synthetic = LabeledImages(images, labels)
         numbers = set_metrics(balanced_subset(synthetic, n, cfg.seed), real_set, judge, cfg, device)
         cas = classification_accuracy_score(synthetic, measured, cfg.classifier, device=device)

@@ -36,6 +36,7 @@ from augment.models import REGISTRY, build_model  # noqa: E402
 from augment.params.config import DEFAULT_PARAMS_FILE, AccelerationConfig, DataConfig, Params  # noqa: E402
 from augment.params.file import load_params  # noqa: E402
 from augment.sampling.generation import sample_images  # noqa: E402
+from augment.synthesis.model_loading import apply_sampling  # noqa: E402
 from augment.synthesis.synthetic import SyntheticDataset  # noqa: E402
 from augment.training.device import configure_torch, resolve_device  # noqa: E402
 from augment.training.loop import train_one_step  # noqa: E402
@@ -157,12 +158,13 @@ def sample_throughput(
     name: str, params: Params, shape: tuple[int, ...], device: torch.device, n: int, repeats: int
 ) -> tuple[float, str]:
     """Images per second of ``sample_images`` (the sample stage's and SyntheticDataset's path:
-    blocks of 256, the model's own sampler and settings, e.g. cfm's ``sample_steps`` and
-    ``sampler``) for ``n`` class-balanced labels, best of ``repeats`` after one untimed block,
+    blocks of 256, the model's own sampler with params' ``sample.generators.<name>``, e.g.
+    cfm's ``solver`` and ``sample_steps``) for ``n`` class-balanced labels, best of ``repeats`` after one untimed block,
     and the model's own description of its sampler. An untrained network of the configured size:
     the cost is the architecture's, not the weights'."""
     torch.manual_seed(0)
     model = build_model(name, params.generator(name), shape, 10).to(device).eval()
+    apply_sampling(model, params.sampling(name))  # how the sample stage draws
     labels = torch.arange(n) % 10  # [n]
     sample_images(model, labels[:16], seed=0)  # warm-up
     return n / best_of(repeats, lambda: sample_images(model, labels, seed=0)), model.describe_sampling()

@@ -59,6 +59,7 @@ from augment.models import build_model  # noqa: E402
 from augment.params.file import load_params  # noqa: E402
 from augment.params.methods import method_names  # noqa: E402
 from augment.sampling.generation import sample_images  # noqa: E402
+from augment.synthesis.model_loading import apply_sampling  # noqa: E402
 from augment.training.device import configure_torch, resolve_device  # noqa: E402
 from augment.training.loop import epoch_batches  # noqa: E402
 from augment.training.warm_start import copy_encoder_decoder  # noqa: E402
@@ -143,6 +144,7 @@ def train_and_measure(label, name, params, splits, judge, real, args, device, st
     cfg = params.generator(name)
     torch.manual_seed(params.generators.seed)
     model = build_model(name, cfg, splits.image_shape, splits.num_classes).to(device)
+    apply_sampling(model, params.sampling(name))  # measured as the sample and evaluate stages draw
     if start is not None:  # warm start: encoder and decoder of the CVAE trained just before
         copy_encoder_decoder(model, start, f"{label}: init_from cvae")
     model.train()

@@ -26,6 +26,7 @@ from augment.settings.paths import (
     stylize_dir,
     synthetic_file,
 )
+from augment.synthesis.model_loading import apply_sampling
 from augment.synthesis.synthetic_files import load_synthetic
 from augment.tracking.runs import Tracker
 from augment.training.checkpoint import load_generator
@@ -46,6 +47,7 @@ def evaluate(params: Params, args) -> None:
     model, _ = load_generator(
         generator_checkpoint(params, name), expected_model=name, expected_shape=splits.image_shape, device=device
     )
+    apply_sampling(model, params.sampling(name))  # sample.generators.<name>: how it encodes and draws
     synthetic, _, _ = load_synthetic(synthetic_file(params, name))
     judge, _ = load_judge(judge_file(params), device=device)
     with Tracker(params, stage="evaluate", method=name, run_name=f"evaluate:{name}") as tracker:

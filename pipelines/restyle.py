@@ -41,6 +41,7 @@ from augment.settings.paths import (
     splits_file,
     synthetic_file,
 )
+from augment.synthesis.model_loading import apply_sampling
 from augment.synthesis.synthetic_files import save_synthetic
 from augment.tracking.runs import Tracker
 from augment.training.callbacks import GRID_COLUMNS
@@ -77,6 +78,7 @@ def restyle(params: Params, args) -> None:
     model, _ = load_generator(
         checkpoint, expected_model=name, expected_shape=splits.image_shape, device=resolve_device(params.device)
     )
+    apply_sampling(model, params.sampling(name))  # sample.generators.<name>: how it encodes and draws
     with Tracker(params, stage="restyle", method=name, run_name=f"restyle:{name}") as tracker:
         tracker.log_params({"model": name, "sample": params.to_dict()["sample"]})
         tracker.log_real_data(splits, {"train": "training"})

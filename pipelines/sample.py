@@ -52,7 +52,12 @@ def sample(params: Params, args) -> None:
     checkpoint = generator_checkpoint(params, name)
     device = resolve_device(params.device)  # auto: CUDA when present (float32 sampling either way)
     dataset = SyntheticDataset(
-        checkpoint, per_class=cfg.per_class, seed=cfg.seed, batch_size=cfg.batch_size, device=device
+        checkpoint,
+        per_class=cfg.per_class,
+        seed=cfg.seed,
+        batch_size=cfg.batch_size,
+        device=device,
+        sampling=params.sampling(name),  # sample.generators.<name>: how it draws
     )
     filter_net, _ = load_filter(filter_file(params), resolve_device(params.device))
     filtered = filtered_name(name)

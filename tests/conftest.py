@@ -36,8 +36,10 @@ def _one_thread():
 
 
 # cfm's tiny settings for a tiny project's params.yaml: 10 optimizer steps over two epochs (so the
-# progress grid of epoch 2 exists), a narrow U-Net, 2 sampling steps
-TINY_CFM = {"epochs": 2, "steps_per_epoch": 5, "width": 8, "sample_steps": 2}
+# progress grid of epoch 2 exists), a narrow U-Net (generators.cfm); 2 sampling steps
+# (sample.generators.cfm)
+TINY_CFM = {"epochs": 2, "steps_per_epoch": 5, "width": 8}
+TINY_CFM_SAMPLING = {"sample_steps": 2}
 
 
 def tiny_params(tmp_path: Path, epochs: int = 2, **generator_overrides) -> Params:
@@ -46,7 +48,8 @@ def tiny_params(tmp_path: Path, epochs: int = 2, **generator_overrides) -> Param
     for name in ("cvae", "cgan", "cvaegan"):
         cfg = dataclasses.replace(p.generator(name), epochs=epochs, latent_dim=4, width=8, **generator_overrides)
         setattr(p.generators, name, cfg)
-    p.generators.cfm = dataclasses.replace(p.generators.cfm, epochs=epochs, steps_per_epoch=5, width=8, sample_steps=2)
+    p.generators.cfm = dataclasses.replace(p.generators.cfm, epochs=epochs, steps_per_epoch=5, width=8)
+    p.sample.generators.sections["cfm"] = dataclasses.replace(p.sampling("cfm"), **TINY_CFM_SAMPLING)
     p.generators.grid_every = 1
     p.generators.cvaegan.init_from = "none"  # a CVAE-GAN on its own; the warm start has its own tests
     p.paths = dataclasses.replace(

@@ -71,7 +71,7 @@ from evaluation.classifiers.net import SmallCNN
 from evaluation.quality.measures import QUALITY_KEYS
 from pipelines.stage import run_stage
 from pipelines.train_classifier import train as train_classifier_stage
-from tests.conftest import ROOT, TINY_CFM, copy_project, merge
+from tests.conftest import ROOT, TINY_CFM, TINY_CFM_SAMPLING, copy_project, merge
 from tests.test_data import fake_mnist, write_png
 
 BIN = Path(sys.executable).parent
@@ -84,7 +84,12 @@ TINY = {
         **{n: {"epochs": 2, "latent_dim": 4, "width": 8} for n in MODEL_NAMES},
         "cfm": dict(TINY_CFM),
     },
-    "sample": {"per_class": 5, "batch_size": 64, "filter": {"threshold": 0.0}},
+    "sample": {
+        "per_class": 5,
+        "batch_size": 64,
+        "filter": {"threshold": 0.0},
+        "generators": {"cfm": dict(TINY_CFM_SAMPLING)},
+    },
     "classifier": {"seeds": [0, 1], "steps": 20, "width": 8},
     "evaluation": {"max_images": 50, "kid_subsets": 2, "kid_subset_size": 20, "judge": {"steps": 20, "width": 8}},
     "tracking": {"enabled": False},
@@ -1956,7 +1961,8 @@ DVC_TINY = {
         **{n: {"epochs": 3, "latent_dim": 4, "width": 8} for n in MODEL_NAMES},
         "cfm": dict(TINY_CFM),
     },
-    "sample": {"per_class": 30, "filter": {"threshold": 0.0}},  # untrained nets: keep every image
+    # untrained nets: keep every image
+    "sample": {"per_class": 30, "filter": {"threshold": 0.0}, "generators": {"cfm": dict(TINY_CFM_SAMPLING)}},
     "classifier": {"seeds": [0, 1], "steps": 20, "width": 8},
     "evaluation": {"max_images": 50, "kid_subsets": 2, "kid_subset_size": 20, "judge": {"steps": 20, "width": 8}},
     # Interruption is DVC's and the stages' business, not MLflow's (tests/test_pipeline.py and

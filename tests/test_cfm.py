@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import math
+import re
 
 import pytest
 import torch
@@ -17,16 +18,34 @@ from augment.data.labeled import LabeledImages
 from augment.models import REGISTRY, build_model
 from augment.models.cfm import EVALUATIONS_PER_STEP, guided, integrate
 from augment.models.losses import flow_matching_loss
-from augment.params.config import GENERATOR_NAMES, MODEL_NAMES, SOLVERS, CFMConfig, CVAEConfig, Params
+from augment.params.config import (
+    GENERATOR_NAMES,
+    MODEL_NAMES,
+    SOLVERS,
+    CFMConfig,
+    CFMSampling,
+    ConfigError,
+    CVAEConfig,
+    Params,
+)
 from augment.params.file import params_from_dict
 from augment.params.sources import DEFAULT_SOURCES
 from augment.sampling.restyle import styled_set
+from augment.synthesis.model_loading import apply_sampling
 from augment.training.checkpoint import load_generator, save_generator
 from benchmarks import sampler_sweep as sweep
 from evaluation.quality.measures import stylization_metrics
 from tests.conftest import ROOT
 
 CLASSES = [str(i) for i in range(10)]
+
+
+def tiny_cfm(shape=(1, 8, 8), sampling: dict | None = None, **config):
+    """A 10-class cfm of width 8 (``config``: more of generators.cfm) drawing with ``sampling``
+    (keys of sample.generators.cfm; the rest its defaults)."""
+    model = build_model("cfm", CFMConfig(**{"width": 8, **config}), shape, 10)
+    apply_sampling(model, sampling or {})
+    return model
 
 
 def test_the_loss_is_zero_for_the_exact_velocity_and_the_squared_error_otherwise():
@@ -87,7 +106,7 @@ def test_guidance_weight_zero_is_the_conditional_velocity_and_w_extrapolates():
 @pytest.mark.parametrize("shape", [(1, 8, 8), (1, 28, 28), (3, 32, 32)])
 def test_shapes_train_step_and_samples_in_range(shape):
     torch.manual_seed(0)
-    model = build_model("cfm", CFMConfig(width=8, sample_steps=2), shape, 10)
+    model = tiny_cfm(shape, {"sample_steps": 2})
     assert model.latent_dim == shape[0] * shape[1] * shape[2]
     x, y = torch.rand(6, *shape), torch.arange(6) % 10
     v = model.velocity(x, torch.rand(6), y)
@@ -99,7 +118,7 @@ def test_shapes_train_step_and_samples_in_range(shape):
 
 
 def test_the_untrained_network_has_zero_velocity_so_a_sample_is_its_noise():
-    model = build_model("cfm", CFMConfig(width=8, guidance=0.0), (1, 8, 8), 10)
+    model = tiny_cfm(sampling={"guidance": 0.0})
     z = torch.zeros(2, 64)  # x_0 = 0 -> x_1 = 0 -> pixel 0.5
     torch.testing.assert_close(model.generate(z, torch.tensor([0, 1])), torch.full((2, 1, 8, 8), 0.5))
 
@@ -114,30 +133,69 @@ def test_labels_are_dropped_at_the_configured_rate():
 
 def test_checkpoint_round_trip(tmp_path):
     torch.manual_seed(0)
-    model = build_model("cfm", CFMConfig(width=8, sample_steps=3), (1, 8, 8), 10)
+    model = tiny_cfm(sampling={"sample_steps": 3})
     model.train_step(torch.rand(8, 1, 8, 8), torch.arange(8), model.make_optimizers())
     model.update_ema()
     save_generator(tmp_path / "cfm.pt", model, CLASSES)
     loaded, payload = load_generator(tmp_path / "cfm.pt")
-    assert payload["model"] == "cfm" and payload["config"]["solver"] == "midpoint"
+    assert payload["model"] == "cfm" and payload["config"]["width"] == 8
+    # the sampler's settings are not the checkpoint's: a loaded model draws with the defaults
+    # until whoever draws sets theirs (sample.generators.cfm)
+    assert not {"guidance", "solver", "sample_steps"} & set(payload["config"])
+    assert loaded.sampling == CFMSampling() != model.sampling
+    apply_sampling(loaded, {"sample_steps": 3})
     z, y = model.sample_noise(3), torch.tensor([1, 2, 3])
     torch.testing.assert_close(loaded.generate(z, y), model.generate(z, y))
+
+
+def test_a_checkpoint_that_kept_its_sampler_settings_in_its_config_still_loads(tmp_path):
+    """Checkpoints written before the sampling settings moved to sample.generators.cfm."""
+    model = tiny_cfm()
+    save_generator(tmp_path / "cfm.pt", model, CLASSES)
+    payload = torch.load(tmp_path / "cfm.pt", weights_only=True)
+    payload["config"].update(guidance=1.0, solver="heun", sample_steps=8, code_spread=0.5, encode_label=1.0)
+    torch.save(payload, tmp_path / "old.pt")
+    loaded, _ = load_generator(tmp_path / "old.pt")
+    assert loaded.config == model.config and loaded.sampling == CFMSampling()
 
 
 def test_registered_and_one_of_the_default_pipeline_methods():
     assert "cfm" in REGISTRY and "cfm" in GENERATOR_NAMES and "cfm" not in MODEL_NAMES  # not of the method's three
     assert Params().generators.methods["cfm"] == Params().paths.splits  # trained from the data alone
     assert {"cfm", "classic+cfm", "cfm-filtered"} <= set(DEFAULT_SOURCES)
-    params = params_from_dict({"generators": {"cfm": {"guidance": 0.5}}})
-    assert params.generator("cfm").guidance == 0.5
+    params = params_from_dict(
+        {"generators": {"cfm": {"label_dropout": 0.2}}, "sample": {"generators": {"cfm": {"guidance": 0.5}}}}
+    )
+    assert params.generator("cfm").label_dropout == 0.2 and params.sampling("cfm").guidance == 0.5
+    assert params.sampling("cvae") == Params().sampling("cvae")  # no sampling settings: {}
 
 
 def test_bad_cfm_params_are_one_line_exit_2(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "params.yaml").write_text("{}\n")
-    assert cli(["train", "cfm", "--set", "generators.cfm.solver=rk4"]) == 2
+    assert cli(["train", "cfm", "--set", "sample.generators.cfm.solver=rk4"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "generators.cfm.solver" in err[0] and "euler" in err[0]
+    assert len(err) == 1 and "sample.generators.cfm.solver" in err[0] and "euler" in err[0]
+
+
+@pytest.mark.parametrize(
+    ("where", "key", "belongs"),
+    [
+        ({"generators": {"cfm": {"guidance": 1.0}}}, "generators.cfm.guidance", "sample.generators.cfm.guidance"),
+        ({"sample": {"generators": {"cfm": {"epochs": 3}}}}, "sample.generators.cfm.epochs", "generators.cfm.epochs"),
+    ],
+)
+def test_a_setting_in_the_other_section_names_where_it_belongs(where, key, belongs, tmp_path, monkeypatch, capsys):
+    """A sampling setting under generators.cfm (where it was before), or a training one under
+    sample.generators.cfm, in params.yaml or --set: one line naming both keys, exit 2."""
+    with pytest.raises(ConfigError, match=rf"^{re.escape(key)}: .* write it as {re.escape(belongs)}$"):
+        params_from_dict(where)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "params.yaml").write_text("{}\n")
+    value = 1.0 if "guidance" in key else 3
+    assert cli(["sample", "cfm", "-n", "10", "--set", f"{key}={value}"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and key in err[0] and f"write it as {belongs}" in err[0]
 
 
 @pytest.mark.slow
@@ -145,7 +203,7 @@ def test_train_sample_and_dataset_on_the_bundled_digits(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "params.yaml").write_text("{}\n")  # the defaults: the bundled digits
     sets = ["--set", "generators.cfm.epochs=2", "--set", "generators.cfm.steps_per_epoch=20"]
-    sets += ["--set", "generators.cfm.width=8", "--set", "generators.cfm.sample_steps=2"]
+    sets += ["--set", "generators.cfm.width=8", "--set", "sample.generators.cfm.sample_steps=2"]
     sets += ["--set", "tracking.enabled=false", "--set", "cpu_threads=1"]
     assert cli(["train", "cfm", *sets]) == 0
     assert (tmp_path / "models" / "generators" / "cfm.pt").is_file()
@@ -183,7 +241,7 @@ class _LabelShift(torch.nn.Module):
 
 
 def test_encode_is_the_flow_backwards_and_a_transfer_moves_by_the_label_difference():
-    model = build_model("cfm", CFMConfig(width=8, guidance=0.0, code_spread=0.25), (1, 8, 8), 10)
+    model = tiny_cfm(sampling={"guidance": 0.0, "code_spread": 0.25})
     model.velocity = model.ema_decoder = _LabelShift()
     x = torch.full((2, 1, 8, 8), 0.5)  # pixel 0 in [-1, 1]
     y = torch.tensor([0, 3])
@@ -206,8 +264,7 @@ def test_encode_is_the_flow_backwards_and_a_transfer_moves_by_the_label_differen
     ],
 )
 def test_encode_label_weighs_the_own_label_against_no_label(encode_label, guidance, expected):
-    config = CFMConfig(width=8, guidance=guidance, encode_label=encode_label)
-    model = build_model("cfm", config, (1, 8, 8), 10)
+    model = tiny_cfm(sampling={"guidance": guidance, "encode_label": encode_label})
     model.velocity = model.ema_decoder = _LabelShift()
     mu, _ = model.encode(torch.full((2, 1, 8, 8), 0.5), torch.tensor([0, 3]))  # pixel 0 in [-1, 1]
     torch.testing.assert_close(mu[:, 0], torch.tensor(expected))
@@ -215,7 +272,7 @@ def test_encode_label_weighs_the_own_label_against_no_label(encode_label, guidan
 
 def test_restyle_with_zero_noise_is_the_reconstruction_through_the_flow():
     torch.manual_seed(0)
-    model = build_model("cfm", CFMConfig(width=8, sample_steps=3), (1, 8, 8), 10)
+    model = tiny_cfm(sampling={"sample_steps": 3})
     opt = model.make_optimizers()
     for _ in range(3):
         model.train_step(torch.rand(8, 1, 8, 8), torch.arange(8), opt)
@@ -239,31 +296,21 @@ def test_restyle_with_zero_noise_is_the_reconstruction_through_the_flow():
     [("midpoint", 8, 1.0, 32), ("heun", 4, 0.5, 16), ("euler", 4, 0.0, 4)],
 )
 def test_the_sampler_describes_its_network_evaluations_per_image(solver, steps, guidance, evaluations):
-    model = build_model("cfm", CFMConfig(width=8, solver=solver, sample_steps=steps, guidance=guidance), (1, 8, 8), 10)
+    model = tiny_cfm(sampling={"solver": solver, "sample_steps": steps, "guidance": guidance})
     assert model.describe_sampling().endswith(f"guidance {guidance:g}: {evaluations} network evaluations per image")
     assert build_model("cvae", CVAEConfig(width=8), (1, 8, 8), 10).describe_sampling() == "one decoder pass"
-
-
-def test_a_sweep_variant_changes_only_the_sampling_fields_it_names():
-    model = build_model("cfm", CFMConfig(width=8, sample_steps=3, guidance=0.5), (1, 8, 8), 10)
-    variant = CFMConfig(guidance=0.0, solver="euler")  # its params' section: width 32, steps 8, unlike the checkpoint
-    sets = ["generators.cfm.guidance=0", "generators.cfm.solver=euler", "classifier.steps=10"]
-    config = sweep.sampling_config(model, sets, variant)
-    assert (config.guidance, config.solver) == (0.0, "euler")
-    assert (config.width, config.sample_steps) == (8, 3)  # the checkpoint's, not the params'
-    assert sweep.sampling_config(model, [], CFMConfig(guidance=1.0)).guidance == 0.5  # nothing named: as trained
 
 
 def test_the_sampler_sweep_writes_a_row_per_variant_drawn_with_its_settings(tmp_path, monkeypatch):
     stylised_with = []  # the encode_label each variant's --style stylisation ran with
 
     def recording(model, *args, **kwargs):
-        stylised_with.append(model.config.encode_label)
+        stylised_with.append(model.sampling.encode_label)
         return stylization_metrics(model, *args, **kwargs)
 
     monkeypatch.setattr(sweep, "stylization_metrics", recording)
     torch.manual_seed(0)
-    model = build_model("cfm", CFMConfig(width=8, sample_steps=2, guidance=1.0), (1, 8, 8), 10)
+    model = tiny_cfm()
     model.train_step(torch.rand(8, 1, 8, 8), torch.arange(8), model.make_optimizers())
     save_generator(tmp_path / "cfm.pt", model, CLASSES)
     tiny = ["tracking.enabled=false", "evaluation.judge.steps=20", "classifier.steps=10", "classifier.seeds=[0]"]
@@ -271,20 +318,23 @@ def test_the_sampler_sweep_writes_a_row_per_variant_drawn_with_its_settings(tmp_
     argv = ["--params", str(ROOT / "params.yaml"), "--checkpoint", str(tmp_path / "cfm.pt"), "--per-class", "15"]
     argv += ["--out", str(tmp_path), "--judge", str(tmp_path / "judge.pt")]
     argv += [arg for key in tiny for arg in ("--set", key)]
-    runs = ["--run", "w0-euler1", "generators.cfm.guidance=0", "generators.cfm.solver=euler"]
-    runs += ["generators.cfm.sample_steps=1", "--run", "as-trained"]
-    runs += ["--run", "encode0", "generators.cfm.encode_label=0"]
+    runs = ["--run", "w1-euler1", "sample.generators.cfm.guidance=1", "sample.generators.cfm.solver=euler"]
+    runs += ["sample.generators.cfm.sample_steps=1", "--run", "as-params"]
+    runs += ["--run", "encode0", "sample.generators.cfm.encode_label=0"]
     assert sweep.main([*argv, "--style", *runs]) == 0
     rows = list(csv.DictReader((tmp_path / "sampler_sweep.csv").open()))
-    assert [r["label"] for r in rows] == ["w0-euler1", "as-trained", "encode0"]
-    assert rows[0]["settings"] == "generators.cfm.guidance=0 generators.cfm.solver=euler generators.cfm.sample_steps=1"
-    # drawn with the variant's sampler, then with the checkpoint's again (the next variant's base)
-    assert rows[0]["sampling"] == "euler, 1 steps, guidance 0: 1 network evaluations per image"
-    assert rows[1]["sampling"] == "midpoint, 2 steps, guidance 1: 8 network evaluations per image"
+    assert [r["label"] for r in rows] == ["w1-euler1", "as-params", "encode0"]
+    expected = (
+        "sample.generators.cfm.guidance=1 sample.generators.cfm.solver=euler sample.generators.cfm.sample_steps=1"
+    )
+    assert rows[0]["settings"] == expected
+    # drawn with the variant's sampler, then with params.yaml's again (the next variant's base)
+    assert rows[0]["sampling"] == "euler, 1 steps, guidance 1: 2 network evaluations per image"
+    assert rows[1]["sampling"] == "midpoint, 4 steps, guidance 0: 8 network evaluations per image"
     assert set(rows[0]) == set(sweep.COLUMNS)
     for row in rows:
         assert 0 <= float(row["label_fidelity"]) <= 1 and 0 <= float(row["cas"]) <= 1 and float(row["images_per_s"]) > 0
         assert 0 <= float(row["transfer_accuracy"]) <= 1 and -1 <= float(row["style_r_slant"]) <= 1
-    # --style stylises with each variant's encoder settings, the checkpoint's where it names none
+    # --style stylises with each variant's encoder settings, params.yaml's where it names none
     assert stylised_with == [1.0, 1.0, 0.0]
     assert (tmp_path / "judge.pt").is_file()

@@ -17,6 +17,17 @@ def test_params_yaml_matches_the_dataclass_defaults():
     assert load_params(ROOT / "params.yaml") == Params()
 
 
+def test_the_defaults_sections_are_the_models_own_classes():
+    """GeneratorsConfig's and sample.generators' built-in sections are typed by hand beside the
+    models' config_class and sampling_class: they must name the same classes."""
+    from augment.models.registry import BUILTINS
+
+    params = Params()
+    for name, cls in BUILTINS.items():
+        assert type(params.generator(name)) is cls.config_class, name
+        assert type(params.sample.generators.sections[name]) is cls.sampling_class, name
+
+
 def test_params_yaml_lists_every_key():
     assert _leaf_keys(ROOT / "params.yaml") == set(all_keys())
 

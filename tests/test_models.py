@@ -10,21 +10,27 @@ import torch
 from augment.models import REGISTRY, build_model, model_class
 from augment.models.layers import num_halvings, reparameterize
 from augment.models.losses import kl_prior, llike_loss
-from augment.params.config import CFMConfig, CGANConfig, CVAEConfig, CVAEGANConfig
+from augment.params.config import CFMConfig, CFMSampling, CGANConfig, CVAEConfig, CVAEGANConfig
 
 SHAPES = [(1, 8, 8), (1, 28, 28), (3, 32, 32)]
 SMALL = {
     "cvae": CVAEConfig(latent_dim=4, width=8),
     "cgan": CGANConfig(latent_dim=4, width=8),
     "cvaegan": CVAEGANConfig(latent_dim=4, width=8),
-    "cfm": CFMConfig(width=8, sample_steps=2, ema=0.0),
+    "cfm": CFMConfig(width=8, ema=0.0),
 }
+SMALL_SAMPLING = {"cfm": CFMSampling(sample_steps=2)}  # the others have no sampling settings
 
 
 def make(name, shape=(1, 8, 8), num_classes=3, **overrides):
+    """A small model; ``overrides`` are keys of its training config or of its sampling settings."""
     torch.manual_seed(0)
-    cfg = dataclasses.replace(SMALL[name], **overrides) if overrides else SMALL[name]
-    return build_model(name, cfg, shape, num_classes)
+    sampling_keys = {f.name for f in dataclasses.fields(REGISTRY[name].sampling_class)}
+    trained = {k: v for k, v in overrides.items() if k not in sampling_keys}
+    model = build_model(name, dataclasses.replace(SMALL[name], **trained), shape, num_classes)
+    drawn = {k: v for k, v in overrides.items() if k in sampling_keys}
+    model.sampling = dataclasses.replace(SMALL_SAMPLING.get(name, model.sampling), **drawn)
+    return model
 
 
 def batch(shape, n=6, num_classes=3):

@@ -33,7 +33,7 @@ from pipelines.restyle import ITEMS as RESTYLE
 from pipelines.restyle import restyle as restyle_stage
 from pipelines.stage import run_stage
 from pipelines.train_generator import train as train_generator_stage
-from tests.conftest import ROOT, TINY_CFM, copy_project
+from tests.conftest import ROOT, TINY_CFM, TINY_CFM_SAMPLING, copy_project
 
 BIN = Path(sys.executable).parent
 TINY = {
@@ -50,6 +50,7 @@ TINY = {
         "filter": {"threshold": 0.05, "max_draws": 40},
         # the styled sets through the filter (sample.styled.filter); unfiltered: the restyle test below
         "styled": {"methods": ["cvae", "cvaegan", "cfm"], "filter": True},
+        "generators": {"cfm": dict(TINY_CFM_SAMPLING)},
     },
     # every source that applies (the bundled params.yaml trains 13 of them)
     "classifier": {"sources": list(SOURCES), "seeds": [0, 1], "steps": 40, "width": 8, "synthetic_mode": "top_up"},
@@ -318,6 +319,21 @@ def test_changing_gamma_reruns_only_the_cvaegan_branch(repro):
     finally:
         (project / "params.yaml").write_text(original)
     assert changed == {"train_generator@cvaegan"}
+
+
+def test_a_sampling_setting_redraws_without_retraining(repro):
+    """sample.generators.cfm is read by the stages that draw (sample, restyle, evaluate), never by
+    train_generator@cfm: changing the guidance weight reruns those three, not the training."""
+    project, env, _ = repro
+    original = (project / "params.yaml").read_text()
+    params = yaml.safe_load(original)
+    params["sample"]["generators"]["cfm"]["guidance"] = 1.0
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    try:
+        changed = set(json.loads(_run(["dvc", "status", "--json"], project, env).stdout))
+    finally:
+        (project / "params.yaml").write_text(original)
+    assert changed == {"sample@cfm", "restyle@cfm", "evaluate@cfm"}
 
 
 def test_a_new_cgan_set_reruns_only_the_classifiers_that_train_on_it(repro, tmp_path):

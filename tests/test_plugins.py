@@ -53,6 +53,11 @@ class ToyConfig:
     ema: float = 0.0
 
 
+@dataclass
+class ToySampling:  # sample.generators.toygen: how it draws, set without retraining
+    spread: float = 1.0  # the code z is drawn with this standard deviation
+
+
 class ToyNet(nn.Module):
     def __init__(self, latent_dim, num_classes, image_shape):
         super().__init__()
@@ -67,6 +72,7 @@ class ToyNet(nn.Module):
 class ToyGenerator(ConditionalGenerator):
     name = "toygen"
     config_class = ToyConfig
+    sampling_class = ToySampling
     loss_names = ("mse",)
     sampler = "net"
 
@@ -77,6 +83,9 @@ class ToyGenerator(ConditionalGenerator):
 
     def make_optimizers(self):
         return {"net": self._adam(self.net)}
+
+    def decode(self, z, y):
+        return self.sampling_decoder()(self.sampling.spread * z, y)
 
     def train_step(self, x, y, optimizers):
         loss = ((self.net(self.sample_noise(len(y)), y) - x) ** 2).mean()
@@ -144,6 +153,14 @@ def test_its_section_is_read_checked_and_defaulted(installed):
     ):
         params_from_dict({"generators": {PLUGIN: {"epoch": 5}}})
     assert load_params(None, [f"generators.{PLUGIN}.latent_dim=3"]).generator(PLUGIN).latent_dim == 3
+    # its sampling settings: sample.generators.toygen, like cfm's
+    assert absent.sampling(PLUGIN).spread == 1.0
+    assert load_params(None, [f"sample.generators.{PLUGIN}.spread=0"]).sampling(PLUGIN).spread == 0.0
+    assert params_from_dict({"sample": {"generators": {PLUGIN: {"spread": 0.5}}}}).to_dict()["sample"]["generators"][
+        PLUGIN
+    ] == {"spread": 0.5}
+    with pytest.raises(ConfigError, match=r"^generators\.toygen\.spread: a sampling setting .* sample\.generators"):
+        params_from_dict({"generators": {PLUGIN: {"spread": 0.5}}})
 
 
 def test_without_the_plugin_its_section_and_name_are_unknown():
@@ -183,6 +200,11 @@ def test_train_sample_and_synthetic_dataset_through_the_plugin(installed, projec
     drawn, labels = data.tensors()
     assert drawn.shape == (30, 1, 8, 8) and torch.bincount(labels).tolist() == [3] * 10
     assert torch.equal(SyntheticDataset(model=PLUGIN, per_class=3, seed=1).tensors()[0], drawn)  # seeded
+    # drawn with its sampling settings: spread 0 draws every image of a class from z = 0
+    flat, labels = SyntheticDataset(model=PLUGIN, per_class=3, seed=1, sampling={"spread": 0.0}).tensors()
+    assert torch.equal(flat[labels == 4][0], flat[labels == 4][2]) and not torch.equal(flat, drawn)
+    with pytest.raises(ConfigError, match=r"sample\.generators\.toygen\.spread: expected a number"):
+        SyntheticDataset(model=PLUGIN, per_class=3, sampling={"spread": "wide"})
     capsys.readouterr()
     assert main(["info", str(checkpoint), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["model"] == PLUGIN
@@ -267,6 +289,7 @@ def test_a_plugin_listed_in_generators_methods_runs_through_dvc_repro(tmp_path):
     params = yaml.safe_load((project / "params.yaml").read_text())
     params["generators"]["methods"] = {PLUGIN: params["paths"]["splits"]}  # the plugin alone
     params["generators"][PLUGIN] = {"epochs": 2}
+    params["sample"]["generators"] = {PLUGIN: {"spread": 0.5}}  # dvc.yaml's sample@toygen reads it
     params["sample"].update(per_class=20)
     params["sample"]["styled"].update(noise=1.0, methods=[])
     params["sample"]["filter"]["max_draws"] = 10

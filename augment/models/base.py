@@ -12,12 +12,14 @@ from augment.core import distributed
 from augment.core.acceleration import outside_autocast
 from augment.core.inference import inference, module_device
 from augment.models.layers import Decoder, ImageShape
+from augment.settings.sections import NoSampling
 
 
 class ConditionalGenerator(nn.Module):
     """A class-conditional generative model.
 
-    Subclasses set ``name``, ``config_class``, ``can_encode`` and ``sampler``, build their
+    Subclasses set ``name``, ``config_class``, ``can_encode`` and ``sampler`` (and, when they
+    have settings that change only how images are drawn, ``sampling_class``), build their
     networks in ``__init__`` (ending with :meth:`_finish_init`) and implement
     :meth:`make_optimizers` and :meth:`train_step`. The training loop owns epochs, batches,
     callbacks, checkpoints and the moving average; a model owns one step.
@@ -30,7 +32,10 @@ class ConditionalGenerator(nn.Module):
     """
 
     name: ClassVar[str]
-    config_class: ClassVar[type]
+    config_class: ClassVar[type]  # the training settings, generators.<name>; saved in the checkpoint
+    # the sampling settings, sample.generators.<name>: set on the loaded model by whoever draws
+    # (:attr:`sampling`), never trained with nor saved, so changing one needs no retraining
+    sampling_class: ClassVar[type] = NoSampling
     can_encode: ClassVar[bool] = False  # has an encoder Q(z | x, y): can reconstruct and stylise
     loss_names: ClassVar[tuple[str, ...]]  # keys of the dict train_step returns
     sampler: ClassVar[str]  # attribute of the Decoder that draws images: f_d or G
@@ -38,6 +43,7 @@ class ConditionalGenerator(nn.Module):
     def __init__(self, config: Any, image_shape: ImageShape, num_classes: int) -> None:
         super().__init__()
         self.config = config
+        self.sampling: Any = self.sampling_class()  # the defaults until a stage sets params' section
         self.image_shape = tuple(image_shape)
         self.num_classes = num_classes
         self.latent_dim = getattr(config, "latent_dim", 0)  # size of z; a model without one sets its own

@@ -14,6 +14,10 @@ steps), and the guided velocity
 
 Network evaluations per image: steps x (1 for Euler, 2 for midpoint and Heun) x (2 when w > 0).
 The moving average of the loop (``ema``) averages the velocity network; sampling uses it.
+The sampler's settings (``guidance``, ``solver``, ``sample_steps``, and ``code_spread`` and
+``encode_label`` below) are :class:`~augment.settings.sections.CFMSampling`, params.yaml's
+``sample.generators.cfm``: read from :attr:`CFM.sampling`, never from the training config, so a
+trained checkpoint draws with any of them without retraining.
 
 Encoding (stylisation through the flow): the ODE is invertible, so a real image x_1 of class y is
 integrated *back* from t = 1 to t = 0 under the same guided field of its own label; the noise
@@ -38,7 +42,7 @@ from augment.core.inference import module_device
 from augment.models.base import ConditionalGenerator
 from augment.models.losses import flow_matching_loss
 from augment.models.unet import ConditionalUNet
-from augment.settings.sections import CFMConfig
+from augment.settings.sections import CFMConfig, CFMSampling
 
 Velocity = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (x [B, ...], t [B]) -> dx/dt
 
@@ -79,12 +83,18 @@ def integrate(
     return x
 
 
+def guided_passes(weight: float) -> int:
+    """Velocities :func:`guided` evaluates per call: the conditional alone at w = 0, else the
+    conditional and the unconditional (one batch of twice the images)."""
+    return 1 if weight == 0 else 2
+
+
 def guided(net: Callable[..., torch.Tensor], y: torch.Tensor, null: int, weight: float) -> Velocity:
     """The velocity field of labels y [B] under classifier-free guidance of weight w: one batched
     evaluation of the conditional and the unconditional velocity (w = 0: the conditional alone)."""
 
     def velocity(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        if weight == 0:
+        if guided_passes(weight) == 1:
             return net(x, t, y)
         none = torch.full_like(y, null)
         v = net(torch.cat([x, x]), torch.cat([t, t]), torch.cat([y, none]))  # [2B, C, H, W]
@@ -97,6 +107,7 @@ def guided(net: Callable[..., torch.Tensor], y: torch.Tensor, null: int, weight:
 class CFM(ConditionalGenerator):
     name = "cfm"
     config_class = CFMConfig
+    sampling_class = CFMSampling  # guidance, solver, sample_steps, code_spread, encode_label
     can_encode = True  # through the flow: integrate a real image back to t = 0 (module docstring)
     loss_names = ("loss",)
     sampler = "velocity"
@@ -135,15 +146,14 @@ class CFM(ConditionalGenerator):
     # ---------------------------------------------------------------------------------------
     def decode(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Codes z [B, C*H*W] (noise images) and labels y [B] -> images [B, C, H, W] in [0, 1]."""
-        c = self.config
+        c = self.sampling
         x0 = z.to(module_device(self)).view(z.shape[0], *self.image_shape)
         x1 = integrate(self._field(y, c.guidance), x0, c.sample_steps, c.solver)
         return ((x1 + 1) / 2).clamp(0, 1)
 
     def describe_sampling(self) -> str:
-        c = self.config
-        passes = 2 if c.guidance else 1  # guided: the conditional and the unconditional velocity
-        evaluations = c.sample_steps * EVALUATIONS_PER_STEP[c.solver] * passes
+        c = self.sampling
+        evaluations = c.sample_steps * EVALUATIONS_PER_STEP[c.solver] * guided_passes(c.guidance)
         return (
             f"{c.solver}, {c.sample_steps} steps, guidance {c.guidance:g}: {evaluations} network evaluations per image"
         )
@@ -160,7 +170,7 @@ class CFM(ConditionalGenerator):
         """Images x [B, C, H, W] in [0, 1] with their labels y [B] -> (x_0 [B, C*H*W], logvar
         [B, C*H*W]): the noise image the flow of y (weighed by ``encode_label``) carries to x, and
         log code_spread^2."""
-        c = self.config
+        c = self.sampling
         x1 = 2 * x.to(module_device(self)).float() - 1  # [B, C, H, W] in [-1, 1]
         # lambda g(y) + (1 - lambda) v(none), g(y) = (1 + w) v(y) - w v(none) the sampling field, is
         # guidance of weight w + (lambda - 1)(1 + w): exactly w at lambda = 1 (the exact round trip)

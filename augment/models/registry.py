@@ -76,6 +76,15 @@ def check_generator_class(name: str, cls: object, where: str) -> type[Conditiona
     missing = [k for k in CONFIG_FIELDS if k not in fields]
     if missing:
         raise PluginError(f"{where}: its config_class lacks {', '.join(missing)} (the training loop reads them)")
+    sampling_class = cls.sampling_class  # the base class's NoSampling unless the plugin sets its own
+    if not (isinstance(sampling_class, type) and dataclasses.is_dataclass(sampling_class)):
+        raise PluginError(f"{where}: sampling_class must be a dataclass, got {sampling_class!r}")
+    both = sorted(fields & {f.name for f in dataclasses.fields(sampling_class)})
+    if both:
+        raise PluginError(
+            f"{where}: {', '.join(both)} in both config_class and sampling_class: a setting is either "
+            "trained with (generators.<name>) or drawn with (sample.generators.<name>)"
+        )
     return cls
 
 
@@ -148,3 +157,9 @@ def plugin_configs() -> dict[str, type]:
     """The config dataclass of every installed plugin, by name: the ``generators.<name>`` sections
     that params.yaml may hold besides the built-ins' (augment/params/config.py GeneratorsConfig)."""
     return {name: cls.config_class for name, cls in REGISTRY.plugins().items()}
+
+
+def sampling_classes() -> dict[str, type]:
+    """The sampling-settings dataclass of every registered generator, built-ins and plugins, by
+    name: the ``sample.generators.<name>`` sections of params.yaml (augment/params/config.py)."""
+    return {name: REGISTRY[name].sampling_class for name in REGISTRY}

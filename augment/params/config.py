@@ -47,6 +47,7 @@ from augment.settings.sections import (
     AccelerationConfig,
     AugmentationConfig,
     CFMConfig,
+    CFMSampling,
     CGANConfig,
     ConfigError,
     CVAEConfig,
@@ -56,8 +57,8 @@ from augment.settings.sections import (
     FilterConfig,
     ImbalanceConfig,
     JudgeConfig,
+    NoSampling,
     PathsConfig,
-    SampleConfig,
     StyledConfig,
     TrackingConfig,
     _one_of,
@@ -90,10 +91,13 @@ __all__ = [  # the sections of augment/settings/sections.py are re-exported: one
     "CVAEConfig",
     "SOLVERS",
     "CFMConfig",
+    "CFMSampling",
+    "NoSampling",
     "CGANConfig",
     "CVAEGANConfig",
     "FilterConfig",
     "StyledConfig",
+    "GeneratorSampling",
     "SampleConfig",
     "AugmentationConfig",
     "JudgeConfig",
@@ -150,6 +154,45 @@ class GeneratorsConfig:
     grid_every: int = ranged(5, _POSITIVE_INT)  # write a progress grid every this many epochs (and at the last)
 
 
+def _sampling_sections() -> dict[str, type]:
+    """The sampling-settings dataclass of every registered generator, by name (the
+    ``sample.generators.<name>`` sections; :class:`NoSampling` for one that has none)."""
+    from augment.models.registry import sampling_classes  # here: the models import this module
+
+    return sampling_classes()
+
+
+def _builtin_sampling() -> dict[str, Any]:
+    """The default of ``sample.generators``: every built-in's sampling settings at their defaults
+    (the classes are the models' ``sampling_class``; tests/test_config.py checks they agree)."""
+    classes = {"cvae": NoSampling, "cgan": NoSampling, "cvaegan": NoSampling, "cfm": CFMSampling}
+    return {name: classes[name]() for name in GENERATOR_NAMES}
+
+
+@dataclass
+class GeneratorSampling:
+    """``sample.generators``: how each trained generator draws (and encodes), by name. Apart from
+    ``generators.<name>`` so that dvc.yaml's train stage does not depend on it: changing one
+    redraws (sample, restyle, evaluate) without retraining. A name without a section samples
+    with its sampling class's defaults; dvc.yaml's stages need the section, ``{}`` for none."""
+
+    # sample.generators.<name> of every registered generator (built-ins and plugins), written
+    # beside each other as sample.generators.<name>, never as "sections"
+    sections: dict[str, Any] = field(
+        default_factory=_builtin_sampling, metadata={SECTIONS: _sampling_sections, UNKNOWN_SECTION: _unknown_generator}
+    )
+
+
+@dataclass
+class SampleConfig:
+    per_class: int = ranged(200, _POSITIVE_INT)  # synthetic images drawn per class for each method's dataset
+    seed: int = ranged(0, _SEED)  # fixes every synthetic image by (seed, index)
+    batch_size: int = ranged(256, _POSITIVE_INT)  # images generated per forward pass
+    filter: FilterConfig = field(default_factory=FilterConfig)  # the <method>-filtered sets
+    styled: StyledConfig = field(default_factory=StyledConfig)  # the <method>-restyle / -transfer sets
+    generators: GeneratorSampling = field(default_factory=GeneratorSampling)  # each generator's sampler settings
+
+
 def _default_sources() -> list[str]:
     """The default of ``classifier.sources`` (augment/params/sources.py DEFAULT_SOURCES): 13 of the 19."""
     from augment.params.sources import DEFAULT_SOURCES  # here, not at the top: augment.params.sources reads this module
@@ -171,6 +214,7 @@ class ClassifierConfig:
     width: int = ranged(32, _POSITIVE_INT)  # channels of the classifier's first conv layer
     lr_schedule: str = ranged("constant", _one_of(LR_SCHEDULES))  # constant, or cosine: lr decays to 0 over `steps`
     # ratio: synthetic_ratio per real image, class-balanced;
+    # top_up: each class gets synthetic images until it has as many as the largest real class
     synthetic_mode: str = ranged("ratio", _one_of(SYNTHETIC_MODES))
 
 
@@ -200,10 +244,22 @@ class Params:
             self.generators.plugins[name] = model_class(name).config_class()
         return self.generators.plugins[name]
 
+    def sampling(self, name: str):
+        """The sampling settings of one registered generator (``sample.generators.<name>``; its
+        sampling class's defaults when params.yaml has no section), to set on the loaded model."""
+        sections = self.sample.generators.sections
+        if name not in sections:
+            from augment.models.registry import model_class  # here: the models import this module
+
+            sections[name] = model_class(name).sampling_class()
+        return sections[name]
+
     def to_dict(self) -> dict[str, Any]:
-        """Plain nested dicts, the plugins' sections beside the built-ins' (generators.<name>)."""
+        """Plain nested dicts, the plugins' sections beside the built-ins' (generators.<name>) and
+        the sampling sections as sample.generators.<name>."""
         tree = dataclasses.asdict(self)
         tree["generators"].update(tree["generators"].pop("plugins"))
+        tree["sample"]["generators"] = tree["sample"]["generators"].pop("sections")
         return tree
 
 

@@ -103,6 +103,9 @@ def _build(cls: type, raw: Any, prefix: str) -> Any:
     for key in raw:
         if key not in known and key not in sections:
             dotted = f"{prefix}.{key}" if prefix else str(key)
+            misplaced = _misplaced(dotted)
+            if misplaced:
+                raise ConfigError(misplaced)
             if extra is not None and UNKNOWN_SECTION in extra.metadata and isinstance(raw[key], dict):
                 # a section of its own: a generator's, e.g. a plugin that is not installed
                 raise ConfigError(f"{dotted}: {extra.metadata[UNKNOWN_SECTION](key)}")
@@ -110,11 +113,14 @@ def _build(cls: type, raw: Any, prefix: str) -> Any:
             raise ConfigError(f"unknown key {dotted!r}{_suggest(dotted, candidates)}")
     kwargs: dict[str, Any] = {}
     if extra is not None:
-        kwargs[extra.name] = {
-            name: _build(section, raw[name], f"{prefix}.{name}" if prefix else name)
-            for name, section in sections.items()
-            if name in raw
-        }
+        kwargs[extra.name] = extra.default_factory()  # type: ignore[operator]  # e.g. the built-ins' sampling defaults
+        kwargs[extra.name].update(
+            {
+                name: _build(section, raw[name], f"{prefix}.{name}" if prefix else name)
+                for name, section in sections.items()
+                if name in raw
+            }
+        )
     for f in dataclasses.fields(cls):
         if f.name not in raw or f is extra:
             continue
@@ -125,6 +131,30 @@ def _build(cls: type, raw: Any, prefix: str) -> Any:
         else:
             kwargs[f.name] = _coerce(raw[f.name], tp, dotted)
     return cls(**kwargs)
+
+
+def _misplaced(dotted: str) -> str | None:
+    """Where a generator's key belongs when it sits in the other of its two sections: a sampling
+    setting under ``generators.<name>`` (e.g. cfm's guidance), or a training setting under
+    ``sample.generators.<name>``; None for any other key."""
+    parts = dotted.split(".")
+    if len(parts) == 3 and parts[0] == "generators":
+        name, key, belongs = parts[1], parts[2], "sample.generators"
+    elif len(parts) == 4 and parts[:2] == ["sample", "generators"]:
+        name, key, belongs = parts[2], parts[3], "generators"
+    else:
+        return None
+    from augment.models.registry import REGISTRY  # here: the models import augment.params.config
+
+    if name not in REGISTRY:
+        return None
+    cls = REGISTRY[name]
+    other = cls.sampling_class if belongs == "sample.generators" else cls.config_class
+    if key not in {f.name for f in dataclasses.fields(other)}:
+        return None
+    why = " (how the trained model draws: changing it needs no retraining)" if belongs == "sample.generators" else ""
+    what = "sampling" if belongs == "sample.generators" else "training"
+    return f"{dotted}: a {what} setting of {name}{why}: write it as {belongs}.{name}.{key}"
 
 
 def _suggest(key: str, candidates: list[str]) -> str:
@@ -231,6 +261,9 @@ def apply_overrides(raw: dict[str, Any], overrides: list[tuple[str, Any]]) -> di
         if key not in valid and key.rsplit(".", 1)[0] in mappings:
             pass  # one entry of a mapping, e.g. generators.methods.<name>=<file>
         elif key not in valid:
+            misplaced = _misplaced(key)
+            if misplaced:
+                raise ConfigError(f"--set {misplaced}")
             section = sorted(k for k in valid if k.startswith(key + "."))
             if key and section:
                 raise ConfigError(

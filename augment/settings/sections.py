@@ -136,7 +136,9 @@ SOLVERS = ("euler", "midpoint", "heun")
 
 @dataclass
 class CFMConfig:
-    """Class-conditional flow matching (augment/models/cfm.py): a velocity U-Net, no latent code."""
+    """Class-conditional flow matching (augment/models/cfm.py): a velocity U-Net, no latent code.
+    Its sampler's settings are :class:`CFMSampling` (``sample.generators.cfm``): they change what
+    is drawn, not the training, so changing one redraws without retraining."""
 
     epochs: int = ranged(10, _POSITIVE_INT)  # x steps_per_epoch optimizer steps
     batch_size: int = ranged(64, _POSITIVE_INT)
@@ -148,11 +150,30 @@ class CFMConfig:
     # moving average of the velocity network for sampling; 0 = off. 0.99: at 1,000 steps on the
     # digits 0.999 still leans on the zero-velocity start (noisy samples), 0.99 does not
     ema: float = ranged(0.99, _EMA)
-    # classifier-free guidance: the share of training labels replaced by "no label", and the
-    # weight w of v = v(x, t, y) + w * (v(x, t, y) - v(x, t, none)) when sampling (0: conditional).
-    # 0 by default: w = 1 cost CAS and recall on MNIST and the digits (benchmarks/sampler_sweep.py,
-    # docs/profile-28x28.md); the dropout stays, so a guided sampler needs no retraining
+    # classifier-free guidance: the share of training labels replaced by "no label", so that the
+    # same network is also the unlabelled v(x, t, none) a guided sampler needs (CFMSampling.guidance)
     label_dropout: float = ranged(0.1, _PROBABILITY)
+
+
+# --------------------------------------------------------------------------------------------
+# Sampling settings (sample.generators.<name>): how a trained generator draws and encodes. Read
+# by the stages that draw (sample, restyle, evaluate) and set on the loaded model
+# (ConditionalGenerator.sampling); never part of the training or of its checkpoint.
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class NoSampling:
+    """The sampling settings of a generator that has none (one decoder pass): ``{}`` in params.yaml."""
+
+
+@dataclass
+class CFMSampling:
+    """How cfm integrates its flow (augment/models/cfm.py): to draw and to encode."""
+
+    # the weight w of v = v(x, t, y) + w * (v(x, t, y) - v(x, t, none)) when sampling (0: conditional).
+    # 0 by default: w = 1 cost CAS and recall on MNIST and the digits (benchmarks/sampler_sweep.py,
+    # docs/profile-28x28.md)
     guidance: float = ranged(0.0, _NON_NEGATIVE)
     solver: str = ranged("midpoint", _one_of(SOLVERS))  # the fixed-step ODE solver of sampling
     sample_steps: int = ranged(4, _POSITIVE_INT)  # its steps from t = 0 to 1 (4 midpoint: as good as 8 measured)
@@ -234,16 +255,6 @@ class StyledConfig:
     # pass both sets through the filter network of the <method>-filtered sets (sample.filter): a
     # redrawn image it does not read as its class is replaced by the next real image, redrawn
     filter: bool = False
-
-
-@dataclass
-class SampleConfig:
-    per_class: int = ranged(200, _POSITIVE_INT)  # synthetic images drawn per class for each method's dataset
-    seed: int = ranged(0, _SEED)  # fixes every synthetic image by (seed, index)
-    batch_size: int = ranged(256, _POSITIVE_INT)  # images generated per forward pass
-    filter: FilterConfig = field(default_factory=FilterConfig)  # the <method>-filtered sets
-    styled: StyledConfig = field(default_factory=StyledConfig)  # the <method>-restyle / -transfer sets
-    # top_up: each class gets synthetic images until it has as many as the largest real class
 
 
 @dataclass

@@ -30,7 +30,7 @@ from augment.core.pixels import dequantize, quantize
 from augment.core.progress import progress_bar
 from augment.params.config import PathsConfig
 from augment.sampling.generation import check_seed, generate_block
-from augment.synthesis.model_loading import ModelSpec, PathLike, load_model
+from augment.synthesis.model_loading import ModelSpec, PathLike, apply_sampling, load_model
 
 
 class SyntheticDataset(VisionDataset):
@@ -61,6 +61,11 @@ class SyntheticDataset(VisionDataset):
         device: where the generator runs (``cpu``, ``cuda``, ``auto``).
         tracking_uri: the MLflow store of a ``models:/`` model (default ``MLFLOW_TRACKING_URI``,
             else the project's ``sqlite:///mlflow.db``).
+        sampling: how the model draws, for a model that has sampling settings (cfm:
+            ``{"guidance": 1.0, "sample_steps": 8}``): a mapping of the keys of params.yaml's
+            ``sample.generators.<name>``, or its dataclass (``Params.sampling(name)``); default: a
+            checkpoint's model draws with its class's defaults, a model object with its own.
+            :meth:`set_sampling` changes it later.
 
     Images are generated lazily, a block of ``batch_size`` consecutive items the first time any
     of them is asked for, and cached as uint8 arrays, so an item costs one ``Image.fromarray``
@@ -88,10 +93,12 @@ class SyntheticDataset(VisionDataset):
         batch_size: int = 256,
         device: str | torch.device = "cpu",
         tracking_uri: str | None = None,
+        sampling: Any = None,
     ) -> None:
         self.seed = check_seed(seed)
         self.batch_size = check_int(batch_size, "batch_size", 1)
         self.model, stored_classes, self.model_name, self.checkpoint = load_model(model, root, device, tracking_uri)
+        apply_sampling(self.model, sampling)
         k = self.model.num_classes
         c = self.model.image_shape[0]
         if c not in (1, 3):
@@ -115,6 +122,12 @@ class SyntheticDataset(VisionDataset):
         self.image_shape: tuple[int, ...] = tuple(self.model.image_shape)  # (C, H, W)
         # block index -> uint8 [B, H, W] ('L') or [B, H, W, 3] ('RGB'), C-contiguous
         self._blocks: dict[int, np.ndarray] = {}
+
+    def set_sampling(self, sampling: Any) -> None:
+        """Draw with other sampling settings (the ``sampling`` argument's forms); the images
+        already drawn with the old ones are dropped."""
+        apply_sampling(self.model, sampling)
+        self._blocks.clear()
 
     # -- the Dataset protocol ------------------------------------------------------------------
     def __len__(self) -> int:

@@ -11,7 +11,8 @@ Layout (format version 1):
     format_version  int
     library_version str     augment.__version__ of the writer
     model           str     registry name
-    config          dict    the model's config section (dataclass as dict)
+    config          dict    the model's config section (dataclass as dict): its training settings,
+                            never its sampling settings (sample.generators.<name>, set at drawing)
     image_shape     [C, H, W]
     classes         [str]   class names, index = label
     state_dict      weights (and batch-norm buffers)
@@ -212,8 +213,12 @@ def build_from_checkpoint(path: str | Path, payload: dict[str, Any]) -> Conditio
     """
     name = payload["model"]
     cls = model_class(name)
+    # the sampler's settings are not the checkpoint's (sample.generators.<name>, set by whoever
+    # draws); a checkpoint written before they moved there kept them in its config: left out
+    sampling = {f.name for f in dataclasses.fields(cls.sampling_class)}
+    trained = {k: v for k, v in payload["config"].items() if k not in sampling}
     try:
-        config = cls.config_class(**payload["config"])
+        config = cls.config_class(**trained)
         params_from_dict({"generators": {name: dataclasses.asdict(config)}})  # ranges and types
     except (TypeError, ConfigError) as err:
         raise CheckpointError(f"{path}: bad {name} config in the checkpoint: {one_line(err)}") from None
