@@ -18,6 +18,7 @@ its last finished epoch; Ctrl-C exits 130 and keeps it too (continue with ``--re
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import subprocess
@@ -35,11 +36,12 @@ from augment.launcher import launch_ranks
 from augment.models import NoEncoder
 from augment.params.config import DEFAULT_PARAMS_FILE, GENERATOR_NAMES, ConfigError
 from augment.params.file import load_params
+from augment.params.sampling import apply_sampling
 from augment.sampling.grids import first_of_each_class, save_grid
 from augment.sampling.stylize import NOT_APPLICABLE as NO_STYLIZATION
 from augment.sampling.stylize import write_stylization_figures
 from augment.settings.paths import splits_file, stylize_dir, synthetic_file
-from augment.synthesis.model_loading import apply_sampling, load_model
+from augment.synthesis.model_loading import load_model
 from augment.synthesis.synthetic import SyntheticDataset
 from augment.synthesis.synthetic_files import save_synthetic
 from augment.tracking.mlflow_model import is_model_uri, read_model_uri
@@ -206,7 +208,16 @@ def cmd_sample(args: argparse.Namespace) -> int:
     # Both files or neither: an interrupted or failed command leaves the previous ones intact.
     with StagedOutputs() as staged:
         save_synthetic(
-            staged.path(out), images, labels, dataset.classes, {"model": name, "seed": seed, "source": str(args.model)}
+            staged.path(out),
+            images,
+            labels,
+            dataset.classes,
+            {
+                "model": name,
+                "seed": seed,
+                "source": str(args.model),
+                "sampling": dataclasses.asdict(dataset.model.sampling),  # how it drew (no checkpoint's)
+            },
         )
         if args.grid:
             picks = first_of_each_class(labels, GRID_COLUMNS, len(dataset.classes))

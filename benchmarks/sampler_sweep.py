@@ -46,8 +46,8 @@ from augment.core.outputs import write_csv  # noqa: E402
 from augment.data.labeled import LabeledImages, Splits  # noqa: E402
 from augment.data.splits import load_splits  # noqa: E402
 from augment.params.file import load_params  # noqa: E402
+from augment.params.sampling import apply_sampling  # noqa: E402
 from augment.sampling.generation import sample_images  # noqa: E402
-from augment.synthesis.model_loading import apply_sampling  # noqa: E402
 from augment.training.checkpoint import load_generator  # noqa: E402
 from augment.training.device import configure_torch, resolve_device  # noqa: E402
 from evaluation.classifiers.judge import judge_at  # noqa: E402

@@ -36,6 +36,7 @@ from augment.core.outputs import write_csv  # noqa: E402
 from augment.data.labeled import LabeledImages, Splits  # noqa: E402
 from augment.data.splits import load_splits  # noqa: E402
 from augment.params.file import load_params  # noqa: E402
+from augment.params.sampling import apply_sampling  # noqa: E402
 from augment.sampling.generation import sample_images  # noqa: E402
 from augment.sampling.restyle import STYLED_KINDS, styled_set  # noqa: E402
 from augment.training.device import configure_torch, resolve_device  # noqa: E402
@@ -74,6 +75,7 @@ def run_variant(label: str, sets: list[str], args, splits: Splits, measured: Spl
         for name in MODELS:
             t0 = time.perf_counter()
             model, _, _ = train_generator(params, name, splits=splits, progress=False)
+            apply_sampling(model, params.sampling(name))  # as the sample stage draws
             seconds = time.perf_counter() - t0
             k = splits.num_classes
             labels = balanced_labels(k, k * params.sample.per_class)  # [N]

@@ -35,8 +35,8 @@ from augment.data.splits import load_splits  # noqa: E402
 from augment.models import REGISTRY, build_model  # noqa: E402
 from augment.params.config import DEFAULT_PARAMS_FILE, AccelerationConfig, DataConfig, Params  # noqa: E402
 from augment.params.file import load_params  # noqa: E402
+from augment.params.sampling import apply_sampling  # noqa: E402
 from augment.sampling.generation import sample_images  # noqa: E402
-from augment.synthesis.model_loading import apply_sampling  # noqa: E402
 from augment.synthesis.synthetic import SyntheticDataset  # noqa: E402
 from augment.training.device import configure_torch, resolve_device  # noqa: E402
 from augment.training.loop import train_one_step  # noqa: E402

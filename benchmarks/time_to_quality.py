@@ -58,8 +58,8 @@ from augment.data.splits import load_splits  # noqa: E402
 from augment.models import build_model  # noqa: E402
 from augment.params.file import load_params  # noqa: E402
 from augment.params.methods import method_names  # noqa: E402
+from augment.params.sampling import apply_sampling  # noqa: E402
 from augment.sampling.generation import sample_images  # noqa: E402
-from augment.synthesis.model_loading import apply_sampling  # noqa: E402
 from augment.training.device import configure_torch, resolve_device  # noqa: E402
 from augment.training.loop import epoch_batches  # noqa: E402
 from augment.training.warm_start import copy_encoder_decoder  # noqa: E402

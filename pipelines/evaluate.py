@@ -9,6 +9,7 @@ the CGAN has no encoder, so none is drawn) and the latent interpolation grid.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 
@@ -17,6 +18,7 @@ from augment.data.labeled import Splits
 from augment.params.config import Params
 from augment.params.methods import KEY as METHODS_KEY
 from augment.params.methods import method_names
+from augment.params.sampling import apply_sampling
 from augment.sampling.stylize import write_stylization_figures
 from augment.settings.paths import (
     generator_checkpoint,
@@ -26,7 +28,6 @@ from augment.settings.paths import (
     stylize_dir,
     synthetic_file,
 )
-from augment.synthesis.model_loading import apply_sampling
 from augment.synthesis.synthetic_files import load_synthetic
 from augment.tracking.runs import Tracker
 from augment.training.checkpoint import load_generator
@@ -51,7 +52,13 @@ def evaluate(params: Params, args) -> None:
     synthetic, _, _ = load_synthetic(synthetic_file(params, name))
     judge, _ = load_judge(judge_file(params), device=device)
     with Tracker(params, stage="evaluate", method=name, run_name=f"evaluate:{name}") as tracker:
-        tracker.log_params({"model": name, "evaluation": params.to_dict()["evaluation"]})
+        tracker.log_params(
+            {
+                "model": name,
+                "evaluation": params.to_dict()["evaluation"],
+                "sampling": dataclasses.asdict(model.sampling),  # sample.generators.<name>: how it encoded
+            }
+        )
         tracker.log_real_data(splits, {"val": "evaluation", "test": "evaluation"})
         tracker.log_dataset(
             synthetic.images, synthetic.labels, f"synthetic:{name}", synthetic_file(params, name), "evaluation"

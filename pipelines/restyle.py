@@ -17,6 +17,7 @@ encoder (the CGAN) is refused in one line, exit 2.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from typing import Any
@@ -30,6 +31,7 @@ from augment.data.source_files import write_manifests
 from augment.models import ConditionalGenerator
 from augment.params.config import Params
 from augment.params.methods import STYLED_KEY, styled_methods
+from augment.params.sampling import apply_sampling
 from augment.params.sources import styled_name
 from augment.sampling.grids import first_of_each_class, save_grid
 from augment.sampling.restyle import STYLED_KINDS, StyledDraw, StyledSet, styled_set
@@ -41,7 +43,6 @@ from augment.settings.paths import (
     splits_file,
     synthetic_file,
 )
-from augment.synthesis.model_loading import apply_sampling
 from augment.synthesis.synthetic_files import save_synthetic
 from augment.tracking.runs import Tracker
 from augment.training.callbacks import GRID_COLUMNS
@@ -102,6 +103,7 @@ def restyle(params: Params, args) -> None:
                     "seed": cfg.seed,
                     "noise": cfg.styled.noise,
                     "checkpoint": str(checkpoint),
+                    "sampling": dataclasses.asdict(model.sampling),  # how it encoded and drew
                     "sources": styled.sources.tolist(),
                 }
                 if kind in kept:

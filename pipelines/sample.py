@@ -13,6 +13,7 @@ Two sets per method, both ``sample.per_class`` images of every class:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 
@@ -76,7 +77,13 @@ def sample(params: Params, args) -> None:
         columns = min(GRID_COLUMNS, cfg.per_class)
         rows = first_of_each_class(labels, columns, len(classes))  # both sets run class by class
         with StagedOutputs() as staged:  # every file or none
-            meta = {"model": name, "seed": cfg.seed, "checkpoint": str(checkpoint)}
+            # how it drew: the sampling settings are no checkpoint's (sample.generators.<name>)
+            meta = {
+                "model": name,
+                "seed": cfg.seed,
+                "checkpoint": str(checkpoint),
+                "sampling": dataclasses.asdict(dataset.model.sampling),
+            }
             save_synthetic(staged.path(synthetic_file(params, name)), images, labels, classes, meta)
             save_grid(images[rows], staged.path(sample_grid_file(params, name)), columns)
             save_synthetic(

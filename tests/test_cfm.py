@@ -29,9 +29,9 @@ from augment.params.config import (
     Params,
 )
 from augment.params.file import params_from_dict
+from augment.params.sampling import apply_sampling
 from augment.params.sources import DEFAULT_SOURCES
 from augment.sampling.restyle import styled_set
-from augment.synthesis.model_loading import apply_sampling
 from augment.training.checkpoint import load_generator, save_generator
 from benchmarks import sampler_sweep as sweep
 from evaluation.quality.measures import stylization_metrics

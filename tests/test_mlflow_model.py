@@ -4,6 +4,7 @@ inputs, and refusal of foreign or hostile registered models (one line, exit 2, n
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import pickle
 from pathlib import Path
@@ -17,9 +18,9 @@ from mlflow.tracking import MlflowClient
 
 from augment.cli import main
 from augment.models import build_model
-from augment.params.config import CVAEConfig, Params
+from augment.params.config import CFMConfig, CFMSampling, CVAEConfig, Params
 from augment.synthesis.synthetic import SyntheticDataset
-from augment.tracking.mlflow_model import CHECKPOINT, fetch_checkpoint
+from augment.tracking.mlflow_model import CHECKPOINT, fetch_checkpoint, save_model
 from augment.tracking.runs import EXPERIMENT_TAGS, TAG_EXECUTION, TAG_STAGE, Tracker, runs_page_url
 from augment.training.checkpoint import CheckpointError, save_generator
 
@@ -93,6 +94,32 @@ def test_an_alias_and_the_generic_pyfunc_loader_give_the_same_images(store):
     pyfunc = mlflow.pyfunc.load_model(store["model_uri"])
     images = pyfunc.predict(pd.DataFrame({"label": by_alias.targets}), params={"seed": 1})  # [6, 1, 8, 8]
     torch.testing.assert_close((torch.from_numpy(images) * 255).round(), expected * 255, rtol=0, atol=0)
+
+
+def test_the_pyfunc_draws_with_the_sampling_settings_its_params_name(tmp_path):
+    """cfm's sampler settings are no checkpoint's: the MLflow model takes them as params (with
+    the class's defaults in its signature), and each call draws with exactly those it names."""
+    torch.manual_seed(0)
+    model = build_model("cfm", CFMConfig(width=8, ema=0.0), (1, 8, 8), 3)  # its zero-velocity start moved
+    optimizers = model.make_optimizers()
+    for _ in range(5):
+        model.train_step(torch.rand(6, 1, 8, 8), torch.tensor([0, 1, 2] * 2), optimizers)
+    save_generator(tmp_path / "cfm.pt", model, CLASSES)
+    save_model(tmp_path / "cfm.pt", tmp_path / "model")
+    pyfunc = mlflow.pyfunc.load_model(str(tmp_path / "model"))
+    specs = {p.name: p.default for p in pyfunc.metadata.signature.params}
+    assert specs == {"seed": 0, **dataclasses.asdict(CFMSampling())}
+    labels = pd.DataFrame({"label": [0, 1, 2, 0]})
+
+    def drawn(**sampling):
+        data = SyntheticDataset(tmp_path / "cfm.pt", labels=[0, 1, 2, 0], seed=1, sampling=sampling)
+        return data.tensors()[0]  # [4, 1, 8, 8], quantised to 8 bits like a stored set
+
+    euler = pyfunc.predict(labels, params={"seed": 1, "solver": "euler", "sample_steps": 1})
+    torch.testing.assert_close((torch.from_numpy(euler) * 255).round(), drawn(solver="euler", sample_steps=1) * 255)
+    default = pyfunc.predict(labels, params={"seed": 1})  # the next call: the defaults again
+    torch.testing.assert_close((torch.from_numpy(default) * 255).round(), drawn() * 255)
+    assert not torch.equal(torch.from_numpy(euler), torch.from_numpy(default))
 
 
 def test_augment_info_and_sample_take_a_models_uri(env_store, tmp_path, capsys):

@@ -264,6 +264,24 @@ def test_a_broken_plugin_is_one_line_naming_its_entry_point(tmp_path, monkeypatc
         REGISTRY.reload()
 
 
+def test_params_that_name_only_built_ins_load_no_plugin(tmp_path, monkeypatch):
+    """A broken plugin that params.yaml does not name stops nothing that reads params.yaml
+    (sample.generators lists the built-ins' sections: it must not make the loader find every
+    plugin); it is found, and refused, where it is first needed."""
+    entry = f"{PLUGIN} = augment_toygen:ToyGenerator"
+    monkeypatch.syspath_prepend(str(write_plugin(tmp_path / "site", entry, "import not_a_module\n")))
+    REGISTRY.reload()
+    try:
+        params = load_params(ROOT / "params.yaml", ["sample.generators.cfm.guidance=0.5"])
+        assert params.sampling("cfm").guidance == 0.5
+        with pytest.raises(PluginError, match="cannot be imported"):
+            params_from_dict({"sample": {"generators": {PLUGIN: {}}}})  # it names a plugin
+    finally:
+        sys.modules.pop("augment_toygen", None)
+        monkeypatch.undo()
+        REGISTRY.reload()
+
+
 def test_the_console_script_finds_an_installed_plugin(tmp_path, project):
     """The path users take: a plugin installed in the environment (here PYTHONPATH), the
     `augment` command in a fresh process."""

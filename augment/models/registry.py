@@ -21,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from importlib import metadata
 
 from augment.models.base import ConditionalGenerator
@@ -159,7 +159,11 @@ def plugin_configs() -> dict[str, type]:
     return {name: cls.config_class for name, cls in REGISTRY.plugins().items()}
 
 
-def sampling_classes() -> dict[str, type]:
-    """The sampling-settings dataclass of every registered generator, built-ins and plugins, by
-    name: the ``sample.generators.<name>`` sections of params.yaml (augment/params/config.py)."""
+def sampling_classes(names: Collection[str] | None = None) -> dict[str, type]:
+    """The sampling-settings dataclass of every registered generator, by name: the
+    ``sample.generators.<name>`` sections of params.yaml (augment/params/config.py). The
+    built-ins' alone when every one of ``names`` is a built-in, so that reading params.yaml
+    loads no plugin that it does not name; built-ins and plugins otherwise."""
+    if names is not None and all(name in BUILTINS for name in names):
+        return {name: cls.sampling_class for name, cls in BUILTINS.items()}
     return {name: REGISTRY[name].sampling_class for name in REGISTRY}

@@ -6,7 +6,8 @@ dataclasses. ``dvc.yaml`` templates its paths from the same ``paths`` section, s
 written twice.
 
 This module is the whole file's view: the sections whose contents depend on what is installed —
-``generators`` (the plugins' sections, the methods) and ``classifier`` (the default sources) —
+``generators`` (the plugins' sections, the methods), ``sample`` (every registered generator's
+sampling settings, ``sample.generators``) and ``classifier`` (the default sources) —
 and :class:`Params` itself. Every other section, the field ranges and :class:`ConfigError` live
 one wing lower, in augment/settings/sections.py, so that the models can read their own sections
 without importing this one; they are re-exported here, so ``augment.params.config`` names every
@@ -18,6 +19,7 @@ augment/params/file.py.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -112,8 +114,12 @@ __all__ = [  # the sections of augment/settings/sections.py are re-exported: one
 ]
 
 
-def _plugin_sections() -> dict[str, type]:
-    """The config dataclass of each installed generator plugin, by name (augment/models/registry.py)."""
+def _plugin_sections(names: Collection[str] | None = None) -> dict[str, type]:
+    """The config dataclass of each installed generator plugin, by name (augment/models/registry.py);
+    every name asked for is a plugin's (the built-ins' sections are fields): none asked, none
+    looked up."""
+    if names is not None and not names:
+        return {}
     from augment.models.registry import plugin_configs  # here: the models import this module
 
     return plugin_configs()
@@ -154,12 +160,13 @@ class GeneratorsConfig:
     grid_every: int = ranged(5, _POSITIVE_INT)  # write a progress grid every this many epochs (and at the last)
 
 
-def _sampling_sections() -> dict[str, type]:
+def _sampling_sections(names: Collection[str] | None = None) -> dict[str, type]:
     """The sampling-settings dataclass of every registered generator, by name (the
-    ``sample.generators.<name>`` sections; :class:`NoSampling` for one that has none)."""
+    ``sample.generators.<name>`` sections; :class:`NoSampling` for one that has none); the
+    plugins are looked up only when ``names`` has one that is not a built-in."""
     from augment.models.registry import sampling_classes  # here: the models import this module
 
-    return sampling_classes()
+    return sampling_classes(names)
 
 
 def _builtin_sampling() -> dict[str, Any]:

@@ -99,7 +99,9 @@ def _build(cls: type, raw: Any, prefix: str) -> Any:
     known = {f.name for f in dataclasses.fields(cls) if f is not extra}
     sections: dict[str, type] = {}
     if extra is not None and any(key not in known for key in raw):
-        sections = extra.metadata[SECTIONS]()  # e.g. the installed generator plugins' configs
+        # e.g. the installed generator plugins' configs; only the names asked for, so that a
+        # file naming built-ins alone loads no plugin
+        sections = extra.metadata[SECTIONS]([key for key in raw if key not in known])
     for key in raw:
         if key not in known and key not in sections:
             dotted = f"{prefix}.{key}" if prefix else str(key)
@@ -170,17 +172,18 @@ def _suggest(key: str, candidates: list[str]) -> str:
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
-def all_keys(cls: type = Params, prefix: str = "") -> list[str]:
-    """Every dotted leaf key of the config, e.g. ``generators.cvaegan.gamma``."""
+def all_keys(cls: type = Params, prefix: str = "", plugins: bool = True) -> list[str]:
+    """Every dotted leaf key of the config, e.g. ``generators.cvaegan.gamma``; the installed
+    plugins' sections too unless ``plugins`` is False (then no plugin is looked up)."""
     keys = []
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
         dotted = f"{prefix}.{f.name}" if prefix else f.name
         if SECTIONS in f.metadata:  # e.g. generators.<plugin>.<key>, beside the built-ins
-            for name, section in f.metadata[SECTIONS]().items():
-                keys.extend(all_keys(section, f"{prefix}.{name}" if prefix else name))
+            for name, section in f.metadata[SECTIONS](None if plugins else ()).items():
+                keys.extend(all_keys(section, f"{prefix}.{name}" if prefix else name, plugins))
         elif dataclasses.is_dataclass(hints[f.name]):
-            keys.extend(all_keys(hints[f.name], dotted))
+            keys.extend(all_keys(hints[f.name], dotted, plugins))
         else:
             keys.append(dotted)
     return keys
@@ -255,9 +258,11 @@ def parse_override(text: str) -> tuple[str, Any]:
 
 def apply_overrides(raw: dict[str, Any], overrides: list[tuple[str, Any]]) -> dict[str, Any]:
     """Set dotted keys in the raw mapping; unknown keys are left to :func:`params_from_dict`."""
-    valid = set(all_keys())
+    valid = set(all_keys(plugins=False))  # the plugins are looked up for a key no built-in has
     mappings = set(mapping_keys())
     for key, value in overrides:
+        if key not in valid and key.rsplit(".", 1)[0] not in mappings:
+            valid = set(all_keys())
         if key not in valid and key.rsplit(".", 1)[0] in mappings:
             pass  # one entry of a mapping, e.g. generators.methods.<name>=<file>
         elif key not in valid:

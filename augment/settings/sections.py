@@ -4,7 +4,8 @@ field's allowed range (:func:`ranged`), :class:`ConfigError` and the one-line ru
 The bottom of the library (docs/architecture.md): torch-free and importing nothing of the
 project, so that every wing — the models included, which read their own sections here — may
 import it. The whole file's view, :class:`augment.params.config.Params`, and the sections whose
-contents depend on the installed generators and sources (``generators``, ``classifier``) are one
+contents depend on the installed generators and sources (``generators``, ``sample``,
+``classifier``) are one
 wing up, in augment/params/config.py, which re-exports everything defined here.
 """
 
@@ -72,7 +73,8 @@ def _one_of(choices: tuple[str, ...]) -> tuple[Any, str]:
 
 RANGE = "range"  # the metadata key of a field's (predicate, what is allowed)
 # the metadata key of a field that holds extra named sections (name -> dataclass instance): a
-# callable giving the dataclass of each allowed name; the names sit in the field's parent
+# callable giving the dataclass of each allowed name, given the names asked for (None: every
+# name), so that it may look up no more than it needs; the names sit in the field's parent
 SECTIONS = "sections"
 # beside SECTIONS: a callable giving the one-line error for a name no section has (the nearest name)
 UNKNOWN_SECTION = "unknown_section"

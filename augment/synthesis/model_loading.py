@@ -1,15 +1,13 @@
 """Where a generator comes from: a registered name, a checkpoint file, an MLflow ``models:/`` URI
 or a network already in memory — one function, :func:`load_model`, for the Dataset and every
-command that takes a MODEL argument — and how it draws: :func:`apply_sampling` sets its sampling
-settings (``sample.generators.<name>``), which no checkpoint carries.
+command that takes a MODEL argument. How it draws (``sample.generators.<name>``, which no
+checkpoint carries) is set by :func:`augment.params.sampling.apply_sampling`.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import torch
 
@@ -87,22 +85,3 @@ def load_model(
             f"model URI (models:/augment-<name>/<version>) or a ConditionalGenerator"
         )
     return generator, [str(c) for c in payload["classes"]], payload["model"], path
-
-
-def apply_sampling(model: ConditionalGenerator, settings: Any) -> None:
-    """Set how ``model`` draws and encodes: ``settings`` is its sampling dataclass
-    (``model.sampling_class``, e.g. ``Params.sampling(name)``) or a mapping of its keys, checked
-    as params.yaml's ``sample.generators.<name>`` is (one-line errors naming the key); None keeps
-    what the model has (a checkpoint's model: its class's defaults)."""
-    if settings is None:
-        return
-    if isinstance(settings, Mapping):
-        from augment.params.file import params_from_dict  # here: the params file reads the registry
-
-        settings = params_from_dict({"sample": {"generators": {model.name: dict(settings)}}}).sampling(model.name)
-    elif type(settings) is not model.sampling_class:
-        raise ValueError(
-            f"sampling: expected a mapping or a {model.sampling_class.__name__} for {model.name}, "
-            f"got {type(settings).__name__}"
-        )
-    model.sampling = settings

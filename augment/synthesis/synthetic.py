@@ -9,8 +9,8 @@ Two ways to use a generator as data:
   :func:`~augment.synthesis.synthetic_files.load_synthetic` — a fixed dataset written to disk by
   ``augment sample`` and read by the pipeline's later stages.
 
-Both give the same images: item ``i`` is fixed by ``(seed, i)`` alone (augment/sampling/generation.py
-says how). The labels come from augment/core/labels.py, the generator from augment/synthesis/model_loading.py.
+Both give the same images: for one model and its sampling settings (``sample.generators.<name>``),
+item ``i`` is fixed by ``(seed, i)`` alone (augment/sampling/generation.py says how). The labels come from augment/core/labels.py, the generator from augment/synthesis/model_loading.py.
 """
 
 from __future__ import annotations
@@ -29,8 +29,9 @@ from augment.core.labels import check_int, resolve_labels
 from augment.core.pixels import dequantize, quantize
 from augment.core.progress import progress_bar
 from augment.params.config import PathsConfig
+from augment.params.sampling import apply_sampling
 from augment.sampling.generation import check_seed, generate_block
-from augment.synthesis.model_loading import ModelSpec, PathLike, apply_sampling, load_model
+from augment.synthesis.model_loading import ModelSpec, PathLike, load_model
 
 
 class SyntheticDataset(VisionDataset):

@@ -22,6 +22,7 @@ checkpoint can: :class:`augment.synthesis.synthetic.SyntheticDataset`, ``augment
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import sys
@@ -35,7 +36,9 @@ import numpy as np
 import torch
 import yaml
 
+from augment.models import model_class
 from augment.params.config import Params, one_line
+from augment.params.sampling import apply_sampling
 from augment.sampling.generation import sample_images
 from augment.settings.version import __version__
 from augment.tracking.store import configure_mlflow_client
@@ -68,16 +71,22 @@ def is_model_uri(model: Any) -> bool:
 # --------------------------------------------------------------------------------------------
 
 
-def _signature(image_shape: list[int]):
-    """Input: a ``label`` column of class indices; param ``seed``; output: images
-    [N, C, H, W] float32 in [0, 1]."""
+# MLflow's param type of each Python type a sampling setting may have
+_PARAM_TYPES = {bool: "boolean", int: "long", float: "double", str: "string"}
+
+
+def _signature(image_shape: list[int], sampling_class: type):
+    """Input: a ``label`` column of class indices; params ``seed`` and the model's sampling
+    settings (``sampling_class``'s fields with their defaults: cfm's guidance, solver, ...);
+    output: images [N, C, H, W] float32 in [0, 1]."""
     from mlflow.models.signature import ModelSignature
     from mlflow.types.schema import ColSpec, ParamSchema, ParamSpec, Schema, TensorSpec
 
+    sampling = [ParamSpec(f.name, _PARAM_TYPES[type(f.default)], f.default) for f in dataclasses.fields(sampling_class)]
     return ModelSignature(
         inputs=Schema([ColSpec("long", "label")]),
         outputs=Schema([TensorSpec(np.dtype(np.float32), (-1, *image_shape))]),
-        params=ParamSchema([ParamSpec("seed", "long", 0)]),
+        params=ParamSchema([ParamSpec("seed", "long", 0), *sampling]),
     )
 
 
@@ -98,7 +107,7 @@ def save_model(checkpoint: str | Path, path: str | Path, mlflow_model=None, **_:
     (path / CHECKPOINT).parent.mkdir(parents=True, exist_ok=False)
     shutil.copyfile(checkpoint, path / CHECKPOINT)
     mlflow_model = mlflow_model if mlflow_model is not None else Model()
-    mlflow_model.signature = _signature(list(payload["image_shape"]))
+    mlflow_model.signature = _signature(list(payload["image_shape"]), model_class(payload["model"]).sampling_class)
     labels = list(range(min(10, len(payload["classes"]))))
     _save_example(mlflow_model, pd.DataFrame({"label": labels}), str(path))
     mlflow_model.add_flavor(
@@ -239,15 +248,20 @@ def load_model_uri(uri: str, device: str | torch.device = "cpu", tracking_uri: s
 
 
 class GeneratorPyfunc:
-    """``predict(DataFrame with a 'label' column, params={'seed': s})`` -> images [N, C, H, W]
-    float32 in [0, 1]; row i is item i of ``SyntheticDataset(model, labels=..., seed=s)``."""
+    """``predict(DataFrame with a 'label' column, params={'seed': s, ...})`` -> images
+    [N, C, H, W] float32 in [0, 1]; row i is item i of ``SyntheticDataset(model, labels=...,
+    seed=s, sampling=...)``. The other params are the model's sampling settings
+    (``sample.generators.<name>``: cfm's guidance, solver, sample_steps, ...), each call drawing
+    with those it names and its class's defaults for the rest (no checkpoint carries them)."""
 
     def __init__(self, model) -> None:
         self.model = model
 
     def predict(self, model_input, params: dict[str, Any] | None = None) -> np.ndarray:
         labels = torch.tensor(np.asarray(model_input["label"], dtype=np.int64))  # [N], a copy
-        seed = int((params or {}).get("seed", 0))
+        params = dict(params or {})
+        seed = int(params.pop("seed", 0))
+        apply_sampling(self.model, params)  # the checked sample.generators.<name> of this call
         return sample_images(self.model, labels, seed).numpy()
 
 
