@@ -5,8 +5,8 @@ The bottom of the library (docs/architecture.md): torch-free and importing nothi
 project, so that every wing — the models included, which read their own sections here — may
 import it. The whole file's view, :class:`augment.params.config.Params`, and the sections whose
 contents depend on the installed generators and sources (``generators``, ``sample``,
-``classifier``) are one
-wing up, in augment/params/config.py, which re-exports everything defined here.
+``classifier``) are one wing up, in augment/params/config.py, which re-exports everything
+defined here.
 """
 
 from __future__ import annotations

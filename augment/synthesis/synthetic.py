@@ -10,7 +10,8 @@ Two ways to use a generator as data:
   ``augment sample`` and read by the pipeline's later stages.
 
 Both give the same images: for one model and its sampling settings (``sample.generators.<name>``),
-item ``i`` is fixed by ``(seed, i)`` alone (augment/sampling/generation.py says how). The labels come from augment/core/labels.py, the generator from augment/synthesis/model_loading.py.
+item ``i`` is fixed by ``(seed, i)`` alone (augment/sampling/generation.py says how). The labels
+come from augment/core/labels.py, the generator from augment/synthesis/model_loading.py.
 """
 
 from __future__ import annotations

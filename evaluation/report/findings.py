@@ -30,7 +30,7 @@ from collections.abc import Callable
 from typing import Any
 
 from augment.params.sources import REAL, order_sources, source_label
-from evaluation.quality.stats import HELPS, HURTS, NO_EFFECT, paired_delta
+from evaluation.quality.stats import HELPS, HURTS, NO_EFFECT, paired_delta, verdict
 from evaluation.report.bar import (
     PP_DECIMALS,
     beyond_classic_sentences,
@@ -209,7 +209,8 @@ def _cas_runner_up(quality: dict[str, dict]) -> str:
     if not a or not b or len(a) != len(b) or len(a) < 2:
         return ""
     d = paired_delta(a, b)  # best minus second, per seed: [n]
-    separable = "separable" if d["ci_low"] > 0 else "not separable"
+    # the downstream deltas' rule: the interval entirely above 0 (the mean is >= 0 here)
+    separable = "separable" if verdict(d) == HELPS else "not separable"
     return (
         f"; {method_label(best)} minus {method_label(second)}, paired by seed: {_pp(d['mean'])} points "
         f"[{_pp(d['ci_low'])}, {_pp(d['ci_high'])}], {separable}"
