@@ -43,7 +43,7 @@ from augment.sampling.stylize import write_stylization_figures
 from augment.settings.paths import splits_file, stylize_dir, synthetic_file
 from augment.synthesis.model_loading import load_model
 from augment.synthesis.synthetic import SyntheticDataset
-from augment.synthesis.synthetic_files import save_synthetic
+from augment.synthesis.synthetic_files import pseudo_set_for, save_synthetic
 from augment.tracking.mlflow_model import is_model_uri, read_model_uri
 from augment.tracking.runs import runs_page_url
 from augment.tracking.store import check_reachable, tracking_uri
@@ -159,8 +159,16 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.nproc > 1 and "WORLD_SIZE" not in os.environ:  # not yet under torchrun
         check_divisible(params.generator(args.model).batch_size, args.nproc, f"generators.{args.model}.batch_size")
         return launch_ranks(args.nproc, args.argv, f"augment {args.command}")
+    splits = load_splits(params.data)
+    pseudo = pseudo_set_for(params, args.model, splits.classes)  # None unless it learns from pseudo-labels
     model, state, out = train_generator(
-        params, args.model, out=args.out, resume=args.resume, progress=not args.no_progress
+        params,
+        args.model,
+        out=args.out,
+        resume=args.resume,
+        progress=not args.no_progress,
+        splits=splits,
+        pseudo=pseudo,
     )
     if is_main_process():
         last = state.history[-1] if state.history else {}

@@ -21,7 +21,18 @@ from typing import Any, cast
 from augment.core.outputs import StagedOutputs, write_csv
 from augment.params.config import Params, flatten
 from augment.params.methods import method_names, styled_methods
-from augment.params.sources import CLASSIC, REAL, Source, filtered_name, order_sources, parse_source, styled_name
+from augment.params.sources import (
+    BASELINES,
+    CLASSIC,
+    PSEUDO,
+    REAL,
+    SELF_TRAINING,
+    Source,
+    filtered_name,
+    order_sources,
+    parse_source,
+    styled_name,
+)
 from augment.sampling.restyle import STYLED_KINDS
 from augment.settings.paths import (
     classifier_result,
@@ -60,10 +71,14 @@ def comparison(
         summarised per source. Every delta is paired by seed: ``delta_vs_real`` (keys ``delta_ci_low``,
         ``delta_ci_high``, ``verdict``) for every source but real; ``delta_vs_classic`` (``_ci_low``,
         ``_ci_high``, ``verdict_vs_classic``) for every source but real and classic;
-        ``delta_vs_unfiltered`` for each ``<method>-filtered`` against ``<method>``.
+        ``delta_vs_unfiltered`` for each ``<method>-filtered`` against ``<method>``; with the
+        self-training sources of a label budget, ``delta_vs_self_training`` for every other source
+        against the stronger of them (the higher mean; its name in ``self_training_bar``).
     """
     seeds = [r["seed"] for r in results[REAL]["runs"]]
     metrics: Metrics = {}
+    bars = [s for s in SELF_TRAINING if s in results]  # the strongest simple use of the pool
+    bar = max(bars, key=lambda s: summarize(_per_seed(results[s], "accuracy"))["mean"]) if bars else None
     for source in order_sources(results):
         result = results[source]
         acc = _per_seed(result, "accuracy")
@@ -89,6 +104,9 @@ def comparison(
             )
         if source not in (REAL, CLASSIC) and CLASSIC in results:
             entry.update(_delta_entry("classic", acc, _per_seed(results[CLASSIC], "accuracy")))
+        if bar is not None and source not in (*BASELINES, *SELF_TRAINING):
+            entry.update(_delta_entry("self_training", acc, _per_seed(results[bar], "accuracy")))
+            entry["self_training_bar"] = bar
         parsed = _parsed(source)
         if parsed is not None and parsed.filtered and parsed.method in results:
             entry.update(_delta_entry("unfiltered", acc, _per_seed(results[parsed.method], "accuracy")))
@@ -157,6 +175,38 @@ def _read_json(path: Path, stage: str) -> dict:
     return json.loads(path.read_text())
 
 
+def _budget_context(params: Params, pseudo: dict | None) -> dict[str, str]:
+    """The report's setup lines about a label budget: the labels, the pool, how generators used it
+    and what self-training kept (``pseudo``: the pseudo_label stage's record)."""
+    d = params.data
+    if not (d.labelled or d.unlabelled_root):
+        return {}
+    pool = f"{pseudo['pool_images']} images" if pseudo else "(not recorded)"
+    context = {
+        "label budget": (
+            f"{d.labelled} labelled training images (class-balanced) and as many labelled validation images"
+            if d.labelled
+            else "every training image labelled"
+        )
+        + f"; unlabelled pool {pool}"
+        + (f", with the images of {d.unlabelled_root}" if d.unlabelled_root else ""),
+        "generators and the pool": {
+            "native": "each learns from it in its own way, or from its pseudo-labels where it has none",
+            "pseudo": "each learns from the labelled images and the pool's pseudo-labels",
+            "none": "the labelled images alone (the pool is not used)",
+        }[params.generators.unlabelled]
+        + " (generators.unlabelled)",
+    }
+    if pseudo and "kept" in pseudo:
+        teacher = pseudo.get("teacher_val_accuracy")
+        context["self-training"] = (
+            "a teacher (classical augmentation, the labelled images"
+            + (f"; validation accuracy {teacher:.4f}" if teacher is not None else "")
+            + f") labelled the pool; {pseudo['kept']} images reached P >= {params.classifier.pseudo.threshold:g}"
+        )
+    return context
+
+
 def _bar_context(params: Params) -> dict[str, str]:
     """The report's setup lines about the classic bar, the filter and the rare classes."""
     a, f, imb = params.augmentation, params.sample.filter, params.data.imbalance
@@ -214,6 +264,9 @@ def compare(params: Params, args=None) -> None:
         for kind in STYLED_KINDS:
             name = styled_name(encoder, kind)
             samples[name] = _read_json(sample_record(params, name), f"restyle@{encoder}")
+    pseudo = None
+    if params.data.labelled or params.data.unlabelled_root:
+        pseudo = _read_json(sample_record(params, PSEUDO), "pseudo_label")
     metrics = comparison(results, quality, samples, params.data.imbalance.classes, results[REAL].get("classes"))
     out = metrics_file(params)
     accuracy_csv, quality_csv = out.with_name("accuracy.csv"), out.with_name("quality.csv")
@@ -310,6 +363,7 @@ def compare(params: Params, args=None) -> None:
                         else {}
                     ),
                     "judge test accuracy": round(quality["real"]["judge_test_accuracy"], 4),
+                    **_budget_context(params, pseudo),
                     **_bar_context(params),
                 },
             )

@@ -1,7 +1,8 @@
 """Stage prepare: the real train / validation / test splits, written once for every stage after.
 
 The generators and the classifiers all read this file, so they see exactly the same real
-training data; the test split is read by train_classifier for the final measurement only.
+training data; the test split is read by train_classifier for the final measurement only. With a
+label budget (``data.labelled``) the file also holds the unlabelled pool: its images, no labels.
 """
 
 from __future__ import annotations
@@ -23,9 +24,10 @@ def prepare(params: Params, args=None) -> None:
     with StagedOutputs() as staged:  # the splits and the baselines' manifests, or none
         splits.save(staged.path(out))
         write_manifests(staged, params, None)  # real and classic train on the splits alone
+    budget = f" labelled, unlabelled pool {len(splits.pool)}" if splits.pool is not None else ""
     print(
         f"prepare: {params.data.dataset} {splits.image_shape}, {splits.num_classes} classes: "
-        f"train {len(splits.train)}, val {len(splits.val)}, test {len(splits.test)} -> {out}"
+        f"train {len(splits.train)}{budget}, val {len(splits.val)}, test {len(splits.test)} -> {out}"
     )
 
 

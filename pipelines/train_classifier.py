@@ -5,7 +5,8 @@ images with classical augmentation (evaluation/classifiers/classic.py); a method
 synthetic images, ``classifier.synthetic_ratio`` per real one, class-balanced, or, with
 ``classifier.synthetic_mode: top_up``, as many as fill every class up to the largest;
 ``classic+<method>`` augments real and synthetic images alike; ``<method>-filtered`` takes the
-method's filtered set. Every source gets the same number of optimizer steps and seeds, is selected
+method's filtered set; with a label budget, ``pseudo`` and ``classic+pseudo`` add every image of
+the pool's pseudo-labelled set (self-training, pipelines/pseudo_label.py). Every source gets the same number of optimizer steps and seeds, is selected
 on the real validation split, and is measured once, at the end, on the real test split.
 """
 
@@ -66,6 +67,8 @@ def train(params: Params, args) -> None:
                 "source": source,
                 "classifier": vars(cfg).copy(),
                 "data": params.to_dict()["data"],
+                "labelled_images": len(splits.train),
+                "pool_images": len(splits.unlabelled),
                 **({"augmentation": vars(params.augmentation).copy()} if augment else {}),
             }
         )
@@ -77,7 +80,12 @@ def train(params: Params, args) -> None:
         # a failure or Ctrl-C half way leaves no weights of some seeds without the results.
         with StagedOutputs() as staged:
             for seed in cfg.seeds:
-                train_data = mix_training_data(splits.train, synthetic, cfg.synthetic_ratio, seed, cfg.synthetic_mode)
+                if parsed.pseudo and synthetic is not None:  # self-training: every confident pool image
+                    train_data = splits.train + synthetic
+                else:
+                    train_data = mix_training_data(
+                        splits.train, synthetic, cfg.synthetic_ratio, seed, cfg.synthetic_mode
+                    )
                 model, info = train_classifier(
                     train_data,
                     splits.val,

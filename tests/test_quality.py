@@ -21,6 +21,7 @@ from evaluation.quality.measures import (
     QualityConfig,
     balanced_subset,
     classification_accuracy_score,
+    classifier_accuracy,
     method_quality,
     real_reference,
     reconstruction_error,
@@ -125,7 +126,22 @@ def test_every_key_is_a_finite_float(real_as_synthetic, noise_quality):
                 continue  # a list (above)
             if key in ("reconstruction_error", *STYLIZATION_KEYS) and q is noise_quality:
                 continue  # a CGAN has no encoder
+            if key == "classifier_accuracy":
+                assert value is None  # trained without a pool: no q(y | x)
+                continue
             assert finite(value), (key, value)
+
+
+def test_the_m2_classifier_accuracy_is_the_share_of_test_images_q_gets_right(digits, monkeypatch):
+    model = build_model("cvae", CVAEConfig(latent_dim=4, width=8), digits.image_shape, 10, unlabelled=True)
+    test = digits.test.subset(torch.arange(40))
+    wrong = set(range(0, 40, 4))  # q misreads every fourth image
+    truth = test.labels.clone()
+    truth[list(wrong)] = (truth[list(wrong)] + 1) % 10
+    calls = iter(truth.split(512))
+    monkeypatch.setattr(model, "classify", lambda x: torch.nn.functional.one_hot(next(calls), 10).float())
+    assert classifier_accuracy(model, test) == pytest.approx(0.75)
+    assert classifier_accuracy(build_model("cvae", CVAEConfig(latent_dim=4, width=8), (1, 8, 8), 10), test) is None
 
 
 def test_real_data_as_synthetic_looks_real(real_as_synthetic, noise_quality, judged, digits, cfg):

@@ -15,6 +15,10 @@ import torch
 
 DEFAULT_NUM_SAMPLES = 1000  # size of a SyntheticDataset when no size is given
 
+# The label of an unlabelled image (a label budget's pool, data.labelled): the pool's labels in
+# the splits, and the y a generator that takes unlabelled images sees for them in train_step.
+UNLABELLED = -1
+
 
 def balanced_labels(num_classes: int, n: int) -> torch.Tensor:
     """Class-balanced labels [n] int64: item i has label ``i % num_classes``.

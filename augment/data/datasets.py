@@ -190,6 +190,37 @@ def _load_imagefolder(cfg: DataConfig) -> tuple[LabeledImages, None, list[str]]:
     return LabeledImages(images, labels), None, list(folder.classes)
 
 
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm")
+
+
+def load_unlabelled_folder(root: str | Path, channels: int, height: int, width: int) -> torch.Tensor:
+    """``data.unlabelled_root``: every image file under ``root`` (any layout, sorted by path),
+    converted to 'L' (channels 1) or 'RGB' (channels 3) and resized to the labelled images' side:
+    [P, C, H, W] float in [0, 1]. Folder names are never read as classes."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(f"data.unlabelled_root: folder not found: {root}; point it at a folder of images")
+    files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise DataError(
+            f"data.unlabelled_root: no images in {root} (looked for {', '.join(IMAGE_SUFFIXES)}); "
+            f'add images or set it to ""'
+        )
+    mode = "L" if channels == 1 else "RGB"
+    pixels = []
+    for path in files:
+        try:
+            with Image.open(path) as opened:
+                image = opened.convert(mode)  # loads the pixels: corrupt files fail here
+        except (OSError, ValueError, Image.DecompressionBombError) as err:
+            raise DataError(f"{path}: cannot read this image ({err}); fix or remove the file") from err
+        if image.size != (width, height):
+            image = image.resize((width, height), Image.Resampling.BILINEAR)
+        pixels.append(np.asarray(image, dtype=np.uint8).reshape(height, width, -1))  # [H, W, C]
+    stacked = torch.from_numpy(np.stack(pixels))  # [P, H, W, C] uint8
+    return dequantize(stacked.permute(0, 3, 1, 2)).contiguous()  # [P, C, H, W] in [0, 1]
+
+
 def load_sources(cfg: DataConfig) -> tuple[LabeledImages, LabeledImages | None, list[str]]:
     """The dataset before splitting: (training pool, official test set or None, class names)."""
     if cfg.dataset == "digits":

@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 from PIL import Image
 
+from augment.core.labels import UNLABELLED
 from augment.core.outputs import atomic_torch_save
 from augment.core.pixels import quantize
 
@@ -49,15 +50,39 @@ class LabeledImages:
         """The images at ``index`` (an int64 index tensor, possibly empty), in that order."""
         return LabeledImages(self.images[index], self.labels[index])
 
+    def __add__(self, other: LabeledImages) -> LabeledImages:
+        """These images followed by ``other``'s (same image shape), labels alike."""
+        if tuple(other.images.shape[1:]) != tuple(self.images.shape[1:]):
+            raise ValueError(
+                f"cannot join images of shape {tuple(other.images.shape[1:])} to {tuple(self.images.shape[1:])}"
+            )
+        images = torch.cat([self.images, other.images.to(self.images.device, self.images.dtype)])
+        return LabeledImages(images, torch.cat([self.labels, other.labels.to(self.labels.device, torch.int64)]))
+
 
 @dataclass
 class Splits:
-    """The real train / val / test splits and the class names (index = label)."""
+    """The real train / val / test splits, the class names (index = label) and, with a label
+    budget (``data.labelled``, ``data.unlabelled_root``), the unlabelled pool: training images
+    whose every label is :data:`UNLABELLED`, so that no pool image can carry its class into any
+    training (None: no pool)."""
 
     train: LabeledImages
     val: LabeledImages
     test: LabeledImages
     classes: list[str]
+    pool: LabeledImages | None = None
+
+    def __post_init__(self) -> None:
+        if self.pool is not None and bool((self.pool.labels != UNLABELLED).any()):
+            raise ValueError(f"the unlabelled pool's labels must all be UNLABELLED ({UNLABELLED})")
+
+    @property
+    def unlabelled(self) -> LabeledImages:
+        """The pool, or no image ([0, C, H, W]) without one."""
+        if self.pool is not None:
+            return self.pool
+        return LabeledImages(self.train.images[:0], torch.full((0,), UNLABELLED, dtype=torch.int64))
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
@@ -77,10 +102,12 @@ class Splits:
         """
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        payload = {"format": 1, "classes": list(self.classes)}
+        payload: dict = {"format": 1, "classes": list(self.classes)}
         for name in ("train", "val", "test"):
             split: LabeledImages = getattr(self, name)
             payload[name] = {"images": split.images.contiguous(), "labels": split.labels.contiguous()}
+        if self.pool is not None:  # images only: a pool has no labels to write
+            payload["pool"] = {"images": self.pool.images.contiguous()}
         atomic_torch_save(payload, path)
 
     @classmethod
@@ -98,12 +125,16 @@ class Splits:
                 for name in ("train", "val", "test")
             }
             classes = [str(c) for c in raw["classes"]]
+            pool = None
+            if "pool" in raw:
+                images = raw["pool"]["images"]  # [P, C, H, W]
+                pool = LabeledImages(images, torch.full((len(images),), UNLABELLED, dtype=torch.int64))
         except Exception as err:  # torch.load raises many types on corrupt or foreign files
             raise DataError(
                 f"{path}: not a readable splits file ({type(err).__name__}: {err}); "
                 f"delete it and run the prepare stage again"
             ) from err
-        return cls(classes=classes, **parts)
+        return cls(classes=classes, pool=pool, **parts)
 
 
 # --------------------------------------------------------------------------------------------

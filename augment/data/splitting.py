@@ -1,6 +1,6 @@
 """Deterministic, stratified train / validation / test splits (the rules are in augment/data/splits.py's
 docstring): largest-remainder allocation per class, one local RNG per stage, rare classes thinned
-after the split."""
+after the split, and the label budget (:func:`label_budget`) last."""
 
 from __future__ import annotations
 
@@ -131,3 +131,56 @@ def split_indices(
 
     as_tensor = lambda idx: torch.from_numpy(np.sort(idx)).long()  # noqa: E731
     return as_tensor(train), as_tensor(val), as_tensor(test)
+
+
+def label_budget(
+    labels: torch.Tensor, train: torch.Tensor, val: torch.Tensor, num_classes: int, cfg: DataConfig, extra_pool: int = 0
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``data.labelled``: (labelled train, val, pool) sorted int64 indices into ``labels`` [N].
+
+    Off (0): (train, val, empty). With N > 0, N training images keep their labels, class-balanced
+    (every class ``N // K`` or one more, the extra ones to the lowest class indices; a
+    class with fewer images gives all it has; seeded, its own RNG stage), and the other training images become the unlabelled pool. The
+    validation split keeps as many labelled images as the training split, class-balanced (a
+    stage of its own): a validation set larger than the label budget would be a hidden label
+    budget (Oliver et al. 2018), and one this size is what a user who labelled 2N images and
+    kept half for model selection has. ``extra_pool`` images (``data.unlabelled_root``) join the
+    pool, so the pool may be empty here only when there are some.
+    """
+    n = cfg.labelled
+    empty = torch.zeros(0, dtype=torch.long)
+    if n == 0:
+        return train, val, empty
+    if cfg.imbalance.classes:
+        raise DataError(
+            "data.labelled: a label budget cannot be combined with data.imbalance.classes "
+            "(which labelled images would a rare class keep?); set one of them off"
+        )
+    if n < num_classes:
+        raise DataError(
+            f"data.labelled: {n} labelled images for {num_classes} classes; every class needs at "
+            f"least one, so use >= {num_classes} (or 0: every training image labelled)"
+        )
+    if n > len(train):
+        raise DataError(
+            f"data.labelled: asks for {n} labelled images but the training split holds "
+            f"{len(train)} (data.train_size: {cfg.train_size:g}); lower it"
+        )
+    if n == len(train) and extra_pool == 0:
+        raise DataError(
+            f"data.labelled: {n} keeps every training image labelled, so the unlabelled pool is "
+            f"empty; lower it, add data.unlabelled_root, or set 0 (no label budget)"
+        )
+    y = labels.cpu().numpy().astype(np.int64)  # [N]
+
+    def balanced(index: np.ndarray, total: int, stage: int) -> np.ndarray:
+        counts = np.bincount(y[index], minlength=num_classes)  # [K]
+        amounts = _allocate(np.ones(num_classes), min(total, int(counts.sum())), np.zeros_like(counts), counts)
+        return index[_pick(y[index], amounts, _rng(cfg.seed, stage))]
+
+    train_np, val_np = train.numpy(), val.numpy()
+    labelled = balanced(train_np, n, stage=4)
+    pool = np.setdiff1d(train_np, labelled)
+    kept_val = balanced(val_np, n, stage=5) if len(val_np) else val_np
+    as_tensor = lambda idx: torch.from_numpy(np.sort(idx)).long()  # noqa: E731
+    return as_tensor(labelled), as_tensor(kept_val), as_tensor(pool)

@@ -7,7 +7,7 @@ Wing 3 of the library (docs/architecture.md): a model is its networks, its losse
 
 from __future__ import annotations
 
-from augment.models.base import ConditionalGenerator
+from augment.models.base import UNLABELLED, ConditionalGenerator
 from augment.models.cfm import CFM
 from augment.models.cgan import CGAN
 from augment.models.cvae import CVAE
@@ -30,9 +30,13 @@ class NoEncoder(ValueError):
         self.model_name = model_name
 
 
-def build_model(name: str, config, image_shape, num_classes: int) -> ConditionalGenerator:
-    """A freshly initialised generator of kind ``name`` for images of ``image_shape`` (C, H, W)."""
-    return model_class(name)(config, tuple(image_shape), num_classes)
+def build_model(name: str, config, image_shape, num_classes: int, unlabelled: bool = False) -> ConditionalGenerator:
+    """A freshly initialised generator of kind ``name`` for images of ``image_shape`` (C, H, W);
+    ``unlabelled``: one that learns from unlabelled images too (its ``use_unlabelled``)."""
+    model = model_class(name)(config, tuple(image_shape), num_classes)
+    if unlabelled:
+        model.use_unlabelled()
+    return model
 
 
 __all__ = [
@@ -43,6 +47,7 @@ __all__ = [
     "ENCODER_MODELS",
     "NoEncoder",
     "ConditionalGenerator",
+    "UNLABELLED",
     "build_model",
     "model_class",
     "CVAE",

@@ -11,8 +11,11 @@ from torch import nn
 from augment.core import distributed
 from augment.core.acceleration import outside_autocast
 from augment.core.inference import inference, module_device
+from augment.core.labels import UNLABELLED
 from augment.models.layers import Decoder, ImageShape
 from augment.settings.sections import NoSampling
+
+__all__ = ["ConditionalGenerator", "UNLABELLED"]
 
 
 class ConditionalGenerator(nn.Module):
@@ -37,7 +40,12 @@ class ConditionalGenerator(nn.Module):
     # (:attr:`sampling`), never trained with nor saved, so changing one needs no retraining
     sampling_class: ClassVar[type] = NoSampling
     can_encode: ClassVar[bool] = False  # has an encoder Q(z | x, y): can reconstruct and stylise
-    loss_names: ClassVar[tuple[str, ...]]  # keys of the dict train_step returns
+    # learns from unlabelled images natively: after :meth:`use_unlabelled`, train_step's y holds
+    # UNLABELLED for them. False: with a label budget the pool reaches it pseudo-labelled.
+    takes_unlabelled: ClassVar[bool] = False
+    # keys of the dict train_step returns; a model whose train_step reports more terms with a
+    # pool (the M2 scheme's) sets the longer tuple on itself in use_unlabelled
+    loss_names: tuple[str, ...]
     sampler: ClassVar[str]  # attribute of the Decoder that draws images: f_d or G
 
     def __init__(self, config: Any, image_shape: ImageShape, num_classes: int) -> None:
@@ -48,6 +56,19 @@ class ConditionalGenerator(nn.Module):
         self.num_classes = num_classes
         self.latent_dim = getattr(config, "latent_dim", 0)  # size of z; a model without one sets its own
         self.ema_decoder: Decoder | None = None
+        self.unlabelled = False  # trained with unlabelled images (use_unlabelled); in the checkpoint
+
+    def use_unlabelled(self) -> None:
+        """Train on batches that also hold unlabelled images (label :data:`UNLABELLED`).
+
+        Called once, right after construction and before :meth:`make_optimizers`, by whoever
+        builds the model (training, and loading a checkpoint that was trained so). A model that
+        needs more networks for it (the M2 scheme's classifier q(y | x)) builds them here, so that
+        a model trained without a pool keeps exactly its networks and weights.
+        """
+        if not self.takes_unlabelled:
+            raise ValueError(f"{self.name} does not learn from unlabelled images (takes_unlabelled is False)")
+        self.unlabelled = True
 
     def _finish_init(self) -> None:
         """After the networks are built and initialised: the moving-average copy, if asked for."""
@@ -61,7 +82,10 @@ class ConditionalGenerator(nn.Module):
     def train_step(
         self, x: torch.Tensor, y: torch.Tensor, optimizers: dict[str, torch.optim.Optimizer]
     ) -> dict[str, float]:
-        """One update of every network on the batch x [B, C, H, W], y [B]; returns the losses."""
+        """One update of every network on the batch x [B, C, H, W], y [B]; returns the losses.
+
+        After :meth:`use_unlabelled`, some entries of y are :data:`UNLABELLED` (the pool's images).
+        """
         raise NotImplementedError
 
     @staticmethod
@@ -127,6 +151,18 @@ class ConditionalGenerator(nn.Module):
         """Images for codes z and labels y, in eval mode (batch norm uses running statistics)."""
         with inference(self):
             return self.decode(z, y)
+
+    # -- classifying (CVAE, CVAE-GAN trained with a pool: the M2 scheme's q(y | x)) ----------------
+    @property
+    def has_classifier(self) -> bool:
+        """Whether :meth:`classify` works: the model holds a classifier q(y | x)."""
+        return False
+
+    def classify(self, x: torch.Tensor) -> torch.Tensor:
+        """q(y | x) as logits [B, K] for images x [B, C, H, W], in eval mode without gradients."""
+        raise NotImplementedError(
+            f"{self.name} has no classifier q(y | x) (only the M2 scheme's models trained with a pool)"
+        )
 
     # -- encoding (CVAE, CVAE-GAN) -------------------------------------------------------------
     def encode(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

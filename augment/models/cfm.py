@@ -5,6 +5,11 @@ x_t = (1 - t) x_0 + t x_1; the U-Net v(x_t, t, y) regresses onto its velocity x_
 (:func:`augment.models.losses.flow_matching_loss`). With probability ``label_dropout`` the label
 is replaced by "no label" (index K), so the same network is also the unconditional v(x, t, none).
 
+With a label budget's pool (``use_unlabelled``, ``takes_unlabelled``): an unlabelled image (label
+UNLABELLED) is trained as that "no label" class, the one it belongs to anyway. The pool thus
+teaches v(x, t, none) what images look like, which guidance (w > 0) and the encoder's
+``encode_label`` < 1 read; the conditional velocities learn from the labelled images alone.
+
 Sampling: integrate dx/dt = v from t = 0 (the code z, reshaped to an image: the model's "latent"
 is a noise image, ``latent_dim`` = C x H x W, so every code path that draws z works unchanged) to
 t = 1 with a fixed-step solver (:func:`integrate`: Euler, midpoint or Heun, ``sample_steps``
@@ -109,6 +114,7 @@ class CFM(ConditionalGenerator):
     config_class = CFMConfig
     sampling_class = CFMSampling  # guidance, solver, sample_steps, code_spread, encode_label
     can_encode = True  # through the flow: integrate a real image back to t = 0 (module docstring)
+    takes_unlabelled = True  # the pool's images train the "no label" class (module docstring)
     loss_names = ("loss",)
     sampler = "velocity"
 
@@ -130,6 +136,7 @@ class CFM(ConditionalGenerator):
         t = torch.rand(x1.shape[0], device=x1.device)  # [B]
         xt = (1 - t)[:, None, None, None] * x0 + t[:, None, None, None] * x1
         drop = torch.rand(y.shape[0], device=y.device) < self.config.label_dropout
+        drop = drop | (y < 0)  # an unlabelled image (UNLABELLED) is always "no label"
         y_in = torch.where(drop, torch.full_like(y, self.num_classes), y)  # K: no label
         return {"loss": flow_matching_loss(self.velocity(xt, t, y_in), x0, x1)}
 

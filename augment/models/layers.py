@@ -11,6 +11,10 @@ label concatenated to z. Image-side networks see it in one of two ways (``condit
   convolves K constant planes. Measured at 28x28 (docs/profile-28x28.md): it learns the labels
   within hundreds of steps, but stalls below what label planes reach in thousands.
 
+Image-side networks also take "no label" (a negative label: an unlabelled image of a label
+budget's pool): all-zero label planes, or no projection term, so that a discriminator can learn
+real images without their class (augment/models/cgan.py).
+
 Images are floats in [0, 1] everywhere; decoders end in a sigmoid.
 
 Downsampling is by stride-2 4x4 convolutions, which exactly halve an even side. Upsampling
@@ -47,9 +51,16 @@ def num_halvings(height: int, width: int, max_halvings: int = 3) -> int:
     return n
 
 
+def onehot_or_none(y: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """One-hot labels [B] -> [B, K]; a negative label (an unlabelled image, models/base.py
+    UNLABELLED) is the all-zero row: "no label", which a network conditioned on y can learn too."""
+    known = y >= 0  # [B]
+    return F.one_hot(y.clamp_min(0), num_classes).float() * known[:, None].float()  # [B, K]
+
+
 def label_planes(y: torch.Tensor, num_classes: int, height: int, width: int) -> torch.Tensor:
-    """One-hot labels as constant image planes: [B] -> [B, K, H, W]."""
-    onehot = F.one_hot(y, num_classes).float()  # [B, K]
+    """One-hot labels as constant image planes: [B] -> [B, K, H, W] (all zero for no label)."""
+    onehot = onehot_or_none(y, num_classes)  # [B, K]
     return onehot[:, :, None, None].expand(-1, -1, height, width)
 
 
@@ -94,10 +105,12 @@ class ConvTrunk(nn.Module):
         self.out_hw = (h >> n, w >> n)
         self.flat_dim = channels * self.out_hw[0] * self.out_hw[1]
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> list[torch.Tensor]:
         b, _, h, w = x.shape
         h_ = x  # [B, C, H, W]
         if self.label_planes:
+            if y is None:
+                raise ValueError("this trunk sees label planes: it needs the labels y")
             h_ = torch.cat([x, label_planes(y, self.num_classes, h, w)], dim=1)  # [B, C+K, H, W]
         feats = []
         for layer in self.layers:
@@ -171,6 +184,20 @@ class Encoder(nn.Module):
         return mu, logvar
 
 
+class Classifier(nn.Module):
+    """q(y | x): class logits [B, K] from the image alone (the M2 scheme's classifier of a label
+    budget's pool, augment/models/cvae.py). The encoder's trunk without label planes, batch norm
+    as the encoder's, and a linear head to the K logits."""
+
+    def __init__(self, image_shape: ImageShape, num_classes: int, width: int, stem: bool = True):
+        super().__init__()
+        self.trunk = ConvTrunk(image_shape, num_classes, width, norm="batch", label_planes=False, stem=stem)
+        self.head = nn.Linear(self.trunk.flat_dim, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.trunk(x)[-1].flatten(1))  # [B, K] logits
+
+
 class Discriminator(nn.Module):
     """D(x, y): a real-vs-fake logit, and every conv layer's activation (for L_llike).
 
@@ -212,7 +239,8 @@ class Discriminator(nn.Module):
         phi = feats[-1].flatten(1)  # [B, flat_dim]
         logit = self.head(phi).squeeze(1)  # [B]
         if self.embed is not None:
-            logit = logit + (self.embed(y) * phi).sum(dim=1)  # + <embed(y), phi(x)>  [B]
+            known = (y >= 0)[:, None].to(phi.dtype)  # [B, 1]: no label -> no projection term, psi(phi) alone
+            logit = logit + (self.embed(y.clamp_min(0)) * known * phi).sum(dim=1)  # + <embed(y), phi(x)>  [B]
         return logit, feats
 
 

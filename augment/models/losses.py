@@ -1,7 +1,10 @@
 """The models' losses as small pure functions named after the equations of docs/design.md.
 
 Every loss returns a scalar: a sum over an image's (or code's) elements, averaged over the batch,
-so that the weights in params.yaml (kl_weight, gamma) mean the same at every image size.
+so that the weights in params.yaml (kl_weight, gamma) mean the same at every image size. The
+terms of the per-image bound that the M2 scheme marginalises over the labels (docs/design.md,
+"Label budgets: the M2 scheme") also come per image, as ``*_per_image`` functions returning [B]:
+the batch-mean ones are their means, so both give the same numbers.
 
 Sign convention (the one place it is written): the paper's
     L_GAN = ln D(x) + ln(1 - D(x_fake))
@@ -24,17 +27,24 @@ import torch
 import torch.nn.functional as F
 
 
-def kl_prior(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """L_prior = KL[N(mu, diag(exp(logvar))) || N(0, I)], summed over latent dims, batch mean.
+def kl_prior_per_image(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """L_prior per image: KL[N(mu, diag(exp(logvar))) || N(0, I)], summed over latent dims, [B].
 
     Closed form: -1/2 * sum(1 + logvar - mu^2 - exp(logvar)). Zero iff mu = 0 and logvar = 0.
     """
     mu, logvar = mu.float(), logvar.float()  # [B, latent] each
-    return (-0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(dim=1)).mean()
+    return -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(dim=1)  # [B]
 
 
-def reconstruction_loss(x_rec: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """The CVAE's pixel reconstruction term: Bernoulli negative log-likelihood (BCE), summed per image.
+def kl_prior(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """L_prior = KL[N(mu, diag(exp(logvar))) || N(0, I)], summed over latent dims, batch mean
+    (:func:`kl_prior_per_image`'s mean)."""
+    return kl_prior_per_image(mu, logvar).mean()
+
+
+def reconstruction_loss_per_image(x_rec: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """The CVAE's pixel reconstruction term per image: Bernoulli negative log-likelihood (BCE)
+    -sum_pixels [x ln x~ + (1 - x) ln(1 - x~)], [B].
 
     Written out rather than ``F.binary_cross_entropy`` so that a diverged decoder (NaN output)
     gives a NaN loss, which the training loop reports, instead of an exception. Logs are clamped
@@ -44,16 +54,29 @@ def reconstruction_loss(x_rec: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     log_p = torch.log(x_rec).clamp_min(-100)  # ln x~
     log_not_p = torch.log1p(-x_rec).clamp_min(-100)  # ln(1 - x~)
     nll = -(x * log_p + (1 - x) * log_not_p)  # [B, C, H, W]
-    return nll.flatten(1).sum(dim=1).mean()
+    return nll.flatten(1).sum(dim=1)  # [B]
+
+
+def reconstruction_loss(x_rec: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """The CVAE's pixel reconstruction term: Bernoulli negative log-likelihood (BCE), summed per
+    image, batch mean (:func:`reconstruction_loss_per_image`'s mean)."""
+    return reconstruction_loss_per_image(x_rec, x).mean()
+
+
+def llike_loss_per_image(feat_real: torch.Tensor, feat_rec: torch.Tensor) -> torch.Tensor:
+    """L_llike per image: 1/2 * ||d_l(x) - d_l(x~)||^2 summed over the layer's activations, [B]."""
+    return 0.5 * (feat_real.float() - feat_rec.float()).pow(2).flatten(1).sum(dim=1)  # [B]
 
 
 def llike_loss(feat_real: torch.Tensor, feat_rec: torch.Tensor) -> torch.Tensor:
     """L_llike = -ln N(d_l(x) | d_l(x~), I) up to a constant: 1/2 * ||d_l(x) - d_l(x~)||^2.
 
     The learned similarity of the CVAE-GAN: distance between the discriminator's l-th layer
-    activations on the real image and on its reconstruction, summed per image, batch mean.
+    activations on the real image and on its reconstruction, summed per image, batch mean
+    (:func:`llike_loss_per_image`'s mean: the factor 1/2 is exact in floating point, so the
+    number is the same as halving the mean).
     """
-    return 0.5 * (feat_real.float() - feat_rec.float()).pow(2).flatten(1).sum(dim=1).mean()
+    return llike_loss_per_image(feat_real, feat_rec).mean()
 
 
 def discriminator_loss(real_logits: torch.Tensor, *fake_logits: torch.Tensor) -> torch.Tensor:
@@ -87,3 +110,38 @@ def flow_matching_loss(v_pred: torch.Tensor, x0: torch.Tensor, x1: torch.Tensor)
     """
     target = x1.float() - x0.float()  # [B, C, H, W]
     return (v_pred.float() - target).pow(2).flatten(1).sum(dim=1).mean()
+
+
+def classification_loss(q_logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """-ln q(y | x): the cross-entropy of the classifier q's logits [B, K] against the labels [B],
+    batch mean. The M2 scheme's labelled term (weighed by ``classify_weight``, alpha)."""
+    return F.cross_entropy(q_logits.float(), y)
+
+
+def m2_unlabelled_bound(per_class_loss: torch.Tensor, q_logits: torch.Tensor) -> torch.Tensor:
+    """U(x) = sum_y q(y|x) L(x, y) - H(q(y|x)), batch mean: the negative bound of an unlabelled
+    image, its label marginalised over exactly the K classes (Kingma et al. 2014, M2).
+
+    ``per_class_loss`` [U, K]: L(x, y) (the per-image negative bound, minimised) of each pool image
+    evaluated with each label y = 0 .. K-1; ``q_logits`` [U, K]: q(y|x) before the softmax.
+    H(q) = -sum_y q(y|x) ln q(y|x), so U = sum_y q(y|x) [L(x, y) + ln q(y|x)]. The uniform label
+    prior's constant ln K is left out (it moves no gradient). A one-hot q gives L(x, y) of its class.
+    """
+    log_q = torch.log_softmax(q_logits.float(), dim=1)  # [U, K] ln q(y|x)
+    q = log_q.exp()  # [U, K]
+    return (q * (per_class_loss.float() + log_q)).sum(dim=1).mean()
+
+
+def q_expectation(per_class_loss: torch.Tensor, q_logits: torch.Tensor) -> torch.Tensor:
+    """sum_y q(y|x) l(x, y), batch mean: a per-class loss [U, K] weighed by q(y|x) (logits [U, K]),
+    without the entropy. The CVAE-GAN's decoder terms on the pool (its q a constant there: the
+    caller passes detached logits)."""
+    q = torch.softmax(q_logits.float(), dim=1)  # [U, K]
+    return (q * per_class_loss.float()).sum(dim=1).mean()
+
+
+def generator_loss_per_image(fake_logits: torch.Tensor) -> torch.Tensor:
+    """Non-saturating generator loss per image: -ln D(x_f) = softplus(-logit), [B]
+    (:func:`generator_loss` of one fake batch is its mean)."""
+    logits = fake_logits.float()
+    return F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits), reduction="none")  # [B]

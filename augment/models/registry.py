@@ -37,9 +37,9 @@ BUILTINS: dict[str, type[ConditionalGenerator]] = {cls.name: cls for cls in (CVA
 # A method's name is part of file names and of source names (``classic+<m>``, ``<m>-filtered``):
 # lower-case letters, digits and underscores, starting with a letter; no "+" or "-".
 NAME_RULE = re.compile(r"^[a-z][a-z0-9_]*$")
-# names the pipeline already gives other things: the baseline sources, the filter and judge
-# networks' files, the generators section's own keys
-RESERVED = ("real", "classic", "filter", "judge", "methods", "plugins", "seed", "grid_every")
+# names the pipeline already gives other things: the baseline and self-training sources, the
+# filter and judge networks' files, the generators section's own keys
+RESERVED = ("real", "classic", "pseudo", "filter", "judge", "methods", "plugins", "seed", "grid_every", "unlabelled")
 
 
 # what the training loop reads of every generator's config (steps_per_epoch, ema and the Adam

@@ -44,6 +44,7 @@ from augment.settings.sections import (
     SOLVERS,
     SYNTHETIC_MODES,
     UNKNOWN_SECTION,
+    UNLABELLED_MODES,
     UPSAMPLINGS,
     WARM_STARTS,
     AccelerationConfig,
@@ -61,6 +62,7 @@ from augment.settings.sections import (
     JudgeConfig,
     NoSampling,
     PathsConfig,
+    PseudoConfig,
     StyledConfig,
     TrackingConfig,
     _one_of,
@@ -78,6 +80,7 @@ __all__ = [  # the sections of augment/settings/sections.py are re-exported: one
     "WARM_STARTS",
     "LR_SCHEDULES",
     "SYNTHETIC_MODES",
+    "UNLABELLED_MODES",
     "PRECISIONS",
     "DEFAULT_PARAMS_FILE",
     "ConfigError",
@@ -98,6 +101,7 @@ __all__ = [  # the sections of augment/settings/sections.py are re-exported: one
     "CGANConfig",
     "CVAEGANConfig",
     "FilterConfig",
+    "PseudoConfig",
     "StyledConfig",
     "GeneratorSampling",
     "SampleConfig",
@@ -157,6 +161,10 @@ class GeneratorsConfig:
         default_factory=dict, metadata={SECTIONS: _plugin_sections, UNKNOWN_SECTION: _unknown_generator}
     )
     seed: int = ranged(0, _SEED)  # seeds weight initialisation, noise and shuffling of generator training
+    # with a label budget (data.labelled), how generators learn from the unlabelled pool: native =
+    # in their own way where they have one (takes_unlabelled), else from the pool's confident
+    # pseudo-labels; pseudo = every one from the pseudo-labels; none = the labelled images alone
+    unlabelled: str = ranged("native", _one_of(UNLABELLED_MODES))
     grid_every: int = ranged(5, _POSITIVE_INT)  # write a progress grid every this many epochs (and at the last)
 
 
@@ -223,6 +231,8 @@ class ClassifierConfig:
     # ratio: synthetic_ratio per real image, class-balanced;
     # top_up: each class gets synthetic images until it has as many as the largest real class
     synthetic_mode: str = ranged("ratio", _one_of(SYNTHETIC_MODES))
+    # the teacher of the pseudo sources and of the pseudo-labelled pool (a label budget only)
+    pseudo: PseudoConfig = field(default_factory=PseudoConfig)
 
 
 @dataclass

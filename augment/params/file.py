@@ -228,7 +228,12 @@ def _validate(params: Params) -> None:
 
     check_methods(params)
     try:
-        check_sources(params.classifier.sources, method_names(params), styled_methods(params))
+        check_sources(
+            params.classifier.sources,
+            method_names(params),
+            styled_methods(params),
+            pool=bool(params.data.labelled or params.data.unlabelled_root),
+        )
     except ValueError as bad:
         raise ConfigError(f"classifier.sources: {bad}") from None
     a = params.augmentation

@@ -29,9 +29,17 @@ from __future__ import annotations
 import os
 
 from augment.params.config import ConfigError, Params
-from augment.settings.paths import generator_checkpoint
+from augment.settings.paths import generator_checkpoint, synthetic_file
 
-__all__ = ["method_names", "styled_methods", "check_methods", "expected_start", "check_start"]
+__all__ = [
+    "method_names",
+    "styled_methods",
+    "check_methods",
+    "has_pool",
+    "unlabelled_route",
+    "expected_start",
+    "check_start",
+]
 
 KEY = "generators.methods"
 STYLED_KEY = "sample.styled.methods"
@@ -79,13 +87,38 @@ def check_methods(params: Params) -> None:
         raise ConfigError(f"{STYLED_KEY}: a method is listed twice: {params.sample.styled.methods}")
 
 
+def has_pool(params: Params) -> bool:
+    """Whether the run has an unlabelled pool: a label budget or a folder of unlabelled images."""
+    return bool(params.data.labelled or params.data.unlabelled_root)
+
+
+def unlabelled_route(params: Params, name: str) -> str:
+    """How generator ``name`` learns from the unlabelled pool (``generators.unlabelled``):
+    ``native`` (its own way: its class ``takes_unlabelled``), ``pseudo`` (the labelled images plus
+    the pool's confident pseudo-labels, data/synthetic/pseudo.pt), or ``none`` (the labelled images
+    alone; also whenever the run has no pool)."""
+    from augment.models.registry import REGISTRY  # here: the models import augment.params.config
+
+    mode = params.generators.unlabelled
+    if not has_pool(params) or mode == "none":
+        return "none"
+    if mode == "native" and REGISTRY[name].takes_unlabelled:
+        return "native"
+    return "pseudo"
+
+
 def expected_start(params: Params, name: str) -> str:
     """The file ``name``'s training reads besides the real split: its warm start's checkpoint
-    when its config has ``init_from`` (the CVAE-GAN's), else the splits folder."""
+    when its config has ``init_from`` (the CVAE-GAN's), else the pseudo-labelled pool when it
+    learns from its pseudo-labels (:func:`unlabelled_route`), else the splits folder."""
     source = getattr(params.generator(name), "init_from", "none")
-    if source == "none":
-        return params.paths.splits
-    return str(generator_checkpoint(params, source))
+    if source != "none":
+        return str(generator_checkpoint(params, source))
+    if unlabelled_route(params, name) == "pseudo":
+        from augment.params.sources import PSEUDO  # here: augment.params.sources imports the models (torch)
+
+        return str(synthetic_file(params, PSEUDO))
+    return params.paths.splits
 
 
 def check_start(params: Params, name: str) -> None:
@@ -100,6 +133,9 @@ def check_start(params: Params, name: str) -> None:
     reason = (
         f"generators.{name}.init_from: {source} reads {expected}"
         if source != "none"
+        else f"with a label budget it learns from the pool's pseudo-labels (generators.unlabelled: "
+        f"{params.generators.unlabelled})"
+        if expected != params.paths.splits
         else f"it starts from the data alone (generators.{name}.init_from: none)"
         if hasattr(params.generator(name), "init_from")
         else "it starts from the data alone"

@@ -13,12 +13,17 @@ A *source* is the training set a downstream classifier sees (docs/design.md, "So
                            near their own (models with an encoder; augment/sampling/restyle.py)
 ``<method>-transfer``      real + real images of other classes redrawn as the class
 ``classic+<method>-...``   the restyle and transfer sets with classical augmentation
+``pseudo``                 with a label budget (``data.labelled``): real + the unlabelled pool's
+                           images that a teacher labels confidently (self-training,
+                           ``data/synthetic/pseudo.pt``, evaluation/classifiers/pseudo.py)
+``classic+pseudo``         the same with classical augmentation
 =========================  ================================================================
 
 Every source gets the same step budget, seeds, model selection and test rule
 (evaluation/classifiers/mixing.py, evaluation/classifiers/training.py). ``real`` is the baseline of ``delta_vs_real``; ``classic`` the
 baseline of ``delta_vs_classic``: the bar a generator has to clear, because flips, small affine
-moves and erasing cost nothing. The restyle and transfer sources need an encoder: they exist for
+moves and erasing cost nothing. With a label budget the self-training sources are the bars too:
+a generator that learns from the pool must beat what the pool gives a plain teacher. The restyle and transfer sources need an encoder: they exist for
 the models in :data:`ENCODER_MODELS` only (the CGAN has none).
 """
 
@@ -42,6 +47,8 @@ STYLED_KINDS = (RESTYLE, TRANSFER)
 __all__ = [
     "REAL",
     "CLASSIC",
+    "PSEUDO",
+    "SELF_TRAINING",
     "FILTERED",
     "RESTYLE",
     "TRANSFER",
@@ -66,6 +73,9 @@ __all__ = [
 REAL = "real"
 CLASSIC = "classic"
 BASELINES = (REAL, CLASSIC)  # every run trains both: delta_vs_real and delta_vs_classic need them
+PSEUDO = "pseudo"  # the pseudo-labelled pool's set, and its source
+# the self-training bars of a label budget (the pseudo-labelled pool, without and with classic)
+SELF_TRAINING = (PSEUDO, f"{CLASSIC}+{PSEUDO}")
 FILTERED = "filtered"
 _COMBINED = "+"  # classic+<method>
 _SUFFIX = "-"  # <method>-filtered, <method>-restyle, <method>-transfer
@@ -101,8 +111,10 @@ def _can_encode(method: str) -> bool:
 
 
 # The sources of the four built-ins (the default generators.methods): the order reports,
-# metrics.json and figures keep, every other name after them.
+# metrics.json and figures keep, with a label budget's self-training bars after the baselines
+# (_REPORT_ORDER), every other name after them.
 SOURCES: tuple[str, ...] = sources_for(GENERATOR_NAMES)
+_REPORT_ORDER = BASELINES + SELF_TRAINING + SOURCES[len(BASELINES) :]
 
 # The default run (params.yaml, the bundled digits): every plain, classical and filtered source,
 # and the CVAE-GAN's (the combined model's) restyle and transfer sets with classical augmentation:
@@ -114,6 +126,8 @@ DEFAULT_SOURCES: tuple[str, ...] = sources_for(GENERATOR_NAMES)[: 2 + 3 * len(GE
 _LABELS = {
     "real": "real data",
     "classic": "classical augmentation",
+    "pseudo": "self-training",
+    "classic+pseudo": "classical augmentation + self-training",
     "cvae": "CVAE",
     "cgan": "CGAN",
     "cvaegan": "CVAE-GAN",
@@ -128,8 +142,9 @@ class Source:
 
     name: str
     classic: bool  # classical augmentation of every training image (real and synthetic)
-    method: str | None  # the generator whose images are added; None for real and classic
+    method: str | None  # the generator whose images are added; None for real, classic, the pseudo sources
     variant: str | None = None  # None: the plain samples; else filtered, restyle or transfer
+    pseudo: bool = False  # the pseudo-labelled pool's images are added (a label budget's self-training)
 
     @property
     def filtered(self) -> bool:
@@ -139,7 +154,9 @@ class Source:
     @property
     def synthetic(self) -> str | None:
         """The synthetic dataset's name under ``paths.synthetic`` (``cvae``, ``cvae-filtered``,
-        ``cvae-restyle``)."""
+        ``cvae-restyle``, ``pseudo``)."""
+        if self.pseudo:
+            return PSEUDO
         if self.method is None:
             return None
         return self.method if self.variant is None else f"{self.method}{_SUFFIX}{self.variant}"
@@ -167,6 +184,8 @@ def parse_source(name: str) -> Source:
         return Source(name, classic=False, method=None)
     if name == CLASSIC:
         return Source(name, classic=True, method=None)
+    if name in SELF_TRAINING:
+        return Source(name, classic=name != PSEUDO, method=None, pseudo=True)
     classic, method, variant = _split(name)
     if method in BASELINES or not NAME_RULE.match(method) or method not in REGISTRY:
         near = difflib.get_close_matches(name, sources_for(tuple(REGISTRY)), n=1)
@@ -181,15 +200,24 @@ def parse_source(name: str) -> Source:
 
 
 def check_sources(
-    names: list[str], methods: Sequence[str] = GENERATOR_NAMES, styled: Sequence[str] | None = None
+    names: list[str],
+    methods: Sequence[str] = GENERATOR_NAMES,
+    styled: Sequence[str] | None = None,
+    pool: bool | None = None,
 ) -> None:
     """Check a run's list of sources (``classifier.sources``): every name known (:func:`parse_source`'s
     errors: a "did you mean", or :class:`augment.models.NoEncoder`), each one's method among the
     run's ``methods`` (generators.methods), each restyle / transfer source's method among
-    ``styled`` (sample.styled.methods, the methods whose sets are made; None: not checked), none
+    ``styled`` (sample.styled.methods, the methods whose sets are made; None: not checked), a
+    self-training source only where there is an unlabelled ``pool`` (None: not checked), none
     twice, and both :data:`BASELINES` present. Raises ValueError naming the first problem."""
     for name in names:
         source = parse_source(name)
+        if source.pseudo and pool is False:
+            raise ValueError(
+                f"{name!r} learns from the unlabelled pool, which only a label budget makes: set "
+                f"data.labelled (or data.unlabelled_root), or drop the source"
+            )
         method = source.method
         if method is not None and method not in methods:
             raise ValueError(
@@ -214,29 +242,34 @@ def check_sources(
 
 def sources_using(synthetic: str | None) -> tuple[str, ...]:
     """The sources that train on one synthetic set, in report order: ``cvae`` ->
-    (``cvae``, ``classic+cvae``); ``None`` (no synthetic set) -> the baselines."""
+    (``cvae``, ``classic+cvae``); ``None`` (no synthetic set) -> the baselines; ``pseudo`` -> the
+    self-training sources."""
     if synthetic is None:
         return BASELINES
+    if synthetic == PSEUDO:
+        return SELF_TRAINING
     method = _split(synthetic)[1]
     return tuple(s for s in sources_for((method,)) if parse_source(s).synthetic == synthetic)
 
 
 def maker_stage(name: str) -> str:
     """The DVC stage that writes a source's data (and its manifest, augment/data/source_files.py):
-    ``prepare`` for the baselines, ``restyle@<m>`` for the restyle and transfer sets, else
-    ``sample@<m>``."""
+    ``prepare`` for the baselines, ``pseudo_label`` for the self-training sources,
+    ``restyle@<m>`` for the restyle and transfer sets, else ``sample@<m>``."""
     s = parse_source(name)
+    if s.pseudo:
+        return "pseudo_label"
     if s.method is None:
         return "prepare"
     return f"{'restyle' if s.variant in STYLED_KINDS else 'sample'}@{s.method}"
 
 
 def order_sources(names: Iterable[str]) -> list[str]:
-    """``names`` in report order: the built-ins' sources in :data:`SOURCES` order, then any
-    other (a plugin's) by :func:`sources_for` order of its method, unknown names last."""
+    """``names`` in report order: the baselines, the self-training sources, the built-ins' other
+    sources in :data:`SOURCES` order, then any other (a plugin's) by :func:`sources_for` order of its method, unknown names last."""
     names = list(dict.fromkeys(names))
-    known = [s for s in SOURCES if s in names]
-    rest = [n for n in names if n not in SOURCES]
+    known = [s for s in _REPORT_ORDER if s in names]
+    rest = [n for n in names if n not in _REPORT_ORDER]
     methods = list(dict.fromkeys(_split(n)[1] for n in rest if _split(n)[1] in REGISTRY))
     extra = [s for s in sources_for(methods) if s in rest and s not in known] if methods else []
     return known + extra + sorted(set(rest) - set(extra))

@@ -28,6 +28,8 @@ UPSAMPLINGS = ("transposed", "nearest")  # how a decoder doubles a side (models/
 WARM_STARTS = ("none", "cvae")  # what the CVAE-GAN's encoder and decoder start from
 LR_SCHEDULES = ("constant", "cosine")  # the classifiers' learning rate over their steps
 SYNTHETIC_MODES = ("ratio", "top_up")  # how many synthetic images of each class a classifier gets
+# how generators learn from a label budget's unlabelled pool (generators.unlabelled)
+UNLABELLED_MODES = ("native", "pseudo", "none")
 PRECISIONS = ("fp32", "tf32", "bf16")  # the training forward passes' number format (augment/core/acceleration.py)
 
 DEFAULT_PARAMS_FILE = "params.yaml"
@@ -113,6 +115,12 @@ class DataConfig:
     test_fraction: float = ranged(0.2, (lambda v: 0 < v < 1, "a number in (0, 1)"))
     seed: int = ranged(0, _SEED)  # seeds every split and subsample
     imbalance: ImbalanceConfig = field(default_factory=ImbalanceConfig)  # rare classes (augment/data/splitting.py)
+    # label budget: 0 = every training image keeps its label; N = only N (class-balanced, seeded)
+    # do, the rest of the training split becomes the unlabelled pool, and the validation split
+    # keeps N labelled images too (augment/data/splitting.py)
+    labelled: int = ranged(0, (lambda v: v >= 0, "an integer >= 0 (0: every training image labelled)"))
+    # a folder of unlabelled images (searched recursively) that joins the pool; "" = none
+    unlabelled_root: str = ""
 
 
 @dataclass
@@ -131,6 +139,10 @@ class CVAEConfig:
     upsample: str = ranged("transposed", _one_of(UPSAMPLINGS))
     stem: bool = True  # encoder: a stride-1 3x3 conv before the halvings (models/layers.py)
     ema: float = ranged(0.0, _EMA)  # decay of an exponential moving average of the decoder for sampling; 0 = off
+    # alpha of the M2 scheme, read only when trained with a label budget's pool (models/cvae.py):
+    # weight of -ln q(y|x) on the labelled images against the per-image bound, a sum over the
+    # image's P pixels, so 0.1 x P (8x8 digits: 6.4); not tuned yet
+    classify_weight: float = ranged(6.4, _NON_NEGATIVE)
 
 
 SOLVERS = ("euler", "midpoint", "heun")
@@ -233,6 +245,10 @@ class CVAEGANConfig:
     ema: float = ranged(0.0, _EMA)  # decay of an exponential moving average of the decoder for sampling; 0 = off
     # cvae: start encoder and decoder from the trained CVAE (the method's way); none
     init_from: str = ranged("cvae", _one_of(WARM_STARTS))
+    # alpha of the M2 scheme, read only when trained with a label budget's pool (models/cvaegan.py):
+    # weight of -ln q(y|x) on the labelled images against the per-image bound; the CVAE's 0.1 x
+    # pixels (8x8 digits: 6.4), though L_llike's scale is D's features', not the pixels'; not tuned yet
+    classify_weight: float = ranged(6.4, _NON_NEGATIVE)
 
 
 @dataclass
@@ -244,6 +260,14 @@ class FilterConfig:
     # candidates drawn per kept image of a class before it is filled with its best rejected ones
     max_draws: int = ranged(50, _POSITIVE_INT)
     seed: int = ranged(4321, _SEED)  # the filter network's weights and batch order (not a downstream seed)
+
+
+@dataclass
+class PseudoConfig:
+    # self-training with a label budget (data.labelled; evaluation/classifiers/pseudo.py): a teacher
+    # (the downstream classifier, classical augmentation, the labelled images) labels the pool
+    threshold: float = ranged(0.95, _PROBABILITY)  # a pool image joins when the teacher's top P >= this
+    seed: int = ranged(2468, _SEED)  # the teacher's weights and batch order (not a downstream seed)
 
 
 @dataclass

@@ -102,3 +102,24 @@ def load_synthetic(path: PathLike):
     except (ValueError, AttributeError) as err:
         raise DataError(f"{path}: {err}") from None
     return data, [str(c) for c in raw["classes"]], dict(raw.get("meta") or {})
+
+
+def pseudo_set_for(params: Any, name: str, classes: Sequence[str]) -> LabeledImages | None:
+    """The pool's pseudo-labelled images (pipelines/pseudo_label.py) when generator ``name``
+    learns from them (augment/params/methods.py ``unlabelled_route``), else None. A missing set
+    names the stage that makes it; a set of other classes is refused."""
+    from augment.params.methods import unlabelled_route
+    from augment.params.sources import PSEUDO
+    from augment.settings.paths import synthetic_file
+
+    if unlabelled_route(params, name) != "pseudo":
+        return None
+    path = synthetic_file(params, PSEUDO)
+    if not path.is_file():
+        raise DataError(f"{path}: not found; {name} learns from the pool's pseudo-labels: run `dvc repro pseudo_label`")
+    data, stored, _ = load_synthetic(path)
+    if list(stored) != list(classes):
+        raise DataError(
+            f"{path}: classes {stored} differ from the data's {list(classes)}; run `dvc repro pseudo_label`"
+        )
+    return data

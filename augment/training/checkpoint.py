@@ -15,6 +15,7 @@ Layout (format version 1):
                             never its sampling settings (sample.generators.<name>, set at drawing)
     image_shape     [C, H, W]
     classes         [str]   class names, index = label
+    unlabelled      bool    optional, True: trained with a label budget's pool (use_unlabelled)
     state_dict      weights (and batch-norm buffers)
     training        dict    optional: epoch, optimizer states, RNG state, loss history (for --resume)
 """
@@ -104,6 +105,8 @@ def generator_payload(
         "classes": list(classes),
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
     }
+    if model.unlabelled:  # trained with a pool: rebuilt with use_unlabelled() (absent: False)
+        payload["unlabelled"] = True
     if training is not None:
         payload["training"] = training
     return payload
@@ -223,16 +226,17 @@ def build_from_checkpoint(path: str | Path, payload: dict[str, Any]) -> Conditio
     except (TypeError, ConfigError) as err:
         raise CheckpointError(f"{path}: bad {name} config in the checkpoint: {one_line(err)}") from None
     shape, num_classes = tuple(payload["image_shape"]), len(payload["classes"])
+    unlabelled = bool(payload.get("unlabelled", False))  # checkpoints before label budgets: False
     try:
         with torch.device("meta"):
-            skeleton = build_model(name, config, shape, num_classes)
+            skeleton = build_model(name, config, shape, num_classes, unlabelled)
     except Exception as err:  # noqa: BLE001 - e.g. llike_layer out of range for this shape
         raise CheckpointError(f"{path}: cannot rebuild a {name!r} model from it: {one_line(err)}") from None
     problem = _mismatch(skeleton.state_dict(), payload["state_dict"])
     if problem:
         raise CheckpointError(f"{path}: weights do not fit a {name!r} model: {problem}")
     try:
-        model = build_model(name, config, shape, num_classes)
+        model = build_model(name, config, shape, num_classes, unlabelled)
         model.load_state_dict(payload["state_dict"])
     except (TypeError, RuntimeError, ValueError) as err:
         raise CheckpointError(f"{path}: weights do not fit a {name!r} model: {one_line(err)}") from None

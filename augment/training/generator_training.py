@@ -15,8 +15,11 @@ import torch
 
 from augment.core.distributed import init_from_environment, local_device
 from augment.core.outputs import check_writable_file
+from augment.data.labeled import LabeledImages
 from augment.data.splits import load_splits
 from augment.models import ConditionalGenerator, build_model
+from augment.params.config import ConfigError
+from augment.params.methods import unlabelled_route
 from augment.settings.paths import generator_checkpoint, generator_report_dir
 from augment.training.callbacks import LossLog, ProgressGrid
 from augment.training.device import resolve_device
@@ -33,14 +36,25 @@ def train_generator(
     splits=None,
     extra_callbacks: Sequence[Callback] = (),
     progress: bool = True,
+    pseudo: LabeledImages | None = None,
 ) -> tuple[ConditionalGenerator, TrainState, Path]:
     """Train generator ``name`` with ``params`` on the real training split; the CLI and the
     DVC stage both call this. Returns (model, state, checkpoint path).
 
-    The generator sees only ``splits.train``: the real training data the downstream classifier
-    sees (after ``data.train_size``), never the validation or test split.
+    The generator sees only the real training data the downstream classifier sees (after
+    ``data.train_size``), never the validation or test split: ``splits.train``, and with a label
+    budget the unlabelled pool as its route says (augment/params/methods.py ``unlabelled_route``):
+    ``native``, the pool's images with the label UNLABELLED (the model's ``use_unlabelled``);
+    ``pseudo``, the labelled images followed by ``pseudo`` (the pool's confident pseudo-labels,
+    pipelines/pseudo_label.py); ``none``, the labelled images alone.
     """
     cfg = params.generator(name)
+    route = unlabelled_route(params, name)
+    if route == "pseudo" and pseudo is None:
+        raise ConfigError(
+            f"{name} learns from the unlabelled pool through its pseudo-labels (generators.unlabelled: "
+            f"{params.generators.unlabelled}): make them first with `dvc repro pseudo_label`"
+        )
     out = check_writable_file(Path(out) if out is not None else generator_checkpoint(params, name), "checkpoint")
     splits = splits if splits is not None else load_splits(params.data)
     report_dir = generator_report_dir(params, name)
@@ -48,7 +62,8 @@ def train_generator(
     if init_from_environment(device):  # launched by torchrun: one rank of a data-parallel run
         device = local_device(device)
     torch.manual_seed(params.generators.seed)  # weight initialisation
-    model = build_model(name, cfg, splits.image_shape, splits.num_classes)
+    model = build_model(name, cfg, splits.image_shape, splits.num_classes, unlabelled=route == "native")
+    data = splits.train + pseudo if route == "pseudo" and pseudo is not None else splits.train
     if not (resume and out.is_file()):  # a resumed run continues from its own checkpoint
         warm_start(model, params, splits.classes)
     callbacks: list[Callback] = [
@@ -58,7 +73,7 @@ def train_generator(
     ]
     state = fit(
         model,
-        splits.train,
+        data,
         splits.classes,
         epochs=cfg.epochs,
         batch_size=cfg.batch_size,
@@ -70,5 +85,6 @@ def train_generator(
         progress=progress,
         steps_per_epoch=getattr(cfg, "steps_per_epoch", 0),  # a plugin's config may leave it out
         acceleration=params.acceleration,
+        unlabelled=splits.unlabelled if route == "native" else None,
     )
     return model, state, out

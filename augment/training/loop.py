@@ -1,7 +1,8 @@
 """The one training loop. Models supply their step; the loop owns everything else.
 
 It owns epochs and batches (shuffled by a per-pass seed, so a resumed run sees the same
-batches), the moving average of the sampling network (``ema``), a progress bar (augment/core/progress.py) with the
+batches; with an unlabelled pool, each step's labelled batch is followed by a batch of the pool:
+:func:`fit`), the moving average of the sampling network (``ema``), a progress bar (augment/core/progress.py) with the
 running losses, per-epoch callbacks, a checkpoint after every epoch (weights, optimizer states,
 RNG state and loss history: enough for ``--resume`` to continue exactly), and a stop on a
 non-finite loss that keeps the last good checkpoint.
@@ -21,6 +22,7 @@ import torch
 from augment.core.acceleration import batch_layout, prepare_networks, training_precision
 from augment.core.distributed import average_losses, is_main_process, shard, synchronise_batch_norm
 from augment.core.distributed import training_step as distributed_step
+from augment.core.labels import UNLABELLED
 from augment.core.progress import progress_bar
 from augment.data.labeled import LabeledImages
 from augment.models import ConditionalGenerator
@@ -40,6 +42,10 @@ class TrainingInterrupted(KeyboardInterrupt):
 # Anything else (architecture, batch size, loss weights, d_steps) would silently mix two
 # trainings in one checkpoint, so --resume refuses it.
 RESUMABLE_CHANGES = ("epochs", "lr", "beta1", "beta2")
+
+# The unlabelled pool's batch order is seeded with seed + POOL_STREAM: beyond every seed params.yaml
+# allows (< 2^32), so it never repeats a labelled stream's permutations.
+POOL_STREAM = 2**32
 
 
 class Callback(Protocol):
@@ -112,11 +118,19 @@ def fit(
     progress: bool = True,
     steps_per_epoch: int = 0,
     acceleration: AccelerationConfig | None = None,
+    unlabelled: LabeledImages | None = None,
 ) -> TrainState:
     """Train ``model`` on ``data`` for ``epochs`` epochs, checkpointing after each.
 
     An epoch is one pass over the data, or ``steps_per_epoch`` steps when that is > 0
     (:func:`epoch_batches`).
+
+    ``unlabelled`` (a label budget's pool, for a model after ``use_unlabelled()``): every step's
+    batch is ``batch_size`` labelled images followed by ``batch_size`` pool images with the
+    label UNLABELLED, from two streams of passes (the pool's with its own seed). An epoch is
+    then one pass over the pool (or ``steps_per_epoch`` steps) while the labelled images cycle
+    through passes of their own, so a run with a pool takes as many steps as one where all
+    those images were labelled.
 
     The caller seeds the global RNG and builds the model; ``fit`` seeds it again from ``seed``
     for the noise of training, and on ``resume`` restores weights, optimizers, RNG state and
@@ -146,8 +160,16 @@ def fit(
             return f"the checkpoint of epoch {saved} is kept: {checkpoint_path}"
         return "no epoch finished, so no checkpoint was written"
 
+    pool = unlabelled if unlabelled is not None and len(unlabelled) else None
+    if pool is not None and not model.unlabelled:
+        raise ValueError(f"{model.name}: call use_unlabelled() before training with unlabelled images")
     x_all = data.images.to(device)  # [N, C, H, W]
     y_all = data.labels.to(device)  # [N]
+    if pool is not None:
+        x_pool = pool.images.to(device)  # [P, C, H, W]
+        y_none = torch.full((batch_size,), UNLABELLED, dtype=y_all.dtype, device=device)  # [B]
+        pool_seed = seed + POOL_STREAM  # the pool's batch order: a stream apart from the labelled one
+        steps_per_epoch = steps_per_epoch or len(pass_batches(len(pool), batch_size, pool_seed, 0))
     batches_per_epoch = steps_per_epoch or len(pass_batches(len(data), batch_size, seed, 0))
     total = max(0, epochs - state.epoch) * batches_per_epoch
     bar = progress_bar(total, f"train {model.name}", "batch", progress and main)
@@ -155,9 +177,17 @@ def fit(
         for epoch in range(state.epoch + 1, epochs + 1):
             sums: dict[str, float] = {}
             batches = epoch_batches(len(data), batch_size, seed, epoch, steps_per_epoch)
+            pool_batches = (
+                epoch_batches(len(pool), batch_size, pool_seed, epoch, steps_per_epoch) if pool is not None else []
+            )
             for step, idx in enumerate(batches, start=1):
                 idx = shard(idx, f"generators.{model.name}.batch_size").to(device)  # this rank's slice
-                losses = train_one_step(model, x_all[idx], y_all[idx], optimizers, acceleration)
+                x, y = x_all[idx], y_all[idx]  # [B, C, H, W], [B]
+                if pool is not None:
+                    u = shard(pool_batches[step - 1], f"generators.{model.name}.batch_size").to(device)
+                    x = torch.cat([x, x_pool[u]])  # [B + U, C, H, W]
+                    y = torch.cat([y, y_none[: len(u)]])  # [B + U]: the pool's labels are UNLABELLED
+                losses = train_one_step(model, x, y, optimizers, acceleration)
                 bad = {k: v for k, v in losses.items() if not math.isfinite(v)}
                 if bad:
                     raise TrainingDiverged(

@@ -7,6 +7,12 @@ rather than to teach the decoder what a digit is. Only Q and f_d are copied; the
 starts from scratch (the CVAE has none). The CVAE must have been trained on images of the same
 shape and classes with the same network shape (``latent_dim``, ``width``, ``upsample``, ``stem``):
 anything else is refused with one line naming the file and what differs.
+
+With a label budget (the M2 scheme, augment/models/cvae.py): when both models were built with
+``use_unlabelled`` (the CVAE trained with the pool, the CVAE-GAN to be), the classifier q(y | x)
+is copied too, so the CVAE-GAN starts from a q that already knows the labelled images. When only
+one of them has q, encoder and decoder are copied alone: a CVAE-GAN with a pool then starts its q
+from scratch (its own initialisation), and one without a pool has no q to fill.
 """
 
 from __future__ import annotations
@@ -49,8 +55,9 @@ def warm_start(model: ConditionalGenerator, params, classes: list[str]) -> str:
 
 
 def copy_encoder_decoder(model: ConditionalGenerator, source: ConditionalGenerator, where: str) -> None:
-    """Load ``source``'s encoder and decoder into ``model`` (and its moving average), after
-    checking that image shape, class count and network shape agree (``where`` starts the error)."""
+    """Load ``source``'s encoder and decoder into ``model`` (and its moving average), and its
+    classifier q(y | x) when both have one (module docstring), after checking that image shape,
+    class count and network shape agree (``where`` starts the error)."""
     if tuple(source.image_shape) != tuple(model.image_shape) or source.num_classes != model.num_classes:
         raise CheckpointError(
             f"{where} was trained on images of shape {tuple(source.image_shape)} with "
@@ -71,3 +78,5 @@ def copy_encoder_decoder(model: ConditionalGenerator, source: ConditionalGenerat
     decoder.load_state_dict(source_decoder.state_dict())
     if model.ema_decoder is not None:
         model.ema_decoder.load_state_dict(source_decoder.state_dict())
+    if model.has_classifier and source.has_classifier:  # both trained with a pool: q too
+        cast(nn.Module, model.classifier).load_state_dict(cast(nn.Module, source.classifier).state_dict())

@@ -41,6 +41,9 @@ QUALITY_METRICS = (
     QualityMetric("style_r_thickness", "Style r (thickness)"),
     QualityMetric("style_gain_slant", "Style gain (slant)"),
     QualityMetric("style_gain_thickness", "Style gain (thickness)"),
+    # the test accuracy of the model's own classifier q(y | x) (the M2 scheme, trained with a
+    # label budget's pool): a reference, never used for selection; None for every other model
+    QualityMetric("classifier_accuracy", "q(y|x) accuracy"),
 )
 # the numbers of stylization_metrics, None for a model without an encoder
 STYLIZATION_KEYS = (

@@ -6,6 +6,9 @@ numbers (pipelines/compare.py), with the words of :func:`evaluation.quality.stat
   against ``classic`` lies entirely above 0; below 0 it "does worse than classical augmentation";
 - filtering "helps" / "hurts" a method only by the interval of ``<method>-filtered`` minus
   ``<method>``;
+- with a label budget, a source beats self-training only by the interval of its delta against the
+  stronger self-training source (``pseudo`` / ``classic+pseudo``): a generator that beats
+  ``classic`` but not self-training is not worth its cost, and the report says so;
 - with ``data.imbalance``, the rare classes' test accuracy is shown per source with intervals,
   next to macro-F1, and a source helps the rare classes only by the interval of its delta.
 """
@@ -22,6 +25,7 @@ from evaluation.report.results import Metrics, SourceMetrics
 __all__ = [
     "delta_cells",
     "beyond_classic_sentences",
+    "self_training_sentences",
     "filter_sentences",
     "rare_class_section",
     "capitalized",
@@ -95,6 +99,42 @@ def beyond_classic_sentences(metrics: Metrics) -> list[str]:
             out.append(f"{label} does worse than classical augmentation: {numbers}, entirely below 0.")
         else:
             out.append(f"{label} does not beat classical augmentation measurably: {numbers}.")
+    return out
+
+
+def self_training_sentences(metrics: Metrics) -> list[str]:
+    """With a label budget: one sentence per source measured against the stronger self-training
+    source, then the verdict on the generators: whether any beats that bar."""
+    measured = [s for s in _ordered(metrics) if "delta_vs_self_training" in metrics[s]]
+    if not measured:
+        return []
+    bar = source_label(metrics[measured[0]]["self_training_bar"])
+    out = []
+    for source in measured:
+        m = metrics[source]
+        word = interval_verdict(m, "delta_vs_self_training")
+        numbers = (
+            f"{points(m['delta_vs_self_training'])} points, 95 % interval {_interval(m, 'delta_vs_self_training')}"
+        )
+        label = capitalized(source_label(source))
+        if word == HELPS:
+            out.append(f"{label} beats {bar}, the stronger self-training bar: {numbers}, entirely above 0.")
+        elif word == HURTS:
+            out.append(f"{label} does worse than {bar}: {numbers}, entirely below 0.")
+        else:
+            out.append(f"{label} does not beat {bar} measurably: {numbers}.")
+    winners = [s for s in measured if interval_verdict(metrics[s], "delta_vs_self_training") == HELPS]
+    if winners:
+        out.append(f"With this label budget, {', '.join(source_label(s) for s in winners)} beat self-training.")
+    else:
+        beat_classic = [s for s in measured if interval_verdict(metrics[s], "delta_vs_classic") == HELPS]
+        tail = (
+            f" ({', '.join(source_label(s) for s in beat_classic)} beat classical augmentation, but not "
+            "self-training: not worth a generator's cost here)"
+            if beat_classic
+            else ""
+        )
+        out.append(f"With this label budget, no source beats self-training ({bar}){tail}.")
     return out
 
 

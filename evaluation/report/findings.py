@@ -38,6 +38,7 @@ from evaluation.report.bar import (
     filter_sentences,
     interval_verdict,
     one_seed,
+    self_training_sentences,
 )
 from evaluation.report.bar import points as _pp
 from evaluation.report.results import Metrics, SourceMetrics
@@ -407,6 +408,7 @@ def explain(metrics: Metrics, quality: dict[str, dict]) -> list[str]:
         lambda: effect_sentences(metrics),
         lambda: helps_most_sentence(metrics),
         lambda: beyond_classic_sentences(metrics),
+        lambda: self_training_sentences(metrics),
         lambda: filter_sentences(metrics),
         lambda: sharpest_sentence(quality),
         lambda: most_diverse_sentence(quality),

@@ -83,6 +83,13 @@ class SourceMetrics(QualityNumbers, total=False):
     delta_vs_classic_ci_low: float
     delta_vs_classic_ci_high: float
     verdict_vs_classic: str
+    # with a label budget: against the stronger self-training source (pseudo or classic+pseudo),
+    # every source but the baselines and those two
+    delta_vs_self_training: float
+    delta_vs_self_training_ci_low: float
+    delta_vs_self_training_ci_high: float
+    verdict_vs_self_training: str
+    self_training_bar: str  # which of the two it is
     # a filtered set against its unfiltered images (<method>-filtered only)
     delta_vs_unfiltered: float
     delta_vs_unfiltered_ci_low: float
@@ -101,6 +108,10 @@ class SourceMetrics(QualityNumbers, total=False):
 
 
 Metrics = dict[str, SourceMetrics]  # source -> entry: the whole of reports/metrics.json
+
+
+# the keys only a run with a label budget's self-training sources carries
+SELF_TRAINING_KEYS = frozenset(k for k in SourceMetrics.__annotations__ if "self_training" in k)
 
 
 def declared_keys() -> set[str]:

@@ -73,6 +73,9 @@ def accuracy_table(metrics: Metrics) -> str:
     with_classic = any("delta_vs_classic" in m for m in metrics.values())
     if with_classic:
         header += ["Δ vs classic (points)", "Δ 95 % interval", "Verdict vs classic"]
+    with_self_training = any("delta_vs_self_training" in m for m in metrics.values())
+    if with_self_training:
+        header += ["Δ vs self-training (points)", "Δ 95 % interval", "Verdict vs self-training"]
     rows = []
     for source in ([REAL] if REAL in metrics else []) + methods_of(metrics):
         m = metrics[source]
@@ -94,6 +97,13 @@ def accuracy_table(metrics: Metrics) -> str:
                 delta_cells(m, "classic")
                 if "delta_vs_classic" in m
                 else ["(baseline)" if source == CLASSIC else "", "", ""]
+            )
+        if with_self_training:
+            bar = next(m2.get("self_training_bar") for m2 in metrics.values() if "self_training_bar" in m2)
+            row += (
+                delta_cells(m, "self_training")
+                if "delta_vs_self_training" in m
+                else ["(the bar)" if source == bar else "", "", ""]
             )
         rows.append(row)
     return _table(header, rows)

@@ -1,0 +1,335 @@
+"""A label budget (data.labelled): the split, the pool that never carries a label, the loop's
+two streams, each generator's route to the pool, self-training's pseudo-labels, bad input."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+
+import mlflow
+import pytest
+import torch
+from PIL import Image
+
+from augment.core.labels import UNLABELLED
+from augment.data.labeled import DataError, LabeledImages, Splits
+from augment.data.splits import load_splits
+from augment.models import CFM, build_model
+from augment.models.base import ConditionalGenerator
+from augment.params.config import CFMConfig, ConfigError, DataConfig
+from augment.params.file import params_from_dict
+from augment.params.methods import expected_start, unlabelled_route
+from augment.params.sources import PSEUDO, SELF_TRAINING, parse_source, sources_using
+from augment.synthesis.synthetic import SyntheticDataset
+from augment.synthesis.synthetic_files import load_synthetic
+from augment.training.checkpoint import read_checkpoint
+from augment.training.loop import fit
+from evaluation.classifiers.pseudo import pseudo_label
+from pipelines.prepare import prepare as prepare_stage
+from pipelines.stage import run_stage
+from tests.conftest import TINY_CFM, TINY_CFM_SAMPLING, copy_project, tiny_params
+
+BUDGET = 30  # 3 labelled images per class of the digits' 10
+
+
+@pytest.fixture(scope="module")
+def budget():
+    """The digits split with and without a label budget of 30."""
+    return load_splits(DataConfig(labelled=BUDGET)), load_splits(DataConfig())
+
+
+def _rows(images: torch.Tensor) -> set[bytes]:
+    return {row.numpy().tobytes() for row in images}
+
+
+# --------------------------------------------------------------------------------------------
+# The split
+# --------------------------------------------------------------------------------------------
+
+
+def test_the_budget_keeps_n_labels_class_balanced_and_the_rest_is_the_pool(budget):
+    with_budget, without = budget
+    assert torch.bincount(with_budget.train.labels, minlength=10).tolist() == [3] * 10
+    assert torch.bincount(with_budget.val.labels, minlength=10).tolist() == [3] * 10  # N validation labels
+    assert with_budget.pool is not None and len(with_budget.pool) == len(without.train) - BUDGET
+    # labelled + pool are exactly the training split without a budget, and disjoint
+    assert _rows(with_budget.train.images) | _rows(with_budget.pool.images) == _rows(without.train.images)
+    assert not _rows(with_budget.train.images) & _rows(with_budget.pool.images)
+    assert _rows(with_budget.val.images) <= _rows(without.val.images)
+    assert torch.equal(with_budget.test.images, without.test.images)  # the test split is untouched
+    assert without.pool is None and len(without.unlabelled) == 0
+
+
+def test_the_pool_carries_no_label_in_memory_or_in_the_file(budget, tmp_path):
+    splits = budget[0]
+    assert bool((splits.pool.labels == UNLABELLED).all())
+    splits.save(tmp_path / "splits.pt")
+    raw = torch.load(tmp_path / "splits.pt", weights_only=True)
+    assert set(raw["pool"]) == {"images"}  # no labels written
+    again = Splits.load(tmp_path / "splits.pt")
+    assert torch.equal(again.pool.images, splits.pool.images) and bool((again.pool.labels == UNLABELLED).all())
+    with pytest.raises(ValueError, match="UNLABELLED"):
+        Splits(splits.train, splits.val, splits.test, splits.classes, pool=splits.train)
+
+
+def test_the_budget_is_seeded():
+    one, again = load_splits(DataConfig(labelled=20)), load_splits(DataConfig(labelled=20))
+    other = load_splits(DataConfig(labelled=20, seed=1))
+    assert torch.equal(one.train.images, again.train.images)
+    assert not torch.equal(one.train.images, other.train.images)
+
+
+def test_a_folder_of_unlabelled_images_joins_the_pool(tmp_path):
+    folder = tmp_path / "unlabelled" / "any" / "layout"
+    folder.mkdir(parents=True)
+    for i in range(3):
+        Image.new("L", (16, 16), color=40 * i).save(folder / f"{i}.png")  # resized to 8x8
+    (folder / "notes.txt").write_text("not an image")
+    splits = load_splits(DataConfig(unlabelled_root=str(tmp_path / "unlabelled")))
+    full = load_splits(DataConfig())
+    assert len(splits.train) == len(full.train) and len(splits.pool) == 3
+    assert tuple(splits.pool.images.shape[1:]) == (1, 8, 8)
+    assert torch.allclose(splits.pool.images[1], torch.full((1, 8, 8), 40 / 255))
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"labelled": 5}, "data.labelled: 5 labelled images for 10 classes"),
+        ({"labelled": 5000}, "data.labelled: asks for 5000 labelled images but the training split holds"),
+        ({"labelled": 100, "train_size": 100}, "the unlabelled pool is empty"),
+        ({"labelled": 30, "imbalance": {"classes": [0]}}, "cannot be combined with data.imbalance.classes"),
+        ({"unlabelled_root": "/no/such/folder"}, "data.unlabelled_root: folder not found"),
+    ],
+)
+def test_bad_budgets_are_one_line(data, message):
+    with pytest.raises(DataError, match=message):
+        load_splits(params_from_dict({"data": data}).data)
+
+
+def test_a_bad_budget_stops_prepare_with_exit_2_and_writes_nothing(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "params.yaml").write_text("data:\n  labelled: 5\n")
+    argv = ["--set", "tracking.enabled=false"]
+    assert run_stage("prepare", prepare_stage, argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "data.labelled: 5 labelled images for 10 classes" in err
+    assert not (tmp_path / "data").exists()
+
+
+def test_an_empty_unlabelled_folder_is_one_line(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="data.unlabelled_root: no images in"):
+        load_splits(DataConfig(unlabelled_root=str(tmp_path / "empty")))
+
+
+def test_self_training_sources_need_a_pool():
+    with pytest.raises(ConfigError, match="'pseudo' learns from the unlabelled pool"):
+        params_from_dict({"classifier": {"sources": ["real", "classic", "pseudo"]}})
+    ok = params_from_dict({"data": {"labelled": 30}, "classifier": {"sources": ["real", "classic", *SELF_TRAINING]}})
+    assert ok.classifier.sources[2:] == list(SELF_TRAINING)
+    assert parse_source("classic+pseudo").classic and parse_source("pseudo").synthetic == PSEUDO
+    assert sources_using(PSEUDO) == SELF_TRAINING
+
+
+# --------------------------------------------------------------------------------------------
+# The loop: a labelled batch followed by a pool batch
+# --------------------------------------------------------------------------------------------
+
+
+class Recorder(ConditionalGenerator):
+    """A generator that learns nothing and records the batches it is given."""
+
+    name = "cvae"  # any registered name: the checkpoint needs one
+    config_class = CFMConfig
+    takes_unlabelled = True
+    loss_names = ("loss",)
+    sampler = "net"
+
+    def __init__(self, config, image_shape, num_classes):
+        super().__init__(config, image_shape, num_classes)
+        self.net = torch.nn.Linear(1, 1)
+        self.seen: list[tuple[torch.Tensor, torch.Tensor]] = []
+
+    def make_optimizers(self):
+        return {"net": torch.optim.SGD(self.net.parameters(), lr=0.0)}
+
+    def train_step(self, x, y, optimizers):
+        self.seen.append((x.clone(), y.clone()))
+        return {"loss": 0.0}
+
+
+def test_every_step_is_a_labelled_batch_then_a_pool_batch_and_an_epoch_is_one_pass_over_the_pool(budget, tmp_path):
+    splits = budget[0]
+    model = Recorder(CFMConfig(), splits.image_shape, 10)
+    model.use_unlabelled()
+    fit(model, splits.train, splits.classes, epochs=1, batch_size=16, seed=0, checkpoint_path=tmp_path / "m.pt",
+        progress=False, unlabelled=splits.pool)  # fmt: skip
+    assert len(model.seen) == len(splits.pool) // 16  # one pass over the pool (the last partial batch dropped)
+    labelled, pool = _rows(splits.train.images), _rows(splits.pool.images)
+    for x, y in model.seen:
+        assert (y[:16] >= 0).all() and (y[16:] == UNLABELLED).all() and len(y) == 32
+        assert _rows(x[:16]) <= labelled and _rows(x[16:]) <= pool  # no pool image with a label
+    # the labelled images cycle through their passes: every one of the 30 is seen
+    assert set().union(*(_rows(x[:16]) for x, _ in model.seen)) == labelled
+
+
+def test_a_model_must_take_the_pool_before_training_on_it(budget, tmp_path):
+    splits = budget[0]
+    with pytest.raises(ValueError, match="use_unlabelled"):
+        fit(Recorder(CFMConfig(), splits.image_shape, 10), splits.train, splits.classes, epochs=1, batch_size=16,
+            seed=0, checkpoint_path=tmp_path / "m.pt", progress=False, unlabelled=splits.pool)  # fmt: skip
+
+
+def test_cfm_trains_an_unlabelled_image_as_its_no_label_class():
+    model = build_model("cfm", CFMConfig(width=8, label_dropout=0.0), (1, 8, 8), 10, unlabelled=True)
+    seen = []
+    model.velocity.register_forward_hook(lambda m, args, out: seen.append(args[2].clone()))
+    y = torch.tensor([3, 5, UNLABELLED, UNLABELLED])
+    model.losses(torch.rand(4, 1, 8, 8), y)
+    assert seen[0].tolist() == [3, 5, 10, 10]  # K = 10: "no label"
+    assert CFM.takes_unlabelled
+
+
+# --------------------------------------------------------------------------------------------
+# Routes: native, pseudo-labels, none
+# --------------------------------------------------------------------------------------------
+
+
+def test_each_generator_takes_the_pool_its_own_way_or_through_pseudo_labels(tmp_path):
+    p = tiny_params(tmp_path)
+    assert unlabelled_route(p, "cfm") == "none"  # no budget: today's behaviour
+    p.data.labelled = 30
+    assert unlabelled_route(p, "cfm") == "native"
+    assert expected_start(p, "cfm") == p.paths.splits
+    p.generators.unlabelled = "pseudo"
+    assert unlabelled_route(p, "cfm") == "pseudo"
+    assert expected_start(p, "cfm") == str(tmp_path / "data/synthetic/pseudo.pt")
+    p.generators.unlabelled = "none"
+    assert unlabelled_route(p, "cfm") == "none"
+
+
+def test_a_generator_without_its_own_way_gets_the_pseudo_labels(tmp_path, monkeypatch):
+    p = tiny_params(tmp_path)
+    p.data.labelled = 30
+    monkeypatch.setattr(CFM, "takes_unlabelled", False)
+    assert unlabelled_route(p, "cfm") == "pseudo"
+
+
+# --------------------------------------------------------------------------------------------
+# Self-training's pseudo-labels
+# --------------------------------------------------------------------------------------------
+
+
+class FixedTeacher(torch.nn.Module):
+    """Logits fixed per image: image i's first pixel says which row of ``logits`` it gets."""
+
+    num_classes = 3
+
+    def __init__(self, logits: torch.Tensor):
+        super().__init__()
+        self.logits = logits
+
+    def forward(self, x):
+        return self.logits[x[:, 0, 0, 0].long()]
+
+
+def test_pseudo_labels_keep_the_confident_images_with_the_teachers_class():
+    logits = torch.log(torch.tensor([[0.97, 0.02, 0.01], [0.5, 0.4, 0.1], [0.01, 0.01, 0.98]]))
+    images = torch.arange(3).float()[:, None, None, None].expand(3, 1, 2, 2).clone()  # [3, 1, 2, 2]
+    pool = LabeledImages(images, torch.full((3,), UNLABELLED))
+    kept, record = pseudo_label(FixedTeacher(logits), pool, threshold=0.95)
+    assert kept.labels.tolist() == [0, 2] and torch.equal(kept.images, images[[0, 2]])
+    assert record["kept"] == 2 and record["kept_per_class"] == [1, 0, 1] and record["pool_images"] == 3
+    assert record["mean_confidence_kept"] == pytest.approx(0.975, abs=1e-5)
+
+
+# --------------------------------------------------------------------------------------------
+# End to end: a tiny `dvc repro` with the option on
+# --------------------------------------------------------------------------------------------
+
+BUDGET_RUN = {
+    "data": {"labelled": BUDGET},
+    "generators": {
+        "methods": {
+            "cvae": "data/splits",
+            "cvaegan": "models/generators/cvae.pt",
+            "cgan": "data/splits",
+            "cfm": "data/splits",
+        },  # fmt: skip
+        **{n: {"epochs": 1, "latent_dim": 4, "width": 8, "steps_per_epoch": 4} for n in ("cvae", "cgan", "cvaegan")},
+        "cfm": dict(TINY_CFM),
+    },
+    "sample": {
+        "per_class": 10,
+        "styled": {"methods": []},
+        "generators": {"cvae": {}, "cgan": {}, "cvaegan": {}, "cfm": dict(TINY_CFM_SAMPLING)},
+    },
+    "classifier": {
+        "sources": ["real", "classic", "pseudo", "classic+pseudo", "cvaegan", "classic+cfm"],
+        "seeds": [0, 1],
+        "steps": 60,
+        "width": 8,
+        "pseudo": {"threshold": 0.2},  # the tiny teacher is unsure: keep some of the pool
+    },
+    "evaluation": {"max_images": 50, "kid_subsets": 2, "kid_subset_size": 50, "judge": {"steps": 40, "width": 8}},
+}
+
+
+@pytest.fixture(scope="module")
+def budget_repro(tmp_path_factory):
+    project = tmp_path_factory.mktemp("budget")
+    env = copy_project(project, BUDGET_RUN)
+    result = subprocess.run(["dvc", "repro"], cwd=project, env=env, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return project, result.stdout
+
+
+def test_a_budget_run_trains_every_generator_on_the_pool_and_measures_it_against_self_training(budget_repro):
+    project, out = budget_repro
+    assert "train 30 labelled, unlabelled pool 1264" in out
+    for name in ("cvae", "cgan", "cvaegan", "cfm"):  # each took the pool its own way
+        assert read_checkpoint(project / f"models/generators/{name}.pt").get("unlabelled") is True
+    pseudo, classes, meta = load_synthetic(project / "data/synthetic/pseudo.pt")
+    record = json.loads((project / "reports/samples/pseudo.json").read_text())
+    assert len(pseudo) == record["kept"] == meta["record"]["kept"] > 0 and record["pool_images"] == 1264
+    metrics = json.loads((project / "reports/metrics.json").read_text())
+    assert list(metrics) == ["real", "classic", "pseudo", "classic+pseudo", "cvaegan", "classic+cfm"]
+    bar = max(SELF_TRAINING, key=lambda s: metrics[s]["accuracy"])
+    for source in ("cvaegan", "classic+cfm"):
+        m = metrics[source]
+        assert m["self_training_bar"] == bar
+        expected = [a - b for a, b in zip(m["accuracy_per_seed"], metrics[bar]["accuracy_per_seed"], strict=True)]
+        assert m["delta_vs_self_training"] == pytest.approx(sum(expected) / 2)
+    assert metrics["pseudo"]["train_images"] == BUDGET + record["kept"]  # every confident pool image
+    report = (project / "reports/comparison.md").read_text()
+    assert "label budget: 30 labelled training images" in report and "unlabelled pool 1264 images" in report
+    assert "Δ vs self-training" in report
+    assert re.search(r"With this label budget, (no source beats self-training|.* beat self-training)", report)
+
+
+def test_the_pool_never_reaches_a_classifier_or_the_splits_file_with_a_label(budget_repro):
+    project, _ = budget_repro
+    splits = Splits.load(project / "data/splits/splits.pt")
+    assert len(splits.train) == BUDGET and bool((splits.pool.labels == UNLABELLED).all())
+    real = json.loads((project / "reports/classifiers/real.json").read_text())
+    assert all(run["train_images"] == BUDGET for run in real["runs"])
+
+
+def test_mlflow_records_the_label_budget_and_the_pool(budget_repro):
+    project, _ = budget_repro
+    mlflow.set_tracking_uri(f"sqlite:///{project / 'mlflow.db'}")
+    runs = mlflow.search_runs(experiment_names=["augment"], output_format="list")
+    by = {(r.data.tags["augment.stage"], r.data.tags["augment.method"]): r for r in runs}
+    generator = by[("train_generator", "cvae")].data.params
+    assert generator["labelled_images"] == "30" and generator["pool_images"] == "1264"
+    assert generator["unlabelled_route"] == "native" and generator["data.labelled"] == "30"
+    assert by[("train_classifier", "pseudo")].data.params["pool_images"] == "1264"
+
+
+def test_synthetic_dataset_serves_a_generator_trained_with_the_pool(budget_repro):
+    project, _ = budget_repro
+    data = SyntheticDataset(project / "models/generators/cvaegan.pt", 20)
+    image, label = data[3]
+    assert image.mode == "L" and label == data.targets[3]
