@@ -184,7 +184,7 @@ def _budget_context(params: Params, pseudo: dict | None) -> dict[str, str]:
     pool = f"{pseudo['pool_images']} images" if pseudo else "(not recorded)"
     context = {
         "label budget": (
-            f"{d.labelled} labelled training images (class-balanced) and as many labelled validation images"
+            f"{d.labelled} labelled training images (class-balanced) and up to as many labelled validation images"
             if d.labelled
             else "every training image labelled"
         )

@@ -17,7 +17,7 @@ from augment.data.labeled import DataError, LabeledImages, Splits
 from augment.data.splits import load_splits
 from augment.models import CFM, build_model
 from augment.models.base import ConditionalGenerator
-from augment.params.config import CFMConfig, ConfigError, DataConfig
+from augment.params.config import CFMConfig, CGANConfig, ConfigError, DataConfig
 from augment.params.file import params_from_dict
 from augment.params.methods import expected_start, unlabelled_route
 from augment.params.sources import PSEUDO, SELF_TRAINING, parse_source, sources_using
@@ -105,12 +105,15 @@ def test_a_folder_of_unlabelled_images_joins_the_pool(tmp_path):
 )
 def test_bad_budgets_are_one_line(data, message):
     with pytest.raises(DataError, match=message):
-        load_splits(params_from_dict({"data": data}).data)
+        load_splits(
+            params_from_dict({"data": data, "classifier": {"sources": ["real", "classic", *SELF_TRAINING]}}).data
+        )
 
 
 def test_a_bad_budget_stops_prepare_with_exit_2_and_writes_nothing(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "params.yaml").write_text("data:\n  labelled: 5\n")
+    sources = "[real, classic, pseudo, classic+pseudo]"
+    (tmp_path / "params.yaml").write_text(f"data:\n  labelled: 5\nclassifier:\n  sources: {sources}\n")
     argv = ["--set", "tracking.enabled=false"]
     assert run_stage("prepare", prepare_stage, argv) == 2
     err = capsys.readouterr().err.strip()
@@ -122,6 +125,38 @@ def test_an_empty_unlabelled_folder_is_one_line(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataError, match="data.unlabelled_root: no images in"):
         load_splits(DataConfig(unlabelled_root=str(tmp_path / "empty")))
+
+
+def test_the_pool_is_stored_in_a_seeded_random_order_not_the_datasets(tmp_path):
+    """An ImageFolder lists its images class by class: the pool must not keep that order."""
+    from augment.data.splitting import label_budget
+
+    labels = torch.arange(10).repeat_interleave(30)  # [300] sorted by class, as an ImageFolder
+    train, val = torch.arange(0, 300, 2), torch.arange(1, 300, 2)
+    _, _, pool = label_budget(labels, train, val, 10, DataConfig(labelled=20))
+    _, _, again = label_budget(labels, train, val, 10, DataConfig(labelled=20))
+    assert torch.equal(pool, again) and not torch.equal(pool, pool.sort().values)
+    runs = int((labels[pool][1:] != labels[pool][:-1]).sum())  # class changes along the pool
+    assert runs > 60  # about 117 for a random order; 9 in the dataset's order
+
+
+def test_a_budget_without_the_self_training_bars_is_one_line():
+    with pytest.raises(ConfigError, match="must include 'pseudo' and 'classic\\+pseudo' with a label budget"):
+        params_from_dict({"data": {"labelled": 30}, "classifier": {"sources": ["real", "classic"]}})
+
+
+def test_resume_refuses_a_checkpoint_trained_the_other_way(budget, tmp_path):
+    from augment.training.checkpoint import CheckpointError
+
+    splits = budget[0]
+    model = build_model("cgan", CGANConfig(latent_dim=4, width=8), splits.image_shape, 10, unlabelled=True)
+    out = tmp_path / "cgan.pt"
+    fit(model, splits.train, splits.classes, epochs=1, batch_size=16, seed=0, checkpoint_path=out, progress=False,
+        steps_per_epoch=1, unlabelled=splits.pool)  # fmt: skip
+    plain = build_model("cgan", CGANConfig(latent_dim=4, width=8, epochs=2), splits.image_shape, 10)
+    with pytest.raises(CheckpointError, match="was trained with an unlabelled pool"):
+        fit(plain, splits.train, splits.classes, epochs=2, batch_size=16, seed=0, checkpoint_path=out, resume=True,
+            progress=False, steps_per_epoch=1)  # fmt: skip
 
 
 def test_self_training_sources_need_a_pool():
@@ -166,7 +201,8 @@ def test_every_step_is_a_labelled_batch_then_a_pool_batch_and_an_epoch_is_one_pa
     model.use_unlabelled()
     fit(model, splits.train, splits.classes, epochs=1, batch_size=16, seed=0, checkpoint_path=tmp_path / "m.pt",
         progress=False, unlabelled=splits.pool)  # fmt: skip
-    assert len(model.seen) == len(splits.pool) // 16  # one pass over the pool (the last partial batch dropped)
+    # one pass over the labelled images and the pool (the last partial batch dropped)
+    assert len(model.seen) == (len(splits.train) + len(splits.pool)) // 16
     labelled, pool = _rows(splits.train.images), _rows(splits.pool.images)
     for x, y in model.seen:
         assert (y[:16] >= 0).all() and (y[16:] == UNLABELLED).all() and len(y) == 32

@@ -136,7 +136,8 @@ def split_indices(
 def label_budget(
     labels: torch.Tensor, train: torch.Tensor, val: torch.Tensor, num_classes: int, cfg: DataConfig, extra_pool: int = 0
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """``data.labelled``: (labelled train, val, pool) sorted int64 indices into ``labels`` [N].
+    """``data.labelled``: (labelled train, val, pool) int64 indices into ``labels`` [N], the first
+    two sorted, the pool shuffled.
 
     Off (0): (train, val, empty). With N > 0, N training images keep their labels, class-balanced
     (every class ``N // K`` or one more, the extra ones to the lowest class indices; a
@@ -180,7 +181,9 @@ def label_budget(
 
     train_np, val_np = train.numpy(), val.numpy()
     labelled = balanced(train_np, n, stage=4)
-    pool = np.setdiff1d(train_np, labelled)
+    # the pool in a seeded random order (its own stage), not in index order: a dataset stored
+    # class by class (an ImageFolder) would otherwise tell the pool's classes by position
+    pool = _rng(cfg.seed, stage=6).permutation(np.setdiff1d(train_np, labelled))
     kept_val = balanced(val_np, n, stage=5) if len(val_np) else val_np
     as_tensor = lambda idx: torch.from_numpy(np.sort(idx)).long()  # noqa: E731
-    return as_tensor(labelled), as_tensor(kept_val), as_tensor(pool)
+    return as_tensor(labelled), as_tensor(kept_val), torch.from_numpy(pool).long()

@@ -208,9 +208,9 @@ def check_sources(
     """Check a run's list of sources (``classifier.sources``): every name known (:func:`parse_source`'s
     errors: a "did you mean", or :class:`augment.models.NoEncoder`), each one's method among the
     run's ``methods`` (generators.methods), each restyle / transfer source's method among
-    ``styled`` (sample.styled.methods, the methods whose sets are made; None: not checked), a
-    self-training source only where there is an unlabelled ``pool`` (None: not checked), none
-    twice, and both :data:`BASELINES` present. Raises ValueError naming the first problem."""
+    ``styled`` (sample.styled.methods, the methods whose sets are made; None: not checked), the
+    self-training sources where there is an unlabelled ``pool`` and only there (None: not
+    checked), none twice, and both :data:`BASELINES` present. Raises ValueError naming the first problem."""
     for name in names:
         source = parse_source(name)
         if source.pseudo and pool is False:
@@ -228,6 +228,13 @@ def check_sources(
             raise ValueError(
                 f"{name!r} trains on {method}'s {source.variant} set, which sample.styled.methods "
                 f"does not list ({', '.join(styled) or 'none'}); add {method} there or drop the source"
+            )
+    if pool:
+        absent = [b for b in SELF_TRAINING if b not in names]
+        if absent:
+            raise ValueError(
+                f"must include {' and '.join(repr(b) for b in absent)} with a label budget: the "
+                f"self-training bars a generator that learns from the pool has to beat"
             )
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:

@@ -15,7 +15,7 @@ import torch
 
 from augment.core.distributed import init_from_environment, local_device
 from augment.core.outputs import check_writable_file
-from augment.data.labeled import LabeledImages
+from augment.data.labeled import LabeledImages, Splits
 from augment.data.splits import load_splits
 from augment.models import ConditionalGenerator, build_model
 from augment.params.config import ConfigError
@@ -25,6 +25,16 @@ from augment.training.callbacks import LossLog, ProgressGrid
 from augment.training.device import resolve_device
 from augment.training.loop import Callback, TrainState, fit
 from augment.training.warm_start import warm_start
+
+
+def _steps_per_epoch(cfg, splits: Splits) -> int:
+    """The config's ``steps_per_epoch`` (a plugin's config may leave it out: 0); with 0 and an
+    unlabelled pool, one pass over the labelled images and the pool, on every route, so that a
+    generator trained with, through pseudo-labels or without the pool takes the same steps."""
+    steps = getattr(cfg, "steps_per_epoch", 0)
+    if steps or len(splits.unlabelled) == 0:
+        return steps
+    return max(1, (len(splits.train) + len(splits.unlabelled)) // cfg.batch_size)
 
 
 def train_generator(
@@ -83,7 +93,7 @@ def train_generator(
         device=device,
         callbacks=callbacks,
         progress=progress,
-        steps_per_epoch=getattr(cfg, "steps_per_epoch", 0),  # a plugin's config may leave it out
+        steps_per_epoch=_steps_per_epoch(cfg, splits),
         acceleration=params.acceleration,
         unlabelled=splits.unlabelled if route == "native" else None,
     )

@@ -127,10 +127,10 @@ def fit(
 
     ``unlabelled`` (a label budget's pool, for a model after ``use_unlabelled()``): every step's
     batch is ``batch_size`` labelled images followed by ``batch_size`` pool images with the
-    label UNLABELLED, from two streams of passes (the pool's with its own seed). An epoch is
-    then one pass over the pool (or ``steps_per_epoch`` steps) while the labelled images cycle
-    through passes of their own, so a run with a pool takes as many steps as one where all
-    those images were labelled.
+    label UNLABELLED, from two streams of passes (the pool's with its own seed), the labelled
+    images cycling through passes of their own. An epoch is ``steps_per_epoch`` steps; the
+    caller sets it with a pool (augment/training/generator_training.py: with 0 in params, as many
+    steps as one pass over the labelled images and the pool, whatever the route).
 
     The caller seeds the global RNG and builds the model; ``fit`` seeds it again from ``seed``
     for the noise of training, and on ``resume`` restores weights, optimizers, RNG state and
@@ -169,7 +169,7 @@ def fit(
         x_pool = pool.images.to(device)  # [P, C, H, W]
         y_none = torch.full((batch_size,), UNLABELLED, dtype=y_all.dtype, device=device)  # [B]
         pool_seed = seed + POOL_STREAM  # the pool's batch order: a stream apart from the labelled one
-        steps_per_epoch = steps_per_epoch or len(pass_batches(len(pool), batch_size, pool_seed, 0))
+        steps_per_epoch = steps_per_epoch or len(pass_batches(len(data) + len(pool), batch_size, pool_seed, 0))
     batches_per_epoch = steps_per_epoch or len(pass_batches(len(data), batch_size, seed, 0))
     total = max(0, epochs - state.epoch) * batches_per_epoch
     bar = progress_bar(total, f"train {model.name}", "batch", progress and main)
@@ -265,6 +265,13 @@ def _restore(model, optimizers, checkpoint_path, device, classes, seed) -> Train
             f"{where} was trained on other classes ({len(payload['classes'])}: "
             f"{', '.join(payload['classes'][:5])}{', ...' if len(payload['classes']) > 5 else ''}) "
             f"than the data's ({len(classes)}: {', '.join(classes[:5])}{', ...' if len(classes) > 5 else ''})"
+        )
+    if bool(payload.get("unlabelled", False)) != model.unlabelled:
+        trained = "with" if payload.get("unlabelled") else "without"
+        raise CheckpointError(
+            f"{where} was trained {trained} an unlabelled pool, params now say "
+            f"{'otherwise' if trained == 'with' else 'to use one'} (data.labelled, generators.unlabelled); "
+            "restore them or train from scratch without --resume"
         )
     current = dataclasses.asdict(model.config)
     changed = [k for k in current if k not in RESUMABLE_CHANGES and payload["config"].get(k, current[k]) != current[k]]
