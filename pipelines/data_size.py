@@ -10,8 +10,10 @@ size (``dvc exp run --queue -S data.train_size=<per_class * K>``; a count > 1 is
 images), starts the queue (``dvc queue start -j <jobs>``), waits for every one of those
 experiments by polling ``dvc queue status``, stops with one error line (exit 2) if any of them
 failed, then collects: ``reports/data_size.png`` and ``reports/data_size.csv``. ``--sizes N,N,...``
-queues the ``data.train_size`` values as given instead. Collecting alone, from experiments queued
-by hand, is ``python -m pipelines.data_size`` (or ``... collect``).
+queues the ``data.train_size`` values as given instead. With a label budget in params.yaml
+(``data.labelled``), the sizes are label budgets: each experiment sets ``data.labelled`` and keeps
+the rest of the training split as its unlabelled pool (evaluation/data_size/sizes.py). Collecting
+alone, from experiments queued by hand, is ``python -m pipelines.data_size`` (or ``... collect``).
 
 This file only parses the arguments and turns expected failures into one line and an exit code
 (2; 130 on Ctrl-C while waiting). The work is in the library: which sizes
@@ -174,7 +176,8 @@ def _main_run(argv: list[str], runner: Runner | None) -> int:
             prepared = prepared_splits(DEFAULT_PARAMS, required=False) if Path(DEFAULT_PARAMS).is_file() else None
         check_available(todo, prepared)
         runner = runner or dvc_runner()
-        queued = queue_experiments(todo, runner, copy_paths=args.copy, overrides=args.overrides)
+        param = prepared.size_param if prepared is not None else PARAM  # data.labelled with a label budget
+        queued = queue_experiments(todo, runner, copy_paths=args.copy, overrides=args.overrides, param=param)
         start_queue(args.jobs, runner)
         states = wait_for_queue(queued, runner, poll_s=args.poll_seconds, stall_s=args.stall_seconds)
         check_failures(queued, states)

@@ -30,6 +30,7 @@ from collections.abc import Callable, Sequence
 
 from augment.params.config import ConfigError, one_line
 from augment.params.file import load_params
+from augment.params.sources import SELF_TRAINING
 from augment.settings.paths import metrics_file as params_metrics_file
 from evaluation.data_size.collect import read_exp_show
 from evaluation.data_size.points import DEFAULT_PARAMS, PARAM, DataSizeError
@@ -45,7 +46,7 @@ from evaluation.data_size.queue import (
     start_queue,
     wait_for_queue,
 )
-from evaluation.data_size.sizes import check_available, parse_per_class, prepared_splits
+from evaluation.data_size.sizes import LABELLED, check_available, parse_per_class, prepared_splits
 from evaluation.regime_map.cells import (
     DEFAULT_CSV,
     DEFAULT_LONG_FACTOR,
@@ -74,6 +75,7 @@ PROG = "python -m pipelines.regime_map"
 # Keys each cell sets itself, and what to use instead of --set for them.
 SET_BY_THE_MAP = {
     PARAM: "--per-class",
+    LABELLED: "--per-class (with a label budget, it sizes data.labelled)",
     RATIO: "--ratios and --long-ratio",
     STEPS: "params.yaml's classifier.steps (the base) and --long-factor",
     SEEDS: "--seeds",
@@ -134,7 +136,8 @@ def _wave(
     runner: Runner,
     log: Callable[[str], None],
 ) -> list[Queued]:
-    runs = [Run(c.train_size, cell_settings(c, args.seeds, args.sources), note=c.note) for c in cells]
+    param = getattr(args, "size_param", PARAM)  # data.labelled with a label budget
+    runs = [Run(c.train_size, cell_settings(c, args.seeds, args.sources, param), note=c.note) for c in cells]
     queued = queue_runs(runs, runner, copy_paths=args.copy, log=log, overrides=args.overrides)
     start_queue(args.jobs, runner, log=log)
     states = wait_for_queue(
@@ -215,6 +218,12 @@ def _main_run(argv: list[str], runner: Runner | None) -> int:
             parse_per_class(args.per_class), prepared.num_classes, ratios, steps, long_ratio, args.long_factor
         )
         check_available([(c.train_size, c.note) for c in cells], prepared)
+        args.size_param = prepared.size_param  # with a label budget each cell sizes data.labelled
+        if prepared.size_param == LABELLED and not set(SELF_TRAINING) <= set(args.sources):
+            raise DataSizeError(
+                f"--sources: with a label budget (data.labelled) the map needs the self-training bars "
+                f"{' and '.join(SELF_TRAINING)}; add them"
+            )
         check_sample_budget(cells, prepared.num_classes, sample_budget)
         runner = runner or dvc_runner()
         first: dict[int, Cell] = {}

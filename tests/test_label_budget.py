@@ -369,3 +369,51 @@ def test_synthetic_dataset_serves_a_generator_trained_with_the_pool(budget_repro
     data = SyntheticDataset(project / "models/generators/cvaegan.pt", 20)
     image, label = data[3]
     assert image.mode == "L" and label == data.targets[3]
+
+
+# --------------------------------------------------------------------------------------------
+# The data-size and regime-map commands size the label budget
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def budget_project(tmp_path, monkeypatch):
+    """A project whose params.yaml has a label budget, and its prepared splits: 100 labelled
+    images of 10 classes and a pool of 7,900."""
+    (tmp_path / "params.yaml").write_text(
+        "paths:\n  splits: prepared\ndata:\n  labelled: 100\n"
+        "classifier:\n  sources: [real, classic, pseudo, classic+pseudo, cvaegan, classic+cvaegan]\n"
+    )
+    train = LabeledImages(torch.zeros(100, 1, 1, 1), torch.arange(100) % 10)
+    pool = LabeledImages(torch.zeros(7900, 1, 1, 1), torch.full((7900,), UNLABELLED))
+    small = LabeledImages(torch.zeros(10, 1, 1, 1), torch.arange(10))
+    Splits(train=train, val=small, test=small, classes=[str(i) for i in range(10)], pool=pool).save(
+        tmp_path / "prepared" / "splits.pt"
+    )
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_with_a_budget_the_data_size_command_sizes_the_label_budget(budget_project, capsys):
+    from pipelines.data_size import main
+    from tests.test_data_size import FakeDvc
+
+    dvc = FakeDvc()
+    assert main(["run", "--per-class", "10,20", "--poll-seconds", "0"], runner=dvc) == 0
+    queued = [c for c in dvc.calls if c[:3] == ["exp", "run", "--queue"]]
+    assert [c[c.index("-S") + 1] for c in queued] == ["data.labelled=100", "data.labelled=200"]
+    assert "queued exp-0 (data.labelled=100" in capsys.readouterr().out
+    assert main(["run", "--per-class", "10,800"], runner=FakeDvc()) == 2  # 8,000: nothing left for the pool
+    assert (
+        "data.labelled=8000 (800 per class x 10 classes): more labelled images than the 7999" in capsys.readouterr().err
+    )
+
+
+def test_with_a_budget_the_regime_map_sizes_the_label_budget_and_needs_the_self_training_bars(budget_project, capsys):
+    from evaluation.regime_map.cells import Cell, cell_settings
+    from pipelines.regime_map import main
+
+    assert cell_settings(Cell(200, 4.0, 500, per_class=20), 5, ["real"], "data.labelled")[0] == "data.labelled=200"
+    assert main(["run", "--per-class", "20", "--poll-seconds", "0"], runner=lambda args: None) == 2
+    err = capsys.readouterr().err
+    assert "--sources: with a label budget (data.labelled) the map needs the self-training bars" in err

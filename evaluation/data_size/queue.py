@@ -235,10 +235,11 @@ def queue_experiments(
     copy_paths: Sequence[str] = (),
     log: Callable[[str], None] = say,
     overrides: Sequence[str] = (),
+    param: str = PARAM,
 ) -> list[Queued]:
     """``dvc exp run --queue -S data.train_size=<size>`` for each ``(size, note)`` (the data-size
-    product), through :func:`queue_runs`."""
-    runs = [Run(train_size=size, sets=(f"{PARAM}={size_text(size)}",), note=note) for size, note in sizes]
+    product), through :func:`queue_runs`; ``param`` ``data.labelled`` sizes label budgets instead."""
+    runs = [Run(train_size=size, sets=(f"{param}={size_text(size)}",), note=note) for size, note in sizes]
     queued = queue_runs(runs, runner, copy_paths=copy_paths, log=log, overrides=overrides)
     for q in queued:  # messages name a size by the size alone, as before
         q.sets = ()

@@ -6,6 +6,11 @@ images; see ``_train_count`` in augment/data/splits.py). ``--sizes N,N,...`` giv
 values as they are (a whole number > 1 a count, a value in (0, 1] a fraction of the training
 split). A count larger than the training images there are would fail in its experiment's prepare
 stage, minutes later; :func:`check_available` refuses it first when the prepared splits tell.
+
+With a label budget in params.yaml (``data.labelled`` > 0) the sizes are label budgets: each
+experiment sets ``data.labelled`` (:data:`LABELLED`) instead of ``data.train_size``, the rest of
+the training split staying its unlabelled pool, so the axis is the number of labelled images.
+The data-size and regime-map commands both follow :attr:`Prepared.size_param`.
 """
 
 from __future__ import annotations
@@ -56,6 +61,9 @@ def parse_sizes(text: str) -> list[float]:
     return sorted(values)
 
 
+LABELLED = "data.labelled"  # the size param of a label budget's experiments
+
+
 @dataclass
 class Prepared:
     """What the prepared splits file says about the sizes one may ask for."""
@@ -63,6 +71,7 @@ class Prepared:
     path: Path  # the splits file
     num_classes: int  # K
     available: int | None  # training images a count may ask for; None when unknown
+    size_param: str = PARAM  # what a size sets: data.train_size, or data.labelled with a label budget
 
 
 def prepared_splits(params_file: str | Path = DEFAULT_PARAMS, required: bool = True) -> Prepared | None:
@@ -89,6 +98,9 @@ def prepared_splits(params_file: str | Path = DEFAULT_PARAMS, required: bool = T
     except DataError as err:
         raise DataSizeError(one_line(err)) from None
     imbalance = getattr(getattr(params.data, "imbalance", None), "classes", None)
+    if params.data.labelled:  # the sizes are label budgets, which must leave the pool an image
+        available = len(splits.train) + len(splits.unlabelled) - 1 if params.data.train_size == 1.0 else None
+        return Prepared(path=path, num_classes=splits.num_classes, available=available, size_param=LABELLED)
     whole = params.data.train_size == 1.0 and not imbalance
     return Prepared(path=path, num_classes=splits.num_classes, available=len(splits.train) if whole else None)
 
@@ -104,11 +116,19 @@ def check_available(sizes: Sequence[tuple[float, str]], prepared: Prepared | Non
         if size > 1 and size > prepared.available
     ]
     if too_many:
+        what = "labelled images than the" if prepared.size_param == LABELLED else "training images than the"
         raise DataSizeError(
-            f"{PARAM}={', '.join(too_many)}: more training images than the {prepared.available} "
-            f"of the prepared training split ({prepared.path}, {PARAM} 1.0); drop or lower "
+            f"{prepared.size_param}={', '.join(too_many)}: more {what} {prepared.available} "
+            f"the prepared training split allows ({prepared.path}, {PARAM} 1.0); drop or lower "
             f"{'that size' if len(too_many) == 1 else 'those sizes'}"
         )
+    if prepared.size_param == LABELLED:
+        fractions = [size_text(size) for size, _ in sizes if not (size > 1 and float(size).is_integer())]
+        if fractions:
+            raise DataSizeError(
+                f"{LABELLED}={', '.join(fractions)}: with a label budget a size is a whole number of "
+                "labelled images > 1 (--per-class N gives N x K)"
+            )
 
 
 def per_class_sizes(per_class: Sequence[int], classes: int) -> list[tuple[int, str]]:

@@ -118,12 +118,13 @@ def _number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
-def cell_settings(cell: Cell, seeds: int, sources: Sequence[str]) -> tuple[str, ...]:
+def cell_settings(cell: Cell, seeds: int, sources: Sequence[str], param: str = PARAM) -> tuple[str, ...]:
     """The cell's ``dvc exp run -S`` settings: size, ratio, steps, the seeds 0..seeds-1 and the
-    sources (quoted: a name holds ``+`` and ``-``)."""
+    sources (quoted: a name holds ``+`` and ``-``). ``param``: what the size sets
+    (``data.labelled`` with a label budget: evaluation/data_size/sizes.py)."""
     quoted = ",".join(f"'{s}'" for s in sources)
     return (
-        f"{PARAM}={cell.train_size}",
+        f"{param}={cell.train_size}",
         f"{RATIO}={_number(cell.ratio)}",
         f"{STEPS}={cell.steps}",
         f"{SEEDS}=[{','.join(str(s) for s in range(seeds))}]",
