@@ -4,8 +4,9 @@ With a label budget (``data.labelled`` or ``data.unlabelled_root``) a teacher tr
 labelled images with classical augmentation labels the unlabelled pool; its confident images are
 ``data/synthetic/pseudo.pt``, the set of the ``pseudo`` and ``classic+pseudo`` sources and of the
 generators that learn from the pool through its pseudo-labels (``generators.unlabelled``).
-Without a pool nothing is trained: the set is empty, so that the stage costs a default run only
-its start-up.
+Without a pool nothing is trained and nothing is logged: the set is empty, so that the stage costs
+a default run only its start-up. With one, an MLflow run (stage ``pseudo_label``) logs the budget,
+the pool, the teacher's validation accuracy and how many images it kept.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from augment.params.config import Params
 from augment.params.sources import PSEUDO
 from augment.settings.paths import sample_record, splits_file, synthetic_file
 from augment.synthesis.synthetic_files import save_synthetic
+from augment.tracking.runs import Tracker
 from augment.training.device import resolve_device
 from evaluation.classifiers.pseudo import pseudo_label, train_teacher
 from pipelines.stage import run_stage
@@ -35,11 +37,29 @@ def label_pool(params: Params, args=None) -> None:
         record.update(kept=0, note="no unlabelled pool (data.labelled: 0): nothing to label")
     else:
         device = resolve_device(params.device)
-        teacher, info = train_teacher(
-            splits, params.classifier, params.augmentation, cfg, device, progress=True, acceleration=params.acceleration
-        )
-        kept, labelled = pseudo_label(teacher, splits.unlabelled, cfg.threshold, device)
-        record.update(labelled, teacher_val_accuracy=info["val_accuracy"], teacher_best_step=info["best_step"])
+        with Tracker(params, stage="pseudo_label", method=PSEUDO, run_name="pseudo_label") as tracker:
+            tracker.log_params(
+                {
+                    "pseudo": vars(cfg).copy(),
+                    "labelled_images": len(splits.train),
+                    "pool_images": len(splits.unlabelled),
+                }
+            )
+            tracker.log_real_data(splits, {"train": "training", "val": "validation", "pool": "training"})
+            teacher, info = train_teacher(
+                splits,
+                params.classifier,
+                params.augmentation,
+                cfg,
+                device,
+                progress=True,
+                acceleration=params.acceleration,
+            )
+            kept, labelled = pseudo_label(teacher, splits.unlabelled, cfg.threshold, device)
+            record.update(labelled, teacher_val_accuracy=info["val_accuracy"], teacher_best_step=info["best_step"])
+            tracker.log_metrics(
+                {k: record[k] for k in ("kept", "kept_share", "teacher_val_accuracy") if record[k] is not None}
+            )
     out = synthetic_file(params, PSEUDO)
     meta = {"source": PSEUDO, "threshold": cfg.threshold, "seed": cfg.seed, "record": record}
     with StagedOutputs() as staged:  # the set, its record and its sources' manifests, or none

@@ -417,3 +417,60 @@ def test_with_a_budget_the_regime_map_sizes_the_label_budget_and_needs_the_self_
     assert main(["run", "--per-class", "20", "--poll-seconds", "0"], runner=lambda args: None) == 2
     err = capsys.readouterr().err
     assert "--sources: with a label budget (data.labelled) the map needs the self-training bars" in err
+
+
+def test_a_generator_on_the_pseudo_route_trains_on_the_labelled_images_and_the_pseudo_labels(
+    budget, tmp_path, monkeypatch
+):
+    import augment.training.generator_training as generator_training
+    from augment.synthesis.synthetic_files import pseudo_set_for, save_synthetic
+
+    splits = budget[0]
+    p = tiny_params(tmp_path, epochs=1)
+    p.data.labelled, p.generators.unlabelled = BUDGET, "pseudo"
+    with pytest.raises(DataError, match="run `dvc repro pseudo_label`"):
+        pseudo_set_for(p, "cgan", splits.classes)
+    pseudo = LabeledImages(splits.pool.images[:70], torch.arange(70) % 10)  # as a teacher would label them
+    save_synthetic(tmp_path / "data/synthetic/pseudo.pt", pseudo.images, pseudo.labels, splits.classes)
+    seen = {}
+    real_fit = generator_training.fit
+
+    def spy(model, data, classes, **kwargs):
+        seen.update(data=data, **kwargs)
+        return real_fit(model, data, classes, **kwargs)
+
+    monkeypatch.setattr(generator_training, "fit", spy)
+    loaded = pseudo_set_for(p, "cgan", splits.classes)
+    model, _, out = generator_training.train_generator(p, "cgan", splits=splits, pseudo=loaded, progress=False)
+    assert not model.unlabelled and read_checkpoint(out).get("unlabelled") is None  # labels only, no pool game
+    assert seen["unlabelled"] is None and len(seen["data"]) == BUDGET + 70
+    assert torch.equal(seen["data"].labels[BUDGET:], pseudo.labels)  # the pseudo-labels, never the pool's
+    # steps_per_epoch 0: one pass over the labelled images and the pool, as on the other routes
+    assert seen["steps_per_epoch"] == (BUDGET + len(splits.pool)) // p.generators.cgan.batch_size
+    with pytest.raises(ConfigError, match="learns from the unlabelled pool through its pseudo-labels"):
+        generator_training.train_generator(p, "cgan", splits=splits, progress=False)
+
+
+def test_the_pseudo_route_names_the_file_its_training_reads_when_params_load():
+    with pytest.raises(
+        ConfigError,
+        match=r"generators.methods.cvae: 'data/splits' is not the file its training reads .*; set it to data/synthetic/pseudo.pt",
+    ):
+        params_from_dict(
+            {
+                "data": {"labelled": 30},
+                "generators": {"unlabelled": "pseudo"},
+                "classifier": {"sources": ["real", "classic", *SELF_TRAINING]},
+            }
+        )
+
+
+def test_the_judge_learns_from_every_training_label_as_the_instrument(tmp_path):
+    from pipelines.judge import instrument_splits
+
+    p = tiny_params(tmp_path)
+    p.data.labelled = BUDGET
+    full, budget_splits = instrument_splits(p), load_splits(p.data)
+    assert len(full.train) == len(budget_splits.train) + len(budget_splits.pool) and full.pool is None
+    assert torch.equal(full.test.images, budget_splits.test.images)
+    assert len(full.val) > len(budget_splits.val) == BUDGET

@@ -74,6 +74,8 @@ def check_methods(params: Params) -> None:
                 f"{KEY}: {name} starts from the trained {source} (generators.{name}.init_from: {source}), "
                 f"which the list lacks; add {source} or set generators.{name}.init_from: none"
             )
+        if unlabelled_route(params, name) == "pseudo" and source == "none":
+            check_start(params, name)  # a label budget's pseudo route: refused before any stage runs
     for name in styled_methods(params):
         if name not in names:
             raise ConfigError(f"{STYLED_KEY}: {name!r} is not in {KEY} ({', '.join(names)})")
