@@ -7,9 +7,9 @@ import json
 import re
 import subprocess
 
-import mlflow
 import pytest
 import torch
+from mlflow.tracking import MlflowClient
 from PIL import Image
 
 from augment.core.labels import UNLABELLED
@@ -355,13 +355,16 @@ def test_the_pool_never_reaches_a_classifier_or_the_splits_file_with_a_label(bud
 
 def test_mlflow_records_the_label_budget_and_the_pool(budget_repro):
     project, _ = budget_repro
-    mlflow.set_tracking_uri(f"sqlite:///{project / 'mlflow.db'}")
-    runs = mlflow.search_runs(experiment_names=["augment"], output_format="list")
+    # a client of its own: mlflow.set_tracking_uri would set MLFLOW_TRACKING_URI for every later test
+    client = MlflowClient(f"sqlite:///{project / 'mlflow.db'}")
+    runs = client.search_runs([client.get_experiment_by_name("augment").experiment_id])
     by = {(r.data.tags["augment.stage"], r.data.tags["augment.method"]): r for r in runs}
     generator = by[("train_generator", "cvae")].data.params
     assert generator["labelled_images"] == "30" and generator["pool_images"] == "1264"
     assert generator["unlabelled_route"] == "native" and generator["data.labelled"] == "30"
     assert by[("train_classifier", "pseudo")].data.params["pool_images"] == "1264"
+    teacher = by[("pseudo_label", "pseudo")].data
+    assert teacher.params["pool_images"] == "1264" and teacher.metrics["kept"] > 0
 
 
 def test_synthetic_dataset_serves_a_generator_trained_with_the_pool(budget_repro):
