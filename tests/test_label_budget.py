@@ -477,3 +477,32 @@ def test_the_judge_learns_from_every_training_label_as_the_instrument(tmp_path):
     assert len(full.train) == len(budget_splits.train) + len(budget_splits.pool) and full.pool is None
     assert torch.equal(full.test.images, budget_splits.test.images)
     assert len(full.val) > len(budget_splits.val) == BUDGET
+
+
+def _result(source: str, accuracies: list[float]) -> dict:
+    runs = [{"seed": i, "accuracy": a, "macro_f1": a, "train_images": 100} for i, a in enumerate(accuracies)]
+    return {"source": source, "runs": runs}
+
+
+def test_a_source_is_measured_against_the_stronger_self_training_bar_and_the_report_says_it():
+    from evaluation.report.bar import self_training_sentences
+    from pipelines.compare import comparison
+
+    results = {
+        "real": _result("real", [0.80, 0.81, 0.82]),
+        "classic": _result("classic", [0.85, 0.86, 0.87]),
+        "pseudo": _result("pseudo", [0.90, 0.91, 0.92]),
+        "classic+pseudo": _result("classic+pseudo", [0.93, 0.94, 0.95]),
+        "cvaegan": _result("cvaegan", [0.88, 0.885, 0.89]),  # beats classic, not self-training
+    }
+    metrics = comparison(results)
+    assert metrics["cvaegan"]["self_training_bar"] == "classic+pseudo"
+    assert metrics["cvaegan"]["delta_vs_self_training"] == pytest.approx(0.885 - 0.94)
+    assert "delta_vs_self_training" not in metrics["pseudo"] and "delta_vs_self_training" not in metrics["classic"]
+    sentences = self_training_sentences(metrics)
+    assert sentences[0].startswith("CVAE-GAN does worse than classical augmentation + self-training: -5.50 points")
+    assert sentences[-1] == (
+        "With this label budget, no source beats self-training (classical augmentation + self-training) "
+        "(CVAE-GAN beat classical augmentation, but not self-training: not worth a generator's cost here)."
+    )
+    assert self_training_sentences(comparison({k: results[k] for k in ("real", "classic", "cvaegan")})) == []

@@ -154,6 +154,24 @@ def _load_mnist_family(cfg: DataConfig) -> tuple[LabeledImages, LabeledImages, l
     return pool, test, classes
 
 
+def _read_images(paths: list[Path], channels: int, height: int, width: int) -> torch.Tensor:
+    """The image files at ``paths`` as 'L' (channels 1) or 'RGB' (channels 3), resized to
+    height x width: [N, C, H, W] float in [0, 1]. A file PIL cannot read is a DataError naming it."""
+    mode = "L" if channels == 1 else "RGB"
+    pixels = []
+    for path in paths:
+        try:
+            with Image.open(path) as opened:
+                image = opened.convert(mode)  # convert() loads the pixels: corrupt files fail here
+        except (OSError, ValueError, Image.DecompressionBombError) as err:
+            raise DataError(f"{path}: cannot read this image ({err}); fix or remove the file") from err
+        if image.size != (width, height):
+            image = image.resize((width, height), Image.Resampling.BILINEAR)
+        pixels.append(np.asarray(image, dtype=np.uint8).reshape(height, width, -1))  # [H, W, C]
+    stacked = torch.from_numpy(np.stack(pixels))  # [N, H, W, C] uint8
+    return dequantize(stacked.permute(0, 3, 1, 2)).contiguous()  # [N, C, H, W] in [0, 1]
+
+
 def _load_imagefolder(cfg: DataConfig) -> tuple[LabeledImages, None, list[str]]:
     """The user's own images: ``<root>/<class name>/<image>``, converted to 'L' (channels 1) or
     'RGB' (channels 3) and resized to image_size x image_size."""
@@ -173,19 +191,7 @@ def _load_imagefolder(cfg: DataConfig) -> tuple[LabeledImages, None, list[str]]:
             f"needs at least 2 classes (one sub-folder per class)"
         )
 
-    mode, size = ("L" if cfg.channels == 1 else "RGB"), cfg.image_size
-    pixels = []
-    for path, _ in folder.samples:
-        try:
-            with Image.open(path) as opened:
-                image = opened.convert(mode)  # convert() loads the pixels: corrupt files fail here
-        except (OSError, ValueError, Image.DecompressionBombError) as err:
-            raise DataError(f"{path}: cannot read this image ({err}); fix or remove the file") from err
-        if image.size != (size, size):
-            image = image.resize((size, size), Image.Resampling.BILINEAR)
-        pixels.append(np.asarray(image, dtype=np.uint8).reshape(size, size, -1))  # [H, W, C]
-    stacked = torch.from_numpy(np.stack(pixels))  # [N, H, W, C] uint8
-    images = dequantize(stacked.permute(0, 3, 1, 2)).contiguous()  # [N, C, H, W] in [0, 1]
+    images = _read_images([Path(path) for path, _ in folder.samples], cfg.channels, cfg.image_size, cfg.image_size)
     labels = torch.tensor(folder.targets, dtype=torch.long)  # [N]
     return LabeledImages(images, labels), None, list(folder.classes)
 
@@ -206,19 +212,7 @@ def load_unlabelled_folder(root: str | Path, channels: int, height: int, width: 
             f"data.unlabelled_root: no images in {root} (looked for {', '.join(IMAGE_SUFFIXES)}); "
             f'add images or set it to ""'
         )
-    mode = "L" if channels == 1 else "RGB"
-    pixels = []
-    for path in files:
-        try:
-            with Image.open(path) as opened:
-                image = opened.convert(mode)  # loads the pixels: corrupt files fail here
-        except (OSError, ValueError, Image.DecompressionBombError) as err:
-            raise DataError(f"{path}: cannot read this image ({err}); fix or remove the file") from err
-        if image.size != (width, height):
-            image = image.resize((width, height), Image.Resampling.BILINEAR)
-        pixels.append(np.asarray(image, dtype=np.uint8).reshape(height, width, -1))  # [H, W, C]
-    stacked = torch.from_numpy(np.stack(pixels))  # [P, H, W, C] uint8
-    return dequantize(stacked.permute(0, 3, 1, 2)).contiguous()  # [P, C, H, W] in [0, 1]
+    return _read_images(files, channels, height, width)
 
 
 def load_sources(cfg: DataConfig) -> tuple[LabeledImages, LabeledImages | None, list[str]]:

@@ -30,9 +30,7 @@ from __future__ import annotations
 
 import torch
 
-from augment.core.inference import inference
-from augment.models.base import ConditionalGenerator
-from augment.models.layers import Classifier, Decoder, Encoder, init_weights, reparameterize
+from augment.models.layers import Decoder, Encoder, init_weights, reparameterize
 from augment.models.losses import (
     classification_loss,
     kl_prior,
@@ -41,24 +39,14 @@ from augment.models.losses import (
     reconstruction_loss,
     reconstruction_loss_per_image,
 )
+from augment.models.m2 import M2Classifier, repeat_with_every_label
 from augment.settings.sections import CVAEConfig
 
 
-def repeat_with_every_label(
-    x: torch.Tensor, num_classes: int, label_dtype: torch.dtype
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Each image of x [U, C, H, W] once with every label: ([U*K, C, H, W], [U*K]); row
-    u * K + y' holds (x[u], y'), so a per-row value viewed as [U, K] is indexed (image, label)."""
-    x_rep = x.repeat_interleave(num_classes, dim=0)  # [U*K, C, H, W]
-    y_rep = torch.arange(num_classes, dtype=label_dtype, device=x.device).repeat(x.shape[0])  # [U*K]
-    return x_rep, y_rep
-
-
-class CVAE(ConditionalGenerator):
+class CVAE(M2Classifier):
     name = "cvae"
     config_class = CVAEConfig
     can_encode = True
-    takes_unlabelled = True  # the M2 scheme (module docstring)
     loss_names: tuple[str, ...] = ("loss", "reconstruction", "kl")  # with a pool: + classify, unlabelled
     sampler = "decoder"
 
@@ -68,25 +56,6 @@ class CVAE(ConditionalGenerator):
         self.decoder = Decoder(self.image_shape, num_classes, config.latent_dim, config.width, config.upsample)
         self.apply(init_weights)
         self._finish_init()
-
-    def use_unlabelled(self) -> None:
-        """The M2 scheme: build q(y | x) (initialised from the global RNG, here only, so a model
-        without a pool draws exactly what it drew before); train_step then also reports
-        ``classify`` (-ln q(y|x) on the labelled part) and ``unlabelled`` (the pool's bound)."""
-        super().use_unlabelled()
-        self.classifier = Classifier(self.image_shape, self.num_classes, self.config.width, self.config.stem)
-        self.classifier.apply(init_weights)
-        self.loss_names = (*type(self).loss_names, "classify", "unlabelled")
-
-    @property
-    def has_classifier(self) -> bool:
-        return self.unlabelled
-
-    def classify(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.unlabelled:
-            return super().classify(x)
-        with inference(self):
-            return self.classifier(x)  # [B, K] logits
 
     def make_optimizers(self):
         # One optimizer: encoder and decoder (and q, with a pool) minimise the same loss.

@@ -57,11 +57,8 @@ from typing import cast
 
 import torch
 
-from augment.core.inference import inference
 from augment.core.labels import UNLABELLED
-from augment.models.base import ConditionalGenerator
-from augment.models.cvae import repeat_with_every_label
-from augment.models.layers import Classifier, Decoder, Discriminator, Encoder, init_weights, reparameterize
+from augment.models.layers import Decoder, Discriminator, Encoder, init_weights, reparameterize
 from augment.models.losses import (
     classification_loss,
     discriminator_loss,
@@ -74,14 +71,14 @@ from augment.models.losses import (
     m2_unlabelled_bound,
     q_expectation,
 )
+from augment.models.m2 import M2Classifier, repeat_with_every_label
 from augment.settings.sections import CVAEGANConfig
 
 
-class CVAEGAN(ConditionalGenerator):
+class CVAEGAN(M2Classifier):
     name = "cvaegan"
     config_class = CVAEGANConfig
     can_encode = True
-    takes_unlabelled = True  # the M2 scheme with D's unconditional game (module docstring)
     loss_names: tuple[str, ...] = ("prior", "llike", "d_loss", "g_loss")  # with a pool: + classify, unlabelled
     sampler = "decoder"
 
@@ -101,25 +98,6 @@ class CVAEGAN(ConditionalGenerator):
         self.apply(init_weights)
         self.discriminator.add_spectral_norm()
         self._finish_init()
-
-    def use_unlabelled(self) -> None:
-        """The M2 scheme: build q(y | x) (initialised from the global RNG, here only, so a model
-        without a pool draws exactly what it drew before); train_step then also reports
-        ``classify`` (-ln q(y|x) on the labelled part) and ``unlabelled`` (the pool's bound)."""
-        super().use_unlabelled()
-        self.classifier = Classifier(self.image_shape, self.num_classes, self.config.width, self.config.stem)
-        self.classifier.apply(init_weights)
-        self.loss_names = (*type(self).loss_names, "classify", "unlabelled")
-
-    @property
-    def has_classifier(self) -> bool:
-        return self.unlabelled
-
-    def classify(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.unlabelled:
-            return super().classify(x)
-        with inference(self):
-            return self.classifier(x)  # [B, K] logits
 
     def make_optimizers(self):
         optimizers = {

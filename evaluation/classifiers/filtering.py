@@ -48,7 +48,7 @@ from augment.params.config import AccelerationConfig, ClassifierConfig, FilterCo
 from augment.sampling.generation import generate_block
 from evaluation.classifiers.net import PathLike, SmallCNN, load_classifier, save_classifier
 from evaluation.classifiers.prediction import probabilities
-from evaluation.classifiers.training import train_classifier
+from evaluation.classifiers.training import train_one
 
 __all__ = [
     "FILTER_ROLE",
@@ -80,18 +80,7 @@ def train_filter(
 ) -> tuple[SmallCNN, dict[str, Any]]:
     """The filter network: the downstream classifier's architecture and step budget
     (``classifier``), trained once on the real training split with seed ``cfg.seed``."""
-    one = dataclasses.replace(classifier, seeds=[cfg.seed], synthetic_ratio=0.0)
-    return train_classifier(
-        splits.train,
-        splits.val,
-        splits.num_classes,
-        one,
-        seed=cfg.seed,
-        device=device,
-        progress=progress,
-        desc="filter network",
-        acceleration=acceleration,
-    )
+    return train_one(splits, classifier, cfg.seed, "filter network", device, progress, acceleration=acceleration)
 
 
 def save_filter(path: PathLike, model: SmallCNN, info: dict[str, Any]) -> Path:

@@ -16,7 +16,6 @@ accuracy is the estimate a user has.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import torch
@@ -26,7 +25,7 @@ from augment.params.config import AccelerationConfig, AugmentationConfig, Classi
 from evaluation.classifiers.classic import ClassicAugmentation
 from evaluation.classifiers.net import SmallCNN
 from evaluation.classifiers.prediction import probabilities
-from evaluation.classifiers.training import train_classifier
+from evaluation.classifiers.training import train_one
 
 __all__ = ["train_teacher", "pseudo_label"]
 
@@ -42,19 +41,8 @@ def train_teacher(
 ) -> tuple[SmallCNN, dict[str, Any]]:
     """The teacher: ``classifier``'s network and steps, trained with classical augmentation on the
     labelled training images (``splits.train``) with seed ``cfg.seed``, selected on ``splits.val``."""
-    one = dataclasses.replace(classifier, seeds=[cfg.seed], synthetic_ratio=0.0)
-    return train_classifier(
-        splits.train,
-        splits.val,
-        splits.num_classes,
-        one,
-        seed=cfg.seed,
-        device=device,
-        progress=progress,
-        desc="pseudo-label teacher",
-        augment=ClassicAugmentation(augmentation),
-        acceleration=acceleration,
-    )
+    augment = ClassicAugmentation(augmentation)
+    return train_one(splits, classifier, cfg.seed, "pseudo-label teacher", device, progress, augment, acceleration)
 
 
 def pseudo_label(

@@ -19,6 +19,7 @@ prediction and metrics in evaluation/classifiers/prediction.py.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 from collections.abc import Callable
 from typing import Any
@@ -29,7 +30,7 @@ import torch.nn.functional as F
 
 from augment.core.acceleration import batch_layout, outside_autocast, prepare_networks, training_precision
 from augment.core.progress import progress_bar
-from augment.data.labeled import LabeledImages
+from augment.data.labeled import LabeledImages, Splits
 from augment.params.config import AccelerationConfig, ClassifierConfig
 from evaluation.classifiers.net import SmallCNN, build_classifier
 from evaluation.classifiers.prediction import predict
@@ -178,3 +179,23 @@ def train_classifier(
 def _accuracy(model: nn.Module, data: LabeledImages, device) -> float:
     pred = predict(model, data.images, device=device)  # [N]
     return float((pred == data.labels.cpu()).double().mean())
+
+
+def train_one(
+    splits: Splits,
+    classifier: ClassifierConfig,
+    seed: int,
+    desc: str,
+    device: torch.device | str = "cpu",
+    progress: bool = False,
+    augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None,
+    acceleration: AccelerationConfig | None = None,
+) -> tuple[SmallCNN, dict[str, Any]]:
+    """One network of the downstream classifier's architecture and step budget (``classifier``),
+    trained on the labelled training split with a seed of its own, selected on the validation
+    split: the filter network, self-training's teacher (with ``augment``)."""
+    one = dataclasses.replace(classifier, seeds=[seed], synthetic_ratio=0.0)
+    return train_classifier(
+        splits.train, splits.val, splits.num_classes, one, seed=seed, device=device, progress=progress,
+        desc=desc, augment=augment, acceleration=acceleration,
+    )  # fmt: skip

@@ -82,23 +82,34 @@ def delta_cells(entry: SourceMetrics, base: str) -> list[str]:
 
 def beyond_classic_sentences(metrics: Metrics) -> list[str]:
     """One sentence per source measured against ``classic``."""
+    return _against(
+        metrics,
+        "classic",
+        "against classical augmentation alone",
+        f"{HELPS} beyond classical augmentation",
+        "does worse than classical augmentation",
+        "does not beat classical augmentation measurably",
+    )
+
+
+def _against(metrics: Metrics, base: str, against: str, helps: str, hurts: str, neither: str) -> list[str]:
+    """One sentence per source that carries ``delta_vs_<base>``: its verdict's words (``helps``,
+    ``hurts``, ``neither``), the delta in points ``against`` the bar, and its 95 % interval."""
+    prefix = f"delta_vs_{base}"
     out = []
     for source in _ordered(metrics):
         m = metrics[source]
-        if "delta_vs_classic" not in m:
+        if prefix not in m:
             continue
-        word = interval_verdict(m, "delta_vs_classic")
-        numbers = (
-            f"{points(m['delta_vs_classic'])} points against classical augmentation alone, 95 % "
-            f"interval {_interval(m, 'delta_vs_classic')}"
-        )
+        word = interval_verdict(m, prefix)
+        numbers = f"{points(_fields(m)[prefix])} points {against}, 95 % interval {_interval(m, prefix)}"
         label = capitalized(source_label(source))
         if word == HELPS:
-            out.append(f"{label} {HELPS} beyond classical augmentation: {numbers}, entirely above 0.")
+            out.append(f"{label} {helps}: {numbers}, entirely above 0.")
         elif word == HURTS:
-            out.append(f"{label} does worse than classical augmentation: {numbers}, entirely below 0.")
+            out.append(f"{label} {hurts}: {numbers}, entirely below 0.")
         else:
-            out.append(f"{label} does not beat classical augmentation measurably: {numbers}.")
+            out.append(f"{label} {neither}: {numbers}.")
     return out
 
 
@@ -109,20 +120,14 @@ def self_training_sentences(metrics: Metrics) -> list[str]:
     if not measured:
         return []
     bar = source_label(metrics[measured[0]]["self_training_bar"])
-    out = []
-    for source in measured:
-        m = metrics[source]
-        word = interval_verdict(m, "delta_vs_self_training")
-        numbers = (
-            f"{points(m['delta_vs_self_training'])} points, 95 % interval {_interval(m, 'delta_vs_self_training')}"
-        )
-        label = capitalized(source_label(source))
-        if word == HELPS:
-            out.append(f"{label} beats {bar}, the stronger self-training bar: {numbers}, entirely above 0.")
-        elif word == HURTS:
-            out.append(f"{label} does worse than {bar}: {numbers}, entirely below 0.")
-        else:
-            out.append(f"{label} does not beat {bar} measurably: {numbers}.")
+    out = _against(
+        metrics,
+        "self_training",
+        f"against {bar}",
+        f"beats {bar}, the stronger self-training bar",
+        f"does worse than {bar}",
+        f"does not beat {bar} measurably",
+    )
     winners = [s for s in measured if interval_verdict(metrics[s], "delta_vs_self_training") == HELPS]
     if winners:
         out.append(f"With this label budget, {', '.join(source_label(s) for s in winners)} beat self-training.")
