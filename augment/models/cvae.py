@@ -39,7 +39,7 @@ from augment.models.losses import (
     reconstruction_loss,
     reconstruction_loss_per_image,
 )
-from augment.models.m2 import M2Classifier, repeat_with_every_label
+from augment.models.m2 import M2Classifier, m2_rows
 from augment.settings.sections import CVAEConfig
 
 
@@ -77,10 +77,8 @@ class CVAE(M2Classifier):
         pool), ``classify`` its -ln q(y|x), ``unlabelled`` the pool's mean bound U; an empty
         part's terms are 0."""
         known = y >= 0  # [N]: the labelled part
-        x_l, y_l, x_u = x[known], y[known], x[~known]
+        x_l, y_l, x_u, x_all, y_all = m2_rows(x, y, self.num_classes)  # x_all, y_all: [B + U*K]
         b, u, k = x_l.shape[0], x_u.shape[0], self.num_classes
-        x_rep, y_rep = repeat_with_every_label(x_u, k, y.dtype)  # [U*K, C, H, W], [U*K]
-        x_all, y_all = torch.cat([x_l, x_rep]), torch.cat([y_l, y_rep])  # [B + U*K]
         mu, logvar = self.encoder(x_all, y_all)  # [B + U*K, latent] each
         x_rec = self.decoder(reparameterize(mu, logvar), y_all)  # [B + U*K, C, H, W]
         rec = reconstruction_loss_per_image(x_rec, x_all)  # [B + U*K]

@@ -71,7 +71,7 @@ from augment.models.losses import (
     m2_unlabelled_bound,
     q_expectation,
 )
-from augment.models.m2 import M2Classifier, repeat_with_every_label
+from augment.models.m2 import M2Classifier, m2_rows
 from augment.settings.sections import CVAEGANConfig
 
 
@@ -180,8 +180,7 @@ class CVAEGAN(M2Classifier):
         decoder's GAN terms of both games, ``classify`` -ln q(y|x) on the labelled part and
         ``unlabelled`` the pool's mean bound (M2's U); an empty part's terms are 0.
         """
-        known = y >= 0  # [N]: the labelled part
-        x_l, y_l, x_u = x[known], y[known], x[~known]
+        x_l, y_l, x_u, x_all, y_all = m2_rows(x, y, self.num_classes)  # x_all, y_all: [B + U*K]
         b, u, k = x_l.shape[0], x_u.shape[0], self.num_classes
         x_lu = torch.cat([x_l, x_u])  # [B + U]: the batch, labelled part first
         y_none = torch.full((u,), UNLABELLED, dtype=y.dtype, device=y.device)
@@ -214,8 +213,6 @@ class CVAEGAN(M2Classifier):
         # (2) Encoder and q, then decoder, each on its own loss, against the updated D
         ############################
         layer = self.config.llike_layer
-        x_rep, y_rep = repeat_with_every_label(x_u, k, y.dtype)  # [U*K]: each pool image with every label
-        x_all, y_all = torch.cat([x_l, x_rep]), torch.cat([y_l, y_rep])  # [B + U*K]
         mu, logvar = self.encoder(x_all, y_all)  # [B + U*K, latent] each
         x_rec = self.decoder(reparameterize(mu, logvar), y_all)  # x~_y [B + U*K]
         y_fake = torch.cat([y_l, self._draw_pool_labels(q_logits_u).to(y.dtype)])  # [B + U]
@@ -243,7 +240,7 @@ class CVAEGAN(M2Classifier):
         if u:  # the pool: marginalised over the K labels
             unlabelled = m2_unlabelled_bound(bound[b:].view(u, k), q_logits_u)
             enc_loss = enc_loss + unlabelled
-            rec_u_logits = self.discriminator(x_rec[b:], y_rep.new_full((u * k,), UNLABELLED))[0]  # [U*K]
+            rec_u_logits = self.discriminator(x_rec[b:], y_all.new_full((u * k,), UNLABELLED))[0]  # [U*K]
             # "- L_GAN,u": -sum_y' q(y'|x) ln D(x~_y', none) - ln D(x_p, none).
             g_loss = g_loss + q_expectation(generator_loss_per_image(rec_u_logits).view(u, k), q_const)
             g_loss = g_loss + generator_loss(p_logits[b:])

@@ -24,6 +24,18 @@ def repeat_with_every_label(
     return x_rep, y_rep
 
 
+def m2_rows(
+    x: torch.Tensor, y: torch.Tensor, num_classes: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A batch's labelled part and the rows its bound is taken over: (x_l [B, C, H, W], y_l [B],
+    x_u [U, C, H, W], x_all [B + U*K, C, H, W], y_all [B + U*K]), the labelled rows first, then
+    each pool image (y < 0) once with every label (:func:`repeat_with_every_label`)."""
+    known = y >= 0  # [N]: the labelled part
+    x_l, y_l, x_u = x[known], y[known], x[~known]
+    x_rep, y_rep = repeat_with_every_label(x_u, num_classes, y.dtype)  # [U*K, C, H, W], [U*K]
+    return x_l, y_l, x_u, torch.cat([x_l, x_rep]), torch.cat([y_l, y_rep])
+
+
 class M2Classifier(ConditionalGenerator):
     """A model that learns from unlabelled images by the M2 scheme: ``use_unlabelled`` builds q(y | x)
     (``self.classifier``), and :meth:`classify` reads it. Subclasses put it before
