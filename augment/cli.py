@@ -34,13 +34,13 @@ from augment.data.splits import load_splits
 from augment.errors import OneLineArgumentParser, report_errors
 from augment.launcher import launch_ranks
 from augment.models import NoEncoder
-from augment.params.config import DEFAULT_PARAMS_FILE, GENERATOR_NAMES, ConfigError
+from augment.params.config import DEFAULT_PARAMS_FILE, GENERATOR_NAMES, MAX_GRID, MAX_IMAGES, MAX_SEED, ConfigError
 from augment.params.file import load_params
 from augment.params.sampling import apply_sampling
 from augment.sampling.grids import first_of_each_class, save_grid
 from augment.sampling.stylize import NOT_APPLICABLE as NO_STYLIZATION
 from augment.sampling.stylize import write_stylization_figures
-from augment.settings.paths import splits_file, stylize_dir, synthetic_file
+from augment.settings.paths import generator_report_dir, splits_file, stylize_dir, synthetic_file
 from augment.synthesis.model_loading import load_model
 from augment.synthesis.synthetic import SyntheticDataset
 from augment.synthesis.synthetic_files import pseudo_set_for, save_synthetic
@@ -48,7 +48,7 @@ from augment.tracking.mlflow_model import is_model_uri, read_model_uri
 from augment.tracking.runs import runs_page_url
 from augment.tracking.store import check_reachable, tracking_uri
 from augment.training.callbacks import GRID_COLUMNS
-from augment.training.checkpoint import read_checkpoint
+from augment.training.checkpoint import check_classes, read_checkpoint
 from augment.training.device import configure_torch, resolve_device
 from augment.training.generator_training import train_generator
 
@@ -74,7 +74,12 @@ def build_parser() -> argparse.ArgumentParser:
         "model", help=f"which generator: {', '.join(GENERATOR_NAMES)} or an installed plugin's name (docs/plugins.md)"
     )
     _add_params_args(p)
-    p.add_argument("--out", type=Path, help="checkpoint path (default: <paths.generators>/<model>.pt)")
+    p.add_argument(
+        "--out",
+        type=Path,
+        help="checkpoint path (default: <paths.generators>/<model>.pt); elsewhere, its loss table and "
+        "progress grids go beside it, to <out without .pt>-training/",
+    )
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint's last finished epoch")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.add_argument(
@@ -175,9 +180,23 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(
             f"{args.model}: {state.epoch} epochs, final losses "
             + ", ".join(f"{k}={v:.4g}" for k, v in last.items())
-            + f"; checkpoint {out}"
+            + f"; checkpoint {out}, curves and grids {generator_report_dir(params, args.model, out)}"
         )
     return 0
+
+
+def _check_range(flag: str, value: int | None, low: int, high: int) -> None:
+    """An integer argument outside [low, high] (None: not given): one line naming the flag."""
+    if value is not None and not low <= value <= high:
+        raise ConfigError(f"{flag}: must be an integer in [{low}, {high}], got {value}")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """True when ``a`` and ``b`` are one existing file (links and relative paths resolved)."""
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 def _check_image_path(path: Path, flag: str) -> None:
@@ -191,10 +210,8 @@ def _check_image_path(path: Path, flag: str) -> None:
 
 def cmd_sample(args: argparse.Namespace) -> int:
     params = _params(args)
-    if args.num_samples < 1:
-        raise ConfigError(f"-n: must be an integer >= 1, got {args.num_samples}")
-    if args.seed is not None and args.seed < 0:
-        raise ConfigError(f"--seed: must be an integer >= 0, got {args.seed}")
+    _check_range("-n", args.num_samples, 1, MAX_IMAGES)
+    _check_range("--seed", args.seed, 0, MAX_SEED)
     if args.out is not None:
         check_writable_file(args.out, "--out")
     if args.grid is not None:
@@ -212,6 +229,9 @@ def cmd_sample(args: argparse.Namespace) -> int:
     name = dataset.model_name
     dataset.set_sampling(params.sampling(name))  # sample.generators.<name> (and --set): how it draws
     out = args.out or synthetic_file(params, name)
+    for flag, path in (("--out", out), ("--grid", args.grid)):
+        if path is not None and isinstance(dataset.checkpoint, Path) and _same_file(path, dataset.checkpoint):
+            raise ConfigError(f"{flag} {path} is the checkpoint being sampled: writing there would replace the model")
     images, labels = dataset.tensors(progress=not args.no_progress)
     # Both files or neither: an interrupted or failed command leaves the previous ones intact.
     with StagedOutputs() as staged:
@@ -272,9 +292,9 @@ def cmd_info(args: argparse.Namespace) -> int:
 def cmd_stylize(args: argparse.Namespace) -> int:
     params = _params(args)
     for flag, value, least in (("--rows", args.rows, 1), ("--steps", args.steps, 2), ("--pairs", args.pairs, 1)):
-        if value is not None and value < least:
-            raise ConfigError(f"{flag}: must be an integer >= {least}, got {value}")
-    model, _, name, checkpoint = load_model(
+        _check_range(flag, value, least, MAX_GRID)
+    _check_range("--seed", args.seed, 0, MAX_SEED)
+    model, classes, name, checkpoint = load_model(
         args.model,
         root=params.paths.generators,
         device=resolve_device(params.device),
@@ -285,6 +305,8 @@ def cmd_stylize(args: argparse.Namespace) -> int:
         raise NoEncoder(name, NO_STYLIZATION)  # a ValueError: main() prints it and exits 2
     file = splits_file(params)
     splits = Splits.load(file) if file.is_file() else load_splits(params.data)
+    if classes is not None:  # a model's label k must be the data's class k
+        check_classes(args.model, classes, splits.classes, f"the data of {args.params} ({params.data.dataset})")
     real = getattr(splits, args.split)
     label = checkpoint.stem if isinstance(checkpoint, Path) else name  # a models:/ URI: the method
     out = Path(args.out or stylize_dir(params, label))

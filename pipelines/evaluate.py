@@ -46,7 +46,11 @@ def evaluate(params: Params, args) -> None:
     device = resolve_device(params.device)
     splits = Splits.load(splits_file(params))
     model, _ = load_generator(
-        generator_checkpoint(params, name), expected_model=name, expected_shape=splits.image_shape, device=device
+        generator_checkpoint(params, name),
+        expected_model=name,
+        expected_shape=splits.image_shape,
+        device=device,
+        expected_classes=splits.classes,
     )
     apply_sampling(model, params.sampling(name))  # sample.generators.<name>: how it encodes and draws
     synthetic, _, _ = load_synthetic(synthetic_file(params, name))

@@ -77,7 +77,11 @@ def restyle(params: Params, args) -> None:
     splits = Splits.load(splits_file(params))
     checkpoint = generator_checkpoint(params, name)
     model, _ = load_generator(
-        checkpoint, expected_model=name, expected_shape=splits.image_shape, device=resolve_device(params.device)
+        checkpoint,
+        expected_model=name,
+        expected_shape=splits.image_shape,
+        device=resolve_device(params.device),
+        expected_classes=splits.classes,
     )
     apply_sampling(model, params.sampling(name))  # sample.generators.<name>: how it encodes and draws
     with Tracker(params, stage="restyle", method=name, run_name=f"restyle:{name}") as tracker:

@@ -52,7 +52,11 @@ from augment.models import build_model
 from augment.params.config import (
     DATASETS,
     GENERATOR_NAMES,
+    MAX_BATCH,
+    MAX_IMAGES,
+    MAX_LATENT_DIM,
     MAX_SEED,
+    MAX_WIDTH,
     MODEL_NAMES,
     ConfigError,
     DataConfig,
@@ -314,13 +318,13 @@ CONFIG = [
         "batch-size-0",
         ["train", "cgan", "--set", "generators.cgan.batch_size=0"],
         2,
-        "generators.cgan.batch_size: must be an integer >= 1, got 0",
+        "generators.cgan.batch_size: must be an integer in [1, 65536], got 0",
     ),
     _row(
         "latent-dim-0",
         ["train", "cvaegan", "--set", "generators.cvaegan.latent_dim=-4"],
         2,
-        "generators.cvaegan.latent_dim: must be an integer >= 1, got -4",
+        "generators.cvaegan.latent_dim: must be an integer in [1, 65536], got -4",
     ),
     _row(
         "d-steps-0-cgan",
@@ -848,7 +852,7 @@ CHECKPOINTS = [
         "huge-config-in-file",
         ["sample", "cvae", "-n", "10"],
         2,
-        (CKPT, "weights do not fit a 'cvae' model"),
+        (CKPT, "bad cvae config in the checkpoint", f"generators.cvae.width: must be an integer in [1, {MAX_WIDTH}]"),
         setup=edited_checkpoint(CKPT, _config("width", 10**6)),
     ),
     _row(
@@ -1165,8 +1169,10 @@ SYNTHETIC_CLI = [
         setup=lambda p: (p / "models/generators/cgan.pt").unlink(),
     ),
     _row("sample-missing-path", ["sample", "elsewhere/g.pt", "-n", "10"], 2, "no checkpoint at elsewhere/g.pt"),
-    _row("sample-negative-n", ["sample", "cvae", "-n", "-5"], 2, "-n: must be an integer >= 1, got -5"),
-    _row("sample-negative-seed", ["sample", "cvae", "-n", "5", "--seed", "-2"], 2, "--seed: must be an integer >= 0"),
+    _row("sample-negative-n", ["sample", "cvae", "-n", "-5"], 2, "-n: must be an integer in [1, 10000000], got -5"),
+    _row(
+        "sample-negative-seed", ["sample", "cvae", "-n", "5", "--seed", "-2"], 2, "--seed: must be an integer in [0, "
+    ),
     _row(
         "sample-stage-missing-checkpoint",
         ["cgan"],
@@ -1456,6 +1462,105 @@ TRACKING = [
     ),
 ]
 
+
+# Case 8: what hostile input still found (issue 43) ---------------------------------------------
+def _nan_weights(project: Path) -> None:
+    def poison(payload: dict) -> None:
+        key = next(k for k, v in payload["state_dict"].items() if v.is_floating_point() and v.numel())
+        payload["state_dict"][key].view(-1)[0] = float("nan")  # one NaN: the CRC is still valid
+
+    edited_checkpoint(CKPT, poison)(project)
+
+
+def _letter_classes(project: Path) -> None:
+    """A cvae of the digits' shape whose classes are ten letters: not the digits' classes."""
+    save_generator(project / CKPT, tiny_generator("cvae"), list("abcdefghij"))
+
+
+HOSTILE = [
+    _row(
+        "sample-out-is-the-checkpoint",
+        ["sample", CKPT, "-n", "5", "--out", CKPT],
+        2,
+        ("--out", CKPT, "is the checkpoint being sampled"),
+    ),
+    _row(
+        "sample-name-out-is-its-checkpoint",
+        ["sample", "cvae", "-n", "5", "--out", "./models/../models/generators/cvae.pt"],
+        2,
+        "is the checkpoint being sampled",
+    ),
+    _row("nan-weights-info", ["info", CKPT], 2, (CKPT, "NaN or infinite", "retrain"), setup=_nan_weights),
+    _row("nan-weights-sample", ["sample", CKPT, "-n", "5"], 2, (CKPT, "NaN or infinite"), setup=_nan_weights),
+    _row(
+        "stylize-other-classes",
+        ["stylize", CKPT, "--only", "interpolate"],
+        2,
+        (CKPT, "other classes", "a, b, c", "0, 1, 2"),
+        setup=_letter_classes,
+    ),
+    _row(
+        "evaluate-stage-other-classes",
+        ["cvae"],
+        2,
+        (CKPT, "other classes"),
+        entry="evaluate",
+        setup=_letter_classes,
+    ),
+    _row(
+        "huge-latent-dim",
+        ["train", "cvae", "--set", "generators.cvae.latent_dim=1000000000"],
+        2,
+        "generators.cvae.latent_dim: must be an integer in [1, 65536], got 1000000000",
+    ),
+    _row("huge-n", ["sample", "cvae", "-n", "1000000000"], 2, "-n: must be an integer in [1, 10000000]"),
+    _row(
+        "huge-per-class",
+        ["cvae", "--set", "sample.per_class=1000000000"],
+        2,
+        "sample.per_class: must be an integer in [1, 10000000]",
+        entry="sample",
+    ),
+    _row(
+        "huge-image-size",
+        ["--set", "data.image_size=100000"],
+        2,
+        "data.image_size: must be an integer in [4, 1024]",
+        entry="prepare",
+    ),
+    _row("huge-stylize-rows", ["stylize", "cvae", "--rows", "10000000"], 2, "--rows: must be an integer in [1, 1000]"),
+    _row(
+        "models-uri-without-a-store",
+        ["info", "models:/augment-cvae/1"],
+        2,
+        ("models:/augment-cvae/1", "no MLflow store at", "mlflow.db"),
+    ),  # unchanged: no empty mlflow.db is left behind
+    _row(
+        "seed-2-to-the-32",
+        ["sample", "cvae", "-n", "5", "--seed", str(2**32)],
+        2,
+        f"--seed: must be an integer in [0, {MAX_SEED}]",
+    ),
+    _row(
+        "seed-2-to-the-70", ["sample", "cvae", "-n", "5", "--seed", str(2**70)], 2, "--seed: must be an integer in [0, "
+    ),
+    _row(
+        "stylize-seed-2-to-the-32", ["stylize", "cvae", "--seed", str(2**32)], 2, "--seed: must be an integer in [0, "
+    ),
+    _row(
+        "unwritable-folder-names-the-given-path",
+        ["sample", "cvae", "-n", "5", "--out", "/proc/augment-s.pt"],  # the kernel refuses, root or not
+        2,
+        "cannot write /proc/augment-s.pt:",
+    ),
+    _row(
+        "resume-without-a-checkpoint",
+        ["train", "cgan", "--resume", "--no-progress", "--out", "nowhere/cgan.pt"],
+        2,
+        ("--resume: no checkpoint at nowhere/cgan.pt", "leave out --resume"),
+    ),
+]
+
 TABLE = {
     "config": CONFIG,
     "checkpoint": CHECKPOINTS,
@@ -1464,6 +1569,7 @@ TABLE = {
     "synthetic": SYNTHETIC_CLI,
     "outputs": OUTPUTS,
     "tracking": TRACKING,
+    "hostile": HOSTILE,
 }
 ROWS = [pytest.param(row, id=f"{category}-{row.id}") for category, rows in TABLE.items() for row in rows]
 
@@ -1550,10 +1656,15 @@ SYNTHETIC_API = [
     ),
     ("label-outside-classes", dict(labels=[0, 3, 10]), ValueError, ("labels: values must be in [0, 10)", "index 2")),
     ("negative-label", dict(labels=[-1]), ValueError, "labels: values must be in [0, 10)"),
-    ("negative-num-samples", dict(num_samples=-1), ValueError, "num_samples: must be an integer >= 0, got -1"),
+    (
+        "negative-num-samples",
+        dict(num_samples=-1),
+        ValueError,
+        "num_samples: must be an integer in [0, 10000000], got -1",
+    ),
     ("negative-per-class", dict(per_class=-3), ValueError, "per_class: must be an integer >= 0, got -3"),
     ("negative-count-in-per-class", dict(per_class=[1] * 9 + [-1]), ValueError, "per_class"),
-    ("negative-seed", dict(num_samples=5, seed=-1), ValueError, "seed: must be an integer >= 0"),
+    ("negative-seed", dict(num_samples=5, seed=-1), ValueError, f"seed: must be an integer in [0, {MAX_SEED}]"),
     ("other-kind-checkpoint", dict(model="cvae"), CheckpointError, "holds a 'cgan' model, expected 'cvae'"),
 ]
 
@@ -1605,6 +1716,14 @@ NON_NEGATIVE_KEYS = [
     "generators.cvaegan.kl_weight",
 ]
 POSITIVE_FLOAT_KEYS = [f"generators.{m}.lr" for m in MODEL_NAMES] + ["classifier.lr", "data.train_size"]
+# the size limits (augment/settings/sections.py) of the INT_KEYS that have one
+SIZE_LIMITS = {
+    **{f"generators.{m}.batch_size": MAX_BATCH for m in MODEL_NAMES},
+    **{f"generators.{m}.width": MAX_WIDTH for m in MODEL_NAMES},
+    **{f"generators.{m}.latent_dim": MAX_LATENT_DIM for m in MODEL_NAMES},
+    "classifier.batch_size": MAX_BATCH,
+    "sample.per_class": MAX_IMAGES,
+}
 SEED_KEYS = ["data.seed", "generators.seed", "sample.seed", "evaluation.seed", "evaluation.judge.seed"]
 VALID = set(all_keys())
 PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -1621,6 +1740,7 @@ def _load(key: str, value) -> Params:
 @PROPERTY
 @given(key=st.sampled_from(INT_KEYS), value=st.integers(1, 10**6))
 def test_valid_int_values_round_trip_through_set_text(key, value):
+    value = min(value, SIZE_LIMITS.get(key, value))
     parsed = parse_override(f"{key}={value}")
     assert parsed == (key, value)
     assert _flat(_load(*parsed))[key] == value
@@ -1651,7 +1771,17 @@ def test_every_seed_in_range_is_accepted(key, value):
 def test_ints_below_one_are_rejected_naming_the_key(key, value):
     with pytest.raises(ConfigError) as info:
         _load(key, value)
-    assert str(info.value) == f"{key}: must be an integer >= 1, got {value}"
+    allowed = f"an integer in [1, {SIZE_LIMITS[key]}]" if key in SIZE_LIMITS else "an integer >= 1"
+    assert str(info.value) == f"{key}: must be {allowed}, got {value}"
+
+
+@PROPERTY
+@given(key=st.sampled_from(sorted(SIZE_LIMITS)), excess=st.integers(1, 10**12))
+def test_sizes_above_their_limit_are_rejected_naming_the_key_and_the_limit(key, excess):
+    value = SIZE_LIMITS[key] + excess  # e.g. latent_dim: 1000000000, which would allocate terabytes
+    with pytest.raises(ConfigError) as info:
+        _load(key, value)
+    assert str(info.value) == f"{key}: must be an integer in [1, {SIZE_LIMITS[key]}], got {value}"
 
 
 @PROPERTY

@@ -126,3 +126,51 @@ def test_an_mlflow_model_logged_before_the_wings_loads_through_its_old_loader_na
     pyfunc = mlflow.pyfunc.load_model(str(FLAT / "mlflow-model"))
     images = pyfunc.predict(pd.DataFrame({"label": [0, 1, 2, 0]}), params={"seed": 5})  # [4, 1, 8, 8]
     torch.testing.assert_close(torch.from_numpy(images), torch.load(FLAT / "expected.pt"), rtol=0, atol=1e-6)
+
+
+def test_refusing_pickled_code_names_what_it_refused_and_gives_no_unsafe_hint(tmp_path):
+    class Payload:
+        def __reduce__(self):
+            return (os.system, ("true",))
+
+    path = tmp_path / "evil.pt"
+    torch.save({"format_version": 1, "model": "cvae", "state_dict": Payload()}, path)
+    with pytest.raises(CheckpointError) as info:
+        read_checkpoint(path)
+    message = str(info.value)
+    assert "system" in message  # the global it refused (posix.system here)
+    assert "weights_only" not in message and "will likely succeed" not in message  # torch's hint to run it
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_weights_that_are_not_finite_are_refused(tmp_path, value):
+    model = tiny()
+    path = tmp_path / "g.pt"
+    with torch.no_grad():
+        next(model.parameters()).view(-1)[0] = value
+    save_generator(path, model, CLASSES)
+    with pytest.raises(CheckpointError, match="1 NaN or infinite values"):
+        read_checkpoint(path)
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_a_checkpoint_gets_the_mode_any_new_file_gets(tmp_path, umask, mode):
+    old = os.umask(umask)
+    try:
+        save_generator(tmp_path / "g.pt", tiny(), CLASSES)
+    finally:
+        os.umask(old)
+    assert (tmp_path / "g.pt").stat().st_mode & 0o777 == mode
+
+
+def test_an_unreadable_checkpoint_is_not_called_corrupt(tmp_path, monkeypatch):
+    path = tmp_path / "g.pt"
+    save_generator(path, tiny(), CLASSES)
+
+    def denied(p):
+        raise PermissionError(13, "Permission denied", str(p))  # another user's 0600 file (chmod does not stop root)
+
+    monkeypatch.setattr("augment.training.checkpoint._check_archive", denied)
+    with pytest.raises(CheckpointError) as info:
+        read_checkpoint(path)
+    assert str(info.value) == f"{path}: cannot be read: Permission denied"

@@ -77,6 +77,31 @@ def test_train_writes_to_out_and_resumes(project):
     assert torch.load(out, weights_only=True)["training"]["epoch"] == 2
 
 
+def test_train_out_elsewhere_keeps_the_default_runs_curves(project, capsys):
+    assert main(["train", "cvae", "--no-progress"]) == 0
+    default = project / "reports/generators/cvae"
+    before = {p: p.read_bytes() for p in default.rglob("*") if p.is_file()}
+    assert (default / "losses.csv").is_file()
+    out = project / "elsewhere/mine.pt"
+    assert main(["train", "cvae", "--no-progress", "--out", str(out), "--set", "generators.cvae.lr=0.002"]) == 0
+    assert {p: p.read_bytes() for p in default.rglob("*") if p.is_file()} == before
+    assert (project / "elsewhere/mine-training/losses.csv").is_file()
+    assert any((project / "elsewhere/mine-training/progress").glob("*.png"))
+
+
+def test_resume_rewrites_a_damaged_loss_table_from_the_checkpoint(project):
+    out = project / "run/cvae.pt"
+    assert main(["train", "cvae", "--no-progress", "--out", str(out)]) == 0
+    table = project / "run/cvae-training/losses.csv"
+    table.write_text("epoch,loss\nnot a number,\x00\x01\n")
+    assert (
+        main(["train", "cvae", "--no-progress", "--out", str(out), "--resume", "--set", "generators.cvae.epochs=2"])
+        == 0
+    )
+    lines = table.read_text().splitlines()
+    assert [line.split(",")[0] for line in lines] == ["epoch", "1", "2"]
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [
@@ -85,7 +110,7 @@ def test_train_writes_to_out_and_resumes(project):
         (["train", "cvae", "--params", "missing.yaml"], "params file not found: missing.yaml"),
         (["sample", "cvaegan", "-n", "10"], "augment train cvaegan"),
         (["sample", "gan", "-n", "10"], "cvae, cgan, cvaegan"),
-        (["sample", "cvae", "-n", "0"], "-n: must be an integer >= 1"),
+        (["sample", "cvae", "-n", "0"], "-n: must be an integer in [1, 10000000]"),
         (["info", "nope.pt"], "checkpoint not found: nope.pt"),
     ],
 )

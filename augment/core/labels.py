@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from augment.settings.sections import MAX_IMAGES
+
 DEFAULT_NUM_SAMPLES = 1000  # size of a SyntheticDataset when no size is given
 
 # The label of an unlabelled image (a label budget's pool, data.labelled): the pool's labels in
@@ -44,12 +46,14 @@ def labels_from_counts(counts: Sequence[int] | torch.Tensor) -> torch.Tensor:
     return torch.repeat_interleave(torch.arange(len(counts_t)), counts_t)  # [sum(counts)]
 
 
-def check_int(value: Any, name: str, minimum: int) -> int:
-    """``value`` as an int >= ``minimum``; a one-line ValueError naming ``name`` otherwise."""
+def check_int(value: Any, name: str, minimum: int, maximum: int | None = None) -> int:
+    """``value`` as an int in [``minimum``, ``maximum``] (no upper bound when None); a one-line
+    ValueError naming ``name`` otherwise."""
+    allowed = f"an integer >= {minimum}" if maximum is None else f"an integer in [{minimum}, {maximum}]"
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{name}: must be an integer >= {minimum}, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name}: must be an integer >= {minimum}, got {value}")
+        raise ValueError(f"{name}: must be {allowed}, got {value!r}")
+    if value < minimum or (maximum is not None and value > maximum):
+        raise ValueError(f"{name}: must be {allowed}, got {value}")
     return int(value)
 
 
@@ -74,7 +78,7 @@ def resolve_labels(
     if per_class is not None and labels is not None:
         raise ValueError("per_class and labels: give only one of them (each defines the labels)")
     if num_samples is not None:
-        num_samples = check_int(num_samples, "num_samples", 0)
+        num_samples = check_int(num_samples, "num_samples", 0, MAX_IMAGES)
 
     if labels is not None:
         y = torch.as_tensor(labels if isinstance(labels, torch.Tensor) else list(labels))
@@ -98,6 +102,8 @@ def resolve_labels(
             counts = [check_int(c, "per_class", 0) for c in values]
             if len(counts) != k:
                 raise ValueError(f"per_class: must have one count per class ({k} values), got {len(counts)}")
+        if sum(counts) > MAX_IMAGES:
+            raise ValueError(f"per_class: {sum(counts)} images in all; at most {MAX_IMAGES} (MAX_IMAGES)")
         y = labels_from_counts(counts)
         source = "per_class"
     else:

@@ -81,19 +81,40 @@ def check_writable_file(path: PathLike, what: str = "output") -> Path:
     return path
 
 
+def _file_mode() -> int:
+    """The mode a new file gets from ``open``: 0o666 less the process's umask."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def _cannot_write(final: Path, err: OSError) -> OutputError:
+    """An OSError met while writing ``final`` through a temporary file, as a one-line error that
+    names the path the user gave, not the temporary one."""
+    return OutputError(f"cannot write {final}: {err.strerror or err}")
+
+
 def atomic_torch_save(obj: Any, path: PathLike) -> None:
     """``torch.save`` to ``path`` through a temporary file in the same folder (fsynced) and an
-    atomic rename: a crash or a kill during the save leaves the previous file intact."""
+    atomic rename: a crash or a kill during the save leaves the previous file intact. The file
+    gets the mode any new file would (``mkstemp`` makes it 0600: private whatever the umask)."""
     path = check_writable_file(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_partials(path.parent)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.partial-{os.getpid()}-", suffix=path.suffix, dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_partials(path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.partial-{os.getpid()}-", suffix=path.suffix, dir=path.parent)
+    except OSError as err:
+        raise _cannot_write(path, err) from None
     try:
         with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), _file_mode())
             torch.save(obj, f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as err:
+        Path(tmp).unlink(missing_ok=True)
+        raise _cannot_write(path, err) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -170,7 +191,10 @@ class StagedOutputs:
         """Move every staged file into place (one ``os.replace`` each)."""
         for tmp, final in self._files:
             if tmp.exists():
-                os.replace(tmp, final)
+                try:
+                    os.replace(tmp, final)
+                except OSError as err:
+                    raise _cannot_write(final, err) from None
         for tmp, final in self._folders:
             for file in sorted(p for p in tmp.rglob("*") if p.is_file()):
                 target = final / file.relative_to(tmp)
@@ -198,5 +222,23 @@ class StagedOutputs:
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is None:
             self.commit()
-        else:
-            self.discard()
+            return
+        renamed = self._naming_finals(exc)
+        self.discard()
+        if renamed is not None:
+            raise renamed from None
+
+    def _naming_finals(self, exc: BaseException | None) -> OutputError | None:
+        """A writer's failure on a temporary path, as an OutputError that names the final path
+        the user gave instead (None: ``exc`` names no temporary path)."""
+        if isinstance(exc, OSError) and exc.filename is not None:
+            for tmp, final in self._files:
+                if Path(exc.filename) == tmp:
+                    return _cannot_write(final, exc)
+        if isinstance(exc, OutputError):
+            text, hit = str(exc), False
+            for tmp, final in self._files:
+                if str(tmp) in text:
+                    text, hit = text.replace(str(tmp), str(final)), True
+            return OutputError(text) if hit else None
+        return None

@@ -24,19 +24,27 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from augment.settings.sections import (
+    _BATCH,
     _NON_NEGATIVE,
     _POSITIVE,
     _POSITIVE_INT,
     _SEED,
     _SEEDS,
+    _WIDTH,
     CONDITIONINGS,
     DATASETS,
     DEFAULT_PARAMS_FILE,
     DEVICES,
     GENERATOR_NAMES,
     LR_SCHEDULES,
+    MAX_BATCH,
     MAX_CPU_THREADS,
+    MAX_GRID,
+    MAX_IMAGE_SIDE,
+    MAX_IMAGES,
+    MAX_LATENT_DIM,
     MAX_SEED,
+    MAX_WIDTH,
     MODEL_NAMES,
     PRECISIONS,
     RANGE,
@@ -65,6 +73,7 @@ from augment.settings.sections import (
     PseudoConfig,
     StyledConfig,
     TrackingConfig,
+    _int_in,
     _one_of,
     one_line,
     ranged,
@@ -87,6 +96,12 @@ __all__ = [  # the sections of augment/settings/sections.py are re-exported: one
     "one_line",
     "MAX_SEED",
     "MAX_CPU_THREADS",
+    "MAX_GRID",
+    "MAX_IMAGES",
+    "MAX_BATCH",
+    "MAX_IMAGE_SIDE",
+    "MAX_LATENT_DIM",
+    "MAX_WIDTH",
     "RANGE",
     "SECTIONS",
     "UNKNOWN_SECTION",
@@ -200,9 +215,9 @@ class GeneratorSampling:
 
 @dataclass
 class SampleConfig:
-    per_class: int = ranged(200, _POSITIVE_INT)  # synthetic images drawn per class for each method's dataset
+    per_class: int = ranged(200, _int_in(1, MAX_IMAGES))  # synthetic images drawn per class for each method's dataset
     seed: int = ranged(0, _SEED)  # fixes every synthetic image by (seed, index)
-    batch_size: int = ranged(256, _POSITIVE_INT)  # images generated per forward pass
+    batch_size: int = ranged(256, _BATCH)  # images generated per forward pass
     filter: FilterConfig = field(default_factory=FilterConfig)  # the <method>-filtered sets
     styled: StyledConfig = field(default_factory=StyledConfig)  # the <method>-restyle / -transfer sets
     generators: GeneratorSampling = field(default_factory=GeneratorSampling)  # each generator's sampler settings
@@ -224,9 +239,9 @@ class ClassifierConfig:
     # one trained classifier per seed
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2], metadata={RANGE: _SEEDS})
     steps: int = ranged(300, _POSITIVE_INT)  # optimizer steps, the same for every source (fairness)
-    batch_size: int = ranged(64, _POSITIVE_INT)
+    batch_size: int = ranged(64, _BATCH)
     lr: float = ranged(2e-3, _POSITIVE)
-    width: int = ranged(32, _POSITIVE_INT)  # channels of the classifier's first conv layer
+    width: int = ranged(32, _WIDTH)  # channels of the classifier's first conv layer
     lr_schedule: str = ranged("constant", _one_of(LR_SCHEDULES))  # constant, or cosine: lr decays to 0 over `steps`
     # ratio: synthetic_ratio per real image, class-balanced;
     # top_up: each class gets synthetic images until it has as many as the largest real class

@@ -31,6 +31,7 @@ from augment.core.inference import module_device
 from augment.core.labels import check_int, resolve_labels
 from augment.core.progress import progress_bar
 from augment.models import ConditionalGenerator
+from augment.settings.sections import MAX_SEED
 
 
 def item_codes(seed: int, start: int, n: int, latent_dim: int) -> torch.Tensor:
@@ -59,8 +60,8 @@ def generate_block(model: ConditionalGenerator, labels: torch.Tensor, seed: int,
 
 
 def check_seed(seed: Any) -> int:
-    """``seed`` as an int >= 0; a one-line ValueError naming ``seed`` otherwise."""
-    return check_int(seed, "seed", 0)
+    """``seed`` as an int in [0, MAX_SEED]; a one-line ValueError naming ``seed`` otherwise."""
+    return check_int(seed, "seed", 0, MAX_SEED)
 
 
 def sample_images(

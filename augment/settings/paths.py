@@ -19,9 +19,15 @@ def generator_checkpoint(params, name: str) -> Path:
     return Path(params.paths.generators) / f"{name}.pt"
 
 
-def generator_report_dir(params, name: str) -> Path:
-    """Loss curve and progress grids of one generator's training."""
-    return Path(params.paths.reports) / "generators" / name
+def generator_report_dir(params, name: str, checkpoint: Path | None = None) -> Path:
+    """Loss curve and progress grids of one generator's training: ``reports/generators/<name>/``
+    for the checkpoint at its default path (the train_generator stage's), else a folder beside the
+    checkpoint, ``<checkpoint without .pt>-training/`` (``augment train M --out elsewhere.pt``
+    must not overwrite the default run's curves)."""
+    if checkpoint is None or Path(checkpoint) == generator_checkpoint(params, name):
+        return Path(params.paths.reports) / "generators" / name
+    checkpoint = Path(checkpoint)
+    return checkpoint.with_name(f"{checkpoint.stem}-training")
 
 
 def synthetic_file(params, name: str) -> Path:

@@ -59,6 +59,27 @@ MAX_SEED = 2**32 - 1  # numpy's SeedSequence, torch.manual_seed and the batch-or
 _SEED = (lambda v: 0 <= v <= MAX_SEED, f"an integer in [0, {MAX_SEED}]")
 MAX_CPU_THREADS = 1024
 
+# Size limits: the largest value each kind of size may take, in params.yaml and in the commands'
+# and the library's arguments (augment sample -n, SyntheticDataset). Far above any run this
+# project makes, they stop an absurd value (latent_dim: 1000000000) with one line naming its key
+# before a network or a tensor is allocated: beyond them an allocation fails with a traceback, or
+# exhausts the machine's memory first. docs/library.md lists them.
+MAX_IMAGE_SIDE = 1024  # data.image_size: an ImageFolder's images are resized to this side
+MAX_LATENT_DIM = 65536  # generators.<name>.latent_dim
+MAX_WIDTH = 4096  # the channels of a network's first layer (doubled below it)
+MAX_BATCH = 65536  # every batch_size
+MAX_IMAGES = 10_000_000  # images of one synthetic set: sample -n, sample.per_class x classes
+MAX_GRID = 1000  # rows, steps and pairs of a stylisation figure (augment stylize)
+
+
+def _int_in(low: int, high: int) -> tuple[Any, str]:
+    return (lambda v: low <= v <= high, f"an integer in [{low}, {high}]")
+
+
+_BATCH = _int_in(1, MAX_BATCH)
+_WIDTH = _int_in(1, MAX_WIDTH)
+_LATENT = _int_in(1, MAX_LATENT_DIM)
+
 _STEPS_PER_EPOCH = (lambda v: v >= 0, "an integer >= 0 (0: one pass over the data)")
 _EMA = (lambda v: 0 <= v < 1, "a number in [0, 1) (0: no moving average)")
 _PROBABILITY = (lambda v: 0 <= v <= 1, "a probability in [0, 1]")
@@ -107,7 +128,7 @@ class DataConfig:
     download: bool = False  # let torchvision download the MNIST family into `root`
     emnist_split: str = "digits"  # EMNIST's split (digits, letters, balanced, ...)
     # side of ImageFolder images after resizing (other datasets: native)
-    image_size: int = ranged(28, (lambda v: v >= 4, "an integer >= 4"))
+    image_size: int = ranged(28, _int_in(4, MAX_IMAGE_SIDE))
     channels: int = ranged(1, (lambda v: v in (1, 3), "1 or 3"))  # ImageFolder only: 1 (grey, 'L') or 3 (RGB)
     train_size: float = ranged(1.0, _POSITIVE)  # <= 1.0: fraction of the training split; > 1: a count of images
     val_fraction: float = ranged(0.1, _UNIT_OPEN)  # share of the training pool held out for model selection
@@ -126,9 +147,9 @@ class DataConfig:
 @dataclass
 class CVAEConfig:
     epochs: int = ranged(30, _POSITIVE_INT)  # passes over the real training split
-    batch_size: int = ranged(64, _POSITIVE_INT)  # images per optimizer step
-    latent_dim: int = ranged(16, _POSITIVE_INT)  # size of z
-    width: int = ranged(32, _POSITIVE_INT)  # channels of the first conv layer; doubles per downsampling
+    batch_size: int = ranged(64, _BATCH)  # images per optimizer step
+    latent_dim: int = ranged(16, _LATENT)  # size of z
+    width: int = ranged(32, _WIDTH)  # channels of the first conv layer; doubles per downsampling
     lr: float = ranged(1e-3, _POSITIVE)  # Adam learning rate
     beta1: float = ranged(0.9, _BETA)  # Adam beta1
     beta2: float = ranged(0.999, _BETA)  # Adam beta2
@@ -155,8 +176,8 @@ class CFMConfig:
     is drawn, not the training, so changing one redraws without retraining."""
 
     epochs: int = ranged(10, _POSITIVE_INT)  # x steps_per_epoch optimizer steps
-    batch_size: int = ranged(64, _POSITIVE_INT)
-    width: int = ranged(32, _POSITIVE_INT)  # channels of the U-Net's first level; doubled below
+    batch_size: int = ranged(64, _BATCH)
+    width: int = ranged(32, _WIDTH)  # channels of the U-Net's first level; doubled below
     lr: float = ranged(5e-4, _POSITIVE)  # Adam learning rate
     beta1: float = ranged(0.9, _BETA)
     beta2: float = ranged(0.999, _BETA)
@@ -204,9 +225,9 @@ class CFMSampling:
 @dataclass
 class CGANConfig:
     epochs: int = ranged(20, _POSITIVE_INT)  # passes over the real training split
-    batch_size: int = ranged(64, _POSITIVE_INT)
-    latent_dim: int = ranged(16, _POSITIVE_INT)
-    width: int = ranged(32, _POSITIVE_INT)
+    batch_size: int = ranged(64, _BATCH)
+    latent_dim: int = ranged(16, _LATENT)
+    width: int = ranged(32, _WIDTH)
     lr: float = ranged(2e-4, _POSITIVE)  # Adam learning rate, generator and discriminator
     beta1: float = ranged(0.5, _BETA)  # DCGAN's beta1
     beta2: float = ranged(0.999, _BETA)
@@ -225,9 +246,9 @@ class CGANConfig:
 class CVAEGANConfig:
     # passes over the real training split (after the CVAE's, with init_from cvae)
     epochs: int = ranged(10, _POSITIVE_INT)
-    batch_size: int = ranged(64, _POSITIVE_INT)
-    latent_dim: int = ranged(16, _POSITIVE_INT)
-    width: int = ranged(32, _POSITIVE_INT)
+    batch_size: int = ranged(64, _BATCH)
+    latent_dim: int = ranged(16, _LATENT)
+    width: int = ranged(32, _WIDTH)
     lr: float = ranged(3e-4, _POSITIVE)  # Adam learning rate, all three networks
     beta1: float = ranged(0.5, _BETA)
     beta2: float = ranged(0.999, _BETA)
@@ -303,10 +324,10 @@ class AugmentationConfig:
 @dataclass
 class JudgeConfig:
     steps: int = ranged(800, _POSITIVE_INT)  # Adam steps on the real training split (best val accuracy is kept)
-    batch_size: int = ranged(64, _POSITIVE_INT)  # images per step
+    batch_size: int = ranged(64, _BATCH)  # images per step
     lr: float = ranged(1e-3, _POSITIVE)  # Adam learning rate
     # channels of the first conv layer (features: see evaluation/classifiers/net.py)
-    width: int = ranged(32, _POSITIVE_INT)
+    width: int = ranged(32, _WIDTH)
     seed: int = ranged(1234, _SEED)  # weight init and batch order; differs from the downstream classifier's seeds
     lr_schedule: str = ranged("constant", _one_of(LR_SCHEDULES))  # constant, or cosine: lr decays to 0 over `steps`
 

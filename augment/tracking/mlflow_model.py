@@ -200,6 +200,23 @@ def _process_stores(uri: str) -> Iterator[None]:
                 os.environ[key] = value
 
 
+def _check_store_exists(uri: str, tracking_uri: str) -> None:
+    """A local store (sqlite database or file folder) that does not exist holds no model: say so,
+    rather than let MLflow create an empty database (and print its set-up log) to find nothing."""
+    prefix = "sqlite:///"
+    if tracking_uri.startswith(prefix):
+        store = Path(tracking_uri[len(prefix) :])
+    elif tracking_uri.startswith("file:") or "://" not in tracking_uri:
+        store = Path(tracking_uri.removeprefix("file://").removeprefix("file:"))
+    else:
+        return  # a server: it answers for itself
+    if not store.exists():
+        raise CheckpointError(
+            f"{uri}: no MLflow store at {store}, so no registered model: log one with `dvc repro` "
+            "(tracking.enabled: true), or point MLFLOW_TRACKING_URI at the store that has it"
+        )
+
+
 def fetch_checkpoint(uri: str, dst: str | Path, tracking_uri: str | None = None) -> Path:
     """Download the MLflow model at ``uri`` (``models:/<name>/<version>``, ``models:/<name>@<alias>``)
     into ``dst`` and return its checked checkpoint file.
@@ -212,6 +229,7 @@ def fetch_checkpoint(uri: str, dst: str | Path, tracking_uri: str | None = None)
     from mlflow.exceptions import MlflowException
 
     tracking_uri = tracking_uri or project_tracking_uri(Params())
+    _check_store_exists(uri, tracking_uri)
     configure_mlflow_client()
     try:
         with _process_stores(tracking_uri):

@@ -6,7 +6,6 @@ with tracking on or off.
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 from augment.core.outputs import write_csv
@@ -59,17 +58,13 @@ class ProgressGrid:
 class LossLog:
     """Rewrites ``path`` (CSV: epoch, then one column per loss) after every epoch, for DVC plots.
 
-    With ``resume`` the rows come from the restored checkpoint's history (:meth:`on_resume`), the
-    one record that is sure to match the weights; the rows already in the file are the fallback."""
+    A resumed run's rows come from the restored checkpoint's history (:meth:`on_resume`), the
+    one record that is sure to match the weights; the file is never read back, so a damaged
+    table is simply rewritten."""
 
-    def __init__(self, path: str | Path, resume: bool = False):
+    def __init__(self, path: str | Path):
         self.path = Path(path)
         self.rows: list[dict] = []
-        if resume and self.path.is_file():
-            with self.path.open(newline="") as f:
-                self.rows = [
-                    {k: (int(v) if k == "epoch" else float(v)) for k, v in r.items()} for r in csv.DictReader(f)
-                ]
 
     def on_resume(self, model: ConditionalGenerator, state) -> None:
         self.rows = [{"epoch": i, **losses} for i, losses in enumerate(state.history, start=1)]

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import pickle
+import re
 import sys
 import warnings
 import zipfile
@@ -80,10 +81,16 @@ def safe_torch_load(path: str | Path) -> Any:
             warnings.simplefilter("ignore")  # torch's deprecation chatter about storages
             return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else "unpickling refused"
+        # torch's message opens with advice to load it with weights_only=False, which would run
+        # the file's code: only the name of what it refused is passed on
+        found = re.search(r"GLOBAL\s+(\S+)", str(err))
+        what = f"it names {found.group(1)}" if found else "unpickling refused"
         raise CheckpointError(
-            f"{path}: refused to load: the file holds objects other than weights ({one_line(first)})"
+            f"{path}: refused to load: the file holds objects other than weights ({what}); "
+            "augment loads weights only and never runs code from a file"
         ) from None
+    except PermissionError as err:  # unreadable, not damaged: another user's file, say
+        raise CheckpointError(f"{path}: cannot be read: {err.strerror or err}") from None
     except MemoryError:
         raise CheckpointError(f"{path}: not a readable checkpoint (truncated or corrupt): out of memory") from None
     except Exception as err:  # noqa: BLE001 - torch raises many types for damaged files
@@ -183,6 +190,14 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
         isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
     ):
         raise CheckpointError(f"{path}: state_dict must map parameter names to tensors")
+    bad = {k: int((~torch.isfinite(v)).sum()) for k, v in state.items() if v.is_floating_point()}
+    bad = {k: n for k, n in bad.items() if n}
+    if bad:
+        first = next(iter(bad))
+        raise CheckpointError(
+            f"{path}: weights hold {sum(bad.values())} NaN or infinite values ({len(bad)} tensors, e.g. "
+            f"{first}); the training that wrote them diverged, or the file was edited: retrain the model"
+        )
     training = payload.get("training")
     if training is not None and not isinstance(training, dict):
         raise CheckpointError(f"{path}: training must be a mapping, got {type(training).__name__}")
@@ -243,15 +258,30 @@ def build_from_checkpoint(path: str | Path, payload: dict[str, Any]) -> Conditio
     return model
 
 
+def _names(classes: list[str]) -> str:
+    return f"{len(classes)}: {', '.join(classes[:5])}{', ...' if len(classes) > 5 else ''}"
+
+
+def check_classes(where: str | Path, trained: list[str], data: list[str], what: str = "the data's") -> None:
+    """A model applied to data must know the data's classes, in the same order: its label k is
+    the data's class k. Otherwise one CheckpointError line naming both lists."""
+    if list(trained) != list(data):
+        raise CheckpointError(
+            f"{where}: trained on other classes ({_names(list(trained))}) than {what} ({_names(list(data))})"
+        )
+
+
 def load_generator(
     path: str | Path,
     expected_model: str | None = None,
     expected_shape: tuple[int, int, int] | None = None,
     device: str | torch.device = "cpu",
+    expected_classes: list[str] | None = None,
 ) -> tuple[ConditionalGenerator, dict[str, Any]]:
     """Rebuild a generator from its checkpoint; returns (model in eval mode, checkpoint dict).
 
-    ``expected_model`` / ``expected_shape`` guard against loading the wrong file.
+    ``expected_model`` / ``expected_shape`` / ``expected_classes`` guard against loading the
+    wrong file, or applying a model to data of other classes.
     """
     payload = read_checkpoint(path)
     name = payload["model"]
@@ -260,5 +290,7 @@ def load_generator(
     shape = tuple(payload["image_shape"])
     if expected_shape is not None and shape != tuple(expected_shape):
         raise CheckpointError(f"{path}: trained on images of shape {shape}, expected {tuple(expected_shape)}")
+    if expected_classes is not None:
+        check_classes(path, payload["classes"], expected_classes)
     model = build_from_checkpoint(path, payload)
     return model.to(device).eval(), payload

@@ -22,6 +22,7 @@ from augment.params.config import ConfigError
 from augment.params.methods import unlabelled_route
 from augment.settings.paths import generator_checkpoint, generator_report_dir
 from augment.training.callbacks import LossLog, ProgressGrid
+from augment.training.checkpoint import CheckpointError
 from augment.training.device import resolve_device
 from augment.training.loop import Callback, TrainState, fit
 from augment.training.warm_start import warm_start
@@ -67,17 +68,19 @@ def train_generator(
         )
     out = check_writable_file(Path(out) if out is not None else generator_checkpoint(params, name), "checkpoint")
     splits = splits if splits is not None else load_splits(params.data)
-    report_dir = generator_report_dir(params, name)
+    if resume and not out.is_file():
+        raise CheckpointError(f"--resume: no checkpoint at {out} to continue from; leave out --resume to start afresh")
+    report_dir = generator_report_dir(params, name, out)
     device = resolve_device(params.device)
     if init_from_environment(device):  # launched by torchrun: one rank of a data-parallel run
         device = local_device(device)
     torch.manual_seed(params.generators.seed)  # weight initialisation
     model = build_model(name, cfg, splits.image_shape, splits.num_classes, unlabelled=route == "native")
     data = splits.train + pseudo if route == "pseudo" and pseudo is not None else splits.train
-    if not (resume and out.is_file()):  # a resumed run continues from its own checkpoint
+    if not resume:  # a resumed run continues from its own checkpoint
         warm_start(model, params, splits.classes)
     callbacks: list[Callback] = [
-        LossLog(report_dir / "losses.csv", resume=resume),
+        LossLog(report_dir / "losses.csv"),
         ProgressGrid(report_dir / "progress", params.generators.grid_every, params.generators.seed, cfg.epochs),
         *extra_callbacks,
     ]

@@ -27,7 +27,7 @@ from augment.core.progress import progress_bar
 from augment.data.labeled import LabeledImages
 from augment.models import ConditionalGenerator
 from augment.params.config import AccelerationConfig, one_line
-from augment.training.checkpoint import CheckpointError, read_checkpoint, save_generator
+from augment.training.checkpoint import CheckpointError, check_classes, read_checkpoint, save_generator
 
 
 class TrainingDiverged(RuntimeError):
@@ -260,12 +260,7 @@ def _restore(model, optimizers, checkpoint_path, device, classes, seed) -> Train
             f"{where} holds a {payload['model']!r} model for images "
             f"{tuple(payload['image_shape'])}, not {model.name!r} for {tuple(model.image_shape)}"
         )
-    if list(payload["classes"]) != list(classes):
-        raise CheckpointError(
-            f"{where} was trained on other classes ({len(payload['classes'])}: "
-            f"{', '.join(payload['classes'][:5])}{', ...' if len(payload['classes']) > 5 else ''}) "
-            f"than the data's ({len(classes)}: {', '.join(classes[:5])}{', ...' if len(classes) > 5 else ''})"
-        )
+    check_classes(where, payload["classes"], classes)
     if bool(payload.get("unlabelled", False)) != model.unlabelled:
         trained = "with" if payload.get("unlabelled") else "without"
         raise CheckpointError(

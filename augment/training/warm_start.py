@@ -23,7 +23,7 @@ from torch import nn
 
 from augment.models import ConditionalGenerator
 from augment.settings.paths import generator_checkpoint
-from augment.training.checkpoint import CheckpointError, load_generator
+from augment.training.checkpoint import CheckpointError, check_classes, load_generator
 
 # Config fields that fix the encoder's and decoder's shapes: they must agree between the two.
 SHAPE_FIELDS = ("latent_dim", "width", "upsample", "stem")
@@ -46,10 +46,7 @@ def warm_start(model: ConditionalGenerator, params, classes: list[str]) -> str:
             f"(augment train {source_name}, or dvc repro)"
         )
     source, payload = load_generator(path, expected_model=source_name)
-    if list(payload["classes"]) != list(classes):
-        raise CheckpointError(
-            f"{key}: {path} was trained on other classes ({len(payload['classes'])}) than the data's ({len(classes)})"
-        )
+    check_classes(f"{key}: {path}", payload["classes"], classes)
     copy_encoder_decoder(model, source, f"{key}: {path}")
     return source_name
 
