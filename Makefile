@@ -19,7 +19,9 @@ MAP_PER_CLASS ?= 20,50
 $(STAMP): setup.cfg pyproject.toml $(CONSTRAINTS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --upgrade pip
-	$(BIN)/pip install -e '.[dev]' $(if $(CONSTRAINTS),-c $(CONSTRAINTS))
+	# the project's distribution was named "augment" before (an unrelated project's name on the index)
+	$(BIN)/pip uninstall -y -q augment 2> /dev/null || true
+	$(BIN)/pip install -e '.[pipeline,dev]' $(if $(CONSTRAINTS),-c $(CONSTRAINTS))
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -62,7 +64,7 @@ bench: $(STAMP)
 ##   then make run and make check, and commit constraints.txt with the refreshed dvc.lock)
 constraints:
 	rm -rf .venv-pin && $(PYTHON) -m venv .venv-pin
-	.venv-pin/bin/pip install -q --upgrade pip && .venv-pin/bin/pip install -q -e '.[dev]'
+	.venv-pin/bin/pip install -q --upgrade pip && .venv-pin/bin/pip install -q -e '.[pipeline,dev]'
 	{ sed -n '1,3p' constraints.txt; .venv-pin/bin/pip freeze --exclude-editable; } > constraints.txt.new
 	mv constraints.txt.new constraints.txt && rm -rf .venv-pin
 

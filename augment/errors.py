@@ -16,11 +16,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from augment.data.labeled import DataError
 from augment.params.config import ConfigError, one_line
-from augment.tracking.store import TrackingError
-from augment.training.checkpoint import CheckpointError
-from augment.training.loop import TrainingDiverged
 
 EXIT_USAGE = 2
 EXIT_FAILED = 1
@@ -40,6 +36,12 @@ class OneLineArgumentParser(argparse.ArgumentParser):
 
 def report_errors(label: str, run: Callable[[], int | None]) -> int:
     """Call ``run``; turn the expected errors into ``LABEL: error: ...`` and their exit code."""
+    # imported here, not above: the parser of `augment --help` / `--version` needs none of them
+    # (they bring torch, about seconds to import)
+    from augment.data.labeled import DataError
+    from augment.tracking.store import TrackingError
+    from augment.training.checkpoint import CheckpointError
+    from augment.training.loop import TrainingDiverged
 
     def fail(message: str, code: int) -> int:
         folder, rank = os.environ.get(RANK_ERRORS_ENV), os.environ.get("RANK")

@@ -22,6 +22,7 @@ from augment.core.outputs import StagedOutputs
 from augment.core.pixels import dequantize
 from augment.data.labeled import DataError, LabeledImages
 from augment.params.config import DataConfig
+from augment.settings.extras import require
 
 # dataset name in params.yaml -> torchvision class name (also the folder under data.root)
 TORCHVISION_DATASETS = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST", "kmnist": "KMNIST", "emnist": "EMNIST"}
@@ -29,9 +30,7 @@ TORCHVISION_DATASETS = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST", "kmni
 
 def _load_digits() -> tuple[LabeledImages, None, list[str]]:
     """scikit-learn's 1,797 8x8 digits (shipped inside scikit-learn: no network needed)."""
-    from sklearn.datasets import load_digits
-
-    bunch = load_digits()
+    bunch = require("sklearn.datasets", "data.dataset: digits (bundled with scikit-learn)").load_digits()
     images = torch.from_numpy(bunch.images).float().div_(16.0).unsqueeze(1)  # [N, 1, 8, 8], 0..16 -> [0, 1]
     labels = torch.from_numpy(bunch.target).long()  # [N]
     return LabeledImages(images, labels), None, [str(name) for name in bunch.target_names]

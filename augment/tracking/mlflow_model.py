@@ -40,6 +40,7 @@ from augment.models import model_class
 from augment.params.config import Params, one_line
 from augment.params.sampling import apply_sampling
 from augment.sampling.generation import sample_images
+from augment.settings.extras import require
 from augment.settings.version import __version__
 from augment.tracking.store import configure_mlflow_client
 from augment.tracking.store import tracking_uri as project_tracking_uri
@@ -225,7 +226,7 @@ def fetch_checkpoint(uri: str, dst: str | Path, tracking_uri: str | None = None)
     project's own store (``tracking.uri`` of the default params, under the working directory).
     Errors are :class:`CheckpointError` lines naming the URI.
     """
-    import mlflow
+    mlflow = require("mlflow", f"{uri}: a models:/ URI")
     from mlflow.exceptions import MlflowException
 
     tracking_uri = tracking_uri or project_tracking_uri(Params())
