@@ -7,6 +7,8 @@ from __future__ import annotations
 import dataclasses
 import os
 import pickle
+import subprocess
+import sys
 from pathlib import Path
 
 import mlflow
@@ -22,7 +24,9 @@ from augment.params.config import CFMConfig, CFMSampling, CVAEConfig, Params
 from augment.synthesis.synthetic import SyntheticDataset
 from augment.tracking.mlflow_model import CHECKPOINT, fetch_checkpoint, save_model
 from augment.tracking.runs import EXPERIMENT_TAGS, TAG_EXECUTION, TAG_STAGE, Tracker, runs_page_url
+from augment.tracking.session import git_tags
 from augment.training.checkpoint import CheckpointError, save_generator
+from tests.conftest import ROOT
 
 CLASSES = ["zero", "one", "two"]
 
@@ -246,3 +250,52 @@ def test_a_foreign_or_hostile_registered_model_is_refused_in_one_line(env_store,
     with pytest.raises(CheckpointError, match=message.split(" (")[0]):
         SyntheticDataset(uri, 3)
     assert not marker.exists()
+
+
+def test_the_model_carries_its_environment_and_loads_where_only_its_folder_has_the_library(tmp_path):
+    torch.manual_seed(0)
+    save_generator(tmp_path / "cvae.pt", build_model("cvae", CVAEConfig(latent_dim=4, width=8), (1, 8, 8), 3), CLASSES)
+    folder = tmp_path / "model"
+    save_model(tmp_path / "cvae.pt", folder)
+    requirements = (folder / "requirements.txt").read_text().split()
+    assert f"torch=={torch.__version__.split('+')[0]}" in requirements  # the version used, without a local label
+    assert f"mlflow=={mlflow.__version__}" in requirements
+    assert {r.split("==")[0] for r in requirements} >= {"torch", "torchvision", "numpy", "pyyaml", "mlflow"}
+    pyfunc_conf = yaml.safe_load((folder / "MLmodel").read_text())["flavors"]["python_function"]
+    assert pyfunc_conf["env"]["virtualenv"] == "python_env.yaml" and pyfunc_conf["env"]["conda"] == "conda.yaml"
+    assert pyfunc_conf["code"] == "code" and pyfunc_conf["loader_module"] == "augment.tracking.mlflow_model"
+    python_env = yaml.safe_load((folder / "python_env.yaml").read_text())
+    assert python_env["dependencies"] == ["-r requirements.txt"]
+    assert (folder / "code/augment/tracking/mlflow_model.py").is_file()
+    assert not list((folder / "code").rglob("__pycache__"))
+    # a process where augment is not importable (no editable install, not the checkout) loads it
+    script = f"""
+import importlib.util, sys
+sys.meta_path[:] = [f for f in sys.meta_path if "__editable__" not in getattr(f, "__module__", "")]
+assert importlib.util.find_spec("augment") is None
+import mlflow.pyfunc, pandas as pd
+images = mlflow.pyfunc.load_model({str(folder)!r}).predict(pd.DataFrame({{"label": [0, 2]}}), params={{"seed": 3}})
+import augment
+assert augment.__file__.startswith({str(folder / "code")!r}), augment.__file__
+print(images.shape)
+"""
+    result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "(2, 1, 8, 8)"
+
+
+def test_a_stage_run_names_its_script_and_the_parent_says_what_ran(store):
+    client = MlflowClient(store["uri"])
+    run = client.get_run(store["run_id"])
+    assert run.data.tags["mlflow.source.name"] == "pipelines/train_generator.py"
+    parent = client.get_run(run.data.tags["mlflow.parentRunId"])
+    assert parent.info.run_name.startswith("digits, all labels, 20")  # the dataset, the labels, when
+    assert parent.data.tags["mlflow.source.name"] == "dvc.yaml"
+
+
+@pytest.mark.skipif(not (ROOT / ".git").exists(), reason="not a git checkout")
+def test_runs_carry_the_checkouts_git_commit():
+    tags = git_tags(ROOT)
+    head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    assert tags["mlflow.source.git.commit"] == head and len(head) == 40
+    assert git_tags(Path("/")) == {}  # outside a checkout: no tags, no error

@@ -6,6 +6,9 @@ A logged generator is an MLflow model folder (docs/design.md, "MLflow"):
     data/generator.pt              the stage's checkpoint file, byte for byte
     input_example.json             ten labels, 0..9 (fewer when the model has fewer classes)
     serving_input_example.json
+    requirements.txt               the loader's packages at the versions used (torch, ..., mlflow);
+    python_env.yaml, conda.yaml    the same for `mlflow models predict / serve` environments
+    code/augment/                  the library's source (on sys.path when pyfunc loads the model)
 
 Loading is safe by construction: :func:`fetch_checkpoint` reads ``MLmodel`` with
 ``yaml.safe_load``, requires the ``augment`` flavour, keeps the checkpoint path inside the
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -40,7 +44,7 @@ from augment.models import model_class
 from augment.params.config import Params, one_line
 from augment.params.sampling import apply_sampling
 from augment.sampling.generation import sample_images
-from augment.settings.extras import require
+from augment.settings.extras import DISTRIBUTION, require
 from augment.settings.version import __version__
 from augment.tracking.store import configure_mlflow_client
 from augment.tracking.store import tracking_uri as project_tracking_uri
@@ -54,6 +58,9 @@ FLAVOR = "augment"
 CHECKPOINT = "data/generator.pt"  # inside the model folder
 MODELS_SCHEME = "models:/"
 ARTIFACT_NAME = "generator"  # the logged model's name within its run
+CODE = "code"  # inside the model folder: the library's source, on sys.path when pyfunc loads it
+CONDA_ENV = "conda.yaml"
+PYTHON_ENV = "python_env.yaml"
 _STORE_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")  # set by mlflow.set_*_uri
 
 
@@ -91,6 +98,32 @@ def _signature(image_shape: list[int], sampling_class: type):
     )
 
 
+def library_requirements() -> list[str]:
+    """The pip requirements of the loader, pinned to the versions installed here: the library's
+    own (setup.cfg's install_requires, without the pipeline extra) and MLflow, which pyfunc needs."""
+    from importlib.metadata import requires, version
+
+    names = [re.split(r"[<>=!~ ;\[]", r, maxsplit=1)[0] for r in requires(DISTRIBUTION) or [] if "extra ==" not in r]
+    return [f"{name}=={version(name)}" for name in [*names, "mlflow"]]
+
+
+def _write_environment(path: Path) -> None:
+    """What a fresh environment needs to load the model (``mlflow models predict``, pyfunc
+    elsewhere): ``requirements.txt``, ``python_env.yaml`` and ``conda.yaml`` name the loader's
+    packages at the versions used, and ``code/augment/`` is the library itself (not published on
+    the package index), put on ``sys.path`` by pyfunc before the loader is imported."""
+    from mlflow.utils.environment import _mlflow_conda_env, _PythonEnv
+
+    requirements = library_requirements()
+    (path / "requirements.txt").write_text("\n".join(requirements) + "\n")
+    _PythonEnv.current().to_yaml(str(path / PYTHON_ENV))
+    (path / CONDA_ENV).write_text(
+        yaml.safe_dump(_mlflow_conda_env(additional_pip_deps=requirements, install_mlflow=False))
+    )
+    library = Path(__file__).resolve().parents[1]  # the augment package
+    shutil.copytree(library, path / CODE / "augment", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+
+
 def save_model(checkpoint: str | Path, path: str | Path, mlflow_model=None, **_: Any) -> None:
     """Write the MLflow model folder ``path`` for the generator checkpoint ``checkpoint``.
 
@@ -107,6 +140,7 @@ def save_model(checkpoint: str | Path, path: str | Path, mlflow_model=None, **_:
     path = Path(path)
     (path / CHECKPOINT).parent.mkdir(parents=True, exist_ok=False)
     shutil.copyfile(checkpoint, path / CHECKPOINT)
+    _write_environment(path)
     mlflow_model = mlflow_model if mlflow_model is not None else Model()
     mlflow_model.signature = _signature(list(payload["image_shape"]), model_class(payload["model"]).sampling_class)
     labels = list(range(min(10, len(payload["classes"]))))
@@ -120,7 +154,9 @@ def save_model(checkpoint: str | Path, path: str | Path, mlflow_model=None, **_:
         format_version=payload["format_version"],
         augment_version=__version__,
     )
-    pyfunc.add_to_model(mlflow_model, loader_module=__name__, data=CHECKPOINT)
+    pyfunc.add_to_model(
+        mlflow_model, loader_module=__name__, data=CHECKPOINT, code=CODE, conda_env=CONDA_ENV, python_env=PYTHON_ENV
+    )
     mlflow_model.save(str(path / "MLmodel"))
 
 

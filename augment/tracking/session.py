@@ -14,7 +14,9 @@ MLflow's own import takes.
 
 from __future__ import annotations
 
+import subprocess
 import tempfile
+import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -33,6 +35,33 @@ EXPERIMENT_TAGS = {"mlflow.experimentKind": "custom_model_development"}
 
 # A file's contents as the stage saw them: (path relative to the artifact folder, bytes).
 FileContents = list[tuple[str, bytes]]
+
+
+def git_tags(folder: Path) -> dict[str, str]:
+    """MLflow's source tags for the git checkout at ``folder``: the commit, the branch and the
+    ``origin`` remote (when there is one); empty outside a git checkout or without git."""
+
+    def git(*args: str) -> str:
+        try:
+            done = subprocess.run(["git", "-C", str(folder), *args], capture_output=True, text=True, timeout=10)
+        except (OSError, subprocess.SubprocessError):
+            return ""
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    tags = {
+        "mlflow.source.git.commit": git("rev-parse", "HEAD"),
+        "mlflow.source.git.branch": git("rev-parse", "--abbrev-ref", "HEAD"),
+        "mlflow.source.git.repoURL": git("remote", "get-url", "origin"),
+    }
+    return {k: v for k, v in tags.items() if v}
+
+
+def parent_run_name(params: dict[str, Any]) -> str:
+    """The parent run's name: what ran, on what, when (``digits, all labels, 2026-12-07 05:31``);
+    the execution id stays in the ``augment.execution`` tag."""
+    labelled = params.get("data.labelled", 0)
+    labels = f"{labelled} labels" if labelled else "all labels"
+    return f"{params.get('data.dataset', 'data')}, {labels}, {time.strftime('%Y-%m-%d %H:%M')}"
 
 
 def experiment_for(experiment: str, uri: str) -> str:
@@ -91,7 +120,15 @@ class RunSession:
                 experiment_id=experiment_id,
                 run_name=run_name,
                 parent_run_id=self.parent,
-                tags={TAG_STAGE: stage, TAG_METHOD: method, TAG_EXECUTION: execution},
+                tags={
+                    TAG_STAGE: stage,
+                    TAG_METHOD: method,
+                    TAG_EXECUTION: execution,
+                    # the stage's script, not this logging process (MLflow's default source)
+                    "mlflow.source.name": f"pipelines/{stage}.py",
+                    "mlflow.source.type": "LOCAL",
+                    **git_tags(project_root()),
+                },
             )
         except Exception as err:  # noqa: BLE001 - any store failure here is a set-up error
             raise TrackingError(f"MLflow tracking store {uri}: {err}".splitlines()[0]) from None
@@ -119,12 +156,15 @@ class RunSession:
             return found[0].info.run_id
         parent = client.create_run(
             experiment_id,
-            run_name=execution,
+            run_name=parent_run_name(params),
             tags={
                 TAG_STAGE: PIPELINE_STAGE,
                 TAG_METHOD: "all",
                 TAG_EXECUTION: execution,
                 "mlflow.note.content": "One pipeline execution: each stage's run is nested under this one.",
+                "mlflow.source.name": "dvc.yaml",
+                "mlflow.source.type": "LOCAL",
+                **git_tags(project_root()),
             },
         )
         # The whole params.yaml on the parent, so that executions (queued experiments with
