@@ -1005,7 +1005,7 @@ DATA = [
         "imagefolder-missing",
         ["train", "cvae", *FOLDER, "--set", "data.root=nowhere"],
         2,
-        ("data.root: image folder not found: nowhere", "<root>/<class name>/<image>"),
+        ("data.root: nowhere: image folder not found", "<root>/<class name>/<image>"),
     ),
     _row(
         "imagefolder-no-images",

@@ -174,3 +174,10 @@ def test_an_unreadable_checkpoint_is_not_called_corrupt(tmp_path, monkeypatch):
     with pytest.raises(CheckpointError) as info:
         read_checkpoint(path)
     assert str(info.value) == f"{path}: cannot be read: Permission denied"
+
+
+def test_a_checkpoint_naming_a_class_twice_is_refused(tmp_path):
+    path = tmp_path / "g.pt"
+    save_generator(path, tiny(), ["zero", "one", "zero"])  # label 0 and 2 would share one name
+    with pytest.raises(CheckpointError, match="classes must be distinct names; named more than once: zero"):
+        read_checkpoint(path)

@@ -100,7 +100,8 @@ def test_a_folder_of_unlabelled_images_joins_the_pool(tmp_path):
         ({"labelled": 5000}, "data.labelled: asks for 5000 labelled images but the training split holds"),
         ({"labelled": 100, "train_size": 100}, "the unlabelled pool is empty"),
         ({"labelled": 30, "imbalance": {"classes": [0]}}, "cannot be combined with data.imbalance.classes"),
-        ({"unlabelled_root": "/no/such/folder"}, "data.unlabelled_root: folder not found"),
+        ({"unlabelled_root": "/no/such/folder"}, "data.unlabelled_root: /no/such/folder: folder not found"),
+        ({"unlabelled_root": "/etc/hostname"}, "data.unlabelled_root: /etc/hostname: is a file, not a folder"),
     ],
 )
 def test_bad_budgets_are_one_line(data, message):

@@ -97,6 +97,15 @@ def test_the_installed_wheel_samples_from_a_checkpoint_without_the_pipelines_pac
             assert "pip install 'augment-cgen[pipeline]'" in str(err), err
         else:
             raise AssertionError("a models:/ URI without mlflow did not fail")
+        from augment.data.splits import load_splits
+        from augment.params.config import DataConfig
+
+        try:
+            load_splits(DataConfig())  # the bundled digits ship inside scikit-learn
+        except ValueError as err:
+            assert "data.dataset: digits" in str(err) and "augment-cgen[pipeline]" in str(err), err
+        else:
+            raise AssertionError("the digits without scikit-learn did not fail")
         print("ok")
         """
     )

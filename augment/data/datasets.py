@@ -179,7 +179,8 @@ def _load_imagefolder(cfg: DataConfig) -> tuple[LabeledImages, None, list[str]]:
     root = Path(cfg.root)
     layout = "expected one sub-folder of images per class: <root>/<class name>/<image>.png"
     if not root.is_dir():
-        raise DataError(f"data.root: image folder not found: {root}; {layout}")
+        what = "is a file, not a folder" if root.exists() else "image folder not found"
+        raise DataError(f"data.root: {root}: {what}; {layout}")
     try:
         folder = ImageFolder(str(root))
     except (FileNotFoundError, ValueError) as err:  # no class folders, or a class with no images
@@ -204,7 +205,8 @@ def load_unlabelled_folder(root: str | Path, channels: int, height: int, width: 
     [P, C, H, W] float in [0, 1]. Folder names are never read as classes."""
     root = Path(root)
     if not root.is_dir():
-        raise DataError(f"data.unlabelled_root: folder not found: {root}; point it at a folder of images")
+        what = "is a file, not a folder" if root.exists() else "folder not found"
+        raise DataError(f"data.unlabelled_root: {root}: {what}; point it at a folder of images")
     files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
         raise DataError(

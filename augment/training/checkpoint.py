@@ -183,6 +183,9 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
         raise CheckpointError(f"{path}: image_shape must be [C, H, W] positive integers, got {shape!r}")
     if not (isinstance(classes, (list, tuple)) and len(classes) >= 1 and all(isinstance(c, str) for c in classes)):
         raise CheckpointError(f"{path}: classes must be a non-empty list of names, got {type(classes).__name__}")
+    if len(set(classes)) != len(classes):
+        twice = sorted({c for c in classes if list(classes).count(c) > 1})
+        raise CheckpointError(f"{path}: classes must be distinct names; named more than once: {', '.join(twice[:5])}")
     if not isinstance(payload["config"], dict):
         raise CheckpointError(f"{path}: config must be a mapping, got {type(payload['config']).__name__}")
     state = payload["state_dict"]
