@@ -51,6 +51,7 @@ from evaluation.quality.stats import delta_fields, paired_delta, summarize
 from evaluation.report.figures import accuracy_bars, loss_curves, side_by_side
 from evaluation.report.findings import method_label
 from evaluation.report.results import ClassifierResult, Metrics, SourceMetrics
+from evaluation.report.summary import summary_lines
 from evaluation.report.writer import figure_key, write_report
 from pipelines.stage import run_stage
 
@@ -257,6 +258,12 @@ def compare(params: Params, args=None) -> None:
         for s in params.classifier.sources
     }
     methods = method_names(params)
+    # combined models: those whose training starts from another method's checkpoint (init_from)
+    combinations = {
+        m: getattr(params.generator(m), "init_from", "none")
+        for m in methods
+        if getattr(params.generator(m), "init_from", "none") in methods
+    }
     quality = {m: _read_json(quality_file(params, m), f"evaluate@{m}") for m in methods}
     quality["real"] = _read_json(quality_file(params, "real"), "judge")
     samples = {filtered_name(m): _read_json(sample_record(params, filtered_name(m)), f"sample@{m}") for m in methods}
@@ -353,19 +360,19 @@ def compare(params: Params, args=None) -> None:
                     "methods": ", ".join(methods),
                     **(
                         {
-                            "CVAE-GAN start": (
-                                "the trained CVAE's encoder and decoder (init_from: cvae)"
-                                if params.generators.cvaegan.init_from == "cvae"
-                                else "from scratch (init_from: none)"
+                            "warm starts": ", ".join(
+                                f"{method_label(m)} from the trained {method_label(b)} (generators.{m}.init_from)"
+                                for m, b in combinations.items()
                             )
                         }
-                        if "cvaegan" in methods
+                        if combinations
                         else {}
                     ),
                     "judge test accuracy": round(quality["real"]["judge_test_accuracy"], 4),
                     **_budget_context(params, pseudo),
                     **_bar_context(params),
                 },
+                combinations=combinations,
             )
 
         tracker.log_params(
@@ -405,6 +412,7 @@ def compare(params: Params, args=None) -> None:
             },
             "comparison.json",
         )
+        tracker.describe_execution("\n".join(f"- {line}" for line in summary_lines(metrics, quality, combinations)))
         for path in (out, accuracy_csv, quality_csv, report):
             tracker.log_artifact(path)
         tracker.log_artifact(figures_out, "figures")
@@ -421,6 +429,8 @@ def compare(params: Params, args=None) -> None:
                 f"{m['delta_vs_classic_ci_high']:+.4f}]: {m['verdict_vs_classic']}"
             )
         print(line)
+    for line in summary_lines(metrics, quality, combinations):
+        print(f"compare: {line}")
     print(f"compare: report -> {report}")
 
 

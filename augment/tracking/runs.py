@@ -194,6 +194,11 @@ class Tracker:
     def log_params(self, params: dict[str, Any]) -> None:
         self._send("log_params", {k: str(v) for k, v in flatten(params).items()})
 
+    def describe_execution(self, text: str) -> None:
+        """``text`` (markdown) becomes the description of the execution's parent run and of this
+        run (the compare stage's summary)."""
+        self._send("describe_execution", text)
+
     def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
         """Metric names go through :func:`metric_name` (``classic+cvae.accuracy`` is logged as
         ``classic_plus_cvae.accuracy``)."""

@@ -220,6 +220,15 @@ class RunSession:
 
         self._store("params", lambda: mlflow.log_params(params))
 
+    def describe_execution(self, text: str) -> None:
+        """``text`` (markdown) as the description of this execution's parent run and of this run:
+        what the UI shows on their pages."""
+        import mlflow
+
+        client = mlflow.MlflowClient()
+        self._store("description", lambda: client.set_tag(self.parent, "mlflow.note.content", text))
+        self._store("description", lambda: mlflow.set_tag("mlflow.note.content", text))
+
     def log_metrics(self, values: dict[str, float], step: int | None) -> None:
         import mlflow
 

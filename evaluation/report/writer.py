@@ -26,6 +26,7 @@ from evaluation.report.bar import delta_cells, rare_class_section
 from evaluation.report.bar import points as _pp
 from evaluation.report.findings import DECIMALS, effect_verdict, explain, fmt, method_label, methods_of, number
 from evaluation.report.results import Metrics
+from evaluation.report.summary import summary_lines
 
 __all__ = [
     "FIGURE_KINDS",
@@ -238,12 +239,19 @@ def render_report(
     figures: dict[str, str],
     out_dir: str | os.PathLike,
     context: dict[str, Any] | None = None,
+    combinations: dict[str, str] | None = None,
 ) -> str:
-    """The markdown text of the report; figure links are relative to ``out_dir``."""
+    """The markdown text of the report: the summary (evaluation/report/summary.py; ``combinations``:
+    combined method -> the method it started from), the setup, the tables, the figures, and every
+    finding as an appendix. Figure links are relative to ``out_dir``."""
     methods = [m for m in GENERATOR_NAMES if m in metrics or m in quality]
     methods += sorted(set(methods_of(quality)) - set(methods))
     parts = [
         "# Synthetic data as augmentation: comparison",
+        "",
+        "## Summary",
+        "",
+        *[f"- {line}" for line in summary_lines(metrics, quality, combinations)],
         "",
         _setup(context or {}, metrics),
         "",
@@ -261,7 +269,7 @@ def render_report(
         QUALITY_NOTE,
         "",
         figures_section(figures, methods, quality, Path(out_dir)),
-        "## What the numbers say",
+        "## Appendix: every finding, one sentence each",
         "",
         *[f"- {s}" for s in explain(metrics, quality)],
     ]
@@ -274,11 +282,12 @@ def write_report(
     figures: dict[str, str],
     out_path: str | os.PathLike,
     context: dict[str, Any] | None = None,
+    combinations: dict[str, str] | None = None,
 ) -> str:
     """Write :func:`render_report` to ``out_path`` (e.g. ``reports/comparison.md``) atomically
     and return the markdown text."""
     out_path = Path(out_path)
-    text = render_report(metrics, quality, figures, out_path.parent, context)
+    text = render_report(metrics, quality, figures, out_path.parent, context, combinations)
     with StagedOutputs() as staged:
         staged.path(out_path).write_text(text, encoding="utf-8")
     return text
