@@ -303,7 +303,9 @@ def test_the_cvaegan_starts_from_the_cvae_through_dvc(repro):
     assert read_checkpoint(project / "models/generators/cvaegan.pt")["config"]["init_from"] == "cvae"
     lock = yaml.safe_load((project / "dvc.lock").read_text())
     assert "models/generators/cvae.pt" in [d["path"] for d in lock["stages"]["train_generator@cvaegan"]["deps"]]
-    assert "CVAE-GAN start: the trained CVAE's encoder and decoder" in (project / "reports/comparison.md").read_text()
+    report = (project / "reports/comparison.md").read_text()
+    assert "warm starts: CVAE-GAN from the trained CVAE (generators.cvaegan.init_from)" in report
+    assert "- Is the combination best? CVAE-GAN (started from CVAE): CVAE-GAN against CVAE: " in report
 
 
 def test_changing_gamma_reruns_only_the_cvaegan_branch(repro):
