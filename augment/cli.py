@@ -6,7 +6,7 @@
     augment stylize MODEL [--out DIR]
     augment ui [--port P]
 
-MODEL is a name (cvae, cgan, cvaegan), a checkpoint file or an MLflow model URI
+MODEL is a generator's name (cvae, cgan, cvaegan, cfm or an installed plugin's), a checkpoint file or an MLflow model URI
 (``models:/augment-cvaegan/1``); CHECKPOINT a checkpoint file or such a URI.
 
 Expected errors (bad parameters or arguments, missing, corrupt or unsafe files, outputs that
@@ -70,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sample", help="sample a labeled, class-balanced synthetic dataset")
     p.add_argument(
         "model",
-        help="a model name (cvae, cgan, cvaegan), a checkpoint path, or an MLflow "
+        help=f"a model name ({', '.join(GENERATOR_NAMES)} or a plugin's), a checkpoint path, or an MLflow "
         "model URI (models:/augment-cvaegan/1)",
     )
     p.add_argument("-n", "--num-samples", type=int, required=True, help="number of images")
@@ -91,7 +91,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func="cmd_info")
 
     p = sub.add_parser("stylize", help="stylisation and latent interpolation grids of a generator")
-    p.add_argument("model", help="a model name (cvae, cgan, cvaegan), a checkpoint path or an MLflow model URI")
+    p.add_argument(
+        "model",
+        help=f"a model name ({', '.join(GENERATOR_NAMES)} or a plugin's), a checkpoint path or an MLflow model URI",
+    )
     _add_params_args(p)
     p.add_argument("--out", type=Path, help="output folder (default: <paths.reports>/stylize/<model>/)")
     p.add_argument("--rows", type=int, help="real images in the stylisation grid (default: one per class)")

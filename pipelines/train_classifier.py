@@ -1,7 +1,7 @@
 """Stage train_classifier@SOURCE: the downstream classifier on one training source.
 
 Sources (augment/params/sources.py): ``real`` trains on the real training split; ``classic`` on the same
-images with classical augmentation (evaluation/classifiers/classic.py); a method (cvae, cgan, cvaegan) adds
+images with classical augmentation (evaluation/classifiers/classic.py); a method (a generator of generators.methods) adds
 synthetic images, ``classifier.synthetic_ratio`` per real one, class-balanced, or, with
 ``classifier.synthetic_mode: top_up``, as many as fill every class up to the largest;
 ``classic+<method>`` augments real and synthetic images alike; ``<method>-filtered`` takes the

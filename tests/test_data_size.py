@@ -25,6 +25,7 @@ import pytest
 import torch
 
 from augment.data.labeled import LabeledImages, Splits
+from augment.params.config import GENERATOR_NAMES
 from augment.params.sources import SOURCES
 from evaluation.data_size import figure as data_size_figure
 from evaluation.data_size import queue as dvc_queue
@@ -38,7 +39,7 @@ from evaluation.data_size.figure import (
 )
 from evaluation.data_size.points import DataSizeError, parse_exp_show, select_points, sources_of
 from evaluation.data_size.queue import parse_queue_status
-from evaluation.report.figures import BASELINE_COLORS, METHOD_COLORS, PALETTE
+from evaluation.report.figures import BASELINE_COLORS, PALETTE, method_color
 from pipelines.data_size import main
 
 FINISHED = json.loads(r"""
@@ -984,8 +985,9 @@ def test_colours_come_from_the_accuracy_figures():
     from_figures = {
         "real": BASELINE_COLORS["real"],
         "classic": BASELINE_COLORS["classic"],
-        **{m: METHOD_COLORS[m] for m in ("cvae", "cgan", "cvaegan")},
+        **{m: method_color(m) for m in GENERATOR_NAMES},
     }
     assert {s: source_style(s)["color"] for s in from_figures} == from_figures
     assert source_style("classic")["color"] == "#555555"
     assert source_style("not-a-source")["color"] in PALETTE
+    assert len({method_color(m) for m in GENERATOR_NAMES}) == len(GENERATOR_NAMES)  # cfm has its own too

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import os
 
-from augment.params.config import ConfigError, Params
+from augment.params.config import GENERATOR_NAMES, ConfigError, Params
 from augment.settings.paths import generator_checkpoint, synthetic_file
 
 __all__ = [
@@ -61,7 +61,7 @@ def check_methods(params: Params) -> None:
 
     names = method_names(params)
     if not names:
-        raise ConfigError(f"{KEY}: list at least one generator (built in: cvae, cgan, cvaegan, cfm)")
+        raise ConfigError(f"{KEY}: list at least one generator (built in: {', '.join(GENERATOR_NAMES)})")
     for name in names:
         if name not in REGISTRY:
             raise ConfigError(f"{KEY}: {REGISTRY.unknown(name)}")

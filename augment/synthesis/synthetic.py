@@ -44,7 +44,7 @@ class SyntheticDataset(VisionDataset):
     workers (see the module docstring for how).
 
     Args:
-        model: a registered name (``cvae``, ``cgan``, ``cvaegan``: read from
+        model: a registered name (``cvae``, ``cgan``, ``cvaegan``, ``cfm`` or a plugin's: read from
             ``<root>/<name>.pt``), a checkpoint path, an MLflow model URI
             (``models:/augment-cvaegan/3``), or a loaded :class:`ConditionalGenerator` (a
             snapshot is taken).

@@ -34,7 +34,7 @@ from augment.params.config import MODEL_NAMES  # noqa: E402
 from augment.params.sources import CLASSIC, REAL, SOURCES, parse_source, source_label  # noqa: E402
 from augment.sampling.restyle import RESTYLE, STYLED_KINDS  # noqa: E402
 from evaluation.data_size.points import PARAM, DataSizeError, Point, sources_of  # noqa: E402
-from evaluation.report.figures import BASELINE_COLORS, METHOD_COLORS, PALETTE  # noqa: E402
+from evaluation.report.figures import BASELINE_COLORS, PALETTE, method_color  # noqa: E402
 
 CSV_HEADER = [
     "x",
@@ -127,7 +127,7 @@ def source_style(source: str) -> dict[str, Any]:
             "linewidth": 1.5,
         }
     method = parse_source(source).method
-    style = {"color": METHOD_COLORS.get(method or "", PALETTE[-1]), "linestyle": "-", "marker": "o", "linewidth": 1.5}
+    style = {"color": method_color(method or ""), "linestyle": "-", "marker": "o", "linewidth": 1.5}
     if kind == "combined":
         style["marker"] = "s"
     elif kind == "filtered":

@@ -17,6 +17,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from augment.models import REGISTRY  # noqa: E402
 from augment.params.sources import CLASSIC, REAL, RESTYLE, SOURCES, TRANSFER, parse_source  # noqa: E402
 
 
@@ -54,13 +55,19 @@ def confusion_figure(matrix: list[list[int]], classes: list[str], title: str, pa
     return _save(fig, path)
 
 
-# Every colour of the figures (here and in evaluation/data_size/figure.py): one per generator, kept
-# by its combined and filtered sources; greys for the baselines; the rest of the palette (seaborn's
-# "deep") for names outside SOURCES.
-PALETTE = ("#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3", "#CCB974", "#64B5CD")
-METHOD_COLORS = {"cvae": PALETTE[0], "cgan": PALETTE[1], "cvaegan": PALETTE[2]}
-OTHER_COLOR = PALETTE[3]
+# Every colour of the figures (here and in evaluation/data_size/figure.py): one per registered
+# generator, in the registry's order (built-ins, then plugins), kept by its combined and filtered
+# sources; greys for the baselines; the palette's last colour for a name outside SOURCES.
+PALETTE = ("#4C72B0", "#DD8452", "#55A868", "#8172B3", "#937860", "#DA8BC3", "#CCB974", "#64B5CD", "#C44E52")
+OTHER_COLOR = PALETTE[-1]
 BASELINE_COLORS = {REAL: "#888888", CLASSIC: "#555555"}
+
+
+def method_color(method: str) -> str:
+    """A generator's colour: the palette by its place in the registry (a plugin's as a built-in's);
+    OTHER_COLOR for a name the registry does not hold."""
+    names = [m for m in REGISTRY]
+    return PALETTE[names.index(method) % (len(PALETTE) - 1)] if method in names else OTHER_COLOR
 
 
 _VARIANT_HATCHES = {RESTYLE: "..", TRANSFER: "xx"}
@@ -76,7 +83,7 @@ def source_style(name: str) -> dict:
     s = parse_source(name)
     hatch = ("//" if s.classic else "") + _VARIANT_HATCHES.get(s.variant or "", "")
     return {
-        "color": METHOD_COLORS.get(s.method or "", OTHER_COLOR),
+        "color": method_color(s.method or ""),
         "hatch": hatch or None,
         "alpha": 0.55 if s.filtered else 1.0,
     }
