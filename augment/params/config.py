@@ -139,7 +139,7 @@ def _plugin_sections(names: Collection[str] | None = None) -> dict[str, type]:
     looked up."""
     if names is not None and not names:
         return {}
-    from augment.models.registry import plugin_configs  # here: the models import this module
+    from augment.models.registry import plugin_configs  # here: the models import torch, which the parser of `augment --help` must not
 
     return plugin_configs()
 
@@ -187,7 +187,7 @@ def _sampling_sections(names: Collection[str] | None = None) -> dict[str, type]:
     """The sampling-settings dataclass of every registered generator, by name (the
     ``sample.generators.<name>`` sections; :class:`NoSampling` for one that has none); the
     plugins are looked up only when ``names`` has one that is not a built-in."""
-    from augment.models.registry import sampling_classes  # here: the models import this module
+    from augment.models.registry import sampling_classes  # here: the models import torch, which the parser of `augment --help` must not
 
     return sampling_classes(names)
 
@@ -224,7 +224,7 @@ class SampleConfig:
 
 
 def _default_sources() -> list[str]:
-    """The default of ``classifier.sources`` (augment/params/sources.py DEFAULT_SOURCES): 13 of the 19."""
+    """The default of ``classifier.sources``: augment/params/sources.py DEFAULT_SOURCES."""
     from augment.params.sources import DEFAULT_SOURCES  # here, not at the top: augment.params.sources reads this module
 
     return list(DEFAULT_SOURCES)
@@ -271,7 +271,7 @@ class Params:
         if name in GENERATOR_NAMES:
             return getattr(self.generators, name)
         if name not in self.generators.plugins:
-            from augment.models.registry import model_class  # here: the models import this module
+            from augment.models.registry import model_class  # here: the models import torch, which the parser of `augment --help` must not
 
             self.generators.plugins[name] = model_class(name).config_class()
         return self.generators.plugins[name]
@@ -281,7 +281,7 @@ class Params:
         sampling class's defaults when params.yaml has no section), to set on the loaded model."""
         sections = self.sample.generators.sections
         if name not in sections:
-            from augment.models.registry import model_class  # here: the models import this module
+            from augment.models.registry import model_class  # here: the models import torch, which the parser of `augment --help` must not
 
             sections[name] = model_class(name).sampling_class()
         return sections[name]

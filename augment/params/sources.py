@@ -117,8 +117,8 @@ SOURCES: tuple[str, ...] = sources_for(GENERATOR_NAMES)
 _REPORT_ORDER = BASELINES + SELF_TRAINING + SOURCES[len(BASELINES) :]
 
 # The default run (params.yaml, the bundled digits): every plain, classical and filtered source,
-# and the CVAE-GAN's (the combined model's) restyle and transfer sets with classical augmentation:
-# 16 of the 26. The 28x28 profile (params-mnist.yaml) lists every source.
+# and the CVAE-GAN's (the combined model's) restyle and transfer sets with classical augmentation.
+# The 28x28 profile (params-mnist.yaml) lists every source.
 DEFAULT_SOURCES: tuple[str, ...] = sources_for(GENERATOR_NAMES)[: 2 + 3 * len(GENERATOR_NAMES)] + tuple(
     f"{CLASSIC}{_COMBINED}{styled_name('cvaegan', kind)}" for kind in STYLED_KINDS
 )
