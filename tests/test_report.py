@@ -234,9 +234,21 @@ def test_stylisation_sentence_reports_both_encoders_and_the_reconstruction_ratio
     quality["cvae"].update(stylize_accuracy=0.95, reconstruction_error=0.010)
     quality["cvaegan"].update(stylize_accuracy=0.91, reconstruction_error=0.012)
     quality["cgan"]["stylize_accuracy"] = None
-    s = sentence(explain(make_metrics(), quality), "Stylisation:")
+    combined = {"cvaegan": "cvae"}  # the combined model and the one it started from
+    s = sentence(explain(make_metrics(), quality, combined), "Stylisation:")
     assert "CVAE 0.950 and CVAE-GAN 0.910" in s and "CGAN" not in s
     assert "1.20 times the CVAE's pixel error (0.0120 vs 0.0100)" in s and "keeps most" in s
+    assert "times the" not in sentence(explain(make_metrics(), quality), "Stylisation:")  # no combination given
     quality["cvaegan"]["reconstruction_error"] = 0.02
-    assert "keeps less" in sentence(explain(make_metrics(), quality), "Stylisation:")
+    assert "keeps less" in sentence(explain(make_metrics(), quality, combined), "Stylisation:")
+
+
+def test_the_combination_sentences_follow_the_combinations_given_not_the_names():
+    """A plugin pair (mix started from toy) gets the sentences the CVAE-GAN gets from the CVAE."""
+    quality = {"toy": make_quality()["cvae"], "mix": make_quality()["cvaegan"], "real": make_quality()["real"]}
+    quality["mix"]["style_r_slant"] = 0.8
+    plain = explain(make_metrics(), quality)
+    assert not [s for s in plain if s.startswith("The combination against")]
+    s = explain(make_metrics(), quality, {"mix": "toy"})
+    assert sentence(s, "The combination against the toy: mix sharpness ratio 0.900 vs 0.500 (better)")
     assert not [x for x in explain(make_metrics(), make_quality()) if x.startswith("Stylisation")]

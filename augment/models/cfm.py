@@ -113,6 +113,7 @@ class CFM(ConditionalGenerator):
     name = "cfm"
     config_class = CFMConfig
     sampling_class = CFMSampling  # guidance, solver, sample_steps, code_spread, encode_label
+    family = "flow"
     can_encode = True  # through the flow: integrate a real image back to t = 0 (module docstring)
     takes_unlabelled = True  # the pool's images train the "no label" class (module docstring)
     loss_names = ("loss",)

@@ -52,6 +52,7 @@ class CGAN(ConditionalGenerator):
     name = "cgan"
     config_class = CGANConfig
     can_encode = False
+    family = "gan"
     takes_unlabelled = True  # D's unconditional part learns from the pool (module docstring)
     loss_names = ("d_loss", "g_loss", "d_real", "d_fake")
     sampler = "generator"

@@ -47,6 +47,7 @@ class CVAE(M2Classifier):
     name = "cvae"
     config_class = CVAEConfig
     can_encode = True
+    family = "vae"
     loss_names: tuple[str, ...] = ("loss", "reconstruction", "kl")  # with a pool: + classify, unlabelled
     sampler = "decoder"
 

@@ -79,6 +79,7 @@ class CVAEGAN(M2Classifier):
     name = "cvaegan"
     config_class = CVAEGANConfig
     can_encode = True
+    family = "vae-gan"
     loss_names: tuple[str, ...] = ("prior", "llike", "d_loss", "g_loss")  # with a pool: + classify, unlabelled
     sampler = "decoder"
 

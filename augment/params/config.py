@@ -139,7 +139,9 @@ def _plugin_sections(names: Collection[str] | None = None) -> dict[str, type]:
     looked up."""
     if names is not None and not names:
         return {}
-    from augment.models.registry import plugin_configs  # here: the models import torch, which the parser of `augment --help` must not
+    from augment.models.registry import (
+        plugin_configs,  # here: the models import torch, which the parser of `augment --help` must not
+    )
 
     return plugin_configs()
 
@@ -187,7 +189,9 @@ def _sampling_sections(names: Collection[str] | None = None) -> dict[str, type]:
     """The sampling-settings dataclass of every registered generator, by name (the
     ``sample.generators.<name>`` sections; :class:`NoSampling` for one that has none); the
     plugins are looked up only when ``names`` has one that is not a built-in."""
-    from augment.models.registry import sampling_classes  # here: the models import torch, which the parser of `augment --help` must not
+    from augment.models.registry import (
+        sampling_classes,  # here: the models import torch, which the parser of `augment --help` must not
+    )
 
     return sampling_classes(names)
 
@@ -271,7 +275,9 @@ class Params:
         if name in GENERATOR_NAMES:
             return getattr(self.generators, name)
         if name not in self.generators.plugins:
-            from augment.models.registry import model_class  # here: the models import torch, which the parser of `augment --help` must not
+            from augment.models.registry import (
+                model_class,  # here: the models import torch, which the parser of `augment --help` must not
+            )
 
             self.generators.plugins[name] = model_class(name).config_class()
         return self.generators.plugins[name]
@@ -281,7 +287,9 @@ class Params:
         sampling class's defaults when params.yaml has no section), to set on the loaded model."""
         sections = self.sample.generators.sections
         if name not in sections:
-            from augment.models.registry import model_class  # here: the models import torch, which the parser of `augment --help` must not
+            from augment.models.registry import (
+                model_class,  # here: the models import torch, which the parser of `augment --help` must not
+            )
 
             sections[name] = model_class(name).sampling_class()
         return sections[name]

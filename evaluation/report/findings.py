@@ -26,10 +26,11 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from augment.params.sources import REAL, order_sources, source_label
+from augment.models import REGISTRY
+from augment.params.sources import REAL, STYLED_KINDS, order_sources, parse_source, source_label
 from evaluation.quality.stats import HELPS, HURTS, NO_EFFECT, paired_delta, verdict
 from evaluation.report.bar import (
     PP_DECIMALS,
@@ -282,27 +283,34 @@ def _compare_part(a: str, b: str, key: str, quality: dict[str, dict], relation: 
     )
 
 
-def vae_gan_claim_sentence(quality: dict[str, dict], vae: str = "cvae", gan: str = "cgan") -> str | None:
-    """Whether the textbook claim "VAE blurrier, GAN sharper but less diverse" holds here.
+def _first_of(family: str, quality: dict[str, dict]) -> str | None:
+    """The first method of ``quality`` whose registered model is of ``family`` (models/base.py)."""
+    return next((m for m in methods_of(quality) if m in REGISTRY and REGISTRY[m].family == family), None)
+
+
+def vae_gan_claim_sentence(quality: dict[str, dict]) -> str | None:
+    """Whether the textbook claim "VAE blurrier, GAN sharper but less diverse" holds here, on the
+    first method of the family "vae" and the first of "gan" (the registry says which).
 
     It holds when the VAE's sharpness ratio is below the GAN's *and* the GAN's coverage (the
     diversity rule) is below the VAE's, both strictly at DECIMALS: a tie is not a difference.
     """
     claim = 'The claim "the VAE is blurrier, the GAN sharper but less diverse"'
     keys = ("sharpness_ratio", "coverage")
-    if any(number(quality.get(m, {}).get(k)) is None for m in (vae, gan) for k in keys):
-        return f"{claim} cannot be checked in this run: it needs both {method_label(vae)} and {method_label(gan)}."
+    vae, gan = _first_of("vae", quality), _first_of("gan", quality)
+    if vae is None or gan is None or any(number(quality[m].get(k)) is None for m in (vae, gan) for k in keys):
+        return f"{claim} cannot be checked in this run: it needs a VAE and a GAN among the methods."
     blurrier, blur_text = _compare_part(vae, gan, "sharpness_ratio", quality, "blurrier", "sharpness ratio")
     less_diverse, div_text = _compare_part(gan, vae, "coverage", quality, "less diverse", "coverage")
     word = "holds" if blurrier and less_diverse else "does not hold"
     return f"{claim} {word} in this run: {blur_text}, and {div_text}."
 
 
-def stylisation_sentence(quality: dict[str, dict]) -> str | None:
+def stylisation_sentence(quality: dict[str, dict], combinations: Mapping[str, str] | None = None) -> str | None:
     """How well the encoders carry an image's style: the judge's accuracy on stylised images (the
     asked class drawn from another image's code), how much of the source's slant and thickness
-    the other-class drawings keep (style r), and the CVAE-GAN's reconstruction error as a
-    multiple of the CVAE's. None without any stylisation accuracy."""
+    the other-class drawings keep (style r), and each combined model's reconstruction error as a
+    multiple of the model it started from (``combinations``). None without any stylisation accuracy."""
     accuracy = _values(quality, "stylize_accuracy")
     if not accuracy:
         return None
@@ -325,12 +333,14 @@ def stylisation_sentence(quality: dict[str, dict]) -> str | None:
             "the source's deviation the drawing keeps, 1 = all of it; docs/style.md)"
         )
     rec = _values(quality, "reconstruction_error")
-    if "cvae" in rec and "cvaegan" in rec and rec["cvae"] > 0:
-        text += (
-            f"; the CVAE-GAN reconstructs with {rec['cvaegan'] / rec['cvae']:.2f} times the CVAE's "
-            f"pixel error ({fmt(rec['cvaegan'], 4)} vs {fmt(rec['cvae'], 4)}), so its code keeps "
-            f"{'most' if rec['cvaegan'] <= 1.5 * rec['cvae'] else 'less'} of what the CVAE's keeps"
-        )
+    for combined, base in (combinations or {}).items():
+        if combined in rec and base in rec and rec[base] > 0:
+            a, b, ratio = method_label(combined), method_label(base), rec[combined] / rec[base]
+            text += (
+                f"; the {a} reconstructs with {ratio:.2f} times the {b}'s pixel error "
+                f"({fmt(rec[combined], 4)} vs {fmt(rec[base], 4)}), so its code keeps "
+                f"{'most' if ratio <= 1.5 else 'less'} of what the {b}'s keeps"
+            )
     return text + "."
 
 
@@ -346,64 +356,76 @@ def _compare_numbers(a: str, b: str, quality: dict[str, dict], keys: tuple[tuple
     return out
 
 
-def combination_sentences(metrics: Metrics, quality: dict[str, dict]) -> list[str]:
-    """ "Why the combination is best", answered by this run's numbers: the CVAE-GAN against the
-    CVAE (sharpness, FID, CAS), against the CGAN (what only an encoder gives: style r), and as a
-    source of restyle and transfer sets (their deltas against classical augmentation)."""
-    if "cvaegan" not in quality:
-        return []
+def combination_sentences(
+    metrics: Metrics, quality: dict[str, dict], combinations: Mapping[str, str] | None = None
+) -> list[str]:
+    """ "Why the combination is best", answered by this run's numbers for each combined model
+    (``combinations``: combined method -> the method it started from): against that model
+    (sharpness, FID, CAS, recall), against the methods without an encoder (what only an encoder
+    gives: style r), and as a source of restyle and transfer sets (their deltas against classical
+    augmentation)."""
     out = []
-    vs_vae = _compare_numbers(
-        "cvaegan",
-        "cvae",
-        quality,
-        (
-            ("sharpness_ratio", "sharpness ratio", True),
-            ("fid", "FID", False),
-            ("cas", "CAS", True),
-            ("recall", "recall", True),
-        ),
-    )
-    if vs_vae:
-        better = sum(part.endswith("(better)") for part in vs_vae)
-        out.append(
-            f"The combination against the CVAE: CVAE-GAN {'; '.join(vs_vae)}: better on {better} of {len(vs_vae)}."
+    for combined, base in (combinations or {}).items():
+        if combined not in quality:
+            continue
+        label = method_label(combined)
+        versus = _compare_numbers(
+            combined,
+            base,
+            quality,
+            (
+                ("sharpness_ratio", "sharpness ratio", True),
+                ("fid", "FID", False),
+                ("cas", "CAS", True),
+                ("recall", "recall", True),
+            ),
         )
-    r = number(quality["cvaegan"].get("style_r_slant"))
-    if "cgan" in quality and r is not None:
-        q = quality["cvaegan"]
-        out.append(
-            f"Against the CGAN, the combination can stylise and the CGAN cannot (no encoder): the "
-            f"CVAE-GAN's drawings in other classes follow a source's slant with r = {fmt(r, 2)} "
-            f"(gain {fmt(q.get('style_gain_slant'), 2)}) and its thickness with r = "
-            f"{fmt(q.get('style_r_thickness'), 2)} (gain {fmt(q.get('style_gain_thickness'), 2)})."
-        )
-    styled = [
-        s
-        for s in ("classic+cvaegan-restyle", "classic+cvaegan-transfer", "cvaegan-restyle", "cvaegan-transfer")
-        if "delta_vs_classic" in metrics.get(s, {})
-    ]
-    if styled:
-        parts = [
-            f"{source_label(s)} {_pp(metrics[s]['delta_vs_classic'])} points "
-            f"({interval_verdict(metrics[s], 'delta_vs_classic')})"
-            for s in styled
-        ]
-        best = any(interval_verdict(metrics[s], "delta_vs_classic") == HELPS for s in styled)
-        out.append(
-            f"As a source of stylised images against classical augmentation: {_join(parts)}; "
-            + (
-                "so in this run the combination's stylisation pays."
-                if best
-                else "so in this run the combination is not best as augmentation: none of its "
-                "stylised sources beats classical augmentation measurably."
+        if versus:
+            better = sum(part.endswith("(better)") for part in versus)
+            out.append(
+                f"The combination against the {method_label(base)}: {label} {'; '.join(versus)}: "
+                f"better on {better} of {len(versus)}."
             )
-        )
+        r = number(quality[combined].get("style_r_slant"))
+        without = [m for m in methods_of(quality) if m in REGISTRY and not REGISTRY[m].can_encode]
+        if without and r is not None:
+            q = quality[combined]
+            names = _join([method_label(m) for m in without])
+            out.append(
+                f"Against {names}, the combination can stylise and {'they' if len(without) > 1 else 'it'} "
+                f"cannot (no encoder): the {label}'s drawings in other classes follow a source's slant "
+                f"with r = {fmt(r, 2)} (gain {fmt(q.get('style_gain_slant'), 2)}) and its thickness with "
+                f"r = {fmt(q.get('style_r_thickness'), 2)} (gain {fmt(q.get('style_gain_thickness'), 2)})."
+            )
+        styled = [
+            s
+            for s in order_sources(metrics)
+            if parse_source(s).method == combined
+            and parse_source(s).variant in STYLED_KINDS
+            and "delta_vs_classic" in metrics[s]
+        ]
+        if styled:
+            parts = [
+                f"{source_label(s)} {_pp(metrics[s]['delta_vs_classic'])} points "
+                f"({interval_verdict(metrics[s], 'delta_vs_classic')})"
+                for s in styled
+            ]
+            best = any(interval_verdict(metrics[s], "delta_vs_classic") == HELPS for s in styled)
+            out.append(
+                f"As a source of stylised images against classical augmentation: {_join(parts)}; "
+                + (
+                    "so in this run the combination's stylisation pays."
+                    if best
+                    else "so in this run the combination is not best as augmentation: none of its "
+                    "stylised sources beats classical augmentation measurably."
+                )
+            )
     return out
 
 
-def explain(metrics: Metrics, quality: dict[str, dict]) -> list[str]:
-    """The explanation's sentences, each computed from ``metrics`` / ``quality`` (module rules)."""
+def explain(metrics: Metrics, quality: dict[str, dict], combinations: Mapping[str, str] | None = None) -> list[str]:
+    """The explanation's sentences, each computed from ``metrics`` / ``quality`` (module rules);
+    ``combinations``: combined method -> the method it started from (pipelines/compare.py)."""
     findings: list[Callable[[], str | list[str] | None]] = [
         lambda: effect_sentences(metrics),
         lambda: helps_most_sentence(metrics),
@@ -416,8 +438,8 @@ def explain(metrics: Metrics, quality: dict[str, dict]) -> list[str]:
         lambda: lowest_fid_sentence(quality),
         lambda: best_cas_sentence(quality, metrics),
         lambda: vae_gan_claim_sentence(quality),
-        lambda: stylisation_sentence(quality),
-        lambda: combination_sentences(metrics, quality),
+        lambda: stylisation_sentence(quality, combinations),
+        lambda: combination_sentences(metrics, quality, combinations),
     ]
     sentences: list[str] = []
     for finding in findings:

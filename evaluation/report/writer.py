@@ -271,7 +271,7 @@ def render_report(
         figures_section(figures, methods, quality, Path(out_dir)),
         "## Appendix: every finding, one sentence each",
         "",
-        *[f"- {s}" for s in explain(metrics, quality)],
+        *[f"- {s}" for s in explain(metrics, quality, combinations)],
     ]
     return "\n".join(parts).rstrip() + "\n"
 
