@@ -99,7 +99,7 @@ def test_two_ranks_train_a_gan_whose_checkpoint_loads_and_samples_anywhere(tmp_p
         )
     images, labels = SyntheticDataset(str(tmp_path / f"{name}.pt"), per_class=3, seed=0).tensors()
     assert images.shape == (30, 1, 8, 8) and torch.isfinite(images).all()
-    rows = list(csv.DictReader(open(tmp_path / "reports" / "generators" / name / "losses.csv")))
+    rows = list(csv.DictReader(open(tmp_path / f"{name}-training" / "losses.csv")))  # beside --out's checkpoint
     assert [r["epoch"] for r in rows] == ["1", "2"]  # written once, by rank 0
 
 
