@@ -80,3 +80,16 @@ def test_a_change_to_a_module_a_stage_imports_indirectly_reruns_it(tmp_path):
         f.write("\n# a change\n")
     assert "modified:" in dvc("status", "prepare")
     assert "Running stage 'prepare'" in dvc("repro", "prepare")
+
+
+def test_docs_layout_names_every_module():
+    """docs/layout.md lists every folder and module, one line each (by its name, .py or not)."""
+    layout = (ROOT / "docs/layout.md").read_text()
+    modules = sorted(
+        p.relative_to(ROOT)
+        for package in PACKAGES
+        for p in (ROOT / package).rglob("*.py")
+        if p.name != "__init__.py" and "__pycache__" not in p.parts
+    )
+    missing = [str(m) for m in modules if not re.search(rf"\b{re.escape(m.stem)}\b", layout)]
+    assert not missing, f"docs/layout.md does not name: {missing}"
