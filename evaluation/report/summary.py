@@ -70,7 +70,8 @@ def resolution_line(metrics: Metrics) -> str | None:
     tail = ""
     if widths:
         widths.sort()
-        tail = f"; the deltas against it are +- {100 * widths[len(widths) // 2]:.2f} points wide (median): the smallest effect this run can detect"
+        half = 100 * widths[len(widths) // 2]
+        tail = f"; the deltas against it are ± {half:.2f} points wide (median): about the smallest effect this run can detect"
     return f"Classical augmentation against real data: {_interval(classic, 'delta')} ({classic['verdict']}){tail}."
 
 
