@@ -67,19 +67,40 @@ for name in ("dvc", "mlflow", "matplotlib", "scipy", "sklearn", "psutil", "panda
 """
 
 
-def test_the_installed_wheel_samples_from_a_checkpoint_without_the_pipelines_packages(wheel, tmp_path):
-    target = tmp_path / "site"
+def _fresh_venv(folder: Path, wheel: Path) -> tuple[Path, Path]:
+    """A new virtual environment with the wheel pip-installed into it; its dependencies (torch,
+    ...) come from this environment's site-packages through a .pth line, not from the network
+    (offline), and that folder's own .pth files (this checkout's editable install) are not read.
+    Returns (its python, its site-packages)."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(folder)], check=True, capture_output=True)
+    python = folder / "bin" / "python"
+    site = Path(
+        subprocess.run(
+            [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    )
+    here = next(p for p in sys.path if p.endswith("site-packages") and Path(p).is_dir())
+    (site / "dependencies.pth").write_text(here + "\n")
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
+        [sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "-q", str(wheel)],
         check=True,
         capture_output=True,
     )
-    assert not (target / "pipelines").exists() and not (target / "evaluation").exists()
+    return python, site
+
+
+def test_the_installed_wheel_samples_from_a_checkpoint_without_the_pipelines_packages(wheel, tmp_path):
+    python, site = _fresh_venv(tmp_path / "venv", wheel)
+    assert (site / "augment" / "py.typed").is_file()
+    assert not (site / "pipelines").exists() and not (site / "evaluation").exists()
     script = BLOCKER + textwrap.dedent(
         f"""
         import torch
         import augment
-        assert augment.__file__.startswith({str(target)!r}), augment.__file__
+        assert augment.__file__.startswith({str(site)!r}), augment.__file__
         from augment import SyntheticDataset
         from augment.models import build_model
         from augment.params.config import Params
@@ -109,9 +130,9 @@ def test_the_installed_wheel_samples_from_a_checkpoint_without_the_pipelines_pac
         print("ok")
         """
     )
-    env = {"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
     result = subprocess.run(
-        [sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+        [str(python), "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
