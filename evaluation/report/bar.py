@@ -62,22 +62,23 @@ def interval_verdict(entry: SourceMetrics, prefix: str) -> str:
     """The verdict pipelines/compare.py stored for the interval ``<prefix>_ci_low`` /
     ``<prefix>_ci_high`` of a metrics.json entry (:func:`evaluation.quality.stats.delta_fields`): computed
     once there, never recomputed here."""
-    return _fields(entry)[verdict_key(prefix)]
+    return fields(entry)[verdict_key(prefix)]
 
 
-def _fields(entry: SourceMetrics) -> Mapping[str, Any]:
+def fields(entry: SourceMetrics) -> Mapping[str, Any]:
     """The entry read by computed key names (``delta_vs_<base>_ci_low``), which a TypedDict cannot type."""
     return cast(Mapping[str, Any], entry)
 
 
-def _interval(entry: SourceMetrics, prefix: str) -> str:
-    return f"[{points(_fields(entry)[f'{prefix}_ci_low'])}, {points(_fields(entry)[f'{prefix}_ci_high'])}]"
+def interval(entry: SourceMetrics, prefix: str) -> str:
+    """'[+0.50, +1.96]': the 95 % interval ``<prefix>_ci_low`` / ``_ci_high`` in points."""
+    return f"[{points(fields(entry)[f'{prefix}_ci_low'])}, {points(fields(entry)[f'{prefix}_ci_high'])}]"
 
 
 def delta_cells(entry: SourceMetrics, base: str) -> list[str]:
     """Table cells for ``delta_vs_<base>``: points, 95 % interval, verdict."""
     prefix = f"delta_vs_{base}"
-    return [points(_fields(entry)[prefix]), _interval(entry, prefix), interval_verdict(entry, prefix)]
+    return [points(fields(entry)[prefix]), interval(entry, prefix), interval_verdict(entry, prefix)]
 
 
 def beyond_classic_sentences(metrics: Metrics) -> list[str]:
@@ -102,7 +103,7 @@ def _against(metrics: Metrics, base: str, against: str, helps: str, hurts: str, 
         if prefix not in m:
             continue
         word = interval_verdict(m, prefix)
-        numbers = f"{points(_fields(m)[prefix])} points {against}, 95 % interval {_interval(m, prefix)}"
+        numbers = f"{points(fields(m)[prefix])} points {against}, 95 % interval {interval(m, prefix)}"
         label = capitalized(source_label(source))
         if word == HELPS:
             out.append(f"{label} {helps}: {numbers}, entirely above 0.")
@@ -155,7 +156,7 @@ def filter_sentences(metrics: Metrics) -> list[str]:
         kept = f" (the filter accepted {100 * rate:.1f} % of the candidates)" if rate is not None else ""
         numbers = (
             f"{points(m['delta_vs_unfiltered'])} points against its unfiltered images, 95 % interval "
-            f"{_interval(m, 'delta_vs_unfiltered')}"
+            f"{interval(m, 'delta_vs_unfiltered')}"
         )
         word = interval_verdict(m, "delta_vs_unfiltered")
         effect = {HELPS: HELPS, HURTS: HURTS}.get(word, f"has {NO_EFFECT}")
@@ -191,7 +192,7 @@ def rare_class_section(metrics: Metrics) -> list[str]:
         row += [_cell(v["accuracy"], v["ci_low"], v["ci_high"]) for v in m["rare_per_class"].values()]
         row.append(_cell(m["rare_accuracy"], m["rare_accuracy_ci_low"], m["rare_accuracy_ci_high"]))
         row.append(
-            f"{points(m['rare_delta_vs_real'])} {_interval(m, 'rare_delta_vs_real')}"
+            f"{points(m['rare_delta_vs_real'])} {interval(m, 'rare_delta_vs_real')}"
             if "rare_delta_vs_real" in m
             else "(baseline)"
         )

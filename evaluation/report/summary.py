@@ -14,11 +14,11 @@ The summary heads comparison.md and is the MLflow parent run's description (pipe
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from augment.params.sources import BASELINES, CLASSIC, REAL, SELF_TRAINING, source_label
 from evaluation.quality.stats import HELPS, HURTS, paired_delta, verdict
-from evaluation.report.results import Metrics
+from evaluation.report.bar import fields, interval, interval_verdict, points
+from evaluation.report.results import Metrics, SourceMetrics
 
 MAX_LINES = 10
 # the quality axes of the summary: key, how it is written, higher is better
@@ -31,15 +31,10 @@ AXES = (
 )
 
 
-def _pp(x: float) -> str:
-    """A delta in points: +1.23."""
-    return f"{100 * x:+.2f}"
-
-
-def _interval(entry: Mapping[str, Any], prefix: str) -> str:
-    """'+1.23 [+0.50, +1.96] points' of the delta stored under ``prefix``."""
-    value = entry["delta_vs_real"] if prefix == "delta" else entry[prefix]
-    return f"{_pp(value)} [{_pp(entry[f'{prefix}_ci_low'])}, {_pp(entry[f'{prefix}_ci_high'])}] points"
+def _delta(entry: SourceMetrics, prefix: str) -> str:
+    """'+1.23 [+0.50, +1.96] points' of the delta stored under ``prefix`` (bar.py's cells)."""
+    value = fields(entry)["delta_vs_real" if prefix == "delta" else prefix]
+    return f"{points(value)} {interval(entry, prefix)} points"
 
 
 def _generator_sources(metrics: Metrics) -> list[str]:
@@ -72,29 +67,29 @@ def resolution_line(metrics: Metrics) -> str | None:
         widths.sort()
         half = 100 * widths[len(widths) // 2]
         tail = f"; the deltas against it are ± {half:.2f} points wide (median): about the smallest effect this run can detect"
-    return f"Classical augmentation against real data: {_interval(classic, 'delta')} ({classic['verdict']}){tail}."
+    return f"Classical augmentation against real data: {_delta(classic, 'delta')} ({classic['verdict']}){tail}."
 
 
-def _against(metrics: Metrics, prefix: str, verdict_key: str, bar: str) -> str | None:
+def _against(metrics: Metrics, prefix: str, bar: str) -> str | None:
     sources = [s for s in _generator_sources(metrics) if prefix in metrics[s]]
     if not sources:
         return None
-    winners = [s for s in sources if metrics[s][verdict_key] == HELPS]  # type: ignore[literal-required]
-    top = max(winners or sources, key=lambda s: metrics[s][prefix])  # type: ignore[literal-required]
+    winners = [s for s in sources if interval_verdict(metrics[s], prefix) == HELPS]
+    top = max(winners or sources, key=lambda s: fields(metrics[s])[prefix])
     if winners:
         return (
             f"{len(winners)} of {len(sources)} generator sources beat {bar}; the most: "
-            f"{source_label(top)}, {_interval(metrics[top], prefix)}."
+            f"{source_label(top)}, {_delta(metrics[top], prefix)}."
         )
-    hurt = sum(metrics[s][verdict_key] == HURTS for s in sources)  # type: ignore[literal-required]
+    hurt = sum(interval_verdict(metrics[s], prefix) == HURTS for s in sources)
     return (
         f"No generator source beats {bar} measurably ({hurt} of {len(sources)} do worse); the closest: "
-        f"{source_label(top)}, {_interval(metrics[top], prefix)}."
+        f"{source_label(top)}, {_delta(metrics[top], prefix)}."
     )
 
 
 def versus_classic_line(metrics: Metrics) -> str | None:
-    return _against(metrics, "delta_vs_classic", "verdict_vs_classic", "classical augmentation")
+    return _against(metrics, "delta_vs_classic", "classical augmentation")
 
 
 def versus_self_training_line(metrics: Metrics) -> str | None:
@@ -102,7 +97,7 @@ def versus_self_training_line(metrics: Metrics) -> str | None:
     if not bars:
         return None
     bar = f"self-training ({source_label(str(next(iter(bars))))}, the stronger bar)"
-    return _against(metrics, "delta_vs_self_training", "verdict_vs_self_training", bar)
+    return _against(metrics, "delta_vs_self_training", bar)
 
 
 def quality_line(quality: dict[str, dict]) -> str | None:
@@ -127,8 +122,8 @@ def _paired(metrics: Metrics, a: str, b: str) -> str | None:
     d = paired_delta(x, y)
     word = verdict(d)
     return (
-        f"{source_label(a)} against {source_label(b)}: {_pp(d['mean'])} "
-        f"[{_pp(d['ci_low'])}, {_pp(d['ci_high'])}] points ({word})"
+        f"{source_label(a)} against {source_label(b)}: {points(d['mean'])} "
+        f"[{points(d['ci_low'])}, {points(d['ci_high'])}] points ({word})"
     )
 
 
