@@ -17,6 +17,7 @@ from pathlib import Path
 from PIL import Image
 
 from augment.core.distributed import check_divisible, is_main_process
+from augment.core.labels import check_int
 from augment.core.outputs import StagedOutputs, check_writable_file
 from augment.data.labeled import Splits
 from augment.data.splits import load_splits
@@ -78,8 +79,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def _check_range(flag: str, value: int | None, low: int, high: int) -> None:
     """An integer argument outside [low, high] (None: not given): one line naming the flag."""
-    if value is not None and not low <= value <= high:
-        raise ConfigError(f"{flag}: must be an integer in [{low}, {high}], got {value}")
+    if value is not None:
+        check_int(value, flag, low, high)
 
 
 def _same_file(a: Path, b: Path) -> bool:
