@@ -4,24 +4,17 @@ summarised as a built-in is), and the whole stays within ten lines."""
 
 from __future__ import annotations
 
-from evaluation.quality.stats import delta_fields, paired_delta, summarize
+from evaluation.quality.stats import delta_fields, paired_delta
 from evaluation.report.summary import MAX_LINES, summary_lines
 from evaluation.report.writer import render_report
+from tests.test_report import entry as report_entry
 
 REAL = [0.900, 0.920, 0.910, 0.905, 0.915]
 
 
 def entry(per_seed, real=REAL, classic=None):
-    s = summarize(per_seed)
-    out = {
-        "accuracy": s["mean"],
-        "accuracy_ci_low": s["ci_low"],
-        "accuracy_ci_high": s["ci_high"],
-        "accuracy_per_seed": list(per_seed),
-        "seeds": list(range(len(per_seed))),
-    }
-    if real is not None:
-        out.update(delta_fields("delta_vs_real", "delta", paired_delta(per_seed, real)))
+    """test_report.py's metrics.json entry, with the delta against classic when ``classic`` is given."""
+    out = report_entry(per_seed, real)
     if classic is not None:
         out.update(delta_fields("delta_vs_classic", "delta_vs_classic", paired_delta(per_seed, classic)))
     return out
