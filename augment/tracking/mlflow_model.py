@@ -46,7 +46,7 @@ from augment.params.sampling import apply_sampling
 from augment.sampling.generation import sample_images
 from augment.settings.extras import DISTRIBUTION, require
 from augment.settings.version import __version__
-from augment.tracking.store import configure_mlflow_client
+from augment.tracking.store import configure_mlflow_client, local_store
 from augment.tracking.store import tracking_uri as project_tracking_uri
 from augment.training.checkpoint import CheckpointError, load_generator, read_checkpoint
 
@@ -240,14 +240,8 @@ def _process_stores(uri: str) -> Iterator[None]:
 def _check_store_exists(uri: str, tracking_uri: str) -> None:
     """A local store (sqlite database or file folder) that does not exist holds no model: say so,
     rather than let MLflow create an empty database (and print its set-up log) to find nothing."""
-    prefix = "sqlite:///"
-    if tracking_uri.startswith(prefix):
-        store = Path(tracking_uri[len(prefix) :])
-    elif tracking_uri.startswith("file:") or "://" not in tracking_uri:
-        store = Path(tracking_uri.removeprefix("file://").removeprefix("file:"))
-    else:
-        return  # a server: it answers for itself
-    if not store.exists():
+    store = local_store(tracking_uri)  # None: a server, which answers for itself
+    if store is not None and not store.exists():
         raise CheckpointError(
             f"{uri}: no MLflow store at {store}, so no registered model: log one with `dvc repro` "
             "(tracking.enabled: true), or point MLFLOW_TRACKING_URI at the store that has it"

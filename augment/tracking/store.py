@@ -58,12 +58,23 @@ def _probe_write(folder: Path, uri: str, what: str) -> None:
         ) from None
 
 
+def local_store(uri: str) -> Path | None:
+    """The path a local tracking URI names: the database of ``sqlite:///...``, the folder of
+    ``file:...`` or a plain path; None for a server (``http://``, ...)."""
+    if uri.startswith("sqlite:///"):
+        return Path(uri[len("sqlite:///") :])
+    if uri.startswith("file:") or "://" not in uri:
+        return Path(uri.removeprefix("file://").removeprefix("file:"))
+    return None
+
+
 def check_reachable(uri: str) -> None:
     """Fail fast, with a one-line message naming the URI, when the tracking store is unusable:
     a missing or unwritable sqlite folder, a file that is not an sqlite database, an unwritable
     MLflow folder, an HTTP server that does not answer within a few seconds."""
-    if uri.startswith("sqlite:///"):
-        db = Path(uri[len("sqlite:///") :])
+    store = local_store(uri)
+    if uri.startswith("sqlite:///") and store is not None:
+        db = store
         folder = db.parent
         if not folder.is_dir():
             raise TrackingError(f"MLflow tracking database folder does not exist: {folder} (uri {uri})")
@@ -96,14 +107,8 @@ def check_reachable(uri: str) -> None:
                 f"MLflow tracking server unreachable at {uri}: {getattr(err, 'reason', err)}; "
                 "start it, fix MLFLOW_TRACKING_URI / tracking.uri, or set tracking.enabled: false"
             ) from None
-    elif uri.startswith("file:") or "://" not in uri:
-        folder = Path(
-            uri[len("file://") :]
-            if uri.startswith("file://")
-            else uri[len("file:") :]
-            if uri.startswith("file:")
-            else uri
-        )
+    elif store is not None:
+        folder = store
         while not folder.exists() and folder != folder.parent:
             folder = folder.parent  # MLflow creates the missing part
         if not folder.is_dir():
