@@ -14,7 +14,7 @@ CONSTRAINTS ?= constraints.txt
 # regime-map: real training images per class of its sizes (docs/regime_map.md)
 MAP_PER_CLASS ?= 20,50
 
-.PHONY: run test check lint bench data-size regime-map install constraints clean
+.PHONY: run test check lint bench data-size regime-map classic-sweep install constraints clean
 
 $(STAMP): setup.cfg pyproject.toml $(CONSTRAINTS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -55,6 +55,11 @@ data-size: $(STAMP)
 regime-map: $(STAMP)
 	$(BIN)/python -m pipelines.regime_map run --per-class $(MAP_PER_CLASS) -j $(JOBS) \
 	  $(if $(filter-out 1,$(JOBS)),--set cpu_threads=1)
+
+## classic-sweep: the strongest simple classical augmentation for the data in params.yaml, chosen on the
+##   validation split, written into params.yaml (docs/classic_sweep.md); then `make run` reruns the classic sources
+classic-sweep: $(STAMP)
+	$(BIN)/python -m pipelines.classic_sweep --write
 
 ## bench: throughput benchmarks (not tests)
 bench: $(STAMP)

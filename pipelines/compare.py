@@ -46,6 +46,7 @@ from augment.settings.paths import (
     stylize_dir,
 )
 from augment.tracking.runs import Tracker
+from evaluation.classic_sweep.record import origin
 from evaluation.quality.keys import QUALITY_KEYS
 from evaluation.quality.stats import delta_fields, paired_delta, summarize
 from evaluation.report.figures import accuracy_bars, loss_curves, side_by_side
@@ -220,7 +221,9 @@ def _bar_context(params: Params) -> dict[str, str]:
             ]
             + ([f"erasing p={a.erasing:g} (up to {a.erasing_max_area:g} of the image)"] if a.erasing else [])
             + ([f"horizontal flip p={a.hflip:g}"] if a.hflip else [])
-        ),
+            + ([f"vertical flip p={a.vflip:g}"] if a.vflip else [])
+        )
+        + f"; {origin(params.data, a)}",
         "filtered sets": (
             f"kept when the filter network gives the intended class P >= {f.threshold:g}"
             + (

@@ -3,6 +3,8 @@ rare classes. Known answers where one exists; the metrics and report contract fo
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -105,6 +107,21 @@ def test_each_image_gets_its_own_draw_and_the_generator_fixes_them():
     assert torch.equal(a, b)
     assert len({tuple(img.flatten()[:50].tolist()) for img in a}) == 8  # all different
     assert a.shape == x.shape and a.min() >= 0 and a.max() <= 1
+
+
+def test_flips_turn_images_over_with_their_probabilities_and_draw_nothing_when_off():
+    x = torch.rand(4000, 1, 6, 6)
+    both = ClassicAugmentation(dataclasses.replace(NO_AUGMENTATION, hflip=1.0, vflip=1.0))
+    assert torch.allclose(both(x[:8], torch.Generator().manual_seed(0)), x[:8].flip(-1).flip(-2), atol=1e-5)
+    half = ClassicAugmentation(dataclasses.replace(NO_AUGMENTATION, vflip=0.5))(x, torch.Generator().manual_seed(1))
+    upside_down = (half - x.flip(-2)).flatten(1).abs().max(dim=1).values < 1e-5  # [4000]
+    assert upside_down.float().mean().item() == pytest.approx(0.5, abs=0.03)
+    # off, the vertical flip draws nothing: the generator ends where it ended before the option existed
+    g_off, g_ref = torch.Generator().manual_seed(2), torch.Generator().manual_seed(2)
+    ClassicAugmentation(AugmentationConfig())(x[:8], g_off)
+    torch.rand(8, 5, generator=g_ref)  # the angle, shift, scale, flip draws
+    erase_mask(8, 6, 6, 0.0, 0.1, g_ref)
+    assert torch.equal(torch.rand(3, generator=g_off), torch.rand(3, generator=g_ref))
 
 
 def test_erasing_probability_and_area():

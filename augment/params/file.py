@@ -205,16 +205,17 @@ def mapping_keys(cls: type = Params, prefix: str = "") -> list[str]:
     return keys
 
 
-def _check_ranges(section: Any, prefix: str = "") -> None:
-    """Every field's ``ranged`` rule, depth first in the order of the fields."""
+def check_ranges(section: Any, prefix: str = "") -> None:
+    """Every field's ``ranged`` rule, depth first in the order of the fields; ConfigError names
+    the first value out of range by its dotted key (``prefix.field``)."""
     for f in dataclasses.fields(section):
         value = getattr(section, f.name)
         dotted = f"{prefix}.{f.name}" if prefix else f.name
         if SECTIONS in f.metadata:  # named sections sit in the parent: generators.<plugin>
             for name, extra in value.items():
-                _check_ranges(extra, f"{prefix}.{name}" if prefix else name)
+                check_ranges(extra, f"{prefix}.{name}" if prefix else name)
         elif dataclasses.is_dataclass(value):
-            _check_ranges(value, dotted)
+            check_ranges(value, dotted)
         elif RANGE in f.metadata:
             ok, allowed = f.metadata[RANGE]
             if not ok(value):
@@ -222,7 +223,7 @@ def _check_ranges(section: Any, prefix: str = "") -> None:
 
 
 def _validate(params: Params) -> None:
-    _check_ranges(params)
+    check_ranges(params)
     from augment.params.methods import check_methods, method_names, styled_methods
     from augment.params.sources import check_sources  # here: augment.params.sources imports the models (torch)
 

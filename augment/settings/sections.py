@@ -319,6 +319,10 @@ class AugmentationConfig:
     # the rectangle covers 2 % up to this share of the image
     erasing_max_area: float = ranged(0.1, (lambda v: 0.02 <= v <= 1, "a share of the image in [0.02, 1]"))
     hflip: float = ranged(0.0, _PROBABILITY)  # probability of a horizontal flip: 0 for digits (a mirrored 7 is no 7)
+    vflip: float = ranged(0.0, _PROBABILITY)  # probability of a vertical flip (upside down): 0 for most photographs
+    # what the classic sweep (pipelines/classic_sweep.py) chose these values on: the data's
+    # description and a digest of the values; "" = not swept (the defaults or a person's choice)
+    swept: str = ""
 
 
 @dataclass

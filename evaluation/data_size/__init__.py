@@ -1,4 +1,4 @@
-"""Wing 4 of evaluation: the data-size product: its sizes (sizes), its points (points), the
+"""Wing 5 of evaluation: the data-size product: its sizes (sizes), its points (points), the
 queued DVC experiments (queue), collecting them (collect) and the figure.
 
-May import: report, quality, classifiers, augment."""
+May import: report, classic_sweep, quality, classifiers, augment."""
