@@ -36,9 +36,9 @@ from evaluation.classifiers.prediction import probabilities
 from evaluation.classifiers.training import train_classifier
 from evaluation.quality.stats import paired_delta, summarize, verdict
 from evaluation.report.bar import capitalized
+from evaluation.report.entries import comparison
 from evaluation.report.findings import explain
 from evaluation.report.writer import accuracy_table, render_report
-from pipelines.compare import comparison
 
 NO_AUGMENTATION = AugmentationConfig(degrees=0, translate=0, scale_min=1, scale_max=1, erasing=0, hflip=0)
 TINY = ClassifierConfig(seeds=[0], steps=30, width=8, batch_size=32)

@@ -487,7 +487,7 @@ def _result(source: str, accuracies: list[float]) -> dict:
 
 def test_a_source_is_measured_against_the_stronger_self_training_bar_and_the_report_says_it():
     from evaluation.report.bar import self_training_sentences
-    from pipelines.compare import comparison
+    from evaluation.report.entries import comparison
 
     results = {
         "real": _result("real", [0.80, 0.81, 0.82]),
