@@ -26,11 +26,11 @@ import sys
 import time
 from collections.abc import Sequence
 
-from augment.core.outputs import check_writable_file, write_csv
+from augment.core.outputs import StagedOutputs, check_writable_file, write_csv
 from augment.data.splits import load_splits
 from augment.errors import OneLineArgumentParser, report_errors
 from augment.params.config import DEFAULT_PARAMS_FILE, AugmentationConfig, ConfigError
-from augment.params.edit import set_values, yaml_scalar
+from augment.params.edit import edited_text, set_values, yaml_scalar
 from augment.params.file import load_params
 from augment.training.device import configure_torch, resolve_device
 from evaluation.classic_sweep.axes import DEFAULT_AXES, SWEPT_FIELDS, Axis, axes_named, parse_values
@@ -77,7 +77,10 @@ def verdict_line(result: SweepResult) -> str:
     d = result.delta
     half = 100 * (d["ci_high"] - d["ci_low"]) / 2
     if d["ci_low"] > 0:
-        reading = "the winner is ahead beyond the interval"
+        reading = (
+            "the winner is ahead beyond the interval (an optimistic reading: these images also picked it "
+            f"as the best of {len(result.trials)} settings)"
+        )
     else:
         reading = (
             f"the validation split cannot tell the two apart (differences under about {half:.2f} points "
@@ -162,9 +165,10 @@ def run(args: argparse.Namespace) -> None:
         raise ConfigError(f"--seeds: an interval needs >= 2 seeds, got {args.seeds}")
     axes = _axes(args)
     params = load_params(args.params, args.overrides)
-    check_writable_file(args.csv, "--csv")  # before the work, not after it
-    if args.write and not os.access(args.params, os.W_OK):
-        raise ConfigError(f"--write: {args.params} is not writable")
+    # Every output is checked before the work, not after it.
+    check_writable_file(args.csv, "--csv")
+    if args.write:
+        _check_write(args, params.augmentation)
     configure_torch(params)
     device = resolve_device(params.device)
     started = time.perf_counter()
@@ -183,18 +187,41 @@ def run(args: argparse.Namespace) -> None:
     result = sweep(params.augmentation, axes, measure, log=say)
     print(table(result))
     say(verdict_line(result))
-    write_csv(args.csv, list(_rows(result)[0]), _rows(result))
     swept = record(params.data, result.winner.config, args.seeds)
     values = changes(params.augmentation, result.winner.config, swept)
     if result.winner.axis == NONE and result.winner.config != params.augmentation:
         say("no augmentation measured best: the bar is then the real data alone")
+    rows = _rows(result)
+    with StagedOutputs() as staged:  # the CSV and the params file land together
+        write_csv(staged.path(args.csv), list(rows[0]), rows)
+        if args.write:
+            set_values(args.params, values, staged)
     if args.write:
-        set_values(args.params, values)
         say(f"wrote {len(values)} value{'s' if len(values) != 1 else ''} into {args.params}: " + _assignments(values))
     else:
         say("to use it: dvc exp run " + " ".join(f"-S '{k}={yaml_scalar(v)}'" for k, v in values.items()))
         say(f"or run again with --write to put it into {args.params}")
     say(f"{len(result.trials)} settings in {time.perf_counter() - started:.0f} s -> {args.csv}")
+
+
+# What --write cannot honour: an override of these would be measured but not be in the file,
+# and the record would then describe params the file does not hold.
+_NOT_WITH_WRITE = ("data.", "augmentation.")
+
+
+def _check_write(args: argparse.Namespace, start: AugmentationConfig) -> None:
+    """Before any training: --write can put a result into the params file."""
+    for override in args.overrides:
+        key = override.split("=", 1)[0].strip()
+        if key.startswith(_NOT_WITH_WRITE):
+            raise ConfigError(
+                f"--write with --set {key}: the sweep would measure a value {args.params} does not hold; "
+                "put it into the file first, or drop --write and use the printed -S overrides"
+            )
+    if not os.access(args.params, os.W_OK):
+        raise ConfigError(f"--write: {args.params} is not writable")
+    every = {f"augmentation.{name}": getattr(start, name) for name in SWEPT_FIELDS}
+    edited_text(args.params, {**every, "augmentation.swept": "a record"})  # the file can take the edit
 
 
 def _assignments(values: dict) -> str:

@@ -5,6 +5,7 @@ report reads, writing params in place, and bad options as one line with exit cod
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 
 import pytest
@@ -124,8 +125,8 @@ def test_a_tie_keeps_the_incumbent():
 def test_halves_split_each_class_of_the_validation_split_and_nothing_else(digits):
     select, measure = halves(digits.val, seed=0)
     assert len(select) + len(measure) == len(digits.val)
-    both = torch.cat([select.images, measure.images]).flatten(1)
-    assert torch.equal(both.sort(dim=0).values, digits.val.images.flatten(1).sort(dim=0).values)
+    both = torch.cat([select.images, measure.images]).flatten(1).tolist()
+    assert sorted(map(tuple, both)) == sorted(map(tuple, digits.val.images.flatten(1).tolist()))  # each image once
     for c in range(10):
         assert (select.labels == c).sum() >= 1 and (measure.labels == c).sum() >= 1
     tiny = LabeledImages(digits.val.images[:3], torch.tensor([0, 0, 1]))
@@ -277,12 +278,60 @@ def test_set_values_replaces_values_keeps_comments_and_adds_missing_keys(tmp_pat
     assert loaded["device"] == "cpu" and loaded["data"] == {"seed": 0, "imbalance": {"keep": 0.1}}
 
 
+def test_set_values_keeps_crlf_quoted_hashes_and_exact_floats(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_bytes(b'augmentation:\r\n  degrees: 5  # rot\r\n  swept: "a #1"  # c\r\n')
+    set_values(
+        path, {"augmentation.degrees": 0.1234567, "augmentation.swept": "b | c#d", "augmentation.erasing": 1e-05}
+    )
+    raw = path.read_bytes()
+    assert raw.count(b"\r\n") == 4 and b"\n" not in raw.replace(b"\r\n", b"")  # one line added, CRLF too
+    assert b'  swept: "b | c#d" # c\r\n' in raw and b"  erasing: 1.0e-05\r\n" in raw
+    assert yaml.safe_load(raw) == {"augmentation": {"degrees": 0.1234567, "swept": "b | c#d", "erasing": 1e-05}}
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("augmentation:\n  hflip: 0\n  hflip: 1\n", "augmentation.hflip: written 2 times"),
+        ("augmentation:\n  hflip : 0\n", "augmentation.hflip: its line is not one this editor can change"),
+        ("augmentation: {hflip: 0}\n", "augmentation: not a block section"),
+        ("augmentation:\n  hflip: [0\n", "malformed YAML"),
+    ],
+)
+def test_set_values_refuses_what_it_cannot_place_exactly(tmp_path, text, message):
+    path = tmp_path / "params.yaml"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        set_values(path, {"augmentation.hflip": 0.5})
+    assert path.read_text() == text
+
+
+def test_write_refuses_overrides_the_file_would_not_hold(tmp_path, monkeypatch, capsys, digits):
+    params = _project(tmp_path, monkeypatch, digits)
+    before = params.read_text()
+    assert classic_sweep.main([*SMALL, "--write", "-S", "augmentation.degrees=3"]) == 2
+    assert "--write with --set augmentation.degrees" in capsys.readouterr().err
+    assert params.read_text() == before and not (tmp_path / "reports").exists()
+
+
 def test_set_values_refuses_a_missing_section_and_leaves_the_file(tmp_path):
     path = tmp_path / "params.yaml"
     path.write_text(PARAMS_TEXT)
     with pytest.raises(ValueError, match="classifier: no such section in the file"):
         set_values(path, {"augmentation.degrees": 1.0, "classifier.steps": 3})
-    with pytest.raises(ValueError, match="data.imbalance: a section or block value"):
+    with pytest.raises(ValueError, match="data.imbalance: a section, block or list value"):
         set_values(path, {"data.imbalance": 3})
     assert path.read_text() == PARAMS_TEXT
     assert sorted(p.name for p in tmp_path.iterdir()) == ["params.yaml"]
+
+
+def test_classifier_stages_take_every_augmentation_field_but_the_record():
+    """A sweep that only rewrites its record reruns no classifier; a new augmentation field must
+    still rerun them (dvc.yaml lists the fields one by one)."""
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    fields = {f"augmentation.{f.name}" for f in dataclasses.fields(AugmentationConfig) if f.name != "swept"}
+    for stage in (stages["train_classifier"]["do"], stages["pseudo_label"]):
+        listed = {p for p in stage["params"] if isinstance(p, str) and p.startswith("augmentation")}
+        assert listed == fields
+    assert "augmentation" in stages["compare"]["params"]  # the report reads the record

@@ -27,6 +27,8 @@ def halves(val: LabeledImages, seed: int) -> tuple[LabeledImages, LabeledImages]
     """Two class-stratified halves of ``val`` (a seeded permutation per class; an odd class's
     extra image goes to the second, the measuring half). DataError when a class of ``val`` has
     fewer than 2 images: it could not be in both."""
+    if len(val) == 0:
+        raise DataError("the validation split is empty: the classic sweep needs one; raise data.val_fraction")
     g = torch.Generator().manual_seed(seed)
     first, second = [], []
     for c in torch.unique(val.labels).tolist():
