@@ -125,6 +125,7 @@ def compare(params: Params, args=None) -> None:
         for path in (written.metrics, written.accuracy_csv, written.quality_csv, written.report):
             tracker.log_artifact(path)
         tracker.log_artifact(written.figures, "figures")
+        tracker.log_artifact(written.headlines, "metrics")
         for name in methods:
             tracker.log_artifact(stylize_dir(params, name), f"stylize/{name}")
 

@@ -59,7 +59,7 @@ def _output_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--metrics-file",
         default=None,
-        help="metrics file as dvc names it (default: from params.yaml, reports/metrics.json)",
+        help="compare's DVC metrics as dvc names them: the folder of headline files (default: from params.yaml, reports/metrics) or, for runs made before it, a metrics.json",
     )
 
 

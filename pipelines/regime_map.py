@@ -31,7 +31,7 @@ from collections.abc import Callable, Sequence
 from augment.params.config import ConfigError, one_line
 from augment.params.file import load_params
 from augment.params.sources import SELF_TRAINING
-from augment.settings.paths import metrics_file as params_metrics_file
+from augment.settings.paths import headline_dir
 from evaluation.data_size.collect import read_exp_show
 from evaluation.data_size.points import DEFAULT_PARAMS, PARAM, DataSizeError
 from evaluation.data_size.queue import (
@@ -89,12 +89,12 @@ def say(message: str) -> None:
 
 
 def _profile(overrides: Sequence[str]) -> tuple[int, int, str]:
-    """The profile's classifier.steps, sample.per_class (with the --set overrides) and metrics file."""
+    """The profile's classifier.steps, sample.per_class (with the --set overrides) and DVC metrics folder."""
     try:
         params = load_params(DEFAULT_PARAMS, list(overrides))
     except (ConfigError, OSError, ValueError) as err:
         raise DataSizeError(f"{DEFAULT_PARAMS}: {one_line(err)}") from None
-    return params.classifier.steps, params.sample.per_class, params_metrics_file(params).as_posix()
+    return params.classifier.steps, params.sample.per_class, headline_dir(params).as_posix()
 
 
 def _output_options(parser: argparse.ArgumentParser) -> None:

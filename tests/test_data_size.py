@@ -470,7 +470,7 @@ def test_cli_error_without_results(tmp_path, capsys):
     src.write_text(json.dumps(IN_PROGRESS))
     assert main(["--from-json", str(src), "--out", str(tmp_path / "f.png"), "--csv", str(tmp_path / "t.csv")]) == 2
     line = _error_line(capsys)
-    assert "no experiment with reports/metrics.json" in line and "4 queued" not in line and "3 queued" in line
+    assert "no experiment with reports/metrics" in line and "4 queued" not in line and "3 queued" in line
     assert not (tmp_path / "f.png").exists()
 
 
@@ -701,6 +701,21 @@ Task     Name        Created       Status
 
 Worker status: 1 active, 0 idle
 """
+
+
+def test_headline_files_are_read_one_per_source_and_older_runs_metrics_json_still_is():
+    """compare's DVC metrics are a folder of <source>.json files; experiments made before that
+    carry one reports/metrics.json: both give the same sources, in report order."""
+    doc = copy.deepcopy(FINISHED)
+    exp = next(e for c in doc for e in c.get("experiments") or [] if e["revs"][0]["data"].get("metrics"))
+    data = exp["revs"][0]["data"]
+    single = data["metrics"].pop("reports/metrics.json")["data"]
+    data["metrics"] = {f"reports/metrics/{s}.json": {"data": e} for s, e in reversed(list(single.items()))}
+    data["metrics"]["reports/metrics/nested/x.json"] = {"data": {"accuracy": 0.1}}  # not a source file
+    rows = parse_exp_show(doc)
+    row = next(r for r in rows if r.name == exp["name"])
+    assert list(row.sources) == list(single) and row.sources["real"] == single["real"]
+    assert [r.sources for r in parse_exp_show(FINISHED) if r.name == exp["name"]] == [row.sources]
 
 
 def test_parse_queue_status():

@@ -382,6 +382,20 @@ def test_a_shorter_sources_list_trains_nothing_new_and_reports_only_those(repro,
     assert source_label("cvaegan-transfer") in report and source_label("cvae-restyle") not in report
 
 
+def test_dvc_metrics_show_is_one_short_row_per_source(repro):
+    project, env, _ = repro
+    out = _run(["dvc", "metrics", "show"], project, env).stdout
+    lines = [line for line in out.splitlines() if line.strip()]
+    sources = yaml.safe_load((project / "params.yaml").read_text())["classifier"]["sources"]
+    assert lines[0].split()[:3] == ["Path", "accuracy", "accuracy_ci_low"]
+    assert sorted(line.split()[0] for line in lines[1:]) == sorted(f"reports/metrics/{s}.json" for s in sources)
+    assert max(len(line) for line in lines) < 300  # was one row of 10,256 characters (388 leaves)
+    metrics = json.loads((project / "reports/metrics.json").read_text())
+    classic = json.loads((project / "reports/metrics/classic.json").read_text())
+    assert classic["accuracy"] == metrics["classic"]["accuracy"] and "accuracy_per_seed" not in classic
+    assert not any(isinstance(v, str) for v in classic.values())  # verdicts stay in metrics.json
+
+
 def test_dvc_plots_show_renders_every_plot(repro):
     project, env, _ = repro
     _run(["dvc", "plots", "show", "--out", "plots_html"], project, env)

@@ -335,7 +335,7 @@ def test_collect_from_json_and_without_results(project, capsys, tmp_path):
     )
     saved.write_text(json.dumps(FakeDvc()._exp_show()))
     assert main(["collect", "--from-json", str(saved)]) == 2
-    assert "no experiment with reports/metrics.json" in capsys.readouterr().err
+    assert "no experiment with reports/metrics" in capsys.readouterr().err
 
 
 def test_figure_has_one_panel_per_size_and_a_marker_per_source(tmp_path, monkeypatch):

@@ -62,8 +62,16 @@ def classifier_predictions(params, source: str) -> Path:
 
 
 def metrics_file(params) -> Path:
-    """compare's DVC metrics: one object per source (docs/design.md, contracts)."""
+    """compare's record of every number: one object per source, per-seed values and verdicts
+    included (docs/design.md, contracts)."""
     return Path(params.paths.reports) / "metrics.json"
+
+
+def headline_dir(params) -> Path:
+    """compare's DVC metrics: one file per source, ``<source>.json``, its headline numbers only
+    (accuracy and the deltas with their intervals), so that ``dvc metrics show`` and
+    ``dvc metrics diff`` read one row per source."""
+    return Path(params.paths.reports) / "metrics"
 
 
 def figures_dir(params) -> Path:

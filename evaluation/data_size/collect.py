@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from augment.params.file import load_params
-from augment.settings.paths import metrics_file as params_metrics_file
+from augment.settings.paths import headline_dir
 from evaluation.data_size.figure import plot_data_size, write_points
 from evaluation.data_size.points import (
     DEFAULT_METRICS,
@@ -31,9 +31,9 @@ DEFAULT_CSV = "reports/data_size.csv"
 
 
 def metrics_file_from_params(params_file: str | Path = DEFAULT_PARAMS) -> str:
-    """metrics.json's path as compare writes it (``paths.reports`` of params.yaml)."""
+    """compare's DVC metrics (the folder of headline files) as params.yaml's ``paths.reports`` puts them."""
     try:
-        return params_metrics_file(load_params(params_file)).as_posix()
+        return headline_dir(load_params(params_file)).as_posix()
     except Exception:  # a broken params.yaml is the pipeline's business; fall back to the default
         return DEFAULT_METRICS
 

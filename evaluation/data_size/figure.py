@@ -34,6 +34,7 @@ from augment.params.config import MODEL_NAMES  # noqa: E402
 from augment.params.sources import CLASSIC, REAL, SOURCES, parse_source, source_label  # noqa: E402
 from augment.sampling.restyle import RESTYLE, STYLED_KINDS  # noqa: E402
 from evaluation.data_size.points import PARAM, DataSizeError, Point, sources_of  # noqa: E402
+from evaluation.quality.stats import verdict, verdict_key  # noqa: E402
 from evaluation.report.figures import BASELINE_COLORS, PALETTE, method_color  # noqa: E402
 
 CSV_HEADER = [
@@ -164,18 +165,27 @@ def csv_rows(points: list[Point]) -> list[list]:
                     e.get("delta_vs_real"),
                     e.get("delta_ci_low"),
                     e.get("delta_ci_high"),
-                    e.get("verdict"),
+                    _verdict(e, "delta"),
                     p.row.name,
                     p.row.rev,
                     p.row.timestamp,
                     e.get("delta_vs_classic"),
                     e.get("delta_vs_classic_ci_low"),
                     e.get("delta_vs_classic_ci_high"),
-                    e.get("verdict_vs_classic"),
+                    _verdict(e, "delta_vs_classic"),
                     e.get("macro_f1"),
                 ]
             )
     return out
+
+
+def _verdict(entry: dict, prefix: str) -> str | None:
+    """The entry's verdict on the interval ``<prefix>_ci_low`` / ``_ci_high``: stored in a
+    metrics.json entry; a headline file keeps the interval alone, whose sign is the verdict."""
+    stored = entry.get(verdict_key(prefix))
+    if stored is not None or f"{prefix}_ci_low" not in entry:
+        return stored
+    return verdict({"ci_low": entry[f"{prefix}_ci_low"], "ci_high": entry[f"{prefix}_ci_high"]})
 
 
 def write_points(points: list[Point], path: str | Path) -> Path:

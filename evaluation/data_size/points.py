@@ -45,7 +45,7 @@ from typing import Any
 from augment.params.sources import order_sources
 
 PARAM = "data.train_size"
-DEFAULT_METRICS = "reports/metrics.json"
+DEFAULT_METRICS = "reports/metrics"  # compare's headline files (augment/settings/paths.py headline_dir)
 DEFAULT_PARAMS = "params.yaml"
 # Which row wins when several share a size: experiments (newest first) > workspace > baseline.
 _KIND_RANK = {"experiment": 2, "workspace": 1, "baseline": 0}
@@ -104,12 +104,31 @@ def _setup(data: dict, params_file: str) -> tuple:
 
 
 def _metrics(data: dict, metrics_file: str) -> dict[str, dict[str, Any]] | None:
-    """The per-source objects of metrics.json, or None when the file is absent or unreadable."""
-    content = _get(data, "metrics", metrics_file, "data")
+    """The per-source objects of a row's metrics, or None when there are none readable.
+
+    ``metrics_file`` is compare's folder of headline files (``reports/metrics``: one
+    ``<source>.json`` each, the DVC metrics since the headline split), or a single file of
+    per-source objects (``reports/metrics.json``: the DVC metric of runs made before it, read
+    when the folder has nothing, so that older experiments still plot)."""
+    found = data.get("metrics")
+    files: dict[str, Any] = found if isinstance(found, dict) else {}
+    if metrics_file.endswith(".json"):
+        single, folder = metrics_file, None
+    else:
+        single, folder = metrics_file.rstrip("/") + ".json", metrics_file.rstrip("/") + "/"
+    content: Any = None
+    if folder is not None:
+        content = {
+            path[len(folder) : -len(".json")]: _get(entry, "data")
+            for path, entry in files.items()
+            if path.startswith(folder) and path.endswith(".json") and "/" not in path[len(folder) :]
+        }
+    if not content:
+        content = _get(data, "metrics", single, "data")
     if not isinstance(content, dict):
         return None
     sources = {s: e for s, e in content.items() if isinstance(e, dict) and isinstance(e.get("accuracy"), (int, float))}
-    return sources or None
+    return {s: sources[s] for s in order_sources(sources)} or None
 
 
 def _real_images(sources: dict[str, dict[str, Any]]) -> int | None:

@@ -23,11 +23,13 @@ from augment.settings.paths import (
     comparison_report,
     figures_dir,
     generator_report_dir,
+    headline_dir,
     metrics_file,
     sample_grid_file,
     stylize_dir,
 )
 from evaluation.quality.keys import QUALITY_KEYS
+from evaluation.report.entries import headline
 from evaluation.report.figures import accuracy_bars, loss_curves, side_by_side
 from evaluation.report.findings import method_label
 from evaluation.report.results import Metrics
@@ -41,6 +43,7 @@ class Written:
     """Where the files went (their final paths)."""
 
     metrics: Path
+    headlines: Path
     accuracy_csv: Path
     quality_csv: Path
     figures: Path
@@ -56,13 +59,18 @@ def write_comparison(
     combinations: Mapping[str, str],
     context: Mapping[str, Any],
 ) -> Written:
-    """Stage every file of the comparison: metrics.json, ``accuracy.csv`` and ``quality.csv``
-    (DVC plots), the figures folder and comparison.md (with ``context`` as its setup lines)."""
+    """Stage every file of the comparison: metrics.json, one headline file per source (DVC
+    metrics), ``accuracy.csv`` and ``quality.csv`` (DVC plots), the figures folder and
+    comparison.md (with ``context`` as its setup lines)."""
     out = metrics_file(params)
     accuracy_csv, quality_csv = out.with_name("accuracy.csv"), out.with_name("quality.csv")
     figures_out = figures_dir(params)
     report = comparison_report(params)
     staged.path(out).write_text(json.dumps(metrics, indent=2))
+    headlines = headline_dir(params)
+    folder = staged.folder(headlines)
+    for source, entry in metrics.items():
+        (folder / f"{source}.json").write_text(json.dumps(headline(entry), indent=2))
     # DVC plots: accuracy per source, quality per method.
     write_csv(
         staged.path(accuracy_csv),
@@ -133,4 +141,4 @@ def write_comparison(
         context=dict(context),
         combinations=dict(combinations),
     )
-    return Written(out, accuracy_csv, quality_csv, figures_out, report)
+    return Written(out, headlines, accuracy_csv, quality_csv, figures_out, report)

@@ -18,7 +18,32 @@ from evaluation.quality.keys import QUALITY_KEYS
 from evaluation.quality.stats import delta_fields, paired_delta, summarize
 from evaluation.report.results import ClassifierResult, Metrics, SourceMetrics
 
-__all__ = ["comparison"]
+__all__ = ["HEADLINE_KEYS", "comparison", "headline"]
+
+# What a source's DVC metrics file holds: numbers a person compares across runs, no per-seed
+# lists, no verdict strings (metrics.json keeps those; a verdict is the sign of an interval).
+HEADLINE_KEYS = (
+    "accuracy",
+    "accuracy_ci_low",
+    "accuracy_ci_high",
+    "delta_vs_real",
+    "delta_ci_low",
+    "delta_ci_high",
+    "delta_vs_classic",
+    "delta_vs_classic_ci_low",
+    "delta_vs_classic_ci_high",
+    "delta_vs_self_training",
+    "delta_vs_self_training_ci_low",
+    "delta_vs_self_training_ci_high",
+    "macro_f1",
+    "real_train_images",
+)
+
+
+def headline(entry: SourceMetrics) -> dict[str, float]:
+    """A source's headline numbers: the :data:`HEADLINE_KEYS` its entry has, in that order."""
+    values = cast(Mapping[str, Any], entry)
+    return {k: values[k] for k in HEADLINE_KEYS if isinstance(values.get(k), (int, float))}
 
 
 def comparison(
