@@ -33,7 +33,7 @@ from augment.params.config import DEFAULT_PARAMS_FILE, AugmentationConfig, Confi
 from augment.params.edit import edited_text, set_values, yaml_scalar
 from augment.params.file import load_params
 from augment.training.device import configure_torch, resolve_device
-from evaluation.classic_sweep.axes import DEFAULT_AXES, SWEPT_FIELDS, Axis, axes_named, parse_values
+from evaluation.classic_sweep.axes import DEFAULT_AXES, JITTER, SWEPT_FIELDS, Axis, axes_named, parse_values
 from evaluation.classic_sweep.measure import Validation
 from evaluation.classic_sweep.record import data_description, record
 from evaluation.classic_sweep.search import NONE, SweepResult, sweep
@@ -132,9 +132,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--axes",
-        default=",".join(a.name for a in DEFAULT_AXES),
+        default=None,
         metavar="A,A,...",
-        help="the axes to sweep, in this order (default: all)",
+        help=f"the axes to sweep, in this order (default: all; {JITTER} on RGB data only)",
     )
     for axis in DEFAULT_AXES:
         parser.add_argument(
@@ -150,11 +150,13 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _axes(args: argparse.Namespace) -> list[Axis]:
-    """The axes of --axes, in its order, with their candidates; every axis option is checked,
-    swept or not, so a bad value is never silently ignored."""
+def _axes(args: argparse.Namespace, channels: int) -> list[Axis]:
+    """The axes of --axes, in its order, with their candidates (by default every axis, colour
+    jitter on RGB data only); every axis option is checked, swept or not, so a bad value is
+    never silently ignored."""
     parsed = {a.name: parse_values(a, getattr(args, a.name)) for a in DEFAULT_AXES}
-    names = [n.strip() for n in args.axes.split(",") if n.strip()]
+    default = [a.name for a in DEFAULT_AXES if a.name != JITTER or channels == 3]
+    names = [n.strip() for n in (args.axes if args.axes is not None else ",".join(default)).split(",") if n.strip()]
     if not names:
         raise ConfigError("--axes: name at least one axis")
     return [parsed[a.name] for a in axes_named(names)]
@@ -163,7 +165,7 @@ def _axes(args: argparse.Namespace) -> list[Axis]:
 def run(args: argparse.Namespace) -> None:
     if args.seeds < 2:
         raise ConfigError(f"--seeds: an interval needs >= 2 seeds, got {args.seeds}")
-    axes = _axes(args)
+    _axes(args, 3)  # the options, checked before anything is loaded
     params = load_params(args.params, args.overrides)
     # Every output is checked before the work, not after it.
     check_writable_file(args.csv, "--csv")
@@ -173,6 +175,7 @@ def run(args: argparse.Namespace) -> None:
     device = resolve_device(params.device)
     started = time.perf_counter()
     splits = load_splits(params.data)
+    axes = _axes(args, splits.image_shape[0])
     measure = Validation(
         splits.train, splits.val, splits.num_classes, params.classifier, range(args.seeds), device,
         params.acceleration, split_seed=params.data.seed,

@@ -28,7 +28,14 @@ from augment.params.config import (
 from augment.params.sources import SOURCES, filtered_name, parse_source, source_label
 from augment.sampling.generation import sample_images
 from augment.sampling.restyle import StyledDraw, styled_set
-from evaluation.classifiers.classic import ClassicAugmentation, affine_theta, erase_mask
+from evaluation.classifiers.classic import (
+    ClassicAugmentation,
+    affine_theta,
+    color_jitter,
+    erase_mask,
+    hsv_to_rgb,
+    rgb_to_hsv,
+)
 from evaluation.classifiers.filtering import class_thresholds, filtered_sample, load_filter, save_filter, train_filter
 from evaluation.classifiers.judge import load_judge
 from evaluation.classifiers.mixing import mix_training_data
@@ -122,6 +129,35 @@ def test_flips_turn_images_over_with_their_probabilities_and_draw_nothing_when_o
     torch.rand(8, 5, generator=g_ref)  # the angle, shift, scale, flip draws
     erase_mask(8, 6, 6, 0.0, 0.1, g_ref)
     assert torch.equal(torch.rand(3, generator=g_off), torch.rand(3, generator=g_ref))
+
+
+def test_colour_jitter_hue_is_torchvisions_and_off_draws_nothing():
+    x = torch.rand(6, 3, 5, 7)
+    assert torch.allclose(hsv_to_rgb(rgb_to_hsv(x)), x, atol=1e-6)
+    out = color_jitter(x, 0.0, 0.0, 0.0, 0.3, torch.Generator().manual_seed(4))
+    shift = (2 * torch.rand(6, generator=torch.Generator().manual_seed(4)) - 1) * 0.3
+    expected = torch.stack([TF.adjust_hue(x[i], float(shift[i])) for i in range(6)])
+    assert torch.allclose(out, expected, atol=1e-5)
+    g = torch.Generator().manual_seed(5)
+    assert torch.equal(color_jitter(x, 0.0, 0.0, 0.0, 0.0, g), x)
+    assert torch.equal(torch.rand(2, generator=g), torch.rand(2, generator=torch.Generator().manual_seed(5)))
+
+
+def test_colour_jitter_factors_and_what_they_keep():
+    g = torch.Generator().manual_seed(0)
+    x = 0.25 + 0.45 * torch.rand(2000, 3, 4, 4)  # in [0.25, 0.7]: no clamping at a factor in [0.6, 1.4]
+    bright = color_jitter(x, 0.4, 0.0, 0.0, 0.0, g)
+    ratio = (bright / x).flatten(1)  # one factor per image
+    assert torch.allclose(ratio.min(1).values, ratio.max(1).values, atol=1e-5)
+    assert 0.6 - 1e-4 <= ratio.min().item() and ratio.max().item() <= 1.4 + 1e-4
+    assert ratio[:, 0].std().item() > 0.2  # drawn per image, uniform on [0.6, 1.4]: sd 0.23
+    luma = lambda t: (0.299 * t[:, 0] + 0.587 * t[:, 1] + 0.114 * t[:, 2]).mean(dim=(1, 2))  # noqa: E731
+    contrasted = color_jitter(x, 0.0, 0.3, 0.0, 0.0, g)
+    assert torch.allclose(luma(contrasted), luma(x), atol=1e-5)  # contrast turns about the mean grey
+    grey = x[:, :1].expand(-1, 3, -1, -1).contiguous()  # R = G = B
+    assert torch.allclose(color_jitter(grey, 0.0, 0.0, 0.9, 0.5, g), grey, atol=1e-6)  # no colour to change
+    one_channel = torch.rand(4, 1, 4, 4)
+    assert torch.equal(color_jitter(one_channel, 0.0, 0.0, 0.9, 0.5, g), one_channel)
 
 
 def test_erasing_probability_and_area():

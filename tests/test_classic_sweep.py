@@ -16,7 +16,15 @@ from augment.data.labeled import LabeledImages, Splits
 from augment.params.config import AugmentationConfig, ClassifierConfig, ConfigError, DataConfig
 from augment.params.edit import set_values
 from augment.params.file import load_params
-from evaluation.classic_sweep.axes import DEFAULT_AXES, axes_named, describe, parse_values
+from evaluation.classic_sweep.axes import (
+    DEFAULT_AXES,
+    JITTER,
+    axes_named,
+    current_value,
+    describe,
+    parse_values,
+    with_value,
+)
 from evaluation.classic_sweep.measure import Validation, halves
 from evaluation.classic_sweep.record import data_description, origin, record
 from evaluation.classic_sweep.search import NONE, START, sweep
@@ -229,6 +237,18 @@ def test_the_report_says_whether_the_bar_was_swept_on_this_data():
     assert origin(data, dataclasses.replace(swept, degrees=5)).startswith("edited after the sweep")
     assert "not a record the sweep writes" in origin(data, dataclasses.replace(cfg, swept="by hand"))
     assert "labelled 100" in data_description(dataclasses.replace(data, labelled=100))
+
+
+def test_colour_jitter_is_swept_on_rgb_data_only_unless_named():
+    args = classic_sweep._parser().parse_args([])
+    assert JITTER not in [a.name for a in classic_sweep._axes(args, 1)]
+    assert [a.name for a in classic_sweep._axes(args, 3)][-1] == JITTER
+    named = classic_sweep._parser().parse_args(["--axes", "jitter"])
+    assert [a.name for a in classic_sweep._axes(named, 1)] == [JITTER]
+    jitter = next(a for a in DEFAULT_AXES if a.name == JITTER)
+    cfg = with_value(AugmentationConfig(), jitter, 0.4)
+    assert (cfg.brightness, cfg.contrast, cfg.saturation, cfg.hue) == (0.4, 0.4, 0.4, 0.1)
+    assert current_value(cfg, jitter) == 0.4 and describe(cfg).endswith("jitter 0.4/0.4/0.4/0.1")
 
 
 def test_parse_values_sorts_and_drops_duplicates():

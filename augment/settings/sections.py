@@ -320,6 +320,13 @@ class AugmentationConfig:
     erasing_max_area: float = ranged(0.1, (lambda v: 0.02 <= v <= 1, "a share of the image in [0.02, 1]"))
     hflip: float = ranged(0.0, _PROBABILITY)  # probability of a horizontal flip: 0 for digits (a mirrored 7 is no 7)
     vflip: float = ranged(0.0, _PROBABILITY)  # probability of a vertical flip (upside down): 0 for most photographs
+    # colour jitter (torchvision's ColorJitter meanings), drawn per image, in this order:
+    # brightness, contrast, saturation (factors in [max(0, 1 - v), 1 + v]), hue (shift in [-v, v]
+    # of a turn); saturation and hue act on RGB images only
+    brightness: float = ranged(0.0, _NON_NEGATIVE)
+    contrast: float = ranged(0.0, _NON_NEGATIVE)
+    saturation: float = ranged(0.0, _NON_NEGATIVE)
+    hue: float = ranged(0.0, (lambda v: 0 <= v <= 0.5, "a share of a turn in [0, 0.5]"))
     # what the classic sweep (pipelines/classic_sweep.py) chose these values on: the data's
     # description and a digest of the values; "" = not swept (the defaults or a person's choice)
     swept: str = ""

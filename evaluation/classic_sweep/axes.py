@@ -5,11 +5,12 @@ An axis is one user-facing knob (``--degrees 0,5,10,20``) that sets one or more 
 ``scale_max = 1 + z``; the others set the field of their name. The default candidates are the
 settings a practitioner would try first on an image classifier: flips (on at p = 0.5, or off),
 rotation, shift, zoom and erasing at a few strengths around the usual ones (torchvision's
-``RandomErasing`` default p is 0.5). Colour jitter joins when the augmentation has it.
+``RandomErasing`` default p is 0.5), and on colour images colour jitter (one strength for
+brightness, contrast and saturation, a quarter of it for the hue: ColorJitter's usual 0.2-0.4).
 
 The order of :data:`DEFAULT_AXES` is the sweep's order (evaluation/classic_sweep/search.py):
 flips first, the choice with the largest effect either way (a mirrored digit is another digit or
-none; a mirrored face is a face), then the geometric strengths, then erasing.
+none; a mirrored face is a face), then the geometric strengths, then erasing, then colour.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 from augment.params.config import AugmentationConfig, ConfigError
 from augment.params.file import check_ranges
 
-__all__ = ["Axis", "DEFAULT_AXES", "SWEPT_FIELDS", "parse_values", "with_value", "current_value", "describe"]
+__all__ = ["JITTER", "Axis", "DEFAULT_AXES", "SWEPT_FIELDS", "parse_values", "with_value", "current_value", "describe"]
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,12 @@ class Axis:
         """The AugmentationConfig fields one value of this axis sets."""
         if self.name == "zoom":
             return {"scale_min": 1.0 - value, "scale_max": 1.0 + value}
+        if self.name == JITTER:  # one strength for the four, the hue's a quarter of it
+            return {"brightness": value, "contrast": value, "saturation": value, "hue": value / 4}
         return {self.name: value}
+
+
+JITTER = "jitter"  # the colour axis: swept by default on RGB data only (pipelines/classic_sweep.py)
 
 
 DEFAULT_AXES: tuple[Axis, ...] = (
@@ -48,6 +54,7 @@ DEFAULT_AXES: tuple[Axis, ...] = (
     Axis("translate", (0.0, 0.05, 0.1, 0.15), "shift up to this share of the side"),
     Axis("zoom", (0.0, 0.05, 0.1, 0.2), "zoom in [1 - z, 1 + z]"),
     Axis("erasing", (0.0, 0.25, 0.5), "probability of erasing one rectangle"),
+    Axis(JITTER, (0.0, 0.2, 0.4), "colour jitter v: brightness, contrast, saturation v, hue v/4"),
 )
 
 # Every AugmentationConfig field that decides what the classifier sees (all but the record of the
@@ -64,6 +71,9 @@ def current_value(cfg: AugmentationConfig, axis: Axis) -> float:
     """The value ``cfg`` has on ``axis`` (zoom: half the width of [scale_min, scale_max])."""
     if axis.name == "zoom":
         return round((cfg.scale_max - cfg.scale_min) / 2, 6)
+    if axis.name == JITTER:
+        tied = with_value(cfg, axis, cfg.brightness)
+        return cfg.brightness if tied == cfg else -1.0  # -1: untied values, none of the candidates
     return float(getattr(cfg, axis.name))
 
 
@@ -83,6 +93,9 @@ def describe(cfg: AugmentationConfig) -> str:
         parts.append(f"hflip {cfg.hflip:g}")
     if cfg.vflip:
         parts.append(f"vflip {cfg.vflip:g}")
+    jitter = (cfg.brightness, cfg.contrast, cfg.saturation, cfg.hue)
+    if any(jitter):
+        parts.append("jitter " + "/".join(f"{v:g}" for v in jitter))
     return ", ".join(parts) or "none"
 
 

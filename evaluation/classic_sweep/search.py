@@ -43,6 +43,10 @@ def no_augmentation(cfg: AugmentationConfig) -> AugmentationConfig:
         erasing_max_area=cfg.erasing_max_area,
         hflip=0.0,
         vflip=0.0,
+        brightness=0.0,
+        contrast=0.0,
+        saturation=0.0,
+        hue=0.0,
         swept=cfg.swept,
     )
 

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 
 from augment.params.config import AugmentationConfig
 
-__all__ = ["ClassicAugmentation", "affine_theta", "erase_mask"]
+__all__ = ["ClassicAugmentation", "affine_theta", "color_jitter", "erase_mask", "rgb_to_hsv", "hsv_to_rgb"]
 
 ERASE_RATIO = (0.3, 3.3)  # aspect ratios of the erased rectangle: RandomErasing's default
 ERASE_MIN_AREA = 0.02  # smallest share of the image erased: RandomErasing's default
@@ -83,13 +83,86 @@ def erase_mask(n: int, height: int, width: int, p: float, max_area: float, gener
     return (mask & (u[:, 0] < p)[:, None, None])[:, None]  # [n, 1, H, W]
 
 
+def rgb_to_hsv(rgb: torch.Tensor) -> torch.Tensor:
+    """[B, 3, H, W] RGB in [0, 1] -> HSV, each in [0, 1] (hue as a share of a turn; the
+    hexcone model of Python's colorsys and torchvision's ``adjust_hue``)."""
+    r, g, b = rgb.unbind(1)  # [B, H, W] each
+    top, bottom = rgb.max(1).values, rgb.min(1).values  # [B, H, W]
+    chroma = top - bottom
+    saturation = chroma / torch.where(top > 0, top, torch.ones_like(top))
+    c = torch.where(chroma > 0, chroma, torch.ones_like(chroma))  # no division by 0 for greys
+    hue = torch.where(
+        top == r,
+        (g - b) / c,  # between yellow and magenta
+        torch.where(top == g, 2.0 + (b - r) / c, 4.0 + (r - g) / c),
+    )
+    hue = torch.where(chroma > 0, (hue / 6.0) % 1.0, torch.zeros_like(hue))  # greys have hue 0
+    return torch.stack([hue, saturation, top], dim=1)
+
+
+def hsv_to_rgb(hsv: torch.Tensor) -> torch.Tensor:
+    """The inverse of :func:`rgb_to_hsv`: [B, 3, H, W] HSV in [0, 1] -> RGB."""
+    h, s, v = hsv.unbind(1)  # [B, H, W] each
+    sector = torch.floor(h * 6.0)
+    f = h * 6.0 - sector  # position inside the sector
+    i = sector.long() % 6  # [B, H, W] in 0..5
+    p, q, t = v * (1 - s), v * (1 - s * f), v * (1 - s * (1 - f))
+    # for each sector, which of (v, q, p, t) is r, g and b
+    table = torch.stack([v, q, p, t], dim=1)  # [B, 4, H, W]
+    pick = torch.tensor([[0, 3, 2], [1, 0, 2], [2, 0, 3], [2, 1, 0], [3, 2, 0], [0, 2, 1]], device=hsv.device)
+    index = pick[i].permute(0, 3, 1, 2)  # [B, 3, H, W]: the row of table each channel takes
+    return torch.gather(table, 1, index)
+
+
+def _factors(n: int, strength: float, generator: torch.Generator) -> torch.Tensor:
+    """[n, 1, 1, 1] factors ~ U[max(0, 1 - strength), 1 + strength] (ColorJitter's range)."""
+    low = max(0.0, 1.0 - strength)
+    return (low + torch.rand(n, generator=generator) * (1.0 + strength - low))[:, None, None, None]
+
+
+def _grey(images: torch.Tensor) -> torch.Tensor:
+    """[B, C, H, W] -> [B, 1, H, W] luma (ITU-R 601, torchvision's rgb_to_grayscale); grey stays."""
+    if images.shape[1] == 1:
+        return images
+    r, g, b = images.unbind(1)
+    return (0.299 * r + 0.587 * g + 0.114 * b)[:, None]
+
+
+def color_jitter(
+    images: torch.Tensor, brightness: float, contrast: float, saturation: float, hue: float, generator: torch.Generator
+) -> torch.Tensor:
+    """ColorJitter drawn per image, batched: [B, C, H, W] in [0, 1] -> same shape, in [0, 1].
+
+    In this fixed order (torchvision draws a random order per call): brightness scales the
+    image; contrast blends it with its mean luma; saturation with its own luma image; hue turns
+    the hue by a shift in [-hue, hue]. A strength of 0 draws nothing, so an augmentation without
+    jitter draws what it drew before jitter existed; saturation and hue leave grey images alone.
+    """
+    b, device = images.shape[0], images.device
+    out = images
+    if brightness > 0:
+        out = (out * _factors(b, brightness, generator).to(device)).clamp(0, 1)
+    if contrast > 0:
+        mean = _grey(out).mean(dim=(1, 2, 3), keepdim=True)  # [B, 1, 1, 1]
+        out = (mean + (out - mean) * _factors(b, contrast, generator).to(device)).clamp(0, 1)
+    if out.shape[1] == 3 and saturation > 0:
+        grey = _grey(out)  # [B, 1, H, W]
+        out = (grey + (out - grey) * _factors(b, saturation, generator).to(device)).clamp(0, 1)
+    if out.shape[1] == 3 and hue > 0:
+        shift = ((2 * torch.rand(b, generator=generator) - 1) * hue).to(device)  # [B] turns
+        hsv = rgb_to_hsv(out)
+        hsv = torch.stack([(hsv[:, 0] + shift[:, None, None]) % 1.0, hsv[:, 1], hsv[:, 2]], dim=1)
+        out = hsv_to_rgb(hsv)
+    return out
+
+
 class ClassicAugmentation:
     """``augment(images, generator)``: images [B, C, H, W] in [0, 1] -> augmented, same shape.
 
     Each image gets its own angle ~ U(-degrees, degrees), shift ~ U(-translate, translate) x side
     on each axis, zoom ~ U(scale_min, scale_max) (bilinear resampling, zeros outside: the black
     background of digits), then erasing (set to 0), horizontal and vertical flips with their
-    probabilities. The vertical flip's draws come last and only when it is on, so a configuration
+    probabilities, then colour jitter (:func:`color_jitter`). The vertical flip's draws come last and only when it is on, so a configuration
     without it draws exactly what it drew before the option existed.
     """
 
@@ -116,12 +189,13 @@ class ClassicAugmentation:
         if cfg.vflip > 0:
             upside_down = torch.rand(b, generator=generator) < cfg.vflip  # [B]
             out = torch.where(upside_down.to(device)[:, None, None, None], out.flip(-2), out)
-        return out  # [B, C, H, W]
+        return color_jitter(out, cfg.brightness, cfg.contrast, cfg.saturation, cfg.hue, generator)  # [B, C, H, W]
 
     def __repr__(self) -> str:
         c = self.cfg
         return (
             f"ClassicAugmentation(degrees={c.degrees}, translate={c.translate}, "
             f"scale=({c.scale_min}, {c.scale_max}), erasing={c.erasing} up to "
-            f"{c.erasing_max_area}, hflip={c.hflip}, vflip={c.vflip})"
+            f"{c.erasing_max_area}, hflip={c.hflip}, vflip={c.vflip}, brightness={c.brightness}, "
+            f"contrast={c.contrast}, saturation={c.saturation}, hue={c.hue})"
         )

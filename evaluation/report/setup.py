@@ -89,6 +89,13 @@ def _bar_context(params: Params) -> dict[str, str]:
             + ([f"erasing p={a.erasing:g} (up to {a.erasing_max_area:g} of the image)"] if a.erasing else [])
             + ([f"horizontal flip p={a.hflip:g}"] if a.hflip else [])
             + ([f"vertical flip p={a.vflip:g}"] if a.vflip else [])
+            + (
+                [
+                    f"colour jitter brightness {a.brightness:g}, contrast {a.contrast:g}, saturation {a.saturation:g}, hue {a.hue:g}"
+                ]
+                if any((a.brightness, a.contrast, a.saturation, a.hue))
+                else []
+            )
         )
         + f"; {origin(params.data, a)}",
         "filtered sets": (
