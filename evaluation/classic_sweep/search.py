@@ -15,6 +15,7 @@ best other setting tried) with the paired interval of the difference: an interva
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -32,23 +33,25 @@ NONE = "none"  # the trial of no augmentation at all: the reference every settin
 Measure = Callable[[AugmentationConfig], list[float]]
 
 
+# Every transform off: the values that make each AugmentationConfig field a no-op.
+_OFF: dict[str, Any] = {
+    "degrees": 0.0,
+    "translate": 0.0,
+    "scale_min": 1.0,
+    "scale_max": 1.0,
+    "erasing": 0.0,
+    "hflip": 0.0,
+    "vflip": 0.0,
+    "brightness": 0.0,
+    "contrast": 0.0,
+    "saturation": 0.0,
+    "hue": 0.0,
+}
+
+
 def no_augmentation(cfg: AugmentationConfig) -> AugmentationConfig:
     """``cfg`` with every transform off (erasing's area and the record kept)."""
-    return AugmentationConfig(
-        degrees=0.0,
-        translate=0.0,
-        scale_min=1.0,
-        scale_max=1.0,
-        erasing=0.0,
-        erasing_max_area=cfg.erasing_max_area,
-        hflip=0.0,
-        vflip=0.0,
-        brightness=0.0,
-        contrast=0.0,
-        saturation=0.0,
-        hue=0.0,
-        swept=cfg.swept,
-    )
+    return dataclasses.replace(cfg, **_OFF)
 
 
 def _key(cfg: AugmentationConfig) -> tuple[float, ...]:
