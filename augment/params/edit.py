@@ -17,6 +17,7 @@ not recognise) is a ValueError naming the key, never a guess.
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from collections.abc import Mapping
@@ -158,7 +159,7 @@ def edited_text(path: PathLike, values: Mapping[str, Scalar]) -> str:
     for dotted, value in values.items():
         _set(lines, dotted, value, document)
     edited = newline.join(lines)
-    expected = _parse(original, path)
+    expected = copy.deepcopy(document)
     for dotted, value in values.items():
         _nested(expected, dotted, value)
     if _parse(edited, path) != expected:
