@@ -45,6 +45,8 @@ TINY_CFM_SAMPLING = {"sample_steps": 2}
 def tiny_params(tmp_path: Path, epochs: int = 2, **generator_overrides) -> Params:
     """Params with small networks and every path inside ``tmp_path``."""
     p = Params()
+    # one pass over the data an epoch (steps_per_epoch 0) unless a test says otherwise
+    generator_overrides = {"steps_per_epoch": 0, **generator_overrides}
     for name in ("cvae", "cgan", "cvaegan"):
         cfg = dataclasses.replace(p.generator(name), epochs=epochs, latent_dim=4, width=8, **generator_overrides)
         setattr(p.generators, name, cfg)

@@ -241,12 +241,12 @@ class ClassifierConfig:
     sources: list[str] = field(default_factory=_default_sources)
     synthetic_ratio: float = ranged(1.0, _NON_NEGATIVE)  # synthetic images per real training image (class-balanced)
     # one trained classifier per seed
-    seeds: list[int] = field(default_factory=lambda: [0, 1, 2], metadata={RANGE: _SEEDS})
+    seeds: list[int] = field(default_factory=lambda: list(range(10)), metadata={RANGE: _SEEDS})
     steps: int = ranged(300, _POSITIVE_INT)  # optimizer steps, the same for every source (fairness)
     batch_size: int = ranged(64, _BATCH)
     lr: float = ranged(2e-3, _POSITIVE)
     width: int = ranged(32, _WIDTH)  # channels of the classifier's first conv layer
-    lr_schedule: str = ranged("constant", _one_of(LR_SCHEDULES))  # constant, or cosine: lr decays to 0 over `steps`
+    lr_schedule: str = ranged("cosine", _one_of(LR_SCHEDULES))  # constant, or cosine: lr decays to 0 over `steps`
     # ratio: synthetic_ratio per real image, class-balanced;
     # top_up: each class gets synthetic images until it has as many as the largest real class
     synthetic_mode: str = ranged("ratio", _one_of(SYNTHETIC_MODES))

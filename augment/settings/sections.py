@@ -146,16 +146,18 @@ class DataConfig:
 
 @dataclass
 class CVAEConfig:
-    epochs: int = ranged(30, _POSITIVE_INT)  # passes over the real training split
+    epochs: int = ranged(20, _POSITIVE_INT)  # x steps_per_epoch optimizer steps
     batch_size: int = ranged(64, _BATCH)  # images per optimizer step
     latent_dim: int = ranged(16, _LATENT)  # size of z
     width: int = ranged(32, _WIDTH)  # channels of the first conv layer; doubles per downsampling
     lr: float = ranged(1e-3, _POSITIVE)  # Adam learning rate
     beta1: float = ranged(0.9, _BETA)  # Adam beta1
     beta2: float = ranged(0.999, _BETA)  # Adam beta2
-    kl_weight: float = ranged(1.0, _NON_NEGATIVE)  # weight of KL[Q(z|x,y) || P(z)] against the reconstruction
-    # optimizer steps per epoch; 0 = one pass over the data (see training.py)
-    steps_per_epoch: int = ranged(0, _STEPS_PER_EPOCH)
+    # weight of KL[Q(z|x,y) || P(z)] against the reconstruction; < 1 lets z carry the writer's
+    # style (stroke thickness above all), which the CVAE-GAN started from it keeps (docs/profile-digits.md)
+    kl_weight: float = ranged(0.1, _NON_NEGATIVE)
+    # optimizer steps per epoch, whatever the data size; 0 = one pass over the data (see training.py)
+    steps_per_epoch: int = ranged(100, _STEPS_PER_EPOCH)
     # decoder: transposed (4x4 stride-2) or nearest (x2 + 3x3 conv)
     upsample: str = ranged("transposed", _one_of(UPSAMPLINGS))
     stem: bool = True  # encoder: a stride-1 3x3 conv before the halvings (models/layers.py)
@@ -224,27 +226,27 @@ class CFMSampling:
 
 @dataclass
 class CGANConfig:
-    epochs: int = ranged(20, _POSITIVE_INT)  # passes over the real training split
+    epochs: int = ranged(10, _POSITIVE_INT)  # x steps_per_epoch generator steps
     batch_size: int = ranged(64, _BATCH)
     latent_dim: int = ranged(16, _LATENT)
     width: int = ranged(32, _WIDTH)
-    lr: float = ranged(2e-4, _POSITIVE)  # Adam learning rate, generator and discriminator
+    lr: float = ranged(5e-4, _POSITIVE)  # Adam learning rate, generator and discriminator
     beta1: float = ranged(0.5, _BETA)  # DCGAN's beta1
     beta2: float = ranged(0.999, _BETA)
     d_steps: int = ranged(1, _POSITIVE_INT)  # k: discriminator steps per generator step
-    steps_per_epoch: int = ranged(0, _STEPS_PER_EPOCH)  # generator steps per epoch; 0 = one pass over the data
+    steps_per_epoch: int = ranged(100, _STEPS_PER_EPOCH)  # generator steps per epoch; 0 = one pass over the data
     # generator: transposed (4x4 stride-2) or nearest (x2 + 3x3 conv)
     upsample: str = ranged("transposed", _one_of(UPSAMPLINGS))
     stem: bool = True  # discriminator: a stride-1 3x3 conv before the halvings
     # discriminator: label planes at the input, or projection
-    conditioning: str = ranged("planes", _one_of(CONDITIONINGS))
-    spectral_norm: bool = False  # spectral normalisation of every discriminator layer
-    ema: float = ranged(0.0, _EMA)  # decay of an exponential moving average of G for sampling; 0 = off
+    conditioning: str = ranged("projection", _one_of(CONDITIONINGS))
+    spectral_norm: bool = True  # spectral normalisation of every discriminator layer
+    ema: float = ranged(0.99, _EMA)  # decay of an exponential moving average of G for sampling; 0 = off
 
 
 @dataclass
 class CVAEGANConfig:
-    # passes over the real training split (after the CVAE's, with init_from cvae)
+    # x steps_per_epoch encoder/decoder steps (after the CVAE's, with init_from cvae)
     epochs: int = ranged(10, _POSITIVE_INT)
     batch_size: int = ranged(64, _BATCH)
     latent_dim: int = ranged(16, _LATENT)
@@ -254,16 +256,18 @@ class CVAEGANConfig:
     beta2: float = ranged(0.999, _BETA)
     d_steps: int = ranged(1, _POSITIVE_INT)  # k: discriminator steps per encoder/decoder step
     gamma: float = ranged(1.0, _NON_NEGATIVE)  # decoder: gamma * L_llike - L_GAN (content against style)
-    kl_weight: float = ranged(1.0, _NON_NEGATIVE)  # weight of L_prior in the encoder's loss
-    llike_layer: int = -1  # l: which discriminator conv layer L_llike compares (-1: the last)
-    steps_per_epoch: int = ranged(0, _STEPS_PER_EPOCH)  # encoder/decoder steps per epoch; 0 = one pass over the data
+    kl_weight: float = ranged(0.1, _NON_NEGATIVE)  # weight of L_prior in the encoder's loss (as the CVAE's it starts from)
+    # l: which discriminator conv layer L_llike compares (-1: the last; 0: the first, the finest,
+    # which keeps a source's stroke thickness on the 8x8 digits: docs/profile-digits.md)
+    llike_layer: int = 0
+    steps_per_epoch: int = ranged(100, _STEPS_PER_EPOCH)  # encoder/decoder steps per epoch; 0 = one pass over the data
     # decoder: transposed (4x4 stride-2) or nearest (x2 + 3x3 conv)
     upsample: str = ranged("transposed", _one_of(UPSAMPLINGS))
     stem: bool = True  # encoder and discriminator: a stride-1 3x3 conv before the halvings
     # discriminator: label planes at the input, or projection
-    conditioning: str = ranged("planes", _one_of(CONDITIONINGS))
-    spectral_norm: bool = False  # spectral normalisation of every discriminator layer
-    ema: float = ranged(0.0, _EMA)  # decay of an exponential moving average of the decoder for sampling; 0 = off
+    conditioning: str = ranged("projection", _one_of(CONDITIONINGS))
+    spectral_norm: bool = True  # spectral normalisation of every discriminator layer
+    ema: float = ranged(0.99, _EMA)  # decay of an exponential moving average of the decoder for sampling; 0 = off
     # cvae: start encoder and decoder from the trained CVAE (the method's way); none
     init_from: str = ranged("cvae", _one_of(WARM_STARTS))
     # alpha of the M2 scheme, read only when trained with a label budget's pool (models/cvaegan.py):
