@@ -15,8 +15,8 @@ queues the ``data.train_size`` values as given instead. With a label budget in p
 the rest of the training split as its unlabelled pool (evaluation/data_size/sizes.py). Collecting
 alone, from experiments queued by hand, is ``python -m pipelines.data_size`` (or ``... collect``).
 
-This file only parses the arguments and turns expected failures into one line and an exit code
-(2; 130 on Ctrl-C while waiting). The work is in the library: which sizes
+This file only parses the arguments; pipelines/experiment.py (shared with the regime map) turns
+expected failures into one line and an exit code (2; 130 on Ctrl-C while waiting). The work is in the library: which sizes
 (evaluation/data_size/sizes.py), the DVC queue (evaluation/data_size/queue.py), the points
 (evaluation/data_size/points.py), the figure and CSV (evaluation/data_size/figure.py) and collecting
 them (evaluation/data_size/collect.py).
@@ -30,10 +30,8 @@ from pathlib import Path
 
 from evaluation.data_size.collect import DEFAULT_CSV, DEFAULT_OUT, collect
 from evaluation.data_size.figure import format_table
-from evaluation.data_size.points import DEFAULT_PARAMS, PARAM, DataSizeError, Point
+from evaluation.data_size.points import DEFAULT_PARAMS, PARAM, Point
 from evaluation.data_size.queue import (
-    DEFAULT_POLL_S,
-    DEFAULT_STALL_S,
     Runner,
     check_failures,
     dvc_runner,
@@ -42,9 +40,9 @@ from evaluation.data_size.queue import (
     wait_for_queue,
 )
 from evaluation.data_size.sizes import check_available, parse_per_class, parse_sizes, per_class_sizes, prepared_splits
+from pipelines.experiment import check_jobs, dispatch, guarded, queue_options
 
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
+NAME = "data_size"
 PROG = "python -m pipelines.data_size"
 
 
@@ -89,7 +87,8 @@ def _main_collect(argv: list[str], runner: Runner | None) -> int:
         help="leave out the workspace and the commit itself (their reports may be of other data)",
     )
     args = parser.parse_args(argv)
-    try:
+
+    def body() -> None:
         points, figure, table = collect(
             args.out,
             args.csv,
@@ -99,11 +98,9 @@ def _main_collect(argv: list[str], runner: Runner | None) -> int:
             runner=runner,
             experiments_only=args.experiments_only,
         )
-    except DataSizeError as err:
-        print(f"data_size: error: {err}", file=sys.stderr)
-        return EXIT_USAGE
-    _report(points, figure, table)
-    return 0
+        _report(points, figure, table)
+
+    return guarded(NAME, PROG, "the figure", body)
 
 
 def _main_run(argv: list[str], runner: Runner | None) -> int:
@@ -126,44 +123,12 @@ def _main_run(argv: list[str], runner: Runner | None) -> int:
         help=f"{PARAM} values as given: a whole number > 1 is a count of images in total, "
         "a value <= 1 a fraction of the training split",
     )
-    parser.add_argument(
-        "--jobs", "-j", type=int, default=1, help="experiments run at a time (dvc queue start -j; default 1)"
-    )
-    parser.add_argument(
-        "--set",
-        "-S",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="another param for every experiment (dvc exp run -S), e.g. cpu_threads=1 with --jobs 2; repeatable",
-    )
-    parser.add_argument(
-        "--copy",
-        "-C",
-        action="append",
-        default=[],
-        metavar="PATH",
-        help="an untracked or git-ignored path the experiments need (a dataset under data/raw), "
-        "copied into each (dvc exp run -C); repeatable",
-    )
+    queue_options(parser)
     _output_options(parser)
-    parser.add_argument(
-        "--poll-seconds",
-        type=float,
-        default=DEFAULT_POLL_S,
-        help=f"seconds between two `dvc queue status` (default {DEFAULT_POLL_S:g})",
-    )
-    parser.add_argument(
-        "--stall-seconds",
-        type=float,
-        default=DEFAULT_STALL_S,
-        help=f"give up when no worker is active for this long while experiments wait (default {DEFAULT_STALL_S:g})",
-    )
     args = parser.parse_args(argv)
-    try:
-        if args.jobs < 1:
-            raise DataSizeError(f"--jobs: expected a whole number >= 1, got {args.jobs}")
+
+    def body() -> None:
+        check_jobs(args.jobs)
         if args.per_class is not None:
             per_class = parse_per_class(args.per_class)
             prepared = prepared_splits(DEFAULT_PARAMS)
@@ -175,40 +140,26 @@ def _main_run(argv: list[str], runner: Runner | None) -> int:
             todo = [(size, "") for size in parse_sizes(args.sizes)]
             prepared = prepared_splits(DEFAULT_PARAMS, required=False) if Path(DEFAULT_PARAMS).is_file() else None
         check_available(todo, prepared)
-        runner = runner or dvc_runner()
+        queue_runner = runner or dvc_runner()
         param = prepared.size_param if prepared is not None else PARAM  # data.labelled with a label budget
-        queued = queue_experiments(todo, runner, copy_paths=args.copy, overrides=args.overrides, param=param)
-        start_queue(args.jobs, runner)
-        states = wait_for_queue(queued, runner, poll_s=args.poll_seconds, stall_s=args.stall_seconds)
+        queued = queue_experiments(todo, queue_runner, copy_paths=args.copy, overrides=args.overrides, param=param)
+        start_queue(args.jobs, queue_runner)
+        states = wait_for_queue(queued, queue_runner, poll_s=args.poll_seconds, stall_s=args.stall_seconds)
         check_failures(queued, states)
         # the sizes just run: experiments only (the workspace's reports may be of other data)
         points, figure, table = collect(
-            args.out, args.csv, metrics_file=args.metrics_file, runner=runner, experiments_only=True
+            args.out, args.csv, metrics_file=args.metrics_file, runner=queue_runner, experiments_only=True
         )
-    except DataSizeError as err:
-        print(f"data_size: error: {err}", file=sys.stderr)
-        return EXIT_USAGE
-    except KeyboardInterrupt:
-        print(
-            "data_size: interrupted; queued experiments keep running in the background (`dvc queue status`); "
-            f"draw the figure once they finish with `{PROG}`",
-            file=sys.stderr,
-        )
-        return EXIT_INTERRUPTED
-    _report(points, figure, table)
-    return 0
+        _report(points, figure, table)
+
+    return guarded(NAME, PROG, "the figure", body)
 
 
 def main(argv: list[str] | None = None, runner: Runner | None = None) -> int:
     """``python -m pipelines.data_size [collect] [options]`` or ``... run --per-class N,N,...``.
 
     ``runner`` replaces the dvc subprocess (tests); by default the installed dvc runs."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["run"]:
-        return _main_run(argv[1:], runner)
-    if argv[:1] == ["collect"]:
-        argv = argv[1:]
-    return _main_collect(argv, runner)
+    return dispatch(argv, runner, _main_run, _main_collect)
 
 
 if __name__ == "__main__":

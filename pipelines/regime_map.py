@@ -17,8 +17,8 @@ writes ``reports/regime_map.png`` and ``reports/regime_map.csv`` and prints the 
 cells, if any, beat classical augmentation with an interval above 0. ``collect`` (or no
 subcommand) draws the map from experiments run earlier.
 
-This file parses the arguments and turns expected failures into one line and exit code 2 (130 on
-Ctrl-C while waiting); the work is in evaluation/regime_map/cells.py, evaluation/regime_map/figure.py
+This file parses the arguments; pipelines/experiment.py (shared with the data-size command) turns
+expected failures into one line and exit code 2 (130 on Ctrl-C while waiting); the work is in evaluation/regime_map/cells.py, evaluation/regime_map/figure.py
 and evaluation/data_size/queue.py (shared with the data-size product).
 """
 
@@ -28,15 +28,13 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from augment.params.config import ConfigError, one_line
+from augment.params.config import ConfigError, Params, one_line
 from augment.params.file import load_params
 from augment.params.sources import SELF_TRAINING
 from augment.settings.paths import headline_dir
 from evaluation.data_size.collect import read_exp_show
 from evaluation.data_size.points import DEFAULT_PARAMS, PARAM, DataSizeError
 from evaluation.data_size.queue import (
-    DEFAULT_POLL_S,
-    DEFAULT_STALL_S,
     Queued,
     Run,
     Runner,
@@ -54,7 +52,6 @@ from evaluation.regime_map.cells import (
     DEFAULT_OUT,
     DEFAULT_RATIOS,
     DEFAULT_SEEDS,
-    DEFAULT_SOURCES,
     RATIO,
     SEEDS,
     SOURCES_KEY,
@@ -63,14 +60,15 @@ from evaluation.regime_map.cells import (
     cell_settings,
     check_sample_budget,
     collect_map,
+    default_map_sources,
     format_map,
     parse_map_sources,
     parse_ratios,
     plan_cells,
 )
+from pipelines.experiment import check_jobs, dispatch, guarded, queue_options
 
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
+NAME = "regime_map"
 PROG = "python -m pipelines.regime_map"
 # Keys each cell sets itself, and what to use instead of --set for them.
 SET_BY_THE_MAP = {
@@ -88,13 +86,12 @@ def say(message: str) -> None:
     print(f"regime_map: {message}", flush=True)
 
 
-def _profile(overrides: Sequence[str]) -> tuple[int, int, str]:
-    """The profile's classifier.steps, sample.per_class (with the --set overrides) and DVC metrics folder."""
+def _profile(overrides: Sequence[str]) -> Params:
+    """The profile (params.yaml with the --set overrides)."""
     try:
-        params = load_params(DEFAULT_PARAMS, list(overrides))
+        return load_params(DEFAULT_PARAMS, list(overrides))
     except (ConfigError, OSError, ValueError) as err:
         raise DataSizeError(f"{DEFAULT_PARAMS}: {one_line(err)}") from None
-    return params.classifier.steps, params.sample.per_class, headline_dir(params).as_posix()
 
 
 def _output_options(parser: argparse.ArgumentParser) -> None:
@@ -103,7 +100,8 @@ def _output_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _collect(args: argparse.Namespace, doc: str, names: Sequence[str] | None, overrides: Sequence[str] = ()) -> None:
-    steps, _, metrics_file = _profile(overrides)
+    params = _profile(overrides)
+    steps, metrics_file = params.classifier.steps, headline_dir(params).as_posix()
     table, notes = collect_map(doc, args.out, args.csv, steps, metrics_file, names=names)
     for note in notes:
         print(f"regime_map: {note}", file=sys.stderr)
@@ -122,12 +120,9 @@ def _main_collect(argv: list[str], runner: Runner | None) -> int:
     _output_options(parser)
     parser.add_argument("--from-json", metavar="FILE", help="a saved `dvc exp show --json` output ('-': stdin)")
     args = parser.parse_args(argv)
-    try:
-        _collect(args, read_exp_show(args.from_json, False, runner), names=None)
-    except DataSizeError as err:
-        print(f"regime_map: error: {err}", file=sys.stderr)
-        return EXIT_USAGE
-    return 0
+    return guarded(
+        NAME, PROG, "the map", lambda: _collect(args, read_exp_show(args.from_json, False, runner), names=None)
+    )
 
 
 def _wave(
@@ -173,45 +168,30 @@ def _main_run(argv: list[str], runner: Runner | None) -> int:
     )
     parser.add_argument(
         "--sources",
-        default=",".join(DEFAULT_SOURCES),
         metavar="S,S,...",
-        help=f"classifier.sources of every cell (default {','.join(DEFAULT_SOURCES)})",
+        help="classifier.sources of every cell (default: real, classic, the self-training bars and "
+        "every classic+<method> source of params.yaml's classifier.sources)",
     )
-    parser.add_argument("--jobs", "-j", type=int, default=1, help="experiments run at a time (default 1)")
-    parser.add_argument(
-        "--set",
-        "-S",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="another param for every experiment, e.g. cpu_threads=1 with --jobs 2; repeatable",
-    )
-    parser.add_argument(
-        "--copy",
-        "-C",
-        action="append",
-        default=[],
-        metavar="PATH",
-        help="a git-ignored path the experiments need (dvc exp run -C)",
-    )
+    queue_options(parser)
     _output_options(parser)
-    parser.add_argument("--poll-seconds", type=float, default=DEFAULT_POLL_S)
-    parser.add_argument("--stall-seconds", type=float, default=DEFAULT_STALL_S)
     args = parser.parse_args(argv)
-    try:
-        if args.jobs < 1:
-            raise DataSizeError(f"--jobs: expected a whole number >= 1, got {args.jobs}")
+
+    def body() -> None:
+        check_jobs(args.jobs)
         if args.seeds < 2:
             raise DataSizeError(f"--seeds: an interval needs >= 2 seeds, got {args.seeds}")
         for override in args.overrides:
             key = override.split("=", 1)[0].strip()
             if key in SET_BY_THE_MAP:
                 raise DataSizeError(f"--set {key}: the map sets it per cell; use {SET_BY_THE_MAP[key]}")
-        args.sources = parse_map_sources(args.sources)
+        profile = _profile(args.overrides)
+        if args.sources is None:
+            args.sources = default_map_sources(profile.classifier.sources)
+        else:
+            args.sources = parse_map_sources(args.sources)
         ratios = parse_ratios(args.ratios)
         long_ratio = None if args.long_ratio.lower() == "none" else parse_ratios(args.long_ratio, "--long-ratio")[0]
-        steps, sample_budget, _ = _profile(args.overrides)
+        steps, sample_budget = profile.classifier.steps, profile.sample.per_class
         prepared = prepared_splits(DEFAULT_PARAMS)
         assert prepared is not None  # required=True raises instead
         cells = plan_cells(
@@ -225,39 +205,26 @@ def _main_run(argv: list[str], runner: Runner | None) -> int:
                 f"{' and '.join(SELF_TRAINING)}; add them"
             )
         check_sample_budget(cells, prepared.num_classes, sample_budget)
-        runner = runner or dvc_runner()
+        queue_runner = runner or dvc_runner()
         first: dict[int, Cell] = {}
         for c in cells:  # one cell per size trains its generators; the others reuse them (run-cache)
             first.setdefault(c.train_size, c)
         rest = [c for c in cells if c not in first.values()]
         say(f"{len(cells)} cells: wave 1 ({len(first)}, trains the generators), then wave 2 ({len(rest)})")
-        queued = _wave(list(first.values()), args, runner, say)
+        queued = _wave(list(first.values()), args, queue_runner, say)
         if rest:
-            queued += _wave(rest, args, runner, say)
-        _collect(args, read_exp_show(None, False, runner), names=[q.name for q in queued], overrides=args.overrides)
-    except DataSizeError as err:
-        print(f"regime_map: error: {err}", file=sys.stderr)
-        return EXIT_USAGE
-    except KeyboardInterrupt:
-        print(
-            "regime_map: interrupted; queued experiments keep running in the background (`dvc queue status`); "
-            f"draw the map once they finish with `{PROG}`",
-            file=sys.stderr,
-        )
-        return EXIT_INTERRUPTED
-    return 0
+            queued += _wave(rest, args, queue_runner, say)
+        names = [q.name for q in queued]
+        _collect(args, read_exp_show(None, False, queue_runner), names=names, overrides=args.overrides)
+
+    return guarded(NAME, PROG, "the map", body)
 
 
 def main(argv: list[str] | None = None, runner: Runner | None = None) -> int:
     """``python -m pipelines.regime_map [collect] [options]`` or ``... run --per-class N,N,...``.
 
     ``runner`` replaces the dvc subprocess (tests); by default the installed dvc runs."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["run"]:
-        return _main_run(argv[1:], runner)
-    if argv[:1] == ["collect"]:
-        argv = argv[1:]
-    return _main_collect(argv, runner)
+    return dispatch(argv, runner, _main_run, _main_collect)
 
 
 if __name__ == "__main__":

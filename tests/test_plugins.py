@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -328,6 +329,19 @@ def test_a_plugin_listed_in_generators_methods_runs_through_dvc_repro(tmp_path):
     assert metrics[PLUGIN]["fid"] is not None and "delta_vs_classic" in metrics[f"classic+{PLUGIN}"]
     assert "acceptance_rate" in metrics[f"{PLUGIN}-filtered"]
     assert (project / "models" / "generators" / f"{PLUGIN}.pt").is_file()
+
+    # the report and the plots treat it as a built-in: its headline metrics, its training curves
+    # in the report and in `dvc plots`, its rows in the quality table and the summary
+    assert sorted(p.stem for p in (project / "reports" / "metrics").glob("*.json")) == sorted(sources)
+    report = (project / "reports" / "comparison.md").read_text()
+    assert f"](figures/training_{PLUGIN}.png)" in report
+    summary = report.split("## Summary", 1)[1].split("**Setup:**", 1)[0]
+    assert f"label fidelity {PLUGIN} (" in summary and f"CAS {PLUGIN} (" in summary
+    assert re.search(rf"^\| {PLUGIN} \|", report, re.M)  # its row in the quality table
+    plots = subprocess.run(["dvc", "plots", "show", "--json"], cwd=project, env=env, capture_output=True, text=True)
+    assert plots.returncode == 0, plots.stderr
+    shown = json.loads(plots.stdout)
+    assert f"reports/figures/training_{PLUGIN}.png" in shown and "reports/figures/samples.png" in shown
 
     # uninstalled, the same project stops at its first stage in one line naming the method
     env["PYTHONPATH"] = ""

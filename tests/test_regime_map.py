@@ -12,14 +12,15 @@ import pytest
 import torch
 
 from augment.data.labeled import LabeledImages, Splits
+from augment.params.config import Params
 from evaluation.data_size.points import DataSizeError, Row
 from evaluation.regime_map import figure as regime_map_figure
 from evaluation.regime_map.cells import (
-    DEFAULT_SOURCES,
     Cell,
     Entry,
     cell_settings,
     check_sample_budget,
+    default_map_sources,
     entries,
     findings,
     parse_ratios,
@@ -214,6 +215,28 @@ def project(tmp_path, monkeypatch):
     return tmp_path
 
 
+# the map's default sources for the fixture's params.yaml (the default classifier.sources)
+MAP_SOURCES = default_map_sources(Params().classifier.sources)
+
+
+def test_default_map_sources_are_the_classic_combinations_the_profile_lists():
+    profile = ["cvae", "real", "classic+cvae", "cvae-filtered", "classic", "classic+cfm-restyle", "pseudo"]
+    profile += ["classic+pseudo", "classic+cvae"]
+    assert default_map_sources(profile) == [
+        "real",
+        "classic",
+        "classic+cvae",
+        "classic+cfm-restyle",
+        "pseudo",
+        "classic+pseudo",
+    ]
+    # the default profile: every classic+<method> source it lists, whichever model
+    assert MAP_SOURCES == [
+        "real", "classic", "classic+cvae", "classic+cgan", "classic+cvaegan", "classic+cfm",
+        "classic+cvaegan-restyle", "classic+cvaegan-transfer",
+    ]  # fmt: skip
+
+
 def test_run_two_waves_then_the_map(project, capsys):
     dvc = FakeDvc()
     assert main(["run", "--per-class", "20,50", "--poll-seconds", "0", "-S", "cpu_threads=1"], runner=dvc) == 0
@@ -229,12 +252,12 @@ def test_run_two_waves_then_the_map(project, capsys):
     assert len(dvc.queued) == 8
     for call in (c for c in dvc.calls if c[:2] == ["exp", "run"]):
         assert "cpu_threads=1" in call and "classifier.seeds=[0,1,2,3,4]" in call
-        assert f"classifier.sources=[{','.join(repr(s) for s in DEFAULT_SOURCES)}]" in call
+        assert f"classifier.sources=[{','.join(repr(s) for s in MAP_SOURCES)}]" in call
     long = [p for _, p in dvc.queued if p["classifier"]["steps"] == 2000]
     assert [(p["data"]["train_size"], p["classifier"]["synthetic_ratio"]) for p in long] == [(200, 4), (500, 4)]
     with (project / "reports" / "regime_map.csv").open(newline="") as f:
         rows = list(csv.DictReader(f))
-    assert len(rows) == 8 * len(DEFAULT_SOURCES)
+    assert len(rows) == 8 * len(MAP_SOURCES)
     wins = [r for r in rows if r["verdict"] == "beats classic"]
     assert {(r["real_train_images"], r["synthetic_ratio"], r["source"]) for r in wins} == {
         ("200", "10", "classic+cvaegan-transfer"),
@@ -330,9 +353,7 @@ def test_collect_from_json_and_without_results(project, capsys, tmp_path):
     saved.write_text(json.dumps(dvc._exp_show()))
     capsys.readouterr()
     assert main(["--from-json", str(saved), "--out", "m.png", "--csv", "m.csv"]) == 0
-    assert (project / "m.png").is_file() and len((project / "m.csv").read_text().splitlines()) == 1 + len(
-        DEFAULT_SOURCES
-    )
+    assert (project / "m.png").is_file() and len((project / "m.csv").read_text().splitlines()) == 1 + len(MAP_SOURCES)
     saved.write_text(json.dumps(FakeDvc()._exp_show()))
     assert main(["collect", "--from-json", str(saved)]) == 2
     assert "no experiment with reports/metrics" in capsys.readouterr().err

@@ -241,7 +241,7 @@ class ClassifierConfig:
     sources: list[str] = field(default_factory=_default_sources)
     synthetic_ratio: float = ranged(1.0, _NON_NEGATIVE)  # synthetic images per real training image (class-balanced)
     # one trained classifier per seed
-    seeds: list[int] = field(default_factory=lambda: list(range(10)), metadata={RANGE: _SEEDS})
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2, 3, 4], metadata={RANGE: _SEEDS})
     steps: int = ranged(300, _POSITIVE_INT)  # optimizer steps, the same for every source (fairness)
     batch_size: int = ranged(64, _BATCH)
     lr: float = ranged(2e-3, _POSITIVE)

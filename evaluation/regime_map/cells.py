@@ -27,18 +27,13 @@ from pathlib import Path
 from typing import Any
 
 from augment.core.outputs import StagedOutputs, write_csv
-from augment.params.sources import CLASSIC, REAL, check_sources
+from augment.params.sources import CLASSIC, REAL, SELF_TRAINING, check_sources, parse_source
 from evaluation.data_size.points import PARAM, SAME_SETUP, DataSizeError, Row, parse_exp_show
 
 DEFAULT_RATIOS = (1.0, 4.0, 10.0)
 DEFAULT_LONG_RATIO = 4.0
 DEFAULT_LONG_FACTOR = 4
 DEFAULT_SEEDS = 5
-# real and classic (the baselines every run needs), then the CVAE-GAN's combined source of each
-# kind: prior samples, restyled real images, transferred real images (all with classical
-# augmentation, since classic is the bar). The CVAE-GAN is the model that meets the quality
-# targets (reports-mnist/full-19-sources); --sources picks others.
-DEFAULT_SOURCES = (REAL, CLASSIC, "classic+cvaegan", "classic+cvaegan-restyle", "classic+cvaegan-transfer")
 DEFAULT_CSV = "reports/regime_map.csv"
 DEFAULT_OUT = "reports/regime_map.png"
 
@@ -77,6 +72,19 @@ def parse_ratios(text: str, option: str = "--ratios") -> list[float]:
             raise DataSizeError(f"{option}: expected numbers > 0, got {part.strip()}")
         values.add(value)
     return sorted(values)
+
+
+def default_map_sources(profile_sources: Sequence[str]) -> list[str]:
+    """The map's sources when ``--sources`` is not given, from the profile's ``classifier.sources``:
+    real and classic (the baselines every run needs), the self-training bars it lists, and every
+    source it lists that adds images to classical augmentation (``classic+<method>`` of any kind),
+    since classic is the bar the map measures against. Whatever the generators, built-in or plugin."""
+    chosen = [REAL, CLASSIC]
+    for name in profile_sources:
+        source = parse_source(name)
+        if name not in chosen and (name in SELF_TRAINING or (source.classic and source.method is not None)):
+            chosen.append(name)
+    return chosen
 
 
 def parse_map_sources(text: str) -> list[str]:
