@@ -19,7 +19,7 @@ from augment.params.config import Params
 from augment.params.methods import KEY as METHODS_KEY
 from augment.params.methods import method_names
 from augment.params.sampling import apply_sampling
-from augment.sampling.stylize import write_stylization_figures
+from augment.sampling.stylize import write_no_figure, write_stylization_figures
 from augment.settings.paths import (
     generator_checkpoint,
     judge_file,
@@ -78,9 +78,10 @@ def evaluate(params: Params, args) -> None:
             figure_dir = staged.folder(folder)
             written = write_stylization_figures(model, splits.test, figure_dir, seed=params.evaluation.seed)
             if not written:  # the output folder DVC expects, saying why it holds no figure
-                (figure_dir / "README.md").write_text(
-                    f"{name} has no stylisation figure (no encoder) and no interpolation grid "
-                    "(its sampling network takes no one-hot label): augment/sampling/stylize.py.\n"
+                write_no_figure(
+                    figure_dir,
+                    f"{name}: no stylisation figure (no encoder)\n"
+                    "and no interpolation grid (its sampling network takes no one-hot label)",
                 )
         figures = {kind: folder / path.name for kind, path in written.items()}
         tracker.log_metrics({k: v for k, v in quality.items() if isinstance(v, (int, float))})

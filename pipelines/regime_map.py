@@ -184,16 +184,16 @@ def _main_run(argv: list[str], runner: Runner | None) -> int:
             key = override.split("=", 1)[0].strip()
             if key in SET_BY_THE_MAP:
                 raise DataSizeError(f"--set {key}: the map sets it per cell; use {SET_BY_THE_MAP[key]}")
-        profile = _profile(args.overrides)
-        if args.sources is None:
-            args.sources = default_map_sources(profile.classifier.sources)
-        else:
-            args.sources = parse_map_sources(args.sources)
         ratios = parse_ratios(args.ratios)
         long_ratio = None if args.long_ratio.lower() == "none" else parse_ratios(args.long_ratio, "--long-ratio")[0]
+        profile = _profile(args.overrides)
         steps, sample_budget = profile.classifier.steps, profile.sample.per_class
         prepared = prepared_splits(DEFAULT_PARAMS)
         assert prepared is not None  # required=True raises instead
+        if args.sources is None:
+            args.sources = default_map_sources(profile.classifier.sources, prepared.size_param == LABELLED)
+        else:
+            args.sources = parse_map_sources(args.sources)
         cells = plan_cells(
             parse_per_class(args.per_class), prepared.num_classes, ratios, steps, long_ratio, args.long_factor
         )

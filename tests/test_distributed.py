@@ -27,6 +27,7 @@ def _train(
     sets = {
         "data.train_size": 256,
         f"generators.{name}.epochs": 2,
+        f"generators.{name}.steps_per_epoch": 0,  # one pass over the 256 images an epoch
         f"generators.{name}.width": 8,
         f"generators.{name}.latent_dim": 4,
         f"generators.{name}.batch_size": 32,

@@ -418,9 +418,16 @@ def test_with_a_budget_the_regime_map_sizes_the_label_budget_and_needs_the_self_
     from pipelines.regime_map import main
 
     assert cell_settings(Cell(200, 4.0, 500, per_class=20), 5, ["real"], "data.labelled")[0] == "data.labelled=200"
-    assert main(["run", "--per-class", "20", "--poll-seconds", "0"], runner=lambda args: None) == 2
+    assert main(["run", "--per-class", "20", "--sources", "real,classic", "--poll-seconds", "0"], runner=None) == 2
     err = capsys.readouterr().err
     assert "--sources: with a label budget (data.labelled) the map needs the self-training bars" in err
+    # by default the map adds them itself
+    from tests.test_data_size import FakeDvc
+
+    dvc = FakeDvc()
+    main(["run", "--per-class", "20", "--poll-seconds", "0"], runner=dvc)
+    queued = [c for c in dvc.calls if c[:3] == ["exp", "run", "--queue"]]
+    assert queued and all("'pseudo','classic+pseudo'" in " ".join(c) for c in queued)
 
 
 def test_a_generator_on_the_pseudo_route_trains_on_the_labelled_images_and_the_pseudo_labels(

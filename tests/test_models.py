@@ -13,10 +13,13 @@ from augment.models.losses import kl_prior, llike_loss
 from augment.params.config import CFMConfig, CFMSampling, CGANConfig, CVAEConfig, CVAEGANConfig
 
 SHAPES = [(1, 8, 8), (1, 28, 28), (3, 32, 32)]
+# The plain form of each model (no moving average, no spectral norm, label planes, KL weight 1,
+# L_llike in D's last layer): a test of an option turns it on itself.
+_PLAIN_GAN = {"ema": 0.0, "spectral_norm": False, "conditioning": "planes"}
 SMALL = {
-    "cvae": CVAEConfig(latent_dim=4, width=8),
-    "cgan": CGANConfig(latent_dim=4, width=8),
-    "cvaegan": CVAEGANConfig(latent_dim=4, width=8),
+    "cvae": CVAEConfig(latent_dim=4, width=8, kl_weight=1.0),
+    "cgan": CGANConfig(latent_dim=4, width=8, **_PLAIN_GAN),
+    "cvaegan": CVAEGANConfig(latent_dim=4, width=8, kl_weight=1.0, llike_layer=-1, **_PLAIN_GAN),
     "cfm": CFMConfig(width=8, ema=0.0),
 }
 SMALL_SAMPLING = {"cfm": CFMSampling(sample_steps=2)}  # the others have no sampling settings

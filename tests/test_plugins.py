@@ -341,7 +341,9 @@ def test_a_plugin_listed_in_generators_methods_runs_through_dvc_repro(tmp_path):
     plots = subprocess.run(["dvc", "plots", "show", "--json"], cwd=project, env=env, capture_output=True, text=True)
     assert plots.returncode == 0, plots.stderr
     shown = json.loads(plots.stdout)
-    assert f"reports/figures/training_{PLUGIN}.png" in shown and "reports/figures/samples.png" in shown
+    assert "errors" not in shown, shown["errors"]  # every file of the plots folders renders
+    assert {f"reports/figures/training_{PLUGIN}.png", "reports/figures/samples.png"} <= set(shown["data"])
+    assert f"reports/stylize/{PLUGIN}/none.png" in shown["data"]  # no encoder: the folder says why
 
     # uninstalled, the same project stops at its first stage in one line naming the method
     env["PYTHONPATH"] = ""

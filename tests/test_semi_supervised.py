@@ -31,7 +31,14 @@ from augment.training.warm_start import copy_encoder_decoder
 SHAPE = (1, 8, 8)
 K = 3
 CLASSES = ["zero", "one", "two"]
-CONFIGS = {"cvae": CVAEConfig(latent_dim=4, width=8), "cvaegan": CVAEGANConfig(latent_dim=4, width=8)}
+# the plain models whose losses BEFORE recorded (KL weight 1, L_llike in D's last layer, label
+# planes, no spectral norm, no moving average)
+CONFIGS = {
+    "cvae": CVAEConfig(latent_dim=4, width=8, kl_weight=1.0),
+    "cvaegan": CVAEGANConfig(
+        latent_dim=4, width=8, kl_weight=1.0, llike_layer=-1, conditioning="planes", spectral_norm=False, ema=0.0
+    ),
+}
 MODELS = list(CONFIGS)
 POOL_TERMS = ("classify", "unlabelled")
 

@@ -15,6 +15,7 @@ import random
 import pytest
 import torch
 from PIL import Image
+from torch.nn.utils import parametrize
 from torch.utils.data import ConcatDataset, DataLoader
 from torchvision.datasets import FakeData
 from torchvision.transforms import ToTensor
@@ -219,9 +220,17 @@ def test_shuffled_loader_and_materialized_workers(root):
 
 def test_pickle_round_trip(root):
     dataset = make(root, 40)
+    # a spectrally normalised discriminator: a module that refuses to pickle as a module
+    assert any(parametrize.is_parametrized(m) for m in dataset.model.modules())
+    with pytest.raises(RuntimeError, match="parametrized modules"):
+        pickle.dumps(dataset.model)
     dataset[0]  # some blocks cached, others not
+    state = torch.random.get_rng_state()
     clone = pickle.loads(pickle.dumps(dataset))
+    assert torch.equal(torch.random.get_rng_state(), state)  # rebuilding left the caller's RNG alone
     assert torch.equal(stack(clone, range(40)), stack(dataset, range(40)))
+    ours, theirs = dataset.model.state_dict(), clone.model.state_dict()
+    assert ours.keys() == theirs.keys() and all(torch.equal(ours[k], theirs[k]) for k in ours)
 
 
 def test_concat_with_torchvision_dataset_in_shuffled_loader(root):

@@ -313,7 +313,27 @@ def write_stylization_figures(
     return written
 
 
+NO_FIGURE_FILE = "none.png"
+
+
+def write_no_figure(out_dir: str | Path, text: str) -> Path:
+    """``out_dir/none.png``: ``text`` on a white image, for a model that has neither figure, so
+    that its folder (a DVC output and a `dvc plots` folder, where every file is shown as a plot)
+    says why instead of holding a file `dvc plots` cannot render."""
+    from PIL import Image, ImageDraw
+
+    lines = text.splitlines()
+    image = Image.new("L", (8 + 7 * max(len(line) for line in lines), 8 + 14 * len(lines)), 255)
+    draw = ImageDraw.Draw(image)
+    for i, line in enumerate(lines):
+        draw.text((4, 4 + 14 * i), line, fill=0)
+    path = Path(out_dir) / NO_FIGURE_FILE
+    image.save(path)
+    return path
+
+
 __all__ = [
+    "NO_FIGURE_FILE",
     "NOT_APPLICABLE",
     "can_interpolate",
     "find_decoder",
@@ -322,5 +342,6 @@ __all__ = [
     "pick_rows",
     "stylize",
     "stylize_grid",
+    "write_no_figure",
     "write_stylization_figures",
 ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -85,3 +86,35 @@ def load_model(
             f"model URI (models:/augment-<name>/<version>) or a ConditionalGenerator"
         )
     return generator, [str(c) for c in payload["classes"]], payload["model"], path
+
+
+def portable(model: ConditionalGenerator) -> dict[str, Any]:
+    """What it takes to rebuild ``model`` in another process, as plain picklable values: its
+    class, config, shape, classes count, pool flag, sampling settings and state_dict.
+
+    A generator does not pickle as a module when a layer of it is parametrized (spectral norm's
+    ``Parametrized*`` classes refuse), so a dataset that carries one into DataLoader workers
+    started with ``spawn`` pickles this instead (:func:`rebuild`)."""
+    return {
+        "cls": type(model),
+        "config": model.config,
+        "image_shape": tuple(model.image_shape),
+        "num_classes": model.num_classes,
+        "unlabelled": model.unlabelled,
+        "sampling": model.sampling,
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "device": str(next(model.parameters()).device),
+        "training": model.training,
+    }
+
+
+def rebuild(state: dict[str, Any]) -> ConditionalGenerator:
+    """The generator :func:`portable` described, on its device; the global RNG is left as it was
+    (building draws initial weights, which the state_dict then replaces)."""
+    with torch.random.fork_rng(devices=[]):
+        model = state["cls"](state["config"], state["image_shape"], state["num_classes"])
+    if state["unlabelled"]:
+        model.use_unlabelled()
+    model.load_state_dict(state["state_dict"])
+    model.sampling = state["sampling"]
+    return model.to(state["device"]).train(state["training"])

@@ -32,7 +32,7 @@ from augment.core.progress import progress_bar
 from augment.params.config import PathsConfig
 from augment.params.sampling import apply_sampling
 from augment.sampling.generation import check_seed, generate_block
-from augment.synthesis.model_loading import ModelSpec, PathLike, load_model
+from augment.synthesis.model_loading import ModelSpec, PathLike, load_model, portable, rebuild
 
 
 class SyntheticDataset(VisionDataset):
@@ -76,8 +76,9 @@ class SyntheticDataset(VisionDataset):
     :meth:`materialize` first to generate everything once in the main process; workers then
     inherit the cache. Memory: N * C * H * W bytes once everything is cached.
 
-    The dataset pickles as it is (generator weights and the cache included), so workers started
-    with ``spawn`` get the same weights and whatever was generated before the DataLoader started.
+    The dataset pickles with its generator's weights (through their state_dict: spectral norm's
+    layers pickle no other way) and the cache, so workers started with ``spawn`` get the same
+    weights and whatever was generated before the DataLoader started.
     """
 
     def __init__(
@@ -124,6 +125,16 @@ class SyntheticDataset(VisionDataset):
         self.image_shape: tuple[int, ...] = tuple(self.model.image_shape)  # (C, H, W)
         # block index -> uint8 [B, H, W] ('L') or [B, H, W, 3] ('RGB'), C-contiguous
         self._blocks: dict[int, np.ndarray] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["model"] = portable(self.model)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state = dict(state)
+        state["model"] = rebuild(state["model"])
+        self.__dict__.update(state)
 
     def set_sampling(self, sampling: Any) -> None:
         """Draw with other sampling settings (the ``sampling`` argument's forms); the images

@@ -74,12 +74,13 @@ def parse_ratios(text: str, option: str = "--ratios") -> list[float]:
     return sorted(values)
 
 
-def default_map_sources(profile_sources: Sequence[str]) -> list[str]:
+def default_map_sources(profile_sources: Sequence[str], self_training: bool = False) -> list[str]:
     """The map's sources when ``--sources`` is not given, from the profile's ``classifier.sources``:
-    real and classic (the baselines every run needs), the self-training bars it lists, and every
-    source it lists that adds images to classical augmentation (``classic+<method>`` of any kind),
-    since classic is the bar the map measures against. Whatever the generators, built-in or plugin."""
-    chosen = [REAL, CLASSIC]
+    real and classic (the baselines every run needs), the self-training bars (always with
+    ``self_training``: a label budget's map needs them), and every source it lists that adds
+    images to classical augmentation (``classic+<method>`` of any kind), since classic is the bar
+    the map measures against. Whatever the generators, built-in or plugin."""
+    chosen = [REAL, CLASSIC, *(SELF_TRAINING if self_training else ())]
     for name in profile_sources:
         source = parse_source(name)
         if name not in chosen and (name in SELF_TRAINING or (source.classic and source.method is not None)):
