@@ -99,8 +99,8 @@ def _output_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--csv", default=DEFAULT_CSV, help=f"CSV of the cells (default {DEFAULT_CSV})")
 
 
-def _collect(args: argparse.Namespace, doc: str, names: Sequence[str] | None, overrides: Sequence[str] = ()) -> None:
-    params = _profile(overrides)
+def _collect(args: argparse.Namespace, doc: str, names: Sequence[str] | None, params: Params) -> None:
+    """The map from ``doc`` (dvc exp show's rows), with the profile's steps and metrics folder."""
     steps, metrics_file = params.classifier.steps, headline_dir(params).as_posix()
     table, notes = collect_map(doc, args.out, args.csv, steps, metrics_file, names=names)
     for note in notes:
@@ -121,7 +121,7 @@ def _main_collect(argv: list[str], runner: Runner | None) -> int:
     parser.add_argument("--from-json", metavar="FILE", help="a saved `dvc exp show --json` output ('-': stdin)")
     args = parser.parse_args(argv)
     return guarded(
-        NAME, PROG, "the map", lambda: _collect(args, read_exp_show(args.from_json, False, runner), names=None)
+        NAME, PROG, "the map", lambda: _collect(args, read_exp_show(args.from_json, False, runner), None, _profile(()))
     )
 
 
@@ -215,7 +215,7 @@ def _main_run(argv: list[str], runner: Runner | None) -> int:
         if rest:
             queued += _wave(rest, args, queue_runner, say)
         names = [q.name for q in queued]
-        _collect(args, read_exp_show(None, False, queue_runner), names=names, overrides=args.overrides)
+        _collect(args, read_exp_show(None, False, queue_runner), names, profile)
 
     return guarded(NAME, PROG, "the map", body)
 

@@ -256,9 +256,8 @@ class CVAEGANConfig:
     beta2: float = ranged(0.999, _BETA)
     d_steps: int = ranged(1, _POSITIVE_INT)  # k: discriminator steps per encoder/decoder step
     gamma: float = ranged(1.0, _NON_NEGATIVE)  # decoder: gamma * L_llike - L_GAN (content against style)
-    kl_weight: float = ranged(
-        0.1, _NON_NEGATIVE
-    )  # weight of L_prior in the encoder's loss (as the CVAE's it starts from)
+    # weight of L_prior in the encoder's loss (as the CVAE's it starts from)
+    kl_weight: float = ranged(0.1, _NON_NEGATIVE)
     # l: which discriminator conv layer L_llike compares (-1: the last; 0: the first, the finest,
     # which keeps a source's stroke thickness on the 8x8 digits: docs/profile-digits.md)
     llike_layer: int = 0

@@ -15,7 +15,7 @@ import torch
 from augment.models import REGISTRY, ConditionalGenerator
 from augment.params.config import PathsConfig
 from augment.tracking.mlflow_model import is_model_uri, load_model_uri
-from augment.training.checkpoint import load_generator
+from augment.training.checkpoint import build_from_checkpoint, generator_payload, load_generator
 from augment.training.device import resolve_device
 
 PathLike = str | Path
@@ -89,20 +89,15 @@ def load_model(
 
 
 def portable(model: ConditionalGenerator) -> dict[str, Any]:
-    """What it takes to rebuild ``model`` in another process, as plain picklable values: its
-    class, config, shape, classes count, pool flag, sampling settings and state_dict.
+    """What it takes to rebuild ``model`` in another process, as picklable values: its checkpoint
+    payload (augment/training/checkpoint.py), its sampling settings, device and mode.
 
     A generator does not pickle as a module when a layer of it is parametrized (spectral norm's
     ``Parametrized*`` classes refuse), so a dataset that carries one into DataLoader workers
     started with ``spawn`` pickles this instead (:func:`rebuild`)."""
     return {
-        "cls": type(model),
-        "config": model.config,
-        "image_shape": tuple(model.image_shape),
-        "num_classes": model.num_classes,
-        "unlabelled": model.unlabelled,
+        "payload": generator_payload(model, [str(k) for k in range(model.num_classes)]),
         "sampling": model.sampling,
-        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "device": str(next(model.parameters()).device),
         "training": model.training,
     }
@@ -112,9 +107,6 @@ def rebuild(state: dict[str, Any]) -> ConditionalGenerator:
     """The generator :func:`portable` described, on its device; the global RNG is left as it was
     (building draws initial weights, which the state_dict then replaces)."""
     with torch.random.fork_rng(devices=[]):
-        model = state["cls"](state["config"], state["image_shape"], state["num_classes"])
-    if state["unlabelled"]:
-        model.use_unlabelled()
-    model.load_state_dict(state["state_dict"])
+        model = build_from_checkpoint("a pickled SyntheticDataset", state["payload"])
     model.sampling = state["sampling"]
     return model.to(state["device"]).train(state["training"])
