@@ -171,13 +171,28 @@ def test_cvaegan_rejects_a_layer_the_discriminator_does_not_have():
 
 
 # --------------------------------------------------------------------------------------------
-# 28x28 options: upsampling, projection discriminator, spectral norm, moving average
+# 28x28 options: upsampling, projection discriminator, spectral norm, moving average, DiffAugment
 # --------------------------------------------------------------------------------------------
 
 OPTIONS = {
     "cvae": {"upsample": "nearest", "ema": 0.9, "stem": False},
-    "cgan": {"upsample": "nearest", "conditioning": "projection", "spectral_norm": True, "ema": 0.9, "stem": False},
-    "cvaegan": {"upsample": "nearest", "conditioning": "projection", "spectral_norm": True, "ema": 0.9, "stem": False},
+    "cgan": {
+        "upsample": "nearest",
+        "conditioning": "projection",
+        "spectral_norm": True,
+        "ema": 0.9,
+        "stem": False,
+        "diffaugment": ["colour", "translation", "cutout"],
+        "diffaugment_p": 0.5,
+    },
+    "cvaegan": {
+        "upsample": "nearest",
+        "conditioning": "projection",
+        "spectral_norm": True,
+        "ema": 0.9,
+        "stem": False,
+        "diffaugment": ["colour", "translation", "cutout"],
+    },
     "cfm": {"solver": "heun", "guidance": 1.0, "label_dropout": 0.5, "ema": 0.9},
 }
 

@@ -32,6 +32,9 @@ Why not a discriminator with K + 1 outputs (K classes and "fake", Salimans et al
 classification, not G's image quality (Salimans et al. note that their feature-matching GANs
 that classify well draw worse images than those trained otherwise).
 
+With ``diffaugment`` (augment/models/diffaugment.py) every D(x, y) above is D(T(x), y): real and
+generated images, in D's steps and G's, through the same random differentiable transforms T.
+
 Without a pool, :meth:`CGAN.train_step` is the plain game above, unchanged: same draws, same
 numbers.
 """
@@ -43,6 +46,7 @@ from typing import cast
 import torch
 
 from augment.models.base import ConditionalGenerator
+from augment.models.diffaugment import DiffAugment
 from augment.models.layers import Decoder, Discriminator, init_weights
 from augment.models.losses import discriminator_loss, generator_loss
 from augment.settings.sections import CGANConfig
@@ -63,9 +67,16 @@ class CGAN(ConditionalGenerator):
         self.discriminator = Discriminator(
             self.image_shape, num_classes, config.width, config.conditioning, config.spectral_norm, config.stem
         )
+        # T: D sees every image, real and generated, through it (off by default: the identity)
+        self.d_augment = DiffAugment(config.diffaugment, config.diffaugment_p)
         self.apply(init_weights)
         self.discriminator.add_spectral_norm()
         self._finish_init()
+
+    def judge(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """D(T(x), y) as logits [B]: the discriminator's verdict on images x through DiffAugment's T
+        (models/diffaugment.py), in D's update and G's alike."""
+        return self.discriminator(self.d_augment(x), y)[0]
 
     # use_unlabelled: the base's flag only; D already takes "no label", no new network.
 
@@ -85,8 +96,8 @@ class CGAN(ConditionalGenerator):
             z = self.sample_noise(b)  # [B, latent]
             # .detach(): the discriminator's loss must not reach the generator's weights.
             fake = self.generator(z, y).detach()  # [B, C, H, W]
-            real_logits, _ = self.discriminator(x, y)
-            fake_logits, _ = self.discriminator(fake, y)
+            real_logits = self.judge(x, y)
+            fake_logits = self.judge(fake, y)
             d_loss = discriminator_loss(real_logits, fake_logits)
             self._step(opt_d, d_loss)
 
@@ -94,7 +105,7 @@ class CGAN(ConditionalGenerator):
         # (2) Generator: minimise -ln D(G(z, y), y) (non-saturating)
         ############################
         z = self.sample_noise(b)
-        fake_logits, _ = self.discriminator(self.generator(z, y), y)
+        fake_logits = self.judge(self.generator(z, y), y)  # through T: G's gradient flows back through it
         g_loss = generator_loss(fake_logits)
         self._step(opt_g, g_loss)  # gradients for G's weights only; D is not touched
 
@@ -131,8 +142,8 @@ class CGAN(ConditionalGenerator):
             z = self.sample_noise(n)  # [N, latent]: B conditional codes z, then U unconditional z'
             # .detach(): the discriminator's loss must not reach the generator's weights.
             fake = self.generator(z, draw_labels()).detach()  # [N, C, H, W]
-            real_logits, _ = self.discriminator(x, y)  # the pool's images with no label
-            fake_logits, _ = self.discriminator(fake, y)  # fake i shown as real i is: the pool's slots unlabelled
+            real_logits = self.judge(x, y)  # the pool's images with no label
+            fake_logits = self.judge(fake, y)  # fake i shown as real i is: the pool's slots unlabelled
             d_loss = cast(torch.Tensor, sum(discriminator_loss(real_logits[g], fake_logits[g]) for g in games))
             self._step(opt_d, d_loss)
 
@@ -140,7 +151,7 @@ class CGAN(ConditionalGenerator):
         # (2) Generator: minimise -ln D(G(z, y), y) - ln D(G(z', y'), none) (non-saturating)
         ############################
         z = self.sample_noise(n)
-        fake_logits, _ = self.discriminator(self.generator(z, draw_labels()), y)
+        fake_logits = self.judge(self.generator(z, draw_labels()), y)
         g_loss = generator_loss(*(fake_logits[g] for g in games))
         self._step(opt_g, g_loss)  # gradients for G's weights only; D is not touched
 

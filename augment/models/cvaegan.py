@@ -47,7 +47,11 @@ the pool's mix, as the labelled part's fakes take the labelled images' labels).
 D's unconditional part thus learns real vs fake from the pool (reals and fakes, both shown
 without a label: reals alone would teach it "no label means real"), its conditional part the
 classes from the labelled images. q has its own optimizer ("classifier") on the encoder's loss,
-the same tensor. A game or term whose part of the batch is empty is left out. Without a pool,
+the same tensor. A game or term whose part of the batch is empty is left out.
+
+With ``diffaugment`` (augment/models/diffaugment.py) every D(.) of L_GAN above, in D's update and
+the decoder's, judges T(.): the real image, x~ and x_p through the same random differentiable
+transforms T. The activations d_l of L_llike do not: they compare x with its own reconstruction. Without a pool,
 :meth:`CVAEGAN.train_step` is the scheme above, unchanged: no classifier, same draws, same numbers.
 """
 
@@ -58,6 +62,7 @@ from typing import cast
 import torch
 
 from augment.core.labels import UNLABELLED
+from augment.models.diffaugment import DiffAugment
 from augment.models.layers import Decoder, Discriminator, Encoder, init_weights, reparameterize
 from augment.models.losses import (
     classification_loss,
@@ -96,9 +101,24 @@ class CVAEGAN(M2Classifier):
                 f"generators.cvaegan.llike_layer: must be in [{-n_layers}, {n_layers - 1}] for "
                 f"images of shape {self.image_shape} (D has {n_layers} conv layers), got {config.llike_layer}"
             )
+        # T: D's real / fake verdicts see every image through it (off by default: the identity)
+        self.d_augment = DiffAugment(config.diffaugment, config.diffaugment_p)
         self.apply(init_weights)
         self.discriminator.add_spectral_norm()
         self._finish_init()
+
+    def judge(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """D(T(x), y) as logits [B]: the discriminator's verdict through DiffAugment's T
+        (models/diffaugment.py), in every L_GAN term, D's update and the decoder's alike."""
+        return self.discriminator(self.d_augment(x), y)[0]
+
+    def judge_reconstructions(self, x_rec: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """D's verdict on reconstructions x~ [B] (through T) and D's activations on x~ itself, for
+        L_llike (never through T: it compares x with its own reconstruction, pixel for pixel)."""
+        logits, feats = self.discriminator(x_rec, y)
+        if self.d_augment.active:
+            logits = self.judge(x_rec, y)
+        return logits, feats
 
     def make_optimizers(self):
         optimizers = {
@@ -121,8 +141,8 @@ class CVAEGAN(M2Classifier):
             mu, logvar = self.encoder(x, y)
             x_rec = self.decoder(reparameterize(mu, logvar), y)  # x~ [B, C, H, W]
             x_p = self.decoder(self.sample_noise(b), y)  # x_p [B, C, H, W]
-        real_logits, _ = self.discriminator(x, y)
-        d_loss = discriminator_loss(real_logits, self.discriminator(x_p, y)[0], self.discriminator(x_rec, y)[0])
+        real_logits = self.judge(x, y)
+        d_loss = discriminator_loss(real_logits, self.judge(x_p, y), self.judge(x_rec, y))
         self._step(opt_d, d_loss)
         return d_loss.item()
 
@@ -136,11 +156,11 @@ class CVAEGAN(M2Classifier):
 
         # .detach(): the real image's activation d_l(x) is the target, a constant.
         feat_real = self.discriminator(x, y)[1][layer].detach()
-        rec_logits, rec_feats = self.discriminator(x_rec, y)
+        rec_logits, rec_feats = self.judge_reconstructions(x_rec, y)
         l_prior = kl_prior(mu, logvar)
         l_llike = llike_loss(feat_real, rec_feats[layer])
         # "- L_GAN" for the decoder, non-saturating: -ln D(x~) - ln D(x_p).
-        g_loss = generator_loss(rec_logits, self.discriminator(x_p, y)[0])
+        g_loss = generator_loss(rec_logits, self.judge(x_p, y))
 
         # Encoder: L_prior + L_llike. Gradients only for the encoder's weights.
         self._step(opt_enc, self.config.kl_weight * l_prior + l_llike, retain_graph=True)
@@ -202,9 +222,9 @@ class CVAEGAN(M2Classifier):
                 mu, logvar = self.encoder(x_lu, y_fake)
                 x_rec = self.decoder(reparameterize(mu, logvar), y_fake)  # x~ [B + U]
                 x_p = self.decoder(self.sample_noise(b + u), y_fake)  # x_p [B + U]
-            real_logits = self.discriminator(x_lu, y_shown)[0]  # [B + U]
-            p_logits = self.discriminator(x_p, y_shown)[0]  # fake i shown as real i is
-            rec_logits = self.discriminator(x_rec, y_shown)[0]
+            real_logits = self.judge(x_lu, y_shown)  # [B + U]
+            p_logits = self.judge(x_p, y_shown)  # fake i shown as real i is
+            rec_logits = self.judge(x_rec, y_shown)
             d_loss = cast(
                 torch.Tensor, sum(discriminator_loss(real_logits[g], p_logits[g], rec_logits[g]) for g in games)
             )
@@ -221,11 +241,11 @@ class CVAEGAN(M2Classifier):
 
         # .detach(): the real image's activation d_l(x, y) is the target, a constant.
         feat_real = self.discriminator(x_all, y_all)[1][layer].detach()
-        rec_logits, rec_feats = self.discriminator(x_rec, y_all)  # x~_y judged with its label
+        rec_logits, rec_feats = self.judge_reconstructions(x_rec, y_all)  # x~_y judged with its label
         l_prior = kl_prior_per_image(mu, logvar)  # [B + U*K]
         l_llike = llike_loss_per_image(feat_real, rec_feats[layer])  # [B + U*K]
         bound = self.config.kl_weight * l_prior + l_llike  # L(x, y) of every row
-        p_logits = self.discriminator(x_p, y_shown)[0]  # [B + U]: the pool's x_p with no label
+        p_logits = self.judge(x_p, y_shown)  # [B + U]: the pool's x_p with no label
         # .detach(): q is a constant for the decoder (it learns from the bound only).
         q_const = q_logits_u.detach()
 
@@ -241,7 +261,7 @@ class CVAEGAN(M2Classifier):
         if u:  # the pool: marginalised over the K labels
             unlabelled = m2_unlabelled_bound(bound[b:].view(u, k), q_logits_u)
             enc_loss = enc_loss + unlabelled
-            rec_u_logits = self.discriminator(x_rec[b:], y_all.new_full((u * k,), UNLABELLED))[0]  # [U*K]
+            rec_u_logits = self.judge(x_rec[b:], y_all.new_full((u * k,), UNLABELLED))  # [U*K]
             # "- L_GAN,u": -sum_y' q(y'|x) ln D(x~_y', none) - ln D(x_p, none).
             g_loss = g_loss + q_expectation(generator_loss_per_image(rec_u_logits).view(u, k), q_const)
             g_loss = g_loss + generator_loss(p_logits[b:])

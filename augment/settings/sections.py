@@ -25,6 +25,8 @@ GENERATOR_NAMES = (*MODEL_NAMES, "cfm")
 DEVICES = ("auto", "cpu", "cuda")
 CONDITIONINGS = ("planes", "projection")  # how a discriminator sees the label (models/layers.py)
 UPSAMPLINGS = ("transposed", "nearest")  # how a decoder doubles a side (models/layers.py)
+# a GAN discriminator's differentiable input augmentation, in the order applied (models/diffaugment.py)
+DIFFAUGMENT_KINDS = ("colour", "translation", "cutout")
 WARM_STARTS = ("none", "cvae")  # what the CVAE-GAN's encoder and decoder start from
 LR_SCHEDULES = ("constant", "cosine")  # the classifiers' learning rate over their steps
 SYNTHETIC_MODES = ("ratio", "top_up")  # how many synthetic images of each class a classifier gets
@@ -92,6 +94,13 @@ _CLASS_INDICES = (lambda v: all(c >= 0 for c in v) and len(set(v)) == len(v), "a
 
 def _one_of(choices: tuple[str, ...]) -> tuple[Any, str]:
     return (lambda v: v in choices, "one of: " + ", ".join(choices))
+
+
+def _subset_of(choices: tuple[str, ...]) -> tuple[Any, str]:
+    return (
+        lambda v: all(c in choices for c in v) and len(set(v)) == len(v),
+        "a list of distinct names from: " + ", ".join(choices) + " ([] = none)",
+    )
 
 
 RANGE = "range"  # the metadata key of a field's (predicate, what is allowed)
@@ -241,6 +250,10 @@ class CGANConfig:
     # discriminator: label planes at the input, or projection
     conditioning: str = ranged("projection", _one_of(CONDITIONINGS))
     spectral_norm: bool = True  # spectral normalisation of every discriminator layer
+    # the discriminator's inputs, real and generated alike, through differentiable transforms
+    # (DiffAugment, models/diffaugment.py): any of colour, translation, cutout; [] = off
+    diffaugment: list[str] = field(default_factory=list, metadata={RANGE: _subset_of(DIFFAUGMENT_KINDS)})
+    diffaugment_p: float = ranged(1.0, _PROBABILITY)  # strength: each kind's probability per image
     ema: float = ranged(0.99, _EMA)  # decay of an exponential moving average of G for sampling; 0 = off
 
 
@@ -268,6 +281,10 @@ class CVAEGANConfig:
     # discriminator: label planes at the input, or projection
     conditioning: str = ranged("projection", _one_of(CONDITIONINGS))
     spectral_norm: bool = True  # spectral normalisation of every discriminator layer
+    # the discriminator's inputs, real and generated alike, through differentiable transforms
+    # (DiffAugment, models/diffaugment.py; not the L_llike features): any of colour, translation, cutout; [] = off
+    diffaugment: list[str] = field(default_factory=list, metadata={RANGE: _subset_of(DIFFAUGMENT_KINDS)})
+    diffaugment_p: float = ranged(1.0, _PROBABILITY)  # strength: each kind's probability per image
     ema: float = ranged(0.99, _EMA)  # decay of an exponential moving average of the decoder for sampling; 0 = off
     # cvae: start encoder and decoder from the trained CVAE (the method's way); none
     init_from: str = ranged("cvae", _one_of(WARM_STARTS))
