@@ -13,6 +13,7 @@ busy processes on the same cores distort every figure here.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import gzip
 import os
 import platform
@@ -20,6 +21,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -137,11 +139,13 @@ def train_throughput(
     warmup: int,
     steps: int,
     acceleration: AccelerationConfig | None = None,
+    config: Any = None,
 ) -> tuple[float, float]:
     """(images/s, ms per step) of ``steps`` training steps after ``warmup`` untimed ones: the
     training loop's own step (augment.training.loop.train_one_step: train_step and the moving
-    average) with ``acceleration``'s options."""
-    config = params.generator(name)
+    average) with ``acceleration``'s options; ``config``: the model's settings instead of
+    ``params``'."""
+    config = config if config is not None else params.generator(name)
     batch = config.batch_size
     torch.manual_seed(0)
     model = build_model(name, config, tuple(images.shape[1:]), 10).to(device).train()
@@ -311,6 +315,22 @@ def main(argv: list[str] | None = None) -> int:
             cfg = source.generator(name)
             rate, ms = train_throughput(name, source, images, device, warmup, steps)
             print(f"{name:<9}{label:<10}{cfg.width:>6}{cfg.batch_size:>6}{rate:>11,.0f}{ms:>10.1f}")
+    print()
+
+    print(
+        "DiffAugment: the same step with the discriminator's inputs through colour, translation and "
+        "cutout (diffaugment_p 1), against the profile's setting, 28x28"
+    )
+    print(f"{'model':<9}{'data':<10}{'off ms':>9}{'on ms':>9}{'ratio':>8}")
+    for name in REGISTRY:
+        cfg = params_28.generator(name)
+        if not hasattr(cfg, "diffaugment"):  # a model without a discriminator to augment
+            continue
+        on = dataclasses.replace(cfg, diffaugment=["colour", "translation", "cutout"], diffaugment_p=1.0)
+        off = dataclasses.replace(cfg, diffaugment=[])
+        ms_off = train_throughput(name, params_28, mnist, device, warmup, steps, config=off)[1]
+        ms_on = train_throughput(name, params_28, mnist, device, warmup, steps, config=on)[1]
+        print(f"{name:<9}{'1x28x28':<10}{ms_off:>9.1f}{ms_on:>9.1f}{ms_on / ms_off:>7.2f}x")
     print()
 
     n_samples = 256 if args.quick else 1024

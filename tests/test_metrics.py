@@ -9,6 +9,7 @@ from scipy.spatial.distance import cdist
 
 import evaluation.quality.metrics as m
 from evaluation.quality.metrics import (
+    checkerboard,
     frechet_distance,
     frechet_distance_gaussians,
     intra_class_diversity,
@@ -16,6 +17,7 @@ from evaluation.quality.metrics import (
     label_fidelity,
     precision_recall_density_coverage,
     reconstruction_error,
+    relative_checkerboard,
     relative_sharpness,
     sharpness,
 )
@@ -235,6 +237,37 @@ def test_blurred_images_are_less_sharp():
     assert sharpness(checker_blurred) < sharpness(checker)  # pooled checkerboard is flat grey
     assert relative_sharpness(blurred, noise) < 0.5
     assert relative_sharpness(noise, noise) == pytest.approx(1.0)
+
+
+def test_checkerboard_known_values():
+    i, j = np.indices((8, 8))
+    checker = np.where((i + j) % 2 == 0, 1.0, -1.0)  # power (8 x 8)^2 = 4096 in bin (4, 4)
+    wave = np.cos(2 * np.pi * 3 * j / 8)  # power (8 x 8 / 2)^2 = 1024 in bins (0, 3) and (0, 5)
+    # peak: bin (4, 4) 4096, bins (4, 0) and (0, 4) 0; level: (0, 4)'s neighbours (0, 3) and
+    # (0, 5) hold 1024 each, mean 512; the other two bins' neighbours 0: 4096 / 512 = 8
+    assert checkerboard((checker + wave)[None, None]) == pytest.approx(8.0)
+    assert checkerboard(wave[None, None]) == 0.0  # no peak: the bins hold nothing
+    assert checkerboard(checker[None, None]) == float("inf")  # a peak with nothing around it
+    assert checkerboard(np.full((2, 1, 8, 8), 0.3)) == 0.0  # constant: no power at all
+
+
+def test_a_transposed_convolutions_pattern_raises_the_checkerboard_ratio():
+    """Smooth blobs, then the same blobs with the taps of every other pixel stronger (the in-phase
+    stride-2 pattern of a transposed convolution): the ratio rises well above 1."""
+    rng = np.random.default_rng(24)
+    i, j = np.indices((28, 28))
+    centres = rng.uniform(6, 22, size=(32, 2, 2))
+    blobs = np.zeros((32, 1, 28, 28))
+    for n in range(32):
+        for r, c in centres[n]:
+            blobs[n, 0] += np.exp(-((i - r) ** 2 + (j - c) ** 2) / 4)
+    blobs = blobs.clip(0, 1)
+    pattern = np.where((i % 2 == 0) & (j % 2 == 0), 1.0, 0.7)
+    assert checkerboard(blobs) < 1.0
+    assert relative_checkerboard(blobs * pattern, blobs) > 1.5
+    assert relative_checkerboard(blobs, blobs) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="ratio undefined"):
+        relative_checkerboard(blobs, np.full((2, 1, 8, 8), 0.3))
 
 
 def test_reconstruction_error():

@@ -150,6 +150,7 @@ def test_metrics_file_has_every_source_and_method_deltas(repro):
             "label_fidelity",
             "diversity_ratio",
             "sharpness_ratio",
+            "checkerboard_ratio",
         ):
             assert isinstance(metrics[method][key], float), (method, key)
     assert metrics["cgan"]["reconstruction_error"] is None

@@ -15,6 +15,9 @@ One flat dict of numbers per method (:func:`method_quality`), and the same numbe
   test set (1 = as varied as real data, < 1 = collapsed);
 - ``sharpness_ratio``: variance-of-Laplacian sharpness of the synthetic set / that of the real test
   set (1 = as sharp as real data, < 1 = blurrier);
+- ``checkerboard_ratio``: the share of the images' energy in period-2 patterns (transposed
+  convolutions' checkerboard artefacts, metrics.checkerboard), synthetic / real test set (1 = as
+  little as real data, > 1 = the generator adds its own);
 - ``reconstruction_error``: per-pixel MSE between real test images x and decode(mu(x), y), for
   models with an encoder (``model.can_encode``); None otherwise;
 - ``stylize_accuracy``: for models with an encoder, the judge's accuracy on stylised images: each
@@ -286,6 +289,7 @@ def set_metrics(
         "label_fidelity": M.label_fidelity(fake_pred, fake_y),
         "diversity_ratio": div_fake / div_real,
         "sharpness_ratio": M.relative_sharpness(candidate.images.cpu().numpy(), real.images.cpu().numpy()),
+        "checkerboard_ratio": M.relative_checkerboard(candidate.images.cpu().numpy(), real.images.cpu().numpy()),
         "n": float(len(real_y)),
     }
 
@@ -343,7 +347,7 @@ def real_reference(
     - ``precision`` ... ``coverage``: what real data scores against real data (neither is 1);
     - ``label_fidelity``: the judge's accuracy on held-out real images — the ceiling for a
       method's label fidelity;
-    - ``diversity_ratio``, ``sharpness_ratio``: ~1 by construction; their spread from 1 shows
+    - ``diversity_ratio``, ``sharpness_ratio``, ``checkerboard_ratio``: ~1 by construction; their spread from 1 shows
       how much these ratios move between two real samples;
     - ``cas``, ``cas_std``, ``reconstruction_error``, ``classifier_accuracy`` and the stylisation numbers: None. The real data's CAS is the downstream
       classifier trained on real data, i.e. the ``real`` accuracy of metrics.json (the report
