@@ -372,6 +372,35 @@ def test_imagefolder_errors(tmp_path: Path):
         load_splits(cfg(tmp_path / "one"))
 
 
+def test_imagefolder_test_root_is_the_official_test_split(folder: Path, tmp_path: Path):
+    """data.test_root: every one of its images is the test split, root's images are train + val."""
+    for c, name in enumerate(["cat", "dog", "emu"]):
+        for i in range(2):
+            write_png(tmp_path / "held_out" / name / f"{i}.png", "L", (12, 12), LEVELS[c] + 5)
+    cfg = DataConfig(
+        dataset="imagefolder", root=str(folder), test_root=str(tmp_path / "held_out"), image_size=8, val_fraction=0.0
+    )
+    splits = load_splits(cfg)
+    assert len(splits.test) == 6 and len(splits.train) == 18
+    assert counts(splits.test, 3).tolist() == [2, 2, 2]
+    level = (torch.tensor(LEVELS, dtype=torch.float32)[splits.test.labels] + 5) / 255  # [6]: test_root's own
+    assert torch.allclose(splits.test.images, level.view(-1, 1, 1, 1).expand_as(splits.test.images), atol=1e-6)
+
+
+def test_test_root_errors_name_the_key(folder: Path, tmp_path: Path):
+    write_png(tmp_path / "other/cat/0.png", "L", (8, 8), 10)
+    write_png(tmp_path / "other/yak/0.png", "L", (8, 8), 10)
+    cfg = DataConfig(dataset="imagefolder", root=str(folder), test_root=str(tmp_path / "other"))
+    with pytest.raises(
+        DataError, match=r"data.test_root: .*only in root: \['dog', 'emu'\], only in test_root: \['yak'\]"
+    ):
+        load_splits(cfg)
+    with pytest.raises(DataError, match="data.test_root: .*not found"):
+        load_splits(DataConfig(dataset="imagefolder", root=str(folder), test_root=str(tmp_path / "nowhere")))
+    with pytest.raises(DataError, match="data.test_root: only an ImageFolder"):
+        load_splits(DataConfig(dataset="digits", test_root=str(tmp_path / "other")))
+
+
 # --------------------------------------------------------------------------------------------
 # Splits.save / load, to_pil, ImageTensorDataset
 # --------------------------------------------------------------------------------------------

@@ -171,29 +171,45 @@ def _read_images(paths: list[Path], channels: int, height: int, width: int) -> t
     return dequantize(stacked.permute(0, 3, 1, 2)).contiguous()  # [N, C, H, W] in [0, 1]
 
 
-def _load_imagefolder(cfg: DataConfig) -> tuple[LabeledImages, None, list[str]]:
-    """The user's own images: ``<root>/<class name>/<image>``, converted to 'L' (channels 1) or
-    'RGB' (channels 3) and resized to image_size x image_size."""
+def _image_folder(cfg: DataConfig, key: str) -> tuple[LabeledImages, list[str]]:
+    """The ImageFolder at ``data.<key>`` (root or test_root): ``<folder>/<class name>/<image>``,
+    converted to 'L' (channels 1) or 'RGB' (channels 3) and resized to image_size x image_size."""
     from torchvision.datasets import ImageFolder
 
-    root = Path(cfg.root)
-    layout = "expected one sub-folder of images per class: <root>/<class name>/<image>.png"
+    root = Path(getattr(cfg, key))
+    layout = f"expected one sub-folder of images per class: <{key}>/<class name>/<image>.png"
     if not root.is_dir():
         what = "is a file, not a folder" if root.exists() else "image folder not found"
-        raise DataError(f"data.root: {root}: {what}; {layout}")
+        raise DataError(f"data.{key}: {root}: {what}; {layout}")
     try:
         folder = ImageFolder(str(root))
     except (FileNotFoundError, ValueError) as err:  # no class folders, or a class with no images
-        raise DataError(f"{root}: no images found ({err}); {layout}") from err
+        raise DataError(f"data.{key}: {root}: no images found ({err}); {layout}") from err
     if len(folder.classes) < 2:
         raise DataError(
-            f"{root}: found only the class {folder.classes[0]!r}; a class-conditional model "
-            f"needs at least 2 classes (one sub-folder per class)"
+            f"data.{key}: {root}: found only the class {folder.classes[0]!r}; a class-conditional "
+            f"model needs at least 2 classes (one sub-folder per class)"
         )
-
     images = _read_images([Path(path) for path, _ in folder.samples], cfg.channels, cfg.image_size, cfg.image_size)
     labels = torch.tensor(folder.targets, dtype=torch.long)  # [N]
-    return LabeledImages(images, labels), None, list(folder.classes)
+    return LabeledImages(images, labels), list(folder.classes)
+
+
+def _load_imagefolder(cfg: DataConfig) -> tuple[LabeledImages, LabeledImages | None, list[str]]:
+    """The user's own images at ``data.root``, and the held-out test images at ``data.test_root``
+    when given (their class sub-folders must be root's, so that a label means the same class)."""
+    data, classes = _image_folder(cfg, "root")
+    if not cfg.test_root:
+        return data, None, classes
+    test, test_classes = _image_folder(cfg, "test_root")
+    if test_classes != classes:
+        only_root = sorted(set(classes) - set(test_classes))
+        only_test = sorted(set(test_classes) - set(classes))
+        raise DataError(
+            f"data.test_root: {cfg.test_root}: its class sub-folders must be data.root's "
+            f"({len(classes)} classes); only in root: {only_root[:5]}, only in test_root: {only_test[:5]}"
+        )
+    return data, test, classes
 
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm")
@@ -218,6 +234,11 @@ def load_unlabelled_folder(root: str | Path, channels: int, height: int, width: 
 
 def load_sources(cfg: DataConfig) -> tuple[LabeledImages, LabeledImages | None, list[str]]:
     """The dataset before splitting: (training pool, official test set or None, class names)."""
+    if cfg.test_root and cfg.dataset != "imagefolder":
+        raise DataError(
+            f"data.test_root: only an ImageFolder (data.dataset: imagefolder) takes a test folder; "
+            f'{cfg.dataset} has its own test split (or test_fraction): set it to ""'
+        )
     if cfg.dataset == "digits":
         return _load_digits()
     if cfg.dataset in TORCHVISION_DATASETS:

@@ -151,6 +151,9 @@ class DataConfig:
     labelled: int = ranged(0, (lambda v: v >= 0, "an integer >= 0 (0: every training image labelled)"))
     # a folder of unlabelled images (searched recursively) that joins the pool; "" = none
     unlabelled_root: str = ""
+    # ImageFolder only: a folder of held-out test images in the same class sub-folders (the
+    # dataset's official test split, as the MNIST family has one); "" = test_fraction of root
+    test_root: str = ""
 
 
 @dataclass
