@@ -39,6 +39,13 @@ def write_idx(path: Path, array: np.ndarray) -> None:
     path.write_bytes(header + np.ascontiguousarray(array, dtype=np.uint8).tobytes())
 
 
+def train_test_indices(labels: np.ndarray, test_size: int = 2000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The split of the 10,000 shared images this script writes: (train, test) indices into the
+    test files, each sorted, stratified by label (benchmarks/mnistm_root.py builds on the same)."""
+    train, test = train_test_split(np.arange(len(labels)), test_size=test_size, stratify=labels, random_state=seed)
+    return np.sort(train), np.sort(test)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("root", type=Path, help="data.root of params.yaml (files go to ROOT/MNIST/raw)")
@@ -53,15 +60,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"mnist_root: error: {f} not found", file=sys.stderr)
             return 2
     images, labels = read_idx(images_file), read_idx(labels_file)  # [10000, 28, 28], [10000]
-    train, test = train_test_split(
-        np.arange(len(labels)), test_size=args.test_size, stratify=labels, random_state=args.seed
-    )
+    train, test = train_test_indices(labels, args.test_size, args.seed)
     raw = args.root / "MNIST" / "raw"
     raw.mkdir(parents=True, exist_ok=True)
-    write_idx(raw / "train-images-idx3-ubyte", images[np.sort(train)])
-    write_idx(raw / "train-labels-idx1-ubyte", labels[np.sort(train)])
-    write_idx(raw / "t10k-images-idx3-ubyte", images[np.sort(test)])
-    write_idx(raw / "t10k-labels-idx1-ubyte", labels[np.sort(test)])
+    write_idx(raw / "train-images-idx3-ubyte", images[train])
+    write_idx(raw / "train-labels-idx1-ubyte", labels[train])
+    write_idx(raw / "t10k-images-idx3-ubyte", images[test])
+    write_idx(raw / "t10k-labels-idx1-ubyte", labels[test])
     print(f"mnist_root: {len(train)} train + {len(test)} test images -> {raw}")
     return 0
 
