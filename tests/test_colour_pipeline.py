@@ -53,7 +53,7 @@ def colour_run(root: Path) -> dict:
             "cfm": dict(TINY_CFM),
         },
         "sample": {
-            "per_class": 10,
+            "per_class": 20,  # synthetic_ratio 1: as many as the 19-20 real training images per class
             "styled": {"methods": ["cvae"]},
             "generators": {"cvae": {}, "cgan": {}, "cvaegan": {}, "cfm": dict(TINY_CFM_SAMPLING)},
         },
