@@ -16,7 +16,15 @@ from augment.params.config import CGANConfig, CVAEConfig
 from augment.params.sources import ENCODER_MODELS, parse_source
 from augment.sampling.restyle import source_indices, styled_set
 from benchmarks import style_tradeoff as tradeoff
-from evaluation.quality.style import slant, style_transfer, thickness
+from evaluation.quality.style import (
+    COLOUR_STATISTICS,
+    colour_statistics,
+    ground_colour,
+    ink,
+    slant,
+    style_transfer,
+    thickness,
+)
 from pipelines.restyle import ITEMS as RESTYLE_ITEMS
 from pipelines.restyle import restyle
 from pipelines.stage import run_stage
@@ -96,6 +104,8 @@ def test_style_transfer_is_high_when_outputs_keep_the_style_and_none_when_they_d
         "style_r_thickness": None,
         "style_gain_slant": 0.0,
         "style_gain_thickness": 0.0,
+        "style_r_colour": None,  # grey images: no colour statistics
+        "style_gain_colour": None,
     }
 
 
@@ -105,6 +115,63 @@ def test_style_transfer_uses_only_the_other_classes():
     spoiled = styled.copy()
     spoiled[np.arange(12), labels] = 0
     assert style_transfer(sources, labels, spoiled) == style_transfer(sources, labels, styled)
+
+
+# --------------------------------------------------------------------------------------------
+# Colour: the ground, the ink, and their colours
+# --------------------------------------------------------------------------------------------
+
+
+def painted(mask: np.ndarray, ground: tuple[float, float, float], colour: tuple[float, float, float]) -> np.ndarray:
+    """RGB images [N, 3, H, W]: ``colour`` where mask [N, 1, H, W] is 1, ``ground`` elsewhere."""
+    g, c = np.array(ground)[None, :, None, None], np.array(colour)[None, :, None, None]
+    return g + (c - g) * mask
+
+
+def test_ground_ink_and_colours_known_answers():
+    mask = bar(4, 0.2)  # [1, 1, 28, 28]
+    image = painted(mask, (0.2, 0.5, 0.8), (0.9, 0.1, 0.3))
+    assert ground_colour(image)[0] == pytest.approx([0.2, 0.5, 0.8])
+    # ink: the mean distance from the ground over the channels, (0.7 + 0.4 + 0.5) / 3 on the bar
+    assert np.allclose(ink(image)[0], mask[0, 0] * 1.6 / 3)
+    stats = colour_statistics(image)
+    assert [float(stats[name][0]) for name in COLOUR_STATISTICS] == pytest.approx([0.2, 0.5, 0.8, 0.9, 0.1, 0.3])
+    # an image without ink: its ink colour is the ground's
+    blank = colour_statistics(painted(np.zeros_like(mask), (0.3, 0.3, 0.6), (1, 1, 1)))
+    assert [float(blank[name][0]) for name in COLOUR_STATISTICS] == pytest.approx([0.3, 0.3, 0.6] * 2)
+    with pytest.raises(ValueError, match="RGB"):
+        colour_statistics(mask)
+
+
+def test_slant_and_thickness_read_coloured_ink_as_grey_ink():
+    """The same bar, white on black in grey and as coloured ink on a coloured ground: the ink is
+    the bar scaled, and both moments are scale-free."""
+    grey = bar(5, -0.3)
+    colour = painted(grey, (0.1, 0.6, 0.3), (0.7, 0.2, 0.9))
+    assert np.allclose(ink(grey), grey[:, 0]) and np.allclose(ink(grey.repeat(3, axis=1)), grey[:, 0])
+    assert slant(colour)[0] == pytest.approx(slant(grey)[0])
+    assert thickness(colour)[0] == pytest.approx(thickness(grey)[0])
+
+
+def _coloured_rows(keep: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Twelve sources of 3 classes, each a bar in its own ink colour on its own ground; each
+    'stylised' as every class either keeping its colours or in one fixed pair of colours."""
+    rng = np.random.default_rng(1)
+    grounds, inks = rng.uniform(0, 0.4, (12, 3)), rng.uniform(0.6, 1, (12, 3))
+    labels = np.arange(12) % 3
+    sources = np.concatenate([painted(bar(4), tuple(g), tuple(i)) for g, i in zip(grounds, inks, strict=True)])
+    rows = []
+    for g, i in zip(grounds, inks, strict=True):
+        pair = (tuple(g), tuple(i)) if keep else ((0.2, 0.2, 0.2), (0.8, 0.8, 0.8))
+        rows.append(np.concatenate([painted(bar(3 + k), *pair) for k in range(3)]))
+    return sources, labels, np.stack(rows)  # [12, 3, 3, 28, 28]
+
+
+def test_style_transfer_of_colour():
+    kept = style_transfer(*_coloured_rows(keep=True))
+    assert kept["style_r_colour"] == pytest.approx(1.0) and kept["style_gain_colour"] == pytest.approx(1.0)
+    lost = style_transfer(*_coloured_rows(keep=False))
+    assert lost["style_r_colour"] is None and lost["style_gain_colour"] == pytest.approx(0.0)
 
 
 # --------------------------------------------------------------------------------------------

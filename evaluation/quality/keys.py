@@ -43,6 +43,9 @@ QUALITY_METRICS = (
     QualityMetric("style_r_thickness", "Style r (thickness)"),
     QualityMetric("style_gain_slant", "Style gain (slant)"),
     QualityMetric("style_gain_thickness", "Style gain (thickness)"),
+    # RGB images only: the ground's and the ink's colour (evaluation/quality/style.py); None for grey
+    QualityMetric("style_r_colour", "Style r (colour)"),
+    QualityMetric("style_gain_colour", "Style gain (colour)"),
     # the test accuracy of the model's own classifier q(y | x) (the M2 scheme, trained with a
     # label budget's pool): a reference, never used for selection; None for every other model
     QualityMetric("classifier_accuracy", "q(y|x) accuracy"),
@@ -55,6 +58,8 @@ STYLIZATION_KEYS = (
     "style_r_thickness",
     "style_gain_slant",
     "style_gain_thickness",
+    "style_r_colour",
+    "style_gain_colour",
 )
 # keys of method_quality's dict (each number, then its spread)
 QUALITY_KEYS = tuple(k for m in QUALITY_METRICS for k in (m.key, m.spread) if k is not None)

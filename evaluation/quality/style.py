@@ -14,6 +14,20 @@ here, both from the image's moments (docs/style.md has the definitions and a wor
   boundary 2 (L + w), so 2 m00 / P = L w / (L + w) -> w; a thicker stroke of the same length has
   more ink and a larger thickness. Unlike m00 alone it does not grow with the digit's size.
 
+**Ink** (:func:`ink`): what the moments are taken of. A grey image is ink on a black ground
+already (the image itself). A colour image is ink of any colour on a ground of any colour (an
+MNIST-M-style digit over a photograph): its ink is each pixel's distance from the ground's
+colour, mean |x_c - g_c| over the channels, with the ground's colour g the per-channel median of
+the image's outer frame (a ring ``FRAME`` of the side wide: digits are centred, the frame is
+ground). For white ink on black it is the grey image again, so slant and thickness mean the same
+on both.
+
+**Colour** (RGB images only, :func:`colour_statistics`): six numbers, the ground's colour g (3
+channels) and the ink's colour, the ink-weighted mean colour of the image (3 channels). In an
+MNIST-M-style image these are what the label leaves free besides the strokes' shape; a
+stylisation that keeps the source's style draws the same ground and ink colours in every class.
+``style_r_colour`` and ``style_gain_colour`` are the means of the six statistics' r and gain.
+
 *Style transfer* (:func:`style_transfer`): the stylisation of a model with an encoder decodes a
 real image's code as every class (augment/sampling/stylize.py). Its outputs in the *other* classes keep the
 source's style when their statistics follow the source's: for each pair of a source class a and
@@ -34,26 +48,74 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["STYLE_STATISTICS", "style_statistics", "slant", "thickness", "style_transfer"]
+__all__ = [
+    "STYLE_STATISTICS",
+    "COLOUR_STATISTICS",
+    "style_statistics",
+    "slant",
+    "thickness",
+    "ink",
+    "ground_colour",
+    "colour_statistics",
+    "style_transfer",
+]
 
 STYLE_STATISTICS = ("slant", "thickness")
+# RGB images: the ground's and the ink's colour, channel by channel; summarised as "colour"
+COLOUR_STATISTICS = tuple(f"{part}_{c}" for part in ("ground", "ink") for c in ("r", "g", "b"))
+FRAME = 1 / 8  # the outer frame that shows the ground: this share of the side (at least 1 pixel)
 
 _EPS = 1e-8  # an empty (all-zero) image has no slant or thickness: it scores 0, not a NaN
 
 
-def _grey(images: np.ndarray) -> np.ndarray:
-    """[N, C, H, W] or [N, H, W] in [0, 1] -> [N, H, W] float64 (the mean over channels)."""
+def _batch(images: np.ndarray) -> np.ndarray:
+    """[N, C, H, W] or [N, H, W] (one channel) in [0, 1] -> [N, C, H, W] float64."""
     images = np.asarray(images, dtype=np.float64)
-    if images.ndim == 4:
-        images = images.mean(axis=1)
-    if images.ndim != 3:
+    if images.ndim == 3:
+        images = images[:, None]
+    if images.ndim != 4:
         raise ValueError(f"expected images [N, C, H, W] or [N, H, W], got shape {images.shape}")
     return images
 
 
+def ground_colour(images: np.ndarray) -> np.ndarray:
+    """The ground's colour [N, C]: each channel's median over the image's outer frame (``FRAME``
+    of the side wide, at least one pixel)."""
+    x = _batch(images)  # [N, C, H, W]
+    _, c, h, w = x.shape
+    f = max(1, int(FRAME * min(h, w)))
+    frame = np.ones((h, w), dtype=bool)
+    frame[f : h - f, f : w - f] = False  # [H, W]: True on the ring
+    return np.median(x[:, :, frame], axis=2)  # [N, C]
+
+
+def ink(images: np.ndarray) -> np.ndarray:
+    """[N, C, H, W] -> [N, H, W]: the image itself for one channel; for colour, each pixel's mean
+    absolute distance from the ground's colour over the channels (module docstring)."""
+    x = _batch(images)
+    if x.shape[1] == 1:
+        return x[:, 0]
+    return np.abs(x - ground_colour(x)[:, :, None, None]).mean(axis=1)
+
+
+def colour_statistics(images: np.ndarray) -> dict[str, np.ndarray]:
+    """RGB images [N, 3, H, W] -> {"ground_r" ... "ink_b": [N]}: the ground's colour and the
+    ink-weighted mean colour (module docstring; an image without ink has the ground's colour)."""
+    x = _batch(images)
+    if x.shape[1] != 3:
+        raise ValueError(f"colour statistics need RGB images [N, 3, H, W], got {x.shape[1]} channel(s)")
+    ground = ground_colour(x)  # [N, 3]
+    weight = ink(x)  # [N, H, W]
+    total = weight.sum(axis=(1, 2))  # [N]
+    inked = (x * weight[:, None]).sum(axis=(2, 3)) / np.maximum(total, _EPS)[:, None]  # [N, 3]
+    colour = np.where(total[:, None] > _EPS, inked, ground)
+    parts = {"ground": ground, "ink": colour}
+    return {name: parts[name.split("_")[0]][:, "rgb".index(name[-1])] for name in COLOUR_STATISTICS}
+
+
 def slant(images: np.ndarray) -> np.ndarray:
     """-mu11 / mu02 per image: [N, C, H, W] -> [N] (module docstring; 0 for an empty image)."""
-    g = _grey(images)  # [N, H, W]
+    g = ink(images)  # [N, H, W]
     _, h, w = g.shape
     y, x = np.mgrid[0:h, 0:w].astype(np.float64)  # [H, W] each: row and column of each pixel
     m00 = g.sum(axis=(1, 2)) + _EPS  # [N]
@@ -72,7 +134,7 @@ def thickness(images: np.ndarray) -> np.ndarray:
     The gradient is the central difference over the image and one ring of zeros around it, so
     the ink's edge counts in full even where the ink touches the border.
     """
-    g = np.pad(_grey(images), ((0, 0), (2, 2), (2, 2)))  # [N, H+4, W+4]
+    g = np.pad(ink(images), ((0, 0), (2, 2), (2, 2)))  # [N, H+4, W+4]
     gy = 0.5 * (g[:, 2:, 1:-1] - g[:, :-2, 1:-1])  # [N, H+2, W+2] d/drow
     gx = 0.5 * (g[:, 1:-1, 2:] - g[:, 1:-1, :-2])  # [N, H+2, W+2] d/dcolumn
     boundary = np.sqrt(gx**2 + gy**2).sum(axis=(1, 2))  # [N]
@@ -80,8 +142,12 @@ def thickness(images: np.ndarray) -> np.ndarray:
 
 
 def style_statistics(images: np.ndarray) -> dict[str, np.ndarray]:
-    """{"slant": [N], "thickness": [N]} of a batch of images in [0, 1]."""
-    return {"slant": slant(images), "thickness": thickness(images)}
+    """{"slant": [N], "thickness": [N]} of a batch of images in [0, 1], and for RGB images the
+    six colour statistics (:data:`COLOUR_STATISTICS`)."""
+    stats = {"slant": slant(images), "thickness": thickness(images)}
+    if _batch(images).shape[1] == 3:
+        stats.update(colour_statistics(images))
+    return stats
 
 
 def _pearson(a: np.ndarray, b: np.ndarray) -> float | None:
@@ -118,10 +184,17 @@ def style_transfer(sources: np.ndarray, labels: np.ndarray, styled: np.ndarray) 
     out = style_statistics(styled.reshape(n * k, *styled.shape[2:]))  # name -> [N*K]
     result: dict[str, float | None] = {}
     pairs = [(a, b) for a in np.unique(labels) for b in range(k) if b != a]
-    for name in STYLE_STATISTICS:
+
+    def over_pairs(name: str, fn) -> float | None:
         per_target = out[name].reshape(n, k)  # [N, K]: source i drawn as class k
-        for measure, fn in (("r", _pearson), ("gain", _gain)):
-            values = [fn(src[name][labels == a], per_target[labels == a, b]) for a, b in pairs]
-            defined = [v for v in values if v is not None]
-            result[f"style_{measure}_{name}"] = float(np.mean(defined)) if defined else None
+        values = [fn(src[name][labels == a], per_target[labels == a, b]) for a, b in pairs]
+        defined = [v for v in values if v is not None]
+        return float(np.mean(defined)) if defined else None
+
+    for measure, fn in (("r", _pearson), ("gain", _gain)):
+        for name in STYLE_STATISTICS:
+            result[f"style_{measure}_{name}"] = over_pairs(name, fn)
+        # colour: the mean over the six statistics that are defined; None for grey images
+        colour = [v for v in (over_pairs(name, fn) for name in COLOUR_STATISTICS if name in src) if v is not None]
+        result[f"style_{measure}_colour"] = float(np.mean(colour)) if colour else None
     return result
