@@ -133,7 +133,7 @@ def build(
                 folder = staging / split / str(labels[i])
                 folder.mkdir(parents=True, exist_ok=True)
                 name = f"{i:05d}.png"
-                Image.fromarray(blend(images[i], patch), mode="RGB").save(folder / name)
+                Image.fromarray(blend(images[i], patch)).save(folder / name)
                 rows.append((split, f"{split}/{labels[i]}/{name}", int(labels[i]), names[k], int(top), int(left)))
         with open(staging / "provenance.csv", "w", newline="") as f:
             writer = csv.writer(f)

@@ -33,7 +33,7 @@ def draw(folder: Path, per_class: int, seed: int) -> None:
             image = rng.integers(0, 60, size=(8, 8, 3), dtype=np.uint8)
             top, left = rng.integers(0, 5, size=2)
             image[top : top + 4, left : left + 4] = colour
-            Image.fromarray(image, mode="RGB").save(folder / name / f"{i}.png")
+            Image.fromarray(image).save(folder / name / f"{i}.png")
 
 
 def colour_run(root: Path) -> dict:

@@ -134,6 +134,23 @@ def randn(
     return full[rank * rows : (rank + 1) * rows].to(device)
 
 
+def rand(rows: int, *rest: int, device: torch.device | str | None = None) -> torch.Tensor:
+    """``torch.rand(rows, *rest)`` sharded as :func:`randn` is: inside a data-parallel training
+    step, this rank's rows of one draw for all ranks' rows (DiffAugment's per-image draws)."""
+    rank, world = rank_and_world()
+    if not _IN_STEP or world == 1:
+        return torch.rand(rows, *rest, device=device)
+    return torch.rand(rows * world, *rest)[rank * rows : (rank + 1) * rows].to(device)
+
+
+def randint(low: int, high: int, rows: int, *rest: int, device: torch.device | str | None = None) -> torch.Tensor:
+    """``torch.randint(low, high, (rows, *rest))`` sharded as :func:`rand`."""
+    rank, world = rank_and_world()
+    if not _IN_STEP or world == 1:
+        return torch.randint(low, high, (rows, *rest), device=device)
+    return torch.randint(low, high, (rows * world, *rest))[rank * rows : (rank + 1) * rows].to(device)
+
+
 def average_gradients(grads: list[torch.Tensor | None]) -> None:
     """Replace each gradient by its mean over the ranks, in place (one all-reduce)."""
     world = rank_and_world()[1]

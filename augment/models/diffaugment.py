@@ -15,19 +15,21 @@ Kinds (``diffaugment`` in params, any of):
   the side (rounded; at least 1), the vacated pixels 0 (the background of the project's images);
 - ``cutout``: a square of half the side (rounded; at least 1), at a uniform centre, set to 0
   (clipped at the border);
-- ``colour``: brightness (+ U[-0.5, 0.5]), saturation (each pixel's distance from its own channel
-  mean x U[0, 2]) and contrast (distance from the image mean x U[0.5, 1.5]), the paper's three,
-  in that order. On a one-channel image saturation is the identity (the channel mean is the
+- ``colour``: brightness (+ U[-0.25, 0.25]: the paper's U[-0.5, 0.5] on its [-1, 1] images, on
+  this project's [0, 1]), saturation (each pixel's distance from its own channel mean x U[0, 2])
+  and contrast (distance from the image mean x U[0.5, 1.5]), the paper's three, in that order. On a one-channel image saturation is the identity (the channel mean is the
   pixel), so ``colour`` is brightness and contrast there.
 
 Strength (``diffaugment_p``): each kind is applied to each image independently with probability
 p (ADA's convention, Karras et al. 2020); p = 1 is DiffAugment's, every image every kind. The
-magnitudes are the paper's, fixed.
+magnitudes are the paper's, fixed. One departure: translation and cutout fill with 0, this
+project's background (black, under the digits), where the paper's 0 is mid-grey on [-1, 1].
 
 Every transform is a differentiable function of the image (an index gather, a multiplication by a
 0/1 mask, additions and multiplications): gradients reach the generator through it. The draws use
-torch's global generator, which training seeds; with no kinds (the default) nothing is drawn, so
-a run without the option keeps its numbers exactly.
+torch's global generator, which training seeds, and under torchrun each rank takes its rows of one
+draw for the whole batch (augment/core/distributed.py), as a single process would draw them; with
+no kinds (the default) nothing is drawn, so a run without the option keeps its numbers exactly.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
+from augment.core import distributed
 from augment.settings.sections import DIFFAUGMENT_KINDS
 
 TRANSLATION_RATIO = 1 / 8  # the largest shift, as a share of the side (the paper's)
@@ -52,7 +55,7 @@ def _chosen(n: int, p: float, device: torch.device) -> torch.Tensor:
     """Which of n images a kind applies to: [n] bool, each True with probability p (all at p = 1)."""
     if p >= 1:
         return torch.ones(n, dtype=torch.bool, device=device)
-    return torch.rand(n, device=device) < p
+    return distributed.rand(n, device=device) < p
 
 
 def translate(x: torch.Tensor, shift: torch.Tensor, limit: int | None = None) -> torch.Tensor:
@@ -83,7 +86,7 @@ def cutout_mask(centre: torch.Tensor, size: int, height: int, width: int) -> tor
 def _random_translation(x: torch.Tensor, p: float) -> torch.Tensor:
     b, _, h, w = x.shape
     s = _side(TRANSLATION_RATIO, min(h, w))
-    shift = torch.randint(-s, s + 1, (b, 2), device=x.device)  # [B, 2] (dy, dx)
+    shift = distributed.randint(-s, s + 1, b, 2, device=x.device)  # [B, 2] (dy, dx)
     shift = shift * _chosen(b, p, x.device)[:, None]  # an image not chosen: shift (0, 0)
     return translate(x, shift, limit=s)
 
@@ -91,7 +94,9 @@ def _random_translation(x: torch.Tensor, p: float) -> torch.Tensor:
 def _random_cutout(x: torch.Tensor, p: float) -> torch.Tensor:
     b, _, h, w = x.shape
     size = _side(CUTOUT_RATIO, min(h, w))
-    centre = torch.stack([torch.randint(0, h, (b,), device=x.device), torch.randint(0, w, (b,), device=x.device)], 1)
+    centre = torch.stack(
+        [distributed.randint(0, h, b, device=x.device), distributed.randint(0, w, b, device=x.device)], 1
+    )
     mask = cutout_mask(centre, size, h, w).to(x.dtype)  # [B, 1, H, W]
     keep = ~_chosen(b, p, x.device)  # an image not chosen keeps every pixel
     mask = torch.where(keep[:, None, None, None], torch.ones_like(mask), mask)
@@ -103,11 +108,11 @@ def _random_colour(x: torch.Tensor, p: float) -> torch.Tensor:
 
     def per_image(low: float, high: float, identity: float) -> torch.Tensor:
         """A factor [B, 1, 1, 1] ~ U[low, high] for chosen images, ``identity`` for the others."""
-        value = torch.rand(b, 1, 1, 1, device=x.device, dtype=x.dtype) * (high - low) + low
+        value = distributed.rand(b, 1, 1, 1, device=x.device).to(x.dtype) * (high - low) + low
         chosen = _chosen(b, p, x.device)[:, None, None, None]
         return torch.where(chosen, value, torch.full_like(value, identity))
 
-    x = x + per_image(-0.5, 0.5, 0.0)  # brightness
+    x = x + per_image(-0.25, 0.25, 0.0)  # brightness: the paper's +-0.5 on [-1, 1] images, on [0, 1]
     channel_mean = x.mean(dim=1, keepdim=True)  # [B, 1, H, W]: each pixel's grey level
     x = (x - channel_mean) * per_image(0.0, 2.0, 1.0) + channel_mean  # saturation
     image_mean = x.mean(dim=(1, 2, 3), keepdim=True)  # [B, 1, 1, 1]

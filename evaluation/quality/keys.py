@@ -35,7 +35,7 @@ QUALITY_METRICS = (
     QualityMetric("diversity_ratio", "Diversity ratio"),
     QualityMetric("sharpness_ratio", "Sharpness ratio"),
     # period-2 pattern of the synthetic set / of the real test images (metrics.checkerboard)
-    QualityMetric("checkerboard_ratio", "Checkerboard ratio ↓", decimals=2),
+    QualityMetric("checkerboard_ratio", "Checkerboard ratio (1 = real)", decimals=2),
     QualityMetric("reconstruction_error", "Reconstruction MSE ↓", decimals=4),
     QualityMetric("stylize_accuracy", "Stylisation accuracy"),
     QualityMetric("transfer_accuracy", "Transfer accuracy"),

@@ -15,9 +15,10 @@ One flat dict of numbers per method (:func:`method_quality`), and the same numbe
   test set (1 = as varied as real data, < 1 = collapsed);
 - ``sharpness_ratio``: variance-of-Laplacian sharpness of the synthetic set / that of the real test
   set (1 = as sharp as real data, < 1 = blurrier);
-- ``checkerboard_ratio``: the share of the images' energy in period-2 patterns (transposed
-  convolutions' checkerboard artefacts, metrics.checkerboard), synthetic / real test set (1 = as
-  little as real data, > 1 = the generator adds its own);
+- ``checkerboard_ratio``: the period-2 peak of the images' mean power spectrum over its
+  neighbouring frequencies (transposed convolutions' checkerboard artefacts,
+  metrics.checkerboard), synthetic / real test set (1 = as little as real data, > 1 = the
+  generator adds a pattern of its own); None where the real images have no power there;
 - ``reconstruction_error``: per-pixel MSE between real test images x and decode(mu(x), y), for
   models with an encoder (``model.can_encode``); None otherwise;
 - ``stylize_accuracy``: for models with an encoder, the judge's accuracy on stylised images: each
@@ -263,8 +264,8 @@ def set_metrics(
     cfg: QualityConfig,
     device: torch.device | str = "cpu",
 ) -> dict[str, float]:
-    """FID, KID, precision/recall/density/coverage, label fidelity, diversity and sharpness ratios
-    of ``candidate`` against ``real`` (two sets of equal size, already chosen).
+    """FID, KID, precision/recall/density/coverage, label fidelity, diversity, sharpness and
+    checkerboard ratios of ``candidate`` against ``real`` (two sets of equal size, already chosen).
 
     Shared by :func:`method_quality` (candidate = synthetic images) and :func:`real_reference`
     (candidate = held-out real images), so the two are computed identically.

@@ -350,8 +350,9 @@ def checkerboard(images: np.ndarray) -> float:
     is a peak in exactly these bins, above the neighbouring frequencies. Strokes, edges and noise
     spread their power smoothly over the high frequencies, so without the pattern the bins are
     level with their neighbours or below them (real MNIST digits: 0.86, the 1,000 first test
-    images). Only comparable between sets of the same size; use ``relative_checkerboard``.
-    Images with odd sides use the bins nearest the period 2 (H // 2, W // 2).
+    images); ``relative_checkerboard`` reads it against real images. Images with odd sides use
+    the bins nearest the period 2 (H // 2, W // 2), which for an odd side have a neighbour of
+    the same power (the spectrum's mirror image): there the peak reads lower.
     """
     x = _images(images, "images")
     grey = x.mean(axis=1)  # [N, H, W]
@@ -368,13 +369,15 @@ def checkerboard(images: np.ndarray) -> float:
     return float(peak / level)
 
 
-def relative_checkerboard(fake_images: np.ndarray, real_images: np.ndarray) -> float:
+def relative_checkerboard(fake_images: np.ndarray, real_images: np.ndarray) -> float | None:
     """``checkerboard(fake) / checkerboard(real)``: 1 means as little period-2 peak as the real
-    data, above 1 the generator adds a pattern of its own."""
-    real = checkerboard(real_images)
-    if real == 0.0 or not np.isfinite(real):
-        raise ValueError(f"real images' checkerboard is {real} (constant images or pure patterns); ratio undefined")
-    return checkerboard(fake_images) / real
+    data, above 1 the generator adds a pattern of its own (below 1: less than the real images,
+    e.g. blurred ones). None where it is undefined: real images with no power in or around the
+    bins (constant, or upscaled x2 by repeating pixels), or an infinite peak on either side."""
+    real, fake = checkerboard(real_images), checkerboard(fake_images)
+    if not (np.isfinite(real) and np.isfinite(fake)) or real == 0.0:
+        return None
+    return fake / real
 
 
 def reconstruction_error(images: np.ndarray, reconstructions: np.ndarray) -> float:
