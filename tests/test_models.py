@@ -174,25 +174,18 @@ def test_cvaegan_rejects_a_layer_the_discriminator_does_not_have():
 # 28x28 options: upsampling, projection discriminator, spectral norm, moving average, DiffAugment
 # --------------------------------------------------------------------------------------------
 
+_GAN_OPTIONS = {
+    "upsample": "nearest",
+    "conditioning": "projection",
+    "spectral_norm": True,
+    "ema": 0.9,
+    "stem": False,
+    "diffaugment": ["colour", "translation", "cutout"],
+}
 OPTIONS = {
     "cvae": {"upsample": "nearest", "ema": 0.9, "stem": False},
-    "cgan": {
-        "upsample": "nearest",
-        "conditioning": "projection",
-        "spectral_norm": True,
-        "ema": 0.9,
-        "stem": False,
-        "diffaugment": ["colour", "translation", "cutout"],
-        "diffaugment_p": 0.5,
-    },
-    "cvaegan": {
-        "upsample": "nearest",
-        "conditioning": "projection",
-        "spectral_norm": True,
-        "ema": 0.9,
-        "stem": False,
-        "diffaugment": ["colour", "translation", "cutout"],
-    },
+    "cgan": {**_GAN_OPTIONS, "diffaugment_p": 0.5},
+    "cvaegan": _GAN_OPTIONS,
     "cfm": {"solver": "heun", "guidance": 1.0, "label_dropout": 0.5, "ema": 0.9},
 }
 
