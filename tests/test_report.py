@@ -252,3 +252,17 @@ def test_the_combination_sentences_follow_the_combinations_given_not_the_names()
     s = explain(make_metrics(), quality, {"mix": "toy"})
     assert sentence(s, "The combination against the toy: mix sharpness ratio 0.900 vs 0.500 (better)")
     assert not [x for x in explain(make_metrics(), make_quality()) if x.startswith("Stylisation")]
+
+
+def test_the_quality_table_leaves_out_a_column_that_is_n_a_in_every_row():
+    from evaluation.report.writer import quality_table
+
+    quality = make_quality()
+    table = quality_table(quality)
+    header = table.splitlines()[0]
+    assert "Sharpness ratio" in header and "Reconstruction MSE" in header  # the CVAE has one
+    assert "Style r (colour)" not in header and "q(y|x) accuracy" not in header  # grey, no pool: n/a everywhere
+    quality["cvae"]["style_r_colour"] = 0.8
+    assert "Style r (colour)" in quality_table(quality).splitlines()[0]
+    widths = {line.count("|") for line in quality_table(quality).splitlines() if line.startswith("|")}
+    assert len(widths) == 1  # every row has the header's cells

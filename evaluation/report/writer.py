@@ -130,7 +130,8 @@ QUALITY_COLUMNS = [(m.label, _quality_cell(m)) for m in QUALITY_METRICS] + [("n"
 def quality_table(quality: dict[str, dict], metrics: Metrics | None = None) -> str:
     """One row per method, then the held-out real reference. The reference's CAS is the real
     source's downstream accuracy (a classifier trained on real data, tested on the real test
-    split), taken from ``metrics`` when the reference itself has none."""
+    split), taken from ``metrics`` when the reference itself has none. A column that is n/a in
+    every row (the colour numbers on grey images, q(y|x) without a pool) is left out."""
     rows = [[method_label(m)] + [cell(quality[m]) for _, cell in QUALITY_COLUMNS] for m in methods_of(quality)]
     if REAL in quality:
         ref = dict(quality[REAL])
@@ -138,7 +139,9 @@ def quality_table(quality: dict[str, dict], metrics: Metrics | None = None) -> s
         if number(ref.get("cas")) is None and number(real.get("accuracy")) is not None:
             ref["cas"], ref["cas_std"] = real["accuracy"], real.get("accuracy_std")
         rows.append(["held-out real (reference)"] + [cell(ref) for _, cell in QUALITY_COLUMNS])
-    return _table(["Method"] + [h for h, _ in QUALITY_COLUMNS], rows)
+    header = ["Method"] + [h for h, _ in QUALITY_COLUMNS]
+    shown = [0] + [i for i in range(1, len(header)) if any(row[i] != "n/a" for row in rows)]
+    return _table([header[i] for i in shown], [[row[i] for i in shown] for row in rows])
 
 
 # --------------------------------------------------------------------------------------------
