@@ -263,7 +263,7 @@ def set_metrics(
     judge: SmallCNN,
     cfg: QualityConfig,
     device: torch.device | str = "cpu",
-) -> dict[str, float]:
+) -> dict[str, float | None]:
     """FID, KID, precision/recall/density/coverage, label fidelity, diversity, sharpness and
     checkerboard ratios of ``candidate`` against ``real`` (two sets of equal size, already chosen).
 
