@@ -12,7 +12,7 @@ from augment.models import build_model
 from augment.models.layers import reparameterize
 from augment.models.losses import reconstruction_loss
 from augment.settings.paths import generator_checkpoint
-from augment.training.checkpoint import read_checkpoint
+from augment.training.checkpoint import CheckpointError, read_checkpoint
 from augment.training.device import resolve_device
 from augment.training.generator_training import train_generator
 from augment.training.loop import TrainingDiverged, epoch_batches, fit
@@ -91,6 +91,26 @@ def test_resume_gives_exactly_the_uninterrupted_result(tmp_path, digits, name):
         assert torch.equal(a, b), k
     rows = list(csv.DictReader((tmp_path / "b-training/losses.csv").open()))  # beside the checkpoint given
     assert [r["epoch"] for r in rows] == ["1", "2", "3"]
+
+
+def test_resume_compares_an_option_a_checkpoint_predates_with_its_default(tmp_path, digits):
+    # A checkpoint written before an option existed has no key for it and was trained with the
+    # option's default (off): resuming with the option on would mix two trainings, so it is refused.
+    params = tiny_params(tmp_path, epochs=1)
+    out = tmp_path / "cgan.pt"
+    train_generator(params, "cgan", splits=digits, out=out, progress=False)
+    payload = read_checkpoint(out)
+    for key in ("diffaugment", "diffaugment_p"):
+        del payload["config"][key]
+    torch.save(payload, out)
+
+    params.generators.cgan = dataclasses.replace(params.generators.cgan, epochs=2, diffaugment=["cutout"])
+    with pytest.raises(CheckpointError, match=r"diffaugment=\[\], params now say diffaugment=\['cutout'\]"):
+        train_generator(params, "cgan", splits=digits, out=out, resume=True, progress=False)
+
+    params.generators.cgan = dataclasses.replace(params.generators.cgan, diffaugment=[])
+    _, state, _ = train_generator(params, "cgan", splits=digits, out=out, resume=True, progress=False)
+    assert state.epoch == 2
 
 
 def test_a_non_finite_loss_stops_with_epoch_and_step_and_keeps_the_last_good_checkpoint(tmp_path, digits):

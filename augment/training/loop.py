@@ -249,6 +249,19 @@ def _training_entry(state: TrainState, optimizers: dict[str, torch.optim.Optimiz
     }
 
 
+def _defaults(config) -> dict:
+    """A config dataclass's default values. A checkpoint written before an option existed has no
+    key for it and was trained with the option's default (every new option's default keeps the
+    earlier behaviour), so that default is what --resume compares the current value with."""
+    out = {}
+    for f in dataclasses.fields(config):
+        if f.default is not dataclasses.MISSING:
+            out[f.name] = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            out[f.name] = f.default_factory()
+    return out
+
+
 def _restore(model, optimizers, checkpoint_path, device, classes, seed) -> TrainState:
     """Weights, optimizer moments, RNG state and history from ``checkpoint_path``, after
     checking that it is the same kind of training: model, image shape, classes, config (all
@@ -269,11 +282,12 @@ def _restore(model, optimizers, checkpoint_path, device, classes, seed) -> Train
             "restore them or train from scratch without --resume"
         )
     current = dataclasses.asdict(model.config)
-    changed = [k for k in current if k not in RESUMABLE_CHANGES and payload["config"].get(k, current[k]) != current[k]]
+    trained = {**_defaults(model.config), **payload["config"]}
+    changed = [k for k in current if k not in RESUMABLE_CHANGES and trained.get(k) != current[k]]
     if changed:
         k = changed[0]
         raise CheckpointError(
-            f"{where} was trained with {k}={payload['config'][k]!r}, params now say {k}={current[k]!r}"
+            f"{where} was trained with {k}={trained.get(k)!r}, params now say {k}={current[k]!r}"
             + (f" (and {len(changed) - 1} more)" if len(changed) > 1 else "")
             + f"; only {', '.join(RESUMABLE_CHANGES)} may change on resume: restore the value "
             "or train from scratch without --resume"
