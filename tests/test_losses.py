@@ -5,7 +5,14 @@ import math
 import torch
 import torch.nn.functional as F
 
-from augment.models.losses import discriminator_loss, generator_loss, kl_prior, llike_loss, reconstruction_loss
+from augment.models.losses import (
+    discriminator_accuracy,
+    discriminator_loss,
+    generator_loss,
+    kl_prior,
+    llike_loss,
+    reconstruction_loss,
+)
 
 
 def test_kl_of_the_prior_with_itself_is_zero():
@@ -50,6 +57,16 @@ def test_discriminator_loss_is_the_negative_gan_value():
     real, fake = torch.tensor([2.0, -1.0]), torch.tensor([0.5, -3.0])
     l_gan = (F.logsigmoid(real) + torch.log1p(-torch.sigmoid(fake))).mean()  # what D maximises
     assert math.isclose(discriminator_loss(real, fake).item(), -l_gan.item(), rel_tol=1e-5)
+
+
+def test_discriminator_accuracy_counts_right_verdicts_whatever_their_confidence():
+    real, fake = torch.tensor([0.01, 0.02, -0.01, 3.0]), torch.tensor([-0.01, 0.5, -0.02, -0.03])
+    # right: 3 of 4 reals (logit > 0), 3 of 4 fakes (logit < 0); the means of D stay near 0.5
+    assert discriminator_accuracy(real, fake).item() == 0.75
+    assert discriminator_accuracy(real).item() == 0.75
+    # the CVAE-GAN's two fake batches: every image counts once
+    assert math.isclose(discriminator_accuracy(real, fake, -torch.ones(2)).item(), 0.8, rel_tol=1e-6)
+    assert discriminator_accuracy(torch.zeros(3), torch.zeros(3)).item() == 0.0  # logit 0 is no verdict
 
 
 def test_generator_loss_is_non_saturating():

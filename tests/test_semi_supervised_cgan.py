@@ -87,13 +87,16 @@ def test_pool_images_reach_the_discriminator_only_without_a_label():
 
 
 def reference_step(model, x, y, optimizers):
-    """The CGAN's step as it was before label budgets, written out: the oracle for the plain path."""
+    """The CGAN's step as it was before label budgets, written out: the oracle for the plain path
+    (and its d_acc column, logged since)."""
     opt_g, opt_d = optimizers["generator"], optimizers["discriminator"]
     for _ in range(model.config.d_steps):
         fake = model.generator(model.sample_noise(x.shape[0]), y).detach()
         real_logits, _ = model.discriminator(x, y)
         fake_logits, _ = model.discriminator(fake, y)
         d_loss = discriminator_loss(real_logits, fake_logits)
+        # the diagnostic added since, by hand: D's right verdicts before its update
+        d_acc = torch.cat([real_logits > 0, fake_logits < 0]).float().mean()
         model._step(opt_d, d_loss)
     fake_logits, _ = model.discriminator(model.generator(model.sample_noise(x.shape[0]), y), y)
     g_loss = generator_loss(fake_logits)
@@ -103,6 +106,7 @@ def reference_step(model, x, y, optimizers):
         "g_loss": g_loss.item(),
         "d_real": torch.sigmoid(real_logits).mean().item(),
         "d_fake": torch.sigmoid(fake_logits).mean().item(),
+        "d_acc": d_acc.item(),
     }
 
 

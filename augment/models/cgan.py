@@ -48,7 +48,7 @@ import torch
 from augment.models.base import ConditionalGenerator
 from augment.models.diffaugment import DiffAugment
 from augment.models.layers import Decoder, Discriminator, init_weights
-from augment.models.losses import discriminator_loss, generator_loss
+from augment.models.losses import discriminator_accuracy, discriminator_loss, generator_loss
 from augment.settings.sections import CGANConfig
 
 
@@ -58,7 +58,7 @@ class CGAN(ConditionalGenerator):
     can_encode = False
     family = "gan"
     takes_unlabelled = True  # D's unconditional part learns from the pool (module docstring)
-    loss_names = ("d_loss", "g_loss", "d_real", "d_fake")
+    loss_names = ("d_loss", "g_loss", "d_real", "d_fake", "d_acc")
     sampler = "generator"
 
     def __init__(self, config: CGANConfig, image_shape, num_classes: int) -> None:
@@ -99,6 +99,7 @@ class CGAN(ConditionalGenerator):
             real_logits = self.judge(x, y)
             fake_logits = self.judge(fake, y)
             d_loss = discriminator_loss(real_logits, fake_logits)
+            d_acc = discriminator_accuracy(real_logits, fake_logits)  # before D's update
             self._step(opt_d, d_loss)
 
         ############################
@@ -114,6 +115,7 @@ class CGAN(ConditionalGenerator):
             "g_loss": g_loss.item(),
             "d_real": torch.sigmoid(real_logits).mean().item(),  # D(x): 1 = judged real
             "d_fake": torch.sigmoid(fake_logits).mean().item(),  # D(G(z)) after D's update
+            "d_acc": d_acc.item(),  # share of D's verdicts right in its last step (losses.py)
         }
 
     def _train_step_with_pool(self, x, y, optimizers):
@@ -145,6 +147,7 @@ class CGAN(ConditionalGenerator):
             real_logits = self.judge(x, y)  # the pool's images with no label
             fake_logits = self.judge(fake, y)  # fake i shown as real i is: the pool's slots unlabelled
             d_loss = cast(torch.Tensor, sum(discriminator_loss(real_logits[g], fake_logits[g]) for g in games))
+            d_acc = discriminator_accuracy(real_logits, fake_logits)  # both games, before D's update
             self._step(opt_d, d_loss)
 
         ############################
@@ -160,4 +163,5 @@ class CGAN(ConditionalGenerator):
             "g_loss": g_loss.item(),
             "d_real": torch.sigmoid(real_logits).mean().item(),  # D(x) over x_l and x_u: 1 = judged real
             "d_fake": torch.sigmoid(fake_logits).mean().item(),  # D(G) over both games, after D's update
+            "d_acc": d_acc.item(),  # share of D's verdicts right in its last step, both games
         }

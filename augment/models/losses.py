@@ -101,6 +101,18 @@ def generator_loss(*fake_logits: torch.Tensor) -> torch.Tensor:
     return cast(torch.Tensor, total)  # sum() of tensors is a tensor (its start, 0, only types as int)
 
 
+def discriminator_accuracy(real_logits: torch.Tensor, *fake_logits: torch.Tensor) -> torch.Tensor:
+    """Not a loss: the share of D's verdicts that are right, a scalar in [0, 1] — real images with
+    D(x) > 1/2 (logit > 0) and fakes with D(x_f) < 1/2 (logit < 0), over every image shown.
+
+    A diagnostic beside the mean of D(x) and D(x_f): means of 0.5 / 0.5 come from a blind D
+    (accuracy 0.5) and from a D that is right but unsure, its logits held near 0 (accuracy near
+    1); only this number tells the two apart (docs/design.md, "Reading a GAN's loss table").
+    """
+    right = [(real_logits.float() > 0).flatten()] + [(f.float() < 0).flatten() for f in fake_logits]
+    return torch.cat(right).float().mean()
+
+
 def flow_matching_loss(v_pred: torch.Tensor, x0: torch.Tensor, x1: torch.Tensor) -> torch.Tensor:
     """L_FM = ||v(x_t, t, y) - (x_1 - x_0)||^2, summed per image, batch mean (Lipman et al. 2023).
 
