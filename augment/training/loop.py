@@ -282,12 +282,12 @@ def _restore(model, optimizers, checkpoint_path, device, classes, seed) -> Train
             "restore them or train from scratch without --resume"
         )
     current = dataclasses.asdict(model.config)
-    trained = {**_defaults(model.config), **payload["config"]}
-    changed = [k for k in current if k not in RESUMABLE_CHANGES and trained.get(k) != current[k]]
+    before = {**_defaults(model.config), **payload["config"]}
+    changed = [k for k in current if k not in RESUMABLE_CHANGES and before.get(k) != current[k]]
     if changed:
         k = changed[0]
         raise CheckpointError(
-            f"{where} was trained with {k}={trained.get(k)!r}, params now say {k}={current[k]!r}"
+            f"{where} was trained with {k}={before.get(k)!r}, params now say {k}={current[k]!r}"
             + (f" (and {len(changed) - 1} more)" if len(changed) > 1 else "")
             + f"; only {', '.join(RESUMABLE_CHANGES)} may change on resume: restore the value "
             "or train from scratch without --resume"
