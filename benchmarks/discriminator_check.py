@@ -29,6 +29,7 @@ from augment.core.labels import UNLABELLED, balanced_labels  # noqa: E402
 from augment.core.outputs import write_csv  # noqa: E402
 from augment.data.labeled import LabeledImages  # noqa: E402
 from augment.data.splits import load_splits  # noqa: E402
+from augment.models.losses import discriminator_accuracy  # noqa: E402
 from augment.params.file import load_params  # noqa: E402
 from augment.training.checkpoint import load_generator  # noqa: E402
 
@@ -44,11 +45,12 @@ def verdicts(discriminator: torch.nn.Module, images: LabeledImages, real: bool, 
                 for i in range(0, len(images), batch)
             ]
         )  # [N]
-    right = logits > 0 if real else logits < 0  # the sign convention of models/losses.py
+    # the sign convention written once, in models/losses.py: a set is all real or all generated
+    right = discriminator_accuracy(logits) if real else discriminator_accuracy(logits[:0], logits)
     return {
         "n": len(images),
         "mean_d": torch.sigmoid(logits).mean().item(),
-        "right": right.float().mean().item(),
+        "right": right.item(),
         "logit_mean": logits.mean().item(),
         "logit_sd": logits.std().item(),
     }
@@ -68,7 +70,10 @@ def main(argv=None) -> int:
     model, _ = load_generator(args.checkpoint, expected_shape=splits.image_shape)
     discriminator = getattr(model, "discriminator", None)
     if discriminator is None:
-        print(f"discriminator_check: {args.checkpoint} is a {model.name!r} model, which has no discriminator")
+        print(
+            f"discriminator_check: {args.checkpoint} is a {model.name!r} model, which has no discriminator",
+            file=sys.stderr,
+        )
         return 2
     model.eval()
     labelled = splits.train.subset((splits.train.labels >= 0).nonzero().flatten())
